@@ -1,0 +1,16 @@
+import { badArgument } from "./args.ts";
+import type { Filter } from "./filter.ts";
+
+/** `f,h` mirrors left/right, `f,v` turns upside down. */
+export const flip: Filter<"h" | "v"> = {
+  name: "f",
+  arity: 1,
+  parse(arg) {
+    if (arg !== "h" && arg !== "v") throw badArgument("flip", arg, `"h" or "v"`);
+    return arg;
+  },
+  size: (input) => input,
+  apply(canvas, axis) {
+    canvas.flip(axis);
+  },
+};

@@ -1,0 +1,39 @@
+import type { Rect, Size } from "./bitmap.ts";
+import type { OutputFormat, SourceFormat } from "./formats.ts";
+
+/**
+ * One decoded image held by a backend. Filters change it in place through these primitive
+ * operations; the geometry (which size, which rectangle) is decided by the filter, so every
+ * backend produces outputs of the same size.
+ */
+export interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  /** Keeps only `rect`, which lies inside the image. */
+  crop(rect: Rect): void;
+  /** Resamples to exactly `size` with an anti-aliased (Lanczos3) filter. */
+  resize(size: Size): void;
+  /** `h` mirrors left/right, `v` turns upside down. */
+  flip(axis: "h" | "v"): void;
+  /** Rotates counter-clockwise by a multiple of 90 degrees. */
+  rotate(degrees: 90 | 180 | 270): void;
+  /** Sets R = G = B = 0.299R + 0.587G + 0.114B; alpha is kept; the image stays RGB. */
+  grayscale(): void;
+  /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
+  blur(sigma: number): void;
+  /** Releases native memory; the canvas is unusable afterwards. */
+  dispose(): void;
+}
+
+/** What a decoder may use to decode faster: the smallest size the chain needs first. */
+export interface DecodeHint {
+  /** The decoder may return any size at least this large (keeping the aspect ratio). */
+  minSize: Size;
+}
+
+/** An image library: turns bytes into a canvas and a canvas into bytes. */
+export interface Backend {
+  readonly name: string;
+  decode(bytes: Uint8Array, format: SourceFormat, hint?: DecodeHint): Promise<Canvas>;
+  encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array>;
+}

@@ -1,0 +1,165 @@
+import { dirname, resolve } from "node:path";
+import { filters } from "../filters/mod.ts";
+import { ConfigError, ConfigReader } from "./config_reader.ts";
+import { parseDuration } from "./duration.ts";
+import { parseChain, type Step } from "./url.ts";
+
+export { ConfigError };
+
+export const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
+export type BackendName = typeof backends[number];
+
+/** Limits that protect the server from hostile URLs and sources. */
+export interface ImageLimits {
+  maxSourceBytes: number;
+  maxSourcePixels: number;
+  maxOutputPixels: number;
+  maxChain: number;
+  maxBlurSigma: number;
+}
+
+export interface ImageConfig extends ImageLimits {
+  quality: number;
+}
+
+/** One storage entry; its type-specific keys are read by the storage module. */
+export interface StorageConfig {
+  name: string;
+  type: string;
+  reader: ConfigReader;
+}
+
+/** The whole, validated configuration. No module reads the raw JSON. */
+export interface Config {
+  http: {
+    host: string;
+    port: number;
+    root: string;
+    timeoutMs: number;
+    workers: number;
+    queue: number;
+    shutdownTimeoutMs: number;
+  };
+  presets: ReadonlyMap<string, readonly Step[]>;
+  image: ImageConfig;
+  storages: StorageConfig[];
+  caches: { source: number; sourceBytes: number };
+  backend: BackendName;
+  /** Directory of the config file; relative paths in it are relative to this. */
+  baseDir: string;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Reads, validates and completes a config file with defaults.
+ *
+ * @throws {ConfigError} naming the bad key
+ */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file "${file}": ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Config file "${file}" is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, dirname(resolve(file)));
+}
+
+/**
+ * Validates a parsed config object; `baseDir` anchors relative paths.
+ *
+ * @throws {ConfigError} naming the bad key
+ */
+export function parseConfig(raw: unknown, baseDir: string): Config {
+  const top = ConfigReader.of(raw, "");
+  const http = readHttp(top.section("http"));
+  const image = readImage(top.section("image"));
+  const presets = readPresets(top.list("filters"), image);
+  const storages = top.list("storages").map((entry) => ({
+    name: entry.string("name"),
+    type: entry.string("type"),
+    reader: entry,
+  }));
+  const duplicate = storages.find((s, i) => storages.findIndex((t) => t.name === s.name) !== i);
+  if (duplicate) throw new ConfigError(`Storage name "${duplicate.name}" is used twice`);
+  const cachesReader = top.section("caches");
+  const caches = {
+    source: cachesReader.integer("source", 100, -1),
+    sourceBytes: cachesReader.integer("sourceBytes", 256 * MiB, 0),
+  };
+  cachesReader.rejectUnknown();
+  const backend = top.oneOf("backend", "pure", backends);
+  top.rejectUnknown();
+  return { http, presets, image, storages, caches, backend, baseDir };
+}
+
+function readHttp(r: ConfigReader): Config["http"] {
+  const workers = r.integer("workers", navigator.hardwareConcurrency, 1, 256);
+  const http = {
+    host: r.string("host", "0.0.0.0"),
+    port: r.integer("port", 80, 0, 65535),
+    root: r.string("root", "/impressionist"),
+    timeoutMs: duration(r, "timeout", "30s"),
+    workers,
+    queue: r.integer("queue", 8 * workers, 0),
+    shutdownTimeoutMs: duration(r, "shutdownTimeout", "10s"),
+  };
+  if (!/^(\/[A-Za-z0-9._~-]+)*$/.test(http.root)) {
+    throw new ConfigError(`"http.root" must be "" or start with "/", like "/impressionist"`);
+  }
+  r.rejectUnknown();
+  return http;
+}
+
+function duration(r: ConfigReader, key: string, fallback: string): number {
+  const text = r.string(key, fallback);
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new ConfigError(`"${r.name(key)}" must be a duration like "500ms", "30s" or "1m"`);
+  }
+  return ms;
+}
+
+function readImage(r: ConfigReader): ImageConfig {
+  const image = {
+    quality: r.integer("quality", 75, 1, 100),
+    maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
+    maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1),
+    maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1),
+    maxChain: r.integer("maxChain", 16, 1),
+    maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
+  };
+  r.rejectUnknown();
+  return image;
+}
+
+function readPresets(
+  entries: ConfigReader[],
+  image: ImageConfig,
+): ReadonlyMap<string, readonly Step[]> {
+  const presets = new Map<string, Step[]>();
+  // Definitions use filters only, so a preset can never refer to itself.
+  const context = { ...image, presets: new Map(), defaultQuality: image.quality };
+  for (const entry of entries) {
+    const name = entry.string("name");
+    if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);
+    if (presets.has(name)) throw new ConfigError(`Preset "${name}" is defined twice`);
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      throw new ConfigError(`Preset name "${name}" may use only letters, digits, "_" and "-"`);
+    }
+    try {
+      presets.set(name, parseChain(entry.string("definition"), context));
+    } catch (error) {
+      throw new ConfigError(`"${entry.name("definition")}": ${(error as Error).message}`);
+    }
+    entry.rejectUnknown();
+  }
+  return presets;
+}

@@ -1,0 +1,96 @@
+/** A start-up configuration problem; the message names the bad key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Reads typed values out of one JSON object of the config, naming keys by their full path
+ * (`http.port`) in every message, and refusing keys nobody asked for (usually typos).
+ */
+export class ConfigReader {
+  readonly #seen = new Set<string>();
+
+  constructor(readonly path: string, readonly raw: Raw) {}
+
+  /** Wraps `raw[key]` (an object, or absent) in a reader of its own. */
+  static of(value: unknown, path: string): ConfigReader {
+    if (value === undefined) return new ConfigReader(path, {});
+    if (!isObject(value)) throw new ConfigError(`"${path}" must be an object`);
+    return new ConfigReader(path, value);
+  }
+
+  section(key: string): ConfigReader {
+    return ConfigReader.of(this.take(key), this.name(key));
+  }
+
+  list(key: string): ConfigReader[] {
+    const value = this.take(key) ?? [];
+    if (!Array.isArray(value)) throw new ConfigError(`"${this.name(key)}" must be a list`);
+    return value.map((item, i) => ConfigReader.of(item, `${this.name(key)}[${i}]`));
+  }
+
+  string(key: string, fallback?: string): string {
+    const value = this.take(key) ?? fallback;
+    if (typeof value !== "string" || value === "") {
+      throw new ConfigError(`"${this.name(key)}" must be a non-empty string`);
+    }
+    return value;
+  }
+
+  optionalString(key: string): string | undefined {
+    return this.raw[key] === undefined ? (this.take(key), undefined) : this.string(key);
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.take(key) ?? fallback;
+    if (typeof value !== "boolean") throw new ConfigError(`"${this.name(key)}" must be true or false`);
+    return value;
+  }
+
+  integer(key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.take(key) ?? fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`"${this.name(key)}" must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  }
+
+  number(key: string, fallback: number, min: number, max: number): number {
+    const value = this.take(key) ?? fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+      throw new ConfigError(`"${this.name(key)}" must be a number from ${min} to ${max}`);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.take(key) ?? fallback;
+    if (!allowed.includes(value as T)) {
+      const list = allowed.map((a) => `"${a}"`).join(", ");
+      throw new ConfigError(`"${this.name(key)}" must be one of ${list}, not ${JSON.stringify(value)}`);
+    }
+    return value as T;
+  }
+
+  /** Throws on the first key that no reader asked for. */
+  rejectUnknown(): void {
+    const unknown = Object.keys(this.raw).find((key) => !this.#seen.has(key));
+    if (unknown !== undefined) throw new ConfigError(`Unknown config key "${this.name(unknown)}"`);
+  }
+
+  /** The full dotted name of `key`, for messages. */
+  name(key: string): string {
+    return this.path === "" ? key : `${this.path}.${key}`;
+  }
+
+  private take(key: string): unknown {
+    this.#seen.add(key);
+    return this.raw[key];
+  }
+}
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,91 @@
+/**
+ * Typed errors, each carrying its HTTP status and a public message. The server maps them
+ * once; anything else is an internal error answered 500 without detail.
+ */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** 400: the URL or its arguments are wrong. */
+export class BadRequest extends HttpError {
+  constructor(message: string) {
+    super(400, message);
+  }
+}
+
+/** 401: a bearer token is required or wrong. */
+export class Unauthorized extends HttpError {
+  constructor(message: string) {
+    super(401, message);
+  }
+}
+
+/** 403: the request is refused (bad signature, access denied upstream). */
+export class Forbidden extends HttpError {
+  constructor(message: string) {
+    super(403, message);
+  }
+}
+
+/** 404: no such storage, file or route. */
+export class NotFound extends HttpError {
+  constructor(message: string) {
+    super(404, message);
+  }
+}
+
+/** 405: the method is not GET or HEAD. */
+export class MethodNotAllowed extends HttpError {
+  constructor(message: string) {
+    super(405, message);
+  }
+}
+
+/** 413: the source is larger than allowed. */
+export class TooLarge extends HttpError {
+  constructor(message: string) {
+    super(413, message);
+  }
+}
+
+/** 422: the source cannot be decoded or is too large in pixels. */
+export class Unprocessable extends HttpError {
+  constructor(message: string) {
+    super(422, message);
+  }
+}
+
+/** 502: an upstream storage answered with an error. */
+export class BadGateway extends HttpError {
+  constructor(message: string) {
+    super(502, message);
+  }
+}
+
+/** 503: the server is overloaded or the request ran out of time. */
+export class Unavailable extends HttpError {
+  constructor(message: string) {
+    super(503, message);
+  }
+}
+
+/** 504: an upstream storage did not answer in time. */
+export class GatewayTimeout extends HttpError {
+  constructor(message: string) {
+    super(504, message);
+  }
+}
+
+/** A plain, cloneable form of an error, for crossing the worker boundary. */
+export interface ErrorShape {
+  status: number;
+  message: string;
+}
+
+/** Rebuilds a typed error from its cloneable shape. */
+export function errorFromShape(shape: ErrorShape): HttpError {
+  return new HttpError(shape.status, shape.message);
+}

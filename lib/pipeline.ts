@@ -1,0 +1,77 @@
+import { filters } from "../filters/mod.ts";
+import type { Filter } from "../filters/filter.ts";
+import type { Backend, DecodeHint } from "./backend.ts";
+import type { Size } from "./bitmap.ts";
+import type { ImageLimits } from "./config.ts";
+import { BadRequest, Unprocessable } from "./errors.ts";
+import type { OutputFormat } from "./formats.ts";
+import { probeImage } from "./probe.ts";
+import { sniffFormat } from "./sniff.ts";
+import type { Step } from "./url.ts";
+
+/** What a worker is asked to do with one source. */
+export interface Transform {
+  chain: Step[];
+  format: OutputFormat;
+}
+
+function filterOf(step: Step): Filter<unknown> {
+  const filter = filters.get(step.name);
+  if (!filter) throw new BadRequest(`Unknown filter "${step.name}"`);
+  return filter;
+}
+
+/**
+ * Walks the chain on sizes alone, before any pixel is decoded: refuses outputs (and
+ * intermediate images) over the pixel limit, and finds the size the decoder may shrink to.
+ *
+ * @throws {BadRequest} when a step makes no sense for the size or exceeds the limit
+ */
+export function planChain(chain: readonly Step[], source: Size, limits: ImageLimits) {
+  let size = source;
+  const inputs: Size[] = [];
+  for (const step of chain) {
+    inputs.push(size);
+    size = filterOf(step).size(size, step.params);
+    if (size.width * size.height > limits.maxOutputPixels) {
+      throw new BadRequest(
+        `Filter "${step.name}" would make a ${size.width}x${size.height} image: at most ${limits.maxOutputPixels} pixels allowed`,
+      );
+    }
+  }
+  const first = chain[0];
+  const minSize = first && filterOf(first).decodeHint?.(source, first.params);
+  const hint: DecodeHint | undefined = minSize ? { minSize } : undefined;
+  return { inputs, output: size, hint };
+}
+
+/**
+ * Decodes, filters and encodes one source: the whole image work of a request.
+ *
+ * @throws {Unprocessable} when the source is not an image we can decode or is too large
+ * @throws {BadRequest} when the chain does not fit the image
+ */
+export async function runTransform(
+  backend: Backend,
+  limits: ImageLimits,
+  task: Transform,
+  bytes: Uint8Array,
+): Promise<Uint8Array> {
+  const format = sniffFormat(bytes);
+  if (!format) throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+  const info = probeImage(bytes, format);
+  const pixels = info.width * info.height * (info.frames ?? 1);
+  if (pixels > limits.maxSourcePixels) {
+    throw new Unprocessable(
+      `The source is ${info.width}x${info.height} pixels: at most ${limits.maxSourcePixels} allowed`,
+    );
+  }
+  const { inputs, hint } = planChain(task.chain, info, limits);
+  const canvas = await backend.decode(bytes, format, hint);
+  try {
+    task.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
+    return await backend.encode(canvas, task.format);
+  } finally {
+    canvas.dispose();
+  }
+}

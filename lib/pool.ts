@@ -1,0 +1,200 @@
+import type { BackendName, ImageLimits } from "./config.ts";
+import { HttpError, Unavailable } from "./errors.ts";
+import type { Transform } from "./pipeline.ts";
+import { type FromWorker, type ToWorker, transferList } from "./worker_protocol.ts";
+
+export interface PoolOptions {
+  size: number;
+  /** Jobs that may wait for a worker; beyond that, requests are refused at once. */
+  queueLimit: number;
+  backend: BackendName;
+  limits: ImageLimits;
+  /** Called with the detail of a worker failure that the client does not see. */
+  onInternalError?: (detail: string) => void;
+}
+
+/** A worker failure whose detail went to the log; the client sees only this. */
+export class WorkerFailure extends HttpError {
+  constructor(readonly detail: string) {
+    super(500, "Internal error while processing the image");
+  }
+}
+
+interface Job {
+  id: number;
+  task: Transform;
+  bytes: Uint8Array;
+  signal: AbortSignal;
+  resolve(bytes: Uint8Array<ArrayBuffer>): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+}
+
+const workerUrl = new URL("./worker.ts", import.meta.url);
+
+/**
+ * A fixed set of Web Workers doing the image work, with a bounded queue in front. A job whose
+ * signal aborts while it runs takes its worker with it: the worker is terminated and replaced,
+ * so a runaway filter never keeps a worker busy.
+ */
+export class WorkerPool {
+  readonly #slots: Slot[] = [];
+  readonly #queue: Job[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(readonly options: PoolOptions) {}
+
+  /**
+   * Starts every worker and waits until each has loaded its backend.
+   *
+   * @throws {Error} with the backend's message when a worker cannot start (missing library)
+   */
+  static async start(options: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(options);
+    const workers = await Promise.allSettled(
+      Array.from({ length: options.size }, () => pool.#spawn()),
+    );
+    const failed = workers.find((w) => w.status === "rejected");
+    if (failed) {
+      for (const w of workers) if (w.status === "fulfilled") w.value.terminate();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Worker>).value);
+    return pool;
+  }
+
+  /** Workers busy, jobs waiting, and the pool size, for /health and metrics. */
+  stats(): { workers: number; busy: number; queued: number } {
+    const busy = this.#slots.filter((s) => s.job).length;
+    return { workers: this.options.size, busy, queued: this.#queue.length };
+  }
+
+  /**
+   * Runs one transform. Rejects with Unavailable when the queue is full or `signal` aborts
+   * first, and with the worker's typed error when the image work fails.
+   */
+  run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
+    if (signal.aborted) return Promise.reject(timeoutError());
+    if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
+    if (!this.#idleSlot() && this.#queue.length >= this.options.queueLimit) {
+      return Promise.reject(new Unavailable("The server is busy: try again shortly"));
+    }
+    return new Promise((resolve, reject) => {
+      const job: Job = { id: this.#nextId++, task, bytes, signal, resolve, reject };
+      const onAbort = () => this.#abort(job);
+      signal.addEventListener("abort", onAbort, { once: true });
+      const settle = <T>(fn: (value: T) => void) => (value: T) => {
+        signal.removeEventListener("abort", onAbort);
+        fn(value);
+      };
+      job.resolve = settle(resolve);
+      job.reject = settle(reject);
+      this.#queue.push(job);
+      this.#dispatch();
+    });
+  }
+
+  /** Stops every worker; queued jobs are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) job.reject(new Unavailable("The server is shutting down"));
+    for (const slot of this.#slots.splice(0)) slot.worker.terminate();
+  }
+
+  #idleSlot(): Slot | undefined {
+    return this.#slots.find((s) => !s.job);
+  }
+
+  #dispatch(): void {
+    for (let slot = this.#idleSlot(); slot && this.#queue.length; slot = this.#idleSlot()) {
+      const job = this.#queue.shift()!;
+      slot.job = job;
+      const message: ToWorker = { type: "job", id: job.id, task: job.task, bytes: job.bytes };
+      slot.worker.postMessage(message, transferList(job.bytes));
+    }
+  }
+
+  #abort(job: Job): void {
+    const queued = this.#queue.indexOf(job);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    const slot = this.#slots.find((s) => s.job === job);
+    if (slot) this.#replace(slot);
+    job.reject(timeoutError());
+  }
+
+  /** Receives a worker's answers for as long as it lives in the pool. */
+  #adopt(worker: Worker): void {
+    const slot: Slot = { worker };
+    this.#slots.push(slot);
+    worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+      const job = slot.job;
+      if (!job || !("id" in data) || data.id !== job.id) return;
+      slot.job = undefined;
+      if (data.type === "done") job.resolve(data.bytes);
+      else if (data.type === "error" && data.internal) job.reject(this.#failure(data.error.message));
+      else if (data.type === "error") job.reject(new HttpError(data.error.status, data.error.message));
+      this.#dispatch();
+    };
+    // An uncaught exception or an out-of-memory kills only this worker and its job.
+    worker.onerror = (event) => {
+      event.preventDefault();
+      slot.job?.reject(this.#failure(`worker crashed: ${event.message}`));
+      this.#replace(slot);
+    };
+  }
+
+  #failure(detail: string): WorkerFailure {
+    this.options.onInternalError?.(detail);
+    return new WorkerFailure(detail);
+  }
+
+  /** Terminates a slot's worker and starts a fresh one in its place. */
+  #replace(slot: Slot): void {
+    slot.worker.terminate();
+    const index = this.#slots.indexOf(slot);
+    if (index < 0) return;
+    this.#slots.splice(index, 1);
+    this.#spawn().then(
+      (worker) => {
+        if (this.#closed) return worker.terminate();
+        this.#adopt(worker);
+        this.#dispatch();
+      },
+      (error) => this.options.onInternalError?.(`cannot restart a worker: ${error}`),
+    );
+  }
+
+  /** Starts a worker and resolves once its backend is loaded. */
+  #spawn(): Promise<Worker> {
+    const worker = new Worker(workerUrl, { type: "module" });
+    return new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+        if (data.type === "ready") resolve(worker);
+        else if (data.type === "failed") {
+          worker.terminate();
+          reject(new Error(data.message));
+        }
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        worker.terminate();
+        reject(new Error(event.message));
+      };
+      const init: ToWorker = {
+        type: "init",
+        backend: this.options.backend,
+        limits: this.options.limits,
+      };
+      worker.postMessage(init);
+    });
+  }
+}
+
+function timeoutError(): Unavailable {
+  return new Unavailable("The request timed out: try again shortly");
+}

@@ -1,0 +1,18 @@
+import codecs from "imagescript/codecs/node/index.js";
+import { encode as encodePngRgba } from "imagescript/png/node.js";
+import type { Bitmap } from "../bitmap.ts";
+import type { OutputFormat } from "../formats.ts";
+import { flattenBitmap } from "./ops.ts";
+
+/** zlib level for PNG: 6 is zlib's own default balance of size and time. */
+const PNG_LEVEL = 6;
+
+/** Encodes RGBA as PNG (alpha kept) or JPEG (alpha flattened onto white); no metadata. */
+export async function encodeBitmap(bitmap: Bitmap, format: OutputFormat): Promise<Uint8Array> {
+  const { width, height } = bitmap;
+  if (format.type === "png") {
+    return encodePngRgba(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
+  }
+  const opaque = flattenBitmap(bitmap);
+  return await codecs.jpeg.encode_async(opaque.data, { width, height, quality: format.quality });
+}

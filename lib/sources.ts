@@ -1,0 +1,64 @@
+import type { Source, Storage } from "../storages/storage.ts";
+import { LruCache } from "./cache.ts";
+import { NotFound } from "./errors.ts";
+
+export interface SourceCacheLimits {
+  /** Entries; -1 (or 0) disables the cache. */
+  entries: number;
+  bytes: number;
+}
+
+export interface LoadedSource extends Source {
+  cache: "hit" | "miss";
+}
+
+/**
+ * Fetches source bytes from the storages through an LRU cache of bytes. A cached entry is
+ * revalidated against its storage on every use, so a changed file is never served stale.
+ * Cached bytes live in shared memory, so handing them to a worker costs no copy.
+ */
+export class SourceLoader {
+  readonly #cache?: LruCache<Source>;
+
+  constructor(
+    readonly storages: ReadonlyMap<string, Storage>,
+    limits: SourceCacheLimits,
+    readonly maxBytes: number,
+  ) {
+    if (limits.entries > 0) {
+      this.#cache = new LruCache({
+        maxEntries: limits.entries,
+        maxBytes: limits.bytes,
+        sizeOf: (source) => source.bytes.byteLength,
+      });
+    }
+  }
+
+  /** Cached entries and their bytes, for /health and metrics. */
+  stats(): { entries: number; bytes: number } {
+    return { entries: this.#cache?.size ?? 0, bytes: this.#cache?.bytes ?? 0 };
+  }
+
+  /**
+   * @throws {NotFound} for an unknown storage or a missing file
+   * @throws {TooLarge} when the source exceeds the byte limit
+   */
+  async load(storageName: string, path: string, signal?: AbortSignal): Promise<LoadedSource> {
+    const storage = this.storages.get(storageName);
+    if (!storage) throw new NotFound(`Unknown storage "${storageName}"`);
+    const key = `${storageName}\0${path}`;
+    const cached = this.#cache?.get(key);
+    const result = await storage.get(path, {
+      validator: cached?.validator,
+      maxBytes: this.maxBytes,
+      signal,
+    });
+    if (result === "not-modified") return { ...cached!, cache: "hit" };
+    if (!this.#cache) return { ...result, cache: "miss" };
+    const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
+    shared.set(result.bytes);
+    const source = { ...result, bytes: shared };
+    this.#cache.set(key, source);
+    return { ...source, cache: "miss" };
+  }
+}

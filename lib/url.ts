@@ -1,0 +1,139 @@
+import type { ParseContext } from "../filters/filter.ts";
+import { filters } from "../filters/mod.ts";
+import { BadRequest } from "./errors.ts";
+import type { OutputFormat } from "./formats.ts";
+
+/** One parsed filter of a chain: its token and its cloneable parameters. */
+export interface Step {
+  name: string;
+  params: unknown;
+}
+
+/** Everything a request asks for, parsed from its URL. */
+export interface Job {
+  chain: Step[];
+  format: OutputFormat;
+  storage: string;
+  /** Relative path inside the storage, segments joined with `/`, already decoded. */
+  path: string;
+}
+
+/** What parsing needs from the configuration. */
+export interface JobContext extends ParseContext {
+  presets: ReadonlyMap<string, readonly Step[]>;
+  defaultQuality: number;
+  maxChain: number;
+}
+
+const formatAliases: Record<string, OutputFormat["type"]> = { png: "png", jpeg: "jpeg", jpg: "jpeg" };
+const lossy = new Set<OutputFormat["type"]>(["jpeg"]);
+
+/**
+ * Parses a comma-separated filter chain. `gs` takes one token, every other filter two; a
+ * preset name expands to its definition.
+ *
+ * @throws {BadRequest} naming the bad token
+ * @example parseChain("s,200x0,gs", context) // [{name: "s", …}, {name: "gs", …}]
+ */
+export function parseChain(text: string, context: JobContext): Step[] {
+  const tokens = text.split(",");
+  const chain: Step[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token === "") {
+      throw new BadRequest(`Empty filter in chain "${text}": check for a stray comma`);
+    }
+    const preset = context.presets.get(token);
+    if (preset) {
+      chain.push(...preset);
+      continue;
+    }
+    const filter = filters.get(token);
+    if (!filter) {
+      const known = [...filters.keys(), ...context.presets.keys()].map((n) => `"${n}"`).join(", ");
+      throw new BadRequest(`Unknown filter "${token}": expected one of ${known}`);
+    }
+    if (filter.arity === 1 && (i + 1 >= tokens.length || tokens[i + 1] === "")) {
+      throw new BadRequest(`Missing argument for filter "${token}"`);
+    }
+    const arg = filter.arity === 1 ? tokens[++i] : "";
+    chain.push({ name: token, params: filter.parse(arg, context) });
+  }
+  if (chain.length > context.maxChain) {
+    throw new BadRequest(`Chain has ${chain.length} filters: at most ${context.maxChain} allowed`);
+  }
+  return chain;
+}
+
+/**
+ * Parses the format segment: `png`, `jpeg[,Q]` or `jpg[,Q]`, Q from 1 to 100.
+ *
+ * @throws {BadRequest} naming the bad format or quality
+ */
+export function parseFormat(text: string, defaultQuality: number): OutputFormat {
+  const [name, quality, ...rest] = text.split(",");
+  const type = formatAliases[name];
+  if (type === undefined) {
+    const known = Object.keys(formatAliases).map((n) => `"${n}"`).join(", ");
+    throw new BadRequest(`Unknown format "${name}": expected one of ${known}`);
+  }
+  if (quality === undefined) return { type, quality: defaultQuality };
+  const q = /^\d{1,3}$/.test(quality) ? Number(quality) : NaN;
+  if (!lossy.has(type) || rest.length > 0 || !(q >= 1 && q <= 100)) {
+    throw new BadRequest(
+      lossy.has(type)
+        ? `Cannot parse quality "${text}": expected ${name},Q with Q from 1 to 100`
+        : `Format "${name}" takes no quality`,
+    );
+  }
+  return { type, quality: q };
+}
+
+/**
+ * Decodes the path segments after the storage name, refusing anything that could climb out
+ * of the storage: empty, `.` or `..` segments, slashes hidden as %2F, backslashes and NUL.
+ *
+ * @throws {BadRequest} naming the bad segment
+ */
+export function parsePath(segments: readonly string[]): string {
+  if (segments.length === 0) throw new BadRequest("Missing image path");
+  return segments.map((raw) => {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      throw new BadRequest(`Cannot decode path segment "${raw}"`);
+    }
+    if (segment === "" || segment === "." || segment === ".." || /[\\/\0]/.test(segment)) {
+      throw new BadRequest(`Bad path segment "${raw}"`);
+    }
+    return segment;
+  }).join("/");
+}
+
+/**
+ * Parses `/{chain}/{format}/{storage}/{path}` (the part of the URL path after the root, still
+ * percent-encoded) into a Job. Pure: no I/O.
+ *
+ * @throws {BadRequest} for any syntax error, naming the bad part
+ */
+export function parseJob(rest: string, context: JobContext): Job {
+  const [empty, chain, format, storage, ...path] = rest.split("/");
+  if (empty !== "" || chain === undefined || format === undefined || !storage) {
+    throw new BadRequest("Expected /{filters}/{format}/{storage}/{path}");
+  }
+  return {
+    chain: parseChain(decodeSegment(chain).replaceAll(" ", "+"), context),
+    format: parseFormat(decodeSegment(format), context.defaultQuality),
+    storage: decodeSegment(storage),
+    path: parsePath(path),
+  };
+}
+
+function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest(`Cannot decode "${raw}"`);
+  }
+}

@@ -1,0 +1,46 @@
+import { resolve, sep } from "node:path";
+import { ConfigError, type StorageConfig } from "../lib/config.ts";
+import { NotFound, TooLarge } from "../lib/errors.ts";
+import type { GetOptions, Source, Storage } from "./storage.ts";
+
+/** Files under a directory; symlinks that lead outside it are refused. */
+export async function createLocalStorage(config: StorageConfig, baseDir: string): Promise<Storage> {
+  const dir = resolve(baseDir, config.reader.string("path"));
+  config.reader.rejectUnknown();
+  let root: string;
+  try {
+    root = await Deno.realPath(dir);
+    if (!(await Deno.stat(root)).isDirectory) throw new Error("not a directory");
+  } catch (error) {
+    throw new ConfigError(
+      `"${config.reader.name("path")}": cannot use "${dir}": ${(error as Error).message}`,
+    );
+  }
+  return {
+    get: (path, options) => readLocal(root, path, options),
+  };
+}
+
+async function readLocal(
+  root: string,
+  path: string,
+  options: GetOptions,
+): Promise<Source | "not-modified"> {
+  let real: string;
+  let info: Deno.FileInfo;
+  try {
+    real = await Deno.realPath(resolve(root, path));
+    info = await Deno.stat(real);
+  } catch {
+    throw new NotFound(`No file "${path}"`);
+  }
+  // realPath resolved every symlink, so this is where the bytes really are.
+  if (!real.startsWith(root + sep) || !info.isFile) throw new NotFound(`No file "${path}"`);
+  const validator = `${info.size.toString(36)}-${(info.mtime?.getTime() ?? 0).toString(36)}`;
+  if (validator === options.validator) return "not-modified";
+  if (info.size > options.maxBytes) {
+    throw new TooLarge(`Source is ${info.size} bytes: at most ${options.maxBytes} allowed`);
+  }
+  const bytes = await Deno.readFile(real, { signal: options.signal });
+  return { bytes, validator, modified: info.mtime ?? undefined };
+}

@@ -1,0 +1,32 @@
+import type { StorageConfig } from "../lib/config.ts";
+
+/** Source bytes and what the storage knows for caching them. */
+export interface Source {
+  bytes: Uint8Array;
+  /** Changes whenever the content changes: size and mtime, or an upstream ETag. */
+  validator: string;
+  modified?: Date;
+}
+
+export interface GetOptions {
+  /** The validator of a cached copy: when it still holds, `get` answers "not-modified". */
+  validator?: string;
+  /** Larger sources are refused with TooLarge (413) before they are read. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Where source images come from. Paths are relative, already checked by the URL parser;
+ * a storage still makes sure it never serves anything outside its own root.
+ */
+export interface Storage {
+  /**
+   * @throws {NotFound} when there is no such file
+   * @throws {TooLarge} when the file exceeds `maxBytes`
+   */
+  get(path: string, options: GetOptions): Promise<Source | "not-modified">;
+}
+
+/** A storage module: builds a storage from its config entry. */
+export type StorageFactory = (config: StorageConfig, baseDir: string) => Promise<Storage>;
