@@ -1,10 +1,7 @@
 import { parseArgs } from "node:util";
+import { startApp } from "./lib/app.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/log.ts";
-import { WorkerPool } from "./lib/pool.ts";
-import { createHandler } from "./lib/server.ts";
-import { SourceLoader } from "./lib/sources.ts";
-import { createStorages } from "./storages/mod.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]
 
@@ -39,40 +36,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(flags.debug);
-  const config = await loadConfig(flags.cfg);
-  const storages = await createStorages(config.storages, config.baseDir);
-  const pool = await WorkerPool.start({
-    size: config.http.workers,
-    queueLimit: config.http.queue,
-    backend: config.backend,
-    limits: config.image,
-    onInternalError: (detail) => log.error(`worker: ${detail}`),
-  }).catch((error) => {
-    throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
-  });
-  const sources = new SourceLoader(
-    storages,
-    { entries: config.caches.source, bytes: config.caches.sourceBytes },
-    config.image.maxSourceBytes,
-  );
-  const { host, port } = config.http;
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    onListen: (addr) =>
-      log.info(`impressionist listening on http://${addr.hostname}:${addr.port}${config.http.root}`),
-  }, createHandler({ config, sources, pool, log }));
+  const app = await startApp(await loadConfig(flags.cfg), log);
 
-  // Stop accepting, let the requests in flight finish (within shutdownTimeout), then exit.
-  const stopped = Promise.withResolvers<void>();
+  const stopping = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => stopped.resolve());
+    Deno.addSignalListener(signal, () => stopping.resolve());
   }
-  await stopped.promise;
+  await stopping.promise;
   log.info("shutting down: finishing the requests in flight");
-  const deadline = new Promise((resolve) => setTimeout(resolve, config.http.shutdownTimeoutMs));
-  await Promise.race([server.shutdown(), deadline]);
-  pool.close();
+  await app.stop();
   return 0;
 }
 

@@ -58,7 +58,9 @@ export async function runTransform(
   bytes: Uint8Array,
 ): Promise<Uint8Array> {
   const format = sniffFormat(bytes);
-  if (!format) throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+  if (!format) {
+    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+  }
   const info = probeImage(bytes, format);
   const pixels = info.width * info.height * (info.frames ?? 1);
   if (pixels > limits.maxSourcePixels) {

@@ -102,7 +102,9 @@ export class WorkerPool {
   /** Stops every worker; queued jobs are refused. */
   close(): void {
     this.#closed = true;
-    for (const job of this.#queue.splice(0)) job.reject(new Unavailable("The server is shutting down"));
+    for (const job of this.#queue.splice(0)) {
+      job.reject(new Unavailable("The server is shutting down"));
+    }
     for (const slot of this.#slots.splice(0)) slot.worker.terminate();
   }
 
@@ -136,8 +138,11 @@ export class WorkerPool {
       if (!job || !("id" in data) || data.id !== job.id) return;
       slot.job = undefined;
       if (data.type === "done") job.resolve(data.bytes);
-      else if (data.type === "error" && data.internal) job.reject(this.#failure(data.error.message));
-      else if (data.type === "error") job.reject(new HttpError(data.error.status, data.error.message));
+      else if (data.type === "error" && data.internal) {
+        job.reject(this.#failure(data.error.message));
+      } else if (data.type === "error") {
+        job.reject(new HttpError(data.error.status, data.error.message));
+      }
       this.#dispatch();
     };
     // An uncaught exception or an out-of-memory kills only this worker and its job.

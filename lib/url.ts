@@ -25,7 +25,11 @@ export interface JobContext extends ParseContext {
   maxChain: number;
 }
 
-const formatAliases: Record<string, OutputFormat["type"]> = { png: "png", jpeg: "jpeg", jpg: "jpeg" };
+const formatAliases: Record<string, OutputFormat["type"]> = {
+  png: "png",
+  jpeg: "jpeg",
+  jpg: "jpeg",
+};
 const lossy = new Set<OutputFormat["type"]>(["jpeg"]);
 
 /**

@@ -34,6 +34,11 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   } catch (error) {
     const known = error instanceof HttpError;
     const message = known ? error.message : String((error as Error)?.stack ?? error);
-    reply({ type: "error", id, error: { status: known ? error.status : 500, message }, internal: !known });
+    reply({
+      type: "error",
+      id,
+      error: { status: known ? error.status : 500, message },
+      internal: !known,
+    });
   }
 };

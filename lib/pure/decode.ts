@@ -42,7 +42,9 @@ export async function decodeBitmap(
   } catch (error) {
     throw new Unprocessable(`Cannot decode the ${format} source: ${(error as Error).message}`);
   }
-  if (bitmap.data.length !== bitmap.width * bitmap.height * 4 || bitmap.width * bitmap.height === 0) {
+  if (
+    bitmap.data.length !== bitmap.width * bitmap.height * 4 || bitmap.width * bitmap.height === 0
+  ) {
     throw new Unprocessable(`Cannot decode the ${format} source: the image data is incomplete`);
   }
   return bitmap;

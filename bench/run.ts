@@ -1,0 +1,99 @@
+// `deno task bench`: the 4000x3000 JPEG → s,400x0 → jpeg,80 workload, stage by stage and
+// through the real server under load, per backend. Every figure is printed next to a
+// reference measured in the same run, because absolute timings on shared machines are noise.
+import type { BackendName } from "../lib/config.ts";
+import { decodeBitmap } from "../lib/pure/decode.ts";
+import { encodeBitmap } from "../lib/pure/encode.ts";
+import { resizeBitmap } from "../lib/resample.ts";
+import { photoLike, startTestServer } from "../tests/helpers.ts";
+import { loadRun, type LoadResult } from "./load.ts";
+
+const quick = Deno.args.includes("--quick");
+const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
+  ["pure", "imagemagick", "graphicsmagick"]) as BackendName[];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function time(runs: number, fn: () => unknown): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+console.log("Making a 4000x3000 photo-like JPEG (q90)…");
+const photo = await encodeBitmap(photoLike(4000, 3000), { type: "jpeg", quality: 90 });
+
+console.log("\n## Pure backend stages (median)");
+const runs = quick ? 3 : 5;
+const hint = { minSize: { width: 400, height: 300 } };
+const full = await decodeBitmap(photo, "jpeg");
+const scaled = await decodeBitmap(photo, "jpeg", hint);
+const small = resizeBitmap(scaled, 400, 300);
+const stages = {
+  "decode, full size": await time(runs, () => decodeBitmap(photo, "jpeg")),
+  [`decode, scaled to ${scaled.width}x${scaled.height}`]: await time(
+    runs,
+    () => decodeBitmap(photo, "jpeg", hint),
+  ),
+  "resize 4000x3000 → 400x300": await time(runs, () => resizeBitmap(full, 400, 300)),
+  [`resize ${scaled.width}x${scaled.height} → 400x300`]: await time(
+    runs,
+    () => resizeBitmap(scaled, 400, 300),
+  ),
+  "encode jpeg,80": await time(runs, () => encodeBitmap(small, { type: "jpeg", quality: 80 })),
+};
+for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(36)} ${ms(value)}`);
+
+console.log("\n## Whole requests through the server (2 workers, source cache off)");
+const results = new Map<string, LoadResult>();
+for (const backend of backends) {
+  let server;
+  try {
+    server = await startTestServer({ "photo.jpg": photo }, {
+      backend,
+      http: { workers: 2, timeout: "60s" },
+      caches: { source: -1 },
+    });
+  } catch (error) {
+    console.log(`${backend}: skipped (${(error as Error).message})`);
+    continue;
+  }
+  const url = `${server.url}/s,400x0/jpeg,80/files/photo.jpg`;
+  try {
+    for (const clients of quick ? [1, 2] : [1, 2, 8]) {
+      const result = await loadRun(url, clients, quick ? 8 : 24);
+      results.set(`${backend}/${clients}`, result);
+      const one = results.get(`${backend}/1`)!;
+      console.log(
+        `${backend.padEnd(15)} ${String(clients).padStart(2)} clients: ${
+          result.rps.toFixed(1).padStart(6)
+        } req/s  p50 ${ms(result.p50)}  p99 ${ms(result.p99)}  CPU/req ${
+          ms(result.cpuPerRequest)
+        }  peak RSS ${(result.peakRss / 2 ** 20).toFixed(0)} MiB  ×${
+          (result.rps / one.rps).toFixed(2)
+        } of 1 client`,
+      );
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+const pure = results.get("pure/2");
+if (pure) {
+  console.log("\n## Ratios at 2 clients");
+  console.log(`pure vs the Go original (2.9 req/s measured on these machines): ×${(pure.rps / 2.9).toFixed(2)}`);
+  for (const backend of backends) {
+    const result = results.get(`${backend}/2`);
+    if (result) console.log(`${backend.padEnd(15)} ×${(result.rps / pure.rps).toFixed(2)} of pure`);
+  }
+}

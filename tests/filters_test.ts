@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { BadRequest } from "../lib/errors.ts";
+import { filters } from "../filters/mod.ts";
+import { resizePlan } from "../filters/resize.ts";
+import { BitmapCanvas } from "../lib/pure/backend.ts";
+import { makeBitmap, pixelAt, type Rgba } from "./helpers.ts";
+
+const context = { maxBlurSigma: 50 };
+
+/** Parses `token,arg` and applies it to a fresh canvas of the bitmap. */
+function run(name: string, arg: string, canvas: BitmapCanvas) {
+  const filter = filters.get(name)!;
+  const params = filter.parse(arg, context);
+  const input = { width: canvas.width, height: canvas.height };
+  const planned = filter.size(input, params);
+  filter.apply(canvas, params, input);
+  assert.deepEqual({ width: canvas.width, height: canvas.height }, planned);
+  return canvas.bitmap;
+}
+
+// A 4x3 image where each pixel has its own colour.
+const corners = () => makeBitmap(4, 3, (x, y) => [x * 60, y * 100, 7, 255]);
+
+Deno.test("flip h mirrors a known pixel left to right", () => {
+  const out = run("f", "h", new BitmapCanvas(corners()));
+  assert.deepEqual(pixelAt(out, 3, 0), [0, 0, 7, 255]);
+  assert.deepEqual(pixelAt(out, 0, 2), [180, 200, 7, 255]);
+});
+
+Deno.test("flip v turns the image upside down", () => {
+  const out = run("f", "v", new BitmapCanvas(corners()));
+  assert.deepEqual(pixelAt(out, 0, 2), [0, 0, 7, 255]);
+  assert.deepEqual(pixelAt(out, 3, 0), [180, 200, 7, 255]);
+});
+
+Deno.test("rotate 90 is counter-clockwise: the top-left corner goes to the bottom-left", () => {
+  const out = run("r", "90", new BitmapCanvas(corners()));
+  assert.deepEqual([out.width, out.height], [3, 4]);
+  assert.deepEqual(pixelAt(out, 0, 3), [0, 0, 7, 255]);
+  assert.deepEqual(pixelAt(out, 0, 0), [180, 0, 7, 255]);
+});
+
+Deno.test("rotate 180 and 270 put the top-left corner where expected", () => {
+  const half = run("r", "180", new BitmapCanvas(corners()));
+  assert.deepEqual(pixelAt(half, 3, 2), [0, 0, 7, 255]);
+  const three = run("r", "270", new BitmapCanvas(corners()));
+  assert.deepEqual([three.width, three.height], [3, 4]);
+  assert.deepEqual(pixelAt(three, 2, 0), [0, 0, 7, 255]);
+});
+
+Deno.test("grayscale makes R = G = B with Rec.601 luma and keeps alpha", () => {
+  const source = makeBitmap(2, 1, (x) => (x === 0 ? [255, 0, 0, 255] : [10, 200, 40, 90]));
+  const out = run("gs", "", new BitmapCanvas(source));
+  assert.deepEqual(pixelAt(out, 0, 0), [76, 76, 76, 255]);
+  assert.deepEqual(pixelAt(out, 1, 0), [125, 125, 125, 90]);
+});
+
+Deno.test("crop keeps the right pixels and clips to the image", () => {
+  const out = run("c", "1x1-2x5", new BitmapCanvas(corners()));
+  assert.deepEqual([out.width, out.height], [2, 2]);
+  assert.deepEqual(pixelAt(out, 0, 0), [60, 100, 7, 255]);
+  assert.deepEqual(pixelAt(out, 1, 1), [120, 200, 7, 255]);
+});
+
+Deno.test("crop entirely outside the image is a 400", () => {
+  assert.throws(
+    () => run("c", "10x0-5x5", new BitmapCanvas(corners())),
+    (e) => e instanceof BadRequest && /outside the 4x3 image/.test(e.message),
+  );
+});
+
+Deno.test("resize keeps a flat colour flat and a flat alpha intact", () => {
+  const flat: Rgba = [200, 100, 50, 128];
+  const out = run("s", "37x23", new BitmapCanvas(makeBitmap(300, 200, () => flat)));
+  for (let y = 0; y < out.height; y++) {
+    for (let x = 0; x < out.width; x++) assert.deepEqual(pixelAt(out, x, y), flat);
+  }
+});
+
+Deno.test("resizePlan() computes the four modes", () => {
+  const input = { width: 400, height: 200 };
+  assert.deepEqual(resizePlan(input, { width: 100, height: 0, mode: "exact" }).scaled, {
+    width: 100,
+    height: 50,
+  });
+  assert.deepEqual(resizePlan(input, { width: 0, height: 50, mode: "fill" }).scaled, {
+    width: 100,
+    height: 50,
+  });
+  assert.deepEqual(resizePlan(input, { width: 100, height: 100, mode: "exact" }).scaled, {
+    width: 100,
+    height: 100,
+  });
+  assert.deepEqual(resizePlan(input, { width: 100, height: 100, mode: "fit" }).scaled, {
+    width: 100,
+    height: 50,
+  });
+  const fill = resizePlan(input, { width: 100, height: 100, mode: "fill" });
+  assert.deepEqual(fill.scaled, { width: 200, height: 100 });
+  assert.deepEqual(fill.crop, { x: 50, y: 0, width: 100, height: 100 });
+});
+
+Deno.test("resize fill crops the centre of the covering size", () => {
+  // Left half red, right half blue: a square fill keeps the middle, both colours.
+  const source = makeBitmap(400, 200, (x) => (x < 200 ? [255, 0, 0, 255] : [0, 0, 255, 255]));
+  const out = run("s", "100x100-", new BitmapCanvas(source));
+  assert.deepEqual([out.width, out.height], [100, 100]);
+  assert.deepEqual(pixelAt(out, 5, 50), [255, 0, 0, 255]);
+  assert.deepEqual(pixelAt(out, 95, 50), [0, 0, 255, 255]);
+});
+
+Deno.test("blur 0 changes nothing and blur spreads a bright pixel", () => {
+  const dot = () =>
+    makeBitmap(21, 21, (x, y) => (x === 10 && y === 10 ? [255, 255, 255, 255] : [0, 0, 0, 255]));
+  assert.deepEqual(run("b", "0", new BitmapCanvas(dot())).data, dot().data);
+  const out = run("b", "2", new BitmapCanvas(dot()));
+  assert.ok(pixelAt(out, 10, 10)[0] < 255);
+  assert.ok(pixelAt(out, 12, 10)[0] > 0);
+  assert.equal(pixelAt(out, 12, 10)[0], pixelAt(out, 8, 10)[0]);
+});

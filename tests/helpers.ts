@@ -1,0 +1,104 @@
+// Shared test fixtures: images with known pixels, decoding outputs, and a real server on a
+// loopback port.
+import { join } from "node:path";
+import { type App, startApp } from "../lib/app.ts";
+import { type Bitmap, createBitmap } from "../lib/bitmap.ts";
+import { parseConfig } from "../lib/config.ts";
+import type { OutputFormat } from "../lib/formats.ts";
+import type { Logger } from "../lib/log.ts";
+import { decodeBitmap } from "../lib/pure/decode.ts";
+import { encodeBitmap } from "../lib/pure/encode.ts";
+import { sniffFormat } from "../lib/sniff.ts";
+
+export type Rgba = [number, number, number, number];
+
+/** A bitmap whose every pixel comes from `paint`. */
+export function makeBitmap(width: number, height: number, paint: (x: number, y: number) => Rgba) {
+  const bitmap = createBitmap(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) bitmap.data.set(paint(x, y), (y * width + x) * 4);
+  }
+  return bitmap;
+}
+
+/** A smooth, photo-like test picture with some detail. */
+export function photoLike(width: number, height: number): Bitmap {
+  return makeBitmap(width, height, (x, y) => [
+    128 + 100 * Math.sin(x / 37) * Math.cos(y / 53),
+    128 + 90 * Math.sin((x + y) / 71),
+    128 + 80 * Math.cos((x - 2 * y) / 29),
+    255,
+  ]);
+}
+
+export function pixelAt(bitmap: Bitmap, x: number, y: number): Rgba {
+  const i = (y * bitmap.width + x) * 4;
+  return [...bitmap.data.subarray(i, i + 4)] as Rgba;
+}
+
+export function encode(bitmap: Bitmap, type: OutputFormat["type"], quality = 90) {
+  return encodeBitmap(bitmap, { type, quality });
+}
+
+/** Decodes any output of the server, whatever its format. */
+export function decode(bytes: Uint8Array): Promise<Bitmap> {
+  const format = sniffFormat(bytes);
+  if (!format) throw new Error("not an image");
+  return decodeBitmap(bytes, format);
+}
+
+export const quietLog: Logger = { info() {}, error() {}, debug() {} };
+
+/** A server on a free loopback port serving the files given, stopped by `close()`. */
+export interface TestServer {
+  url: string;
+  dir: string;
+  app: App;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes `files` into a temporary storage named "files", starts impressionist on it with
+ * `config` merged over a test default, and answers its base URL (with the root).
+ */
+export async function startTestServer(
+  files: Record<string, Uint8Array>,
+  config: Record<string, unknown> = {},
+): Promise<TestServer> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-test-" });
+  await Deno.mkdir(join(dir, "files"));
+  for (const [name, bytes] of Object.entries(files)) {
+    await Deno.mkdir(join(dir, "files", name, ".."), { recursive: true });
+    await Deno.writeFile(join(dir, "files", name), bytes);
+  }
+  const { http, ...rest } = config as { http?: Record<string, unknown> };
+  const raw = {
+    http: { host: "127.0.0.1", port: 0, workers: 1, ...http },
+    storages: [{ name: "files", type: "local", path: "files" }],
+    ...rest,
+  };
+  const app = await startApp(parseConfig(raw, dir), quietLog);
+  const root = (http?.root as string | undefined) ?? "/impressionist";
+  return {
+    url: `http://127.0.0.1:${app.addr.port}${root}`,
+    dir,
+    app,
+    async close() {
+      await app.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** True when `command` runs; otherwise skips (printing why) unless CI=true, then fails. */
+export async function requireCommand(command: string): Promise<boolean> {
+  try {
+    await new Deno.Command(command, { args: ["-version"], stdout: "null", stderr: "null" })
+      .output();
+    return true;
+  } catch {
+    if (Deno.env.get("CI") === "true") throw new Error(`${command} is required under CI=true`);
+    console.log(`skipped: "${command}" is not installed`);
+    return false;
+  }
+}
