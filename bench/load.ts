@@ -41,7 +41,8 @@ export async function loadRun(url: string, clients: number, total: number): Prom
   const elapsed = performance.now() - begin;
   clearInterval(sampler);
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return {
     rps: (latencies.length / elapsed) * 1000,
     p50: at(0.5),

@@ -6,7 +6,7 @@ import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
-import { loadRun, type LoadResult } from "./load.ts";
+import { type LoadResult, loadRun } from "./load.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -91,7 +91,11 @@ for (const backend of backends) {
 const pure = results.get("pure/2");
 if (pure) {
   console.log("\n## Ratios at 2 clients");
-  console.log(`pure vs the Go original (2.9 req/s measured on these machines): ×${(pure.rps / 2.9).toFixed(2)}`);
+  console.log(
+    `pure vs the Go original (2.9 req/s measured on these machines): ×${
+      (pure.rps / 2.9).toFixed(2)
+    }`,
+  );
   for (const backend of backends) {
     const result = results.get(`${backend}/2`);
     if (result) console.log(`${backend.padEnd(15)} ×${(result.rps / pure.rps).toFixed(2)} of pure`);

@@ -2,6 +2,7 @@ import { createStorages } from "../storages/mod.ts";
 import { type Config, ConfigError } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { WorkerPool } from "./pool.ts";
+import { ResultCache } from "./result_cache.ts";
 import { createHandler } from "./server.ts";
 import { SourceLoader } from "./sources.ts";
 
@@ -38,12 +39,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     { entries: config.caches.source, bytes: config.caches.sourceBytes },
     config.image.maxSourceBytes,
   );
+  const results = new ResultCache({ maxBytes: config.caches.result, dir: config.caches.resultDir });
+  if (config.caches.resultDir) await Deno.mkdir(config.caches.resultDir, { recursive: true });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: config.http.host,
     port: config.http.port,
     onListen: listening.resolve,
-  }, createHandler({ config, sources, pool, log }));
+  }, createHandler({ config, sources, results, pool, log }));
   const addr = await listening.promise;
   log.info(`impressionist listening on http://${addr.hostname}:${addr.port}${config.http.root}`);
   return {

@@ -39,11 +39,12 @@ export interface Config {
     workers: number;
     queue: number;
     shutdownTimeoutMs: number;
+    cacheControl: string;
   };
   presets: ReadonlyMap<string, readonly Step[]>;
   image: ImageConfig;
   storages: StorageConfig[];
-  caches: { source: number; sourceBytes: number };
+  caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
   backend: BackendName;
   /** Directory of the config file; relative paths in it are relative to this. */
   baseDir: string;
@@ -90,9 +91,12 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const duplicate = storages.find((s, i) => storages.findIndex((t) => t.name === s.name) !== i);
   if (duplicate) throw new ConfigError(`Storage name "${duplicate.name}" is used twice`);
   const cachesReader = top.section("caches");
+  const resultDir = cachesReader.optionalString("resultDir");
   const caches = {
     source: cachesReader.integer("source", 100, -1),
     sourceBytes: cachesReader.integer("sourceBytes", 256 * MiB, 0),
+    result: cachesReader.integer("result", 128 * MiB, 0),
+    resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
   };
   cachesReader.rejectUnknown();
   const backend = top.oneOf("backend", "pure", backends);
@@ -110,6 +114,7 @@ function readHttp(r: ConfigReader): Config["http"] {
     workers,
     queue: r.integer("queue", 8 * workers, 0),
     shutdownTimeoutMs: duration(r, "shutdownTimeout", "10s"),
+    cacheControl: r.string("cacheControl", "public, max-age=86400"),
   };
   if (!/^(\/[A-Za-z0-9._~-]+)*$/.test(http.root)) {
     throw new ConfigError(`"http.root" must be "" or start with "/", like "/impressionist"`);

@@ -45,6 +45,7 @@ export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
   #nextId = 1;
+  #started = 0;
   #closed = false;
 
   private constructor(readonly options: PoolOptions) {}
@@ -68,10 +69,10 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Workers busy, jobs waiting, and the pool size, for /health and metrics. */
-  stats(): { workers: number; busy: number; queued: number } {
+  /** Pool size, workers busy, jobs waiting and jobs ever started, for /health and metrics. */
+  stats(): { workers: number; busy: number; queued: number; jobs: number } {
     const busy = this.#slots.filter((s) => s.job).length;
-    return { workers: this.options.size, busy, queued: this.#queue.length };
+    return { workers: this.options.size, busy, queued: this.#queue.length, jobs: this.#started };
   }
 
   /**
@@ -116,6 +117,7 @@ export class WorkerPool {
     for (let slot = this.#idleSlot(); slot && this.#queue.length; slot = this.#idleSlot()) {
       const job = this.#queue.shift()!;
       slot.job = job;
+      this.#started++;
       const message: ToWorker = { type: "job", id: job.id, task: job.task, bytes: job.bytes };
       slot.worker.postMessage(message, transferList(job.bytes));
     }

@@ -1,15 +1,20 @@
+import { isNotModified } from "./conditional.ts";
 import type { Config } from "./config.ts";
 import { HttpError, MethodNotAllowed, NotFound, Unavailable } from "./errors.ts";
 import { contentTypes } from "./formats.ts";
 import type { Logger } from "./log.ts";
 import type { WorkerPool } from "./pool.ts";
+import type { ResultCache } from "./result_cache.ts";
+import { resultKey } from "./result_key.ts";
+import { SingleFlight } from "./single_flight.ts";
 import type { SourceLoader } from "./sources.ts";
-import { type JobContext, parseJob } from "./url.ts";
+import { type Job, type JobContext, parseJob } from "./url.ts";
 
-/** What the HTTP handler works with; built once in main.ts. */
+/** What the HTTP handler works with; built once at start-up. */
 export interface ServerDeps {
   config: Config;
   sources: SourceLoader;
+  results: ResultCache;
   pool: WorkerPool;
   log: Logger;
 }
@@ -20,16 +25,22 @@ interface Outcome {
   detail?: string;
 }
 
+/** Per-handler state that is not configuration. */
+interface Runtime extends ServerDeps {
+  context: JobContext;
+  flights: SingleFlight<Uint8Array<ArrayBuffer>>;
+}
+
 /**
  * The `Deno.serve` handler: routes GET and HEAD under `http.root` and `/health`, and maps
  * every error to a status and a short plain-text reason. It never touches pixels.
  */
 export function createHandler(deps: ServerDeps): (request: Request) => Promise<Response> {
   const { config, log } = deps;
-  const context: JobContext = {
-    ...config.image,
-    presets: config.presets,
-    defaultQuality: config.image.quality,
+  const runtime: Runtime = {
+    ...deps,
+    context: { ...config.image, presets: config.presets, defaultQuality: config.image.quality },
+    flights: new SingleFlight(),
   };
   return async function handleRequest(request) {
     const started = performance.now();
@@ -37,7 +48,7 @@ export function createHandler(deps: ServerDeps): (request: Request) => Promise<R
     const url = new URL(request.url);
     let outcome: Outcome;
     try {
-      outcome = await route(request, url, deps, context);
+      outcome = await route(request, url, runtime);
     } catch (error) {
       outcome = { response: errorResponse(error, id, log) };
     }
@@ -53,40 +64,46 @@ export function createHandler(deps: ServerDeps): (request: Request) => Promise<R
   };
 }
 
-async function route(
-  request: Request,
-  url: URL,
-  deps: ServerDeps,
-  context: JobContext,
-): Promise<Outcome> {
+function route(request: Request, url: URL, runtime: Runtime): Promise<Outcome> | Outcome {
   if (request.method !== "GET" && request.method !== "HEAD") {
     throw new MethodNotAllowed(`Method ${request.method} is not allowed: use GET or HEAD`);
   }
-  if (url.pathname === "/health") return { response: health(deps) };
-  const root = deps.config.http.root;
+  if (url.pathname === "/health") return { response: health(runtime) };
+  const root = runtime.config.http.root;
   if (!url.pathname.startsWith(`${root}/`)) throw new NotFound(`Nothing at "${url.pathname}"`);
-  return await serveImage(url.pathname.slice(root.length), deps, context);
+  const job = parseJob(url.pathname.slice(root.length), runtime.context);
+  return serveImage(request, job, runtime);
 }
 
-async function serveImage(rest: string, deps: ServerDeps, context: JobContext): Promise<Outcome> {
-  const job = parseJob(rest, context);
-  const signal = AbortSignal.timeout(deps.config.http.timeoutMs);
+async function serveImage(request: Request, job: Job, runtime: Runtime): Promise<Outcome> {
+  const { config, sources, results, pool, flights } = runtime;
+  const signal = AbortSignal.timeout(config.http.timeoutMs);
   try {
-    const source = await deps.sources.load(job.storage, job.path, signal);
-    const output = await deps.pool.run(
-      { chain: job.chain, format: job.format },
-      source.bytes,
-      signal,
-    );
-    const headers = {
+    const source = await sources.load(job.storage, job.path, signal);
+    const key = resultKey(job, source.validator, config.backend);
+    const etag = `"${key}"`;
+    const headers = new Headers({
       "content-type": contentTypes[job.format.type],
-      "content-length": String(output.byteLength),
-    };
+      "etag": etag,
+      "cache-control": config.http.cacheControl,
+    });
+    if (source.modified) headers.set("last-modified", source.modified.toUTCString());
     const chain = job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ");
-    return {
-      response: new Response(output, { headers }),
-      detail: `chain=[${chain}] source-cache=${source.cache}`,
-    };
+    const detail = (result: string) =>
+      `chain=[${chain}] source-cache=${source.cache} result=${result}`;
+    if (isNotModified(request, etag, source.modified)) {
+      return { response: new Response(null, { status: 304, headers }), detail: detail("304") };
+    }
+    const cached = await results.get(key);
+    const cache = cached ? "hit" : "miss";
+    const output = cached ?? await flights.run(key, async () => {
+      const bytes = await pool.run({ chain: job.chain, format: job.format }, source.bytes, signal);
+      await results.set(key, bytes);
+      return bytes;
+    });
+    headers.set("content-length", String(output.byteLength));
+    headers.set("x-cache", cache);
+    return { response: new Response(output, { headers }), detail: detail(cache) };
   } catch (error) {
     // A storage read cut short by the deadline fails with its own error; the cause is time.
     if (signal.aborted && !(error instanceof HttpError)) {
@@ -96,8 +113,12 @@ async function serveImage(rest: string, deps: ServerDeps, context: JobContext): 
   }
 }
 
-function health({ pool, sources }: ServerDeps): Response {
-  const body = { status: "ok", ...pool.stats(), caches: { source: sources.stats() } };
+function health({ pool, sources, results }: Runtime): Response {
+  const body = {
+    status: "ok",
+    ...pool.stats(),
+    caches: { source: sources.stats(), result: results.stats() },
+  };
   return Response.json(body, { headers: { "cache-control": "no-store" } });
 }
 

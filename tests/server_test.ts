@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
-import { decode, encode, makeBitmap, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  makeBitmap,
+  photoLike,
+  startTestServer,
+  type TestServer,
+} from "./helpers.ts";
 
-const logo = makeBitmap(80, 60, (x, y) => (x < 40 ? [200, 30, 30, 255] : [30, 30, 200, y % 2 ? 0 : 255]));
+const logo = makeBitmap(
+  80,
+  60,
+  (x, y) => (x < 40 ? [200, 30, 30, 255] : [30, 30, 200, y % 2 ? 0 : 255]),
+);
 
 /** One server for the whole file: a photo, a PNG with alpha, and files that are not images. */
 async function withServer(fn: (server: TestServer) => Promise<void>) {

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encode, photoLike } from "./helpers.ts";
+
+const main = new URL("../main.ts", import.meta.url).pathname;
+
+/** Writes a config (and an image) into a temp dir and returns the config path. */
+async function writeConfig(config: Record<string, unknown>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-main-" });
+  await Deno.mkdir(join(dir, "files"));
+  await Deno.writeFile(join(dir, "files", "big.png"), await encode(photoLike(1500, 1000), "png"));
+  const file = join(dir, "config.json");
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  return file;
+}
+
+function spawn(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads the child's stdout until it says where it listens. */
+async function listeningUrl(child: Deno.ChildProcess): Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${seen}`);
+    seen += value;
+    const match = /listening on (http:\/\/\S+)/.exec(seen);
+    if (match) {
+      // Keep draining so the child never blocks on a full pipe.
+      (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return match[1];
+    }
+  }
+}
+
+Deno.test("main: a bad config key is named, exit code 1, no stack trace", async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ http: { port: "eighty" } }, /"http\.port" must be an integer/],
+    [{ http: { timeout: "soon" } }, /"http\.timeout" must be a duration/],
+    [{ http: { prot: 1 } }, /Unknown config key "http\.prot"/],
+    [{ backend: "vips" }, /"backend" must be one of "pure", "imagemagick", "graphicsmagick"/],
+    [{ filters: [{ name: "s", definition: "gs" }] }, /Preset "s" shadows the filter "s"/],
+    [
+      { filters: [{ name: "x", definition: "s,0x0" }] },
+      /"filters\[0\]\.definition": Cannot parse resize/,
+    ],
+    [{ storages: [{ name: "a", type: "ftp" }] }, /"storages\[0\]\.type" must be one of/],
+    [{ storages: [{ name: "a", type: "local", path: "nope" }] }, /"storages\[0\]\.path"/],
+    [{ image: { quality: 101 } }, /"image\.quality" must be an integer from 1 to 100/],
+  ];
+  for (const [config, message] of cases) {
+    const file = await writeConfig(config);
+    const { code, stderr } = await spawn(["-cfg", file]).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, message);
+    assert.doesNotMatch(text, /\n\s+at /, "no stack trace");
+  }
+});
+
+Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
+  const help = await spawn(["-h"]).output();
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /-cfg FILE/);
+  const file = await writeConfig({ http: { host: "127.0.0.1", port: 0 }, backend: "nope" });
+  const bad = await spawn(["--cfg", file, "-debug"]).output();
+  assert.equal(bad.code, 1);
+});
+
+Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1 },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const child = spawn(["-cfg", file, "-debug"]);
+  const url = await listeningUrl(child);
+  const requests = [1, 2, 3].map((i) =>
+    fetch(`${url}/b,${i * 5},b,15/png/files/big.png`).then(async (r) => {
+      await r.arrayBuffer();
+      return r.status;
+    })
+  );
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  child.kill("SIGTERM");
+  assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  await child.stderr.cancel();
+});

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ConfigReader } from "../lib/config_reader.ts";
+import { SourceLoader } from "../lib/sources.ts";
+import { createLocalStorage } from "../storages/local.ts";
+import type { Storage } from "../storages/storage.ts";
+import { encode, photoLike, startTestServer } from "./helpers.ts";
+
+const big = await encode(photoLike(2000, 1500), "png");
+const small = await encode(photoLike(64, 48), "png");
+const slowChain = Array(8).fill("b,40").join(",");
+
+async function timed(url: string, init?: RequestInit) {
+  const start = performance.now();
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return {
+    status: response.status,
+    text,
+    ms: performance.now() - start,
+    headers: response.headers,
+  };
+}
+
+Deno.test("pool: a request past http.timeout gets 503 on time and the worker is replaced", async () => {
+  const server = await startTestServer({ "big.png": big, "small.png": small }, {
+    http: { timeout: "200ms", workers: 1 },
+  });
+  try {
+    const slow = await timed(`${server.url}/${slowChain}/png/files/big.png`);
+    assert.equal(slow.status, 503);
+    assert.ok(slow.headers.get("retry-after"));
+    assert.ok(slow.ms < 200 + 250, `answered in ${slow.ms.toFixed(0)} ms`);
+    const next = await timed(`${server.url}/s,10x0/png/files/small.png`);
+    assert.equal(next.status, 200);
+    assert.ok(next.ms < 1500, `the next request took ${next.ms.toFixed(0)} ms`);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("pool: a flood past workers + queue gets fast 503s, and /health stays quick", async () => {
+  const server = await startTestServer({ "big.png": big }, {
+    http: { workers: 1, queue: 2, timeout: "60s" },
+  });
+  try {
+    const flood = Array.from(
+      { length: 8 },
+      (_, i) => timed(`${server.url}/b,${10 + i},b,20/png/files/big.png`),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const healthUrl = server.url.replace("/impressionist", "/health");
+    const health = await timed(healthUrl);
+    assert.equal(health.status, 200);
+    assert.ok(health.ms < 100, `/health took ${health.ms.toFixed(0)} ms`);
+    const body = JSON.parse(health.text);
+    assert.equal(body.busy, 1);
+    assert.equal(body.queued, 2);
+    const answers = await Promise.all(flood);
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [200, 200, 200, 503, 503, 503, 503, 503]);
+    for (const refused of answers.filter((a) => a.status === 503)) {
+      assert.ok(refused.ms < 200, `a refusal took ${refused.ms.toFixed(0)} ms`);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("pool: decompression bombs are refused from the header, quickly", async () => {
+  const server = await startTestServer({
+    "bomb.png": pngClaiming(100_000, 100_000),
+    "bomb.jpg": jpegClaiming(65_000, 65_000),
+  });
+  try {
+    const before = Deno.memoryUsage().rss;
+    for (let i = 0; i < 10; i++) {
+      for (const name of ["bomb.png", "bomb.jpg"]) {
+        const answer = await timed(`${server.url}/s,100x0/png/files/${name}`);
+        assert.equal(answer.status, 422, name);
+        assert.match(answer.text, /pixels: at most/);
+        assert.ok(answer.ms < 500, `${name} took ${answer.ms.toFixed(0)} ms`);
+      }
+    }
+    const grown = (Deno.memoryUsage().rss - before) / 2 ** 20;
+    assert.ok(grown < 64, `memory grew by ${grown.toFixed(0)} MiB`);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("pool: limits on source bytes, output pixels, chain and blur are 4xx", async () => {
+  const server = await startTestServer({ "small.png": small }, {
+    image: { maxSourceBytes: 1000, maxOutputPixels: 10_000, maxChain: 3, maxBlurSigma: 5 },
+  });
+  try {
+    const url = (path: string) => `${server.url}/${path}`;
+    assert.equal((await timed(url("gs/png/files/small.png"))).status, 413);
+    await Deno.writeFile(
+      join(server.dir, "files", "tiny.png"),
+      await encode(photoLike(8, 8), "png"),
+    );
+    assert.equal((await timed(url("s,8x8/png/files/tiny.png"))).status, 200);
+    assert.equal((await timed(url("s,101x100/png/files/tiny.png"))).status, 400);
+    assert.equal((await timed(url("gs,gs,gs,gs/png/files/tiny.png"))).status, 400);
+    assert.equal((await timed(url("b,6/png/files/tiny.png"))).status, 400);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("SourceLoader: a hit revalidates without reading, a changed file is read anew", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "a.txt"), "one");
+    const reader = ConfigReader.of({ name: "t", type: "local", path: dir }, "storages[0]");
+    reader.string("name");
+    reader.string("type");
+    const local = await createLocalStorage({ name: "t", type: "local", reader }, dir);
+    let reads = 0;
+    const counting: Storage = {
+      async get(path, options) {
+        const result = await local.get(path, options);
+        if (result !== "not-modified") reads++;
+        return result;
+      },
+    };
+    const loader = new SourceLoader(new Map([["t", counting]]), { entries: 10, bytes: 1e6 }, 1e6);
+    const text = async () => new TextDecoder().decode((await loader.load("t", "a.txt")).bytes);
+    assert.equal(await text(), "one");
+    assert.equal((await loader.load("t", "a.txt")).cache, "hit");
+    assert.equal(reads, 1);
+    await Deno.writeTextFile(join(dir, "a.txt"), "two!");
+    assert.equal(await text(), "two!");
+    assert.equal(reads, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A valid PNG signature and IHDR that claim a huge size, with no pixel data. */
+function pngClaiming(width: number, height: number): Uint8Array {
+  const bytes = new Uint8Array(8 + 25 + 12);
+  bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, 13);
+  bytes.set([0x49, 0x48, 0x44, 0x52], 12);
+  view.setUint32(16, width);
+  view.setUint32(20, height);
+  bytes.set([8, 6, 0, 0, 0], 24);
+  return bytes;
+}
+
+/** A JPEG whose SOF0 claims a huge size, followed by nothing useful. */
+function jpegClaiming(width: number, height: number): Uint8Array {
+  const sof = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 255, width >> 8, width & 255, 3];
+  const components = [1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+  return new Uint8Array([0xff, 0xd8, ...sof, ...components, 0xff, 0xd9]);
+}
