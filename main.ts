@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { startApp } from "./lib/app.ts";
+import { type App, startApp } from "./lib/app.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
-import { createLogger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]
 
@@ -37,6 +37,8 @@ async function main(): Promise<number> {
   }
   const log = createLogger(flags.debug);
   const app = await startApp(await loadConfig(flags.cfg), log);
+  const configFile = flags.cfg;
+  Deno.addSignalListener("SIGHUP", () => reload(app, configFile, log));
 
   const stopping = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -46,6 +48,17 @@ async function main(): Promise<number> {
   log.info("shutting down: finishing the requests in flight");
   await app.stop();
   return 0;
+}
+
+/** Re-reads the config file; a bad one is logged and the running config stays. */
+async function reload(app: App, file: string, log: Logger): Promise<void> {
+  try {
+    const needRestart = await app.reload(await loadConfig(file));
+    log.info(`reloaded ${file}`);
+    if (needRestart.length) log.info(`changes that need a restart: ${needRestart.join(", ")}`);
+  } catch (error) {
+    log.error(`reload of ${file} failed, keeping the running config: ${(error as Error).message}`);
+  }
 }
 
 try {

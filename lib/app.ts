@@ -1,21 +1,68 @@
 import { createStorages } from "../storages/mod.ts";
+import type { Storage } from "../storages/storage.ts";
 import { type Config, ConfigError } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { createServerMetrics, MetricsRegistry } from "./metrics.ts";
 import { WorkerPool } from "./pool.ts";
 import { ResultCache } from "./result_cache.ts";
-import { createHandler } from "./server.ts";
+import { createHandler, metricsResponse, serverState } from "./server.ts";
 import { SourceLoader } from "./sources.ts";
 
 /** A running server and what it owns. */
 export interface App {
   /** The address it listens on (the port is the real one when the config asked for 0). */
   addr: Deno.NetAddr;
+  /** The metrics listener's address when `http.metricsPort` is set. */
+  metricsAddr?: Deno.NetAddr;
   pool: WorkerPool;
+  /**
+   * Swaps in a new config for the requests that start from now on: presets, storages, limits,
+   * security. Answers the keys whose change needs a restart (and were not applied).
+   *
+   * @throws {ConfigError} when a storage of the new config cannot be built
+   */
+  reload(config: Config): Promise<string[]>;
   /**
    * Stops accepting, lets the requests in flight finish within `http.shutdownTimeout`, then
    * stops the workers.
    */
   stop(): Promise<void>;
+}
+
+/** Settings read once at start-up; a reload reports their change instead of applying it. */
+const restartKeys = [
+  "http.host",
+  "http.port",
+  "http.workers",
+  "http.queue",
+  "http.metricsPort",
+  "backend",
+  "caches.result",
+  "caches.resultDir",
+];
+
+function sameValue(a: Config, b: Config, key: string): boolean {
+  const read = (config: Config) =>
+    key.split(".").reduce(
+      (value: unknown, part) => (value as Record<string, unknown>)[part],
+      config,
+    );
+  return read(a) === read(b);
+}
+
+function sourceLoader(config: Config, storages: Map<string, Storage>): SourceLoader {
+  return new SourceLoader(
+    storages,
+    { entries: config.caches.source, bytes: config.caches.sourceBytes },
+    config.image.maxSourceBytes,
+  );
+}
+
+/** Starts `Deno.serve` and resolves with its real address. */
+async function listen(hostname: string, port: number, handler: Deno.ServeHandler) {
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({ hostname, port, onListen: listening.resolve }, handler);
+  return { server, addr: await listening.promise };
 }
 
 /**
@@ -34,31 +81,54 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }).catch((error) => {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });
-  const sources = new SourceLoader(
-    storages,
-    { entries: config.caches.source, bytes: config.caches.sourceBytes },
-    config.image.maxSourceBytes,
-  );
+  let state = serverState(config, sourceLoader(config, storages));
   const results = new ResultCache({ maxBytes: config.caches.result, dir: config.caches.resultDir });
   if (config.caches.resultDir) await Deno.mkdir(config.caches.resultDir, { recursive: true });
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: config.http.host,
-    port: config.http.port,
-    onListen: listening.resolve,
-  }, createHandler({ config, sources, results, pool, log }));
-  const addr = await listening.promise;
-  log.info(`impressionist listening on http://${addr.hostname}:${addr.port}${config.http.root}`);
-  return {
-    addr,
+  const registry = new MetricsRegistry();
+  const metrics = createServerMetrics(registry, {
+    queueLength: () => pool.stats().queued,
+    workersBusy: () => pool.stats().busy,
+  });
+  const handler = createHandler({
+    current: () => state,
+    results,
     pool,
+    log,
+    registry,
+    metrics,
+  });
+  const { host, port, metricsPort, metricsPath } = config.http;
+  const main = await listen(host, port, handler);
+  log.info(
+    `impressionist listening on http://${main.addr.hostname}:${main.addr.port}${config.http.root}`,
+  );
+  const side = metricsPort
+    ? await listen(
+      host,
+      metricsPort,
+      (request) =>
+        new URL(request.url).pathname === metricsPath
+          ? metricsResponse(registry)
+          : new Response("Not found\n", { status: 404 }),
+    )
+    : undefined;
+  return {
+    addr: main.addr,
+    metricsAddr: side?.addr,
+    pool,
+    async reload(next) {
+      const storages = await createStorages(next.storages, next.baseDir);
+      state = serverState(next, sourceLoader(next, storages));
+      return restartKeys.filter((key) => !sameValue(config, next, key));
+    },
     async stop() {
       let timer: number | undefined;
       const deadline = new Promise((resolve) => {
         timer = setTimeout(resolve, config.http.shutdownTimeoutMs);
       });
-      await Promise.race([server.shutdown(), deadline]);
+      await Promise.race([main.server.shutdown(), deadline]);
       clearTimeout(timer);
+      await side?.server.shutdown();
       pool.close();
     },
   };

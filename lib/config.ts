@@ -40,7 +40,11 @@ export interface Config {
     queue: number;
     shutdownTimeoutMs: number;
     cacheControl: string;
+    metricsPath: string;
+    /** Serve metrics on this port instead of the main one; 0 keeps them on the main port. */
+    metricsPort: number;
   };
+  log: { format: "text" | "json" };
   presets: ReadonlyMap<string, readonly Step[]>;
   image: ImageConfig;
   storages: StorageConfig[];
@@ -99,9 +103,12 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
   };
   cachesReader.rejectUnknown();
+  const logReader = top.section("log");
+  const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
+  logReader.rejectUnknown();
   const backend = top.oneOf("backend", "pure", backends);
   top.rejectUnknown();
-  return { http, presets, image, storages, caches, backend, baseDir };
+  return { http, log, presets, image, storages, caches, backend, baseDir };
 }
 
 function readHttp(r: ConfigReader): Config["http"] {
@@ -115,7 +122,12 @@ function readHttp(r: ConfigReader): Config["http"] {
     queue: r.integer("queue", 8 * workers, 0),
     shutdownTimeoutMs: duration(r, "shutdownTimeout", "10s"),
     cacheControl: r.string("cacheControl", "public, max-age=86400"),
+    metricsPath: r.string("metricsPath", "/metrics"),
+    metricsPort: r.integer("metricsPort", 0, 0, 65535),
   };
+  if (!http.metricsPath.startsWith("/")) {
+    throw new ConfigError(`"http.metricsPath" must start with "/"`);
+  }
   if (!/^(\/[A-Za-z0-9._~-]+)*$/.test(http.root)) {
     throw new ConfigError(`"http.root" must be "" or start with "/", like "/impressionist"`);
   }

@@ -89,3 +89,22 @@ export interface ErrorShape {
 export function errorFromShape(shape: ErrorShape): HttpError {
   return new HttpError(shape.status, shape.message);
 }
+
+const typeNames: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "too_large",
+  422: "unprocessable",
+  500: "internal",
+  502: "bad_gateway",
+  503: "unavailable",
+  504: "gateway_timeout",
+};
+
+/** A stable, label-friendly name for an error status, for metrics. */
+export function errorType(status: number): string {
+  return typeNames[status] ?? `status_${status}`;
+}

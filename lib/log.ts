@@ -1,16 +1,21 @@
 /** Where the server writes its lines; `debug` lines appear only with `-debug`. */
 export interface Logger {
+  readonly verbose: boolean;
   info(message: string): void;
   error(message: string): void;
   debug(message: string): void;
+  /** A finished line (the access log formats its own), written as is. */
+  line(text: string): void;
 }
 
 /** Logs to stdout/stderr with an ISO time stamp. */
 export function createLogger(verbose: boolean): Logger {
-  const line = (message: string) => `${new Date().toISOString()} ${message}`;
+  const stamp = (message: string) => `${new Date().toISOString()} ${message}`;
   return {
-    info: (message) => console.log(line(message)),
-    error: (message) => console.error(line(message)),
-    debug: verbose ? (message) => console.log(line(message)) : () => {},
+    verbose,
+    info: (message) => console.log(stamp(message)),
+    error: (message) => console.error(stamp(message)),
+    debug: verbose ? (message) => console.log(stamp(message)) : () => {},
+    line: (text) => console.log(text),
   };
 }

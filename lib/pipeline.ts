@@ -9,10 +9,11 @@ import { probeImage } from "./probe.ts";
 import { sniffFormat } from "./sniff.ts";
 import type { Step } from "./url.ts";
 
-/** What a worker is asked to do with one source. */
+/** What a worker is asked to do with one source, under which limits. */
 export interface Transform {
   chain: Step[];
   format: OutputFormat;
+  limits: ImageLimits;
 }
 
 function filterOf(step: Step): Filter<unknown> {
@@ -53,10 +54,10 @@ export function planChain(chain: readonly Step[], source: Size, limits: ImageLim
  */
 export async function runTransform(
   backend: Backend,
-  limits: ImageLimits,
   task: Transform,
   bytes: Uint8Array,
 ): Promise<Uint8Array> {
+  const { limits } = task;
   const format = sniffFormat(bytes);
   if (!format) {
     throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");

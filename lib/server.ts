@@ -1,125 +1,141 @@
-import { isNotModified } from "./conditional.ts";
+import { formatAccess } from "./access_log.ts";
 import type { Config } from "./config.ts";
-import { HttpError, MethodNotAllowed, NotFound, Unavailable } from "./errors.ts";
-import { contentTypes } from "./formats.ts";
+import { errorType, HttpError, MethodNotAllowed, NotFound } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { metricsContentType, type MetricsRegistry, type ServerMetrics } from "./metrics.ts";
 import type { WorkerPool } from "./pool.ts";
 import type { ResultCache } from "./result_cache.ts";
-import { resultKey } from "./result_key.ts";
+import { type ImageOutcome, serveImage } from "./serve_image.ts";
 import { SingleFlight } from "./single_flight.ts";
 import type { SourceLoader } from "./sources.ts";
-import { type Job, type JobContext, parseJob } from "./url.ts";
+import { type JobContext, parseJob } from "./url.ts";
+
+/** What a reload (SIGHUP) may replace; one request uses one snapshot from start to end. */
+export interface ServerState {
+  config: Config;
+  sources: SourceLoader;
+  context: JobContext;
+}
+
+/** Builds the per-config state of the handler. */
+export function serverState(config: Config, sources: SourceLoader): ServerState {
+  const context = {
+    ...config.image,
+    presets: config.presets,
+    defaultQuality: config.image.quality,
+  };
+  return { config, sources, context };
+}
 
 /** What the HTTP handler works with; built once at start-up. */
 export interface ServerDeps {
-  config: Config;
-  sources: SourceLoader;
+  current(): ServerState;
   results: ResultCache;
   pool: WorkerPool;
   log: Logger;
+  registry: MetricsRegistry;
+  metrics: ServerMetrics;
 }
 
-/** The outcome of one request, for the access log. */
-interface Outcome {
+interface Routed {
   response: Response;
-  detail?: string;
+  image?: ImageOutcome;
+  chain?: string;
 }
 
-/** Per-handler state that is not configuration. */
-interface Runtime extends ServerDeps {
-  context: JobContext;
-  flights: SingleFlight<Uint8Array<ArrayBuffer>>;
-}
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The `Deno.serve` handler: routes GET and HEAD under `http.root` and `/health`, and maps
- * every error to a status and a short plain-text reason. It never touches pixels.
+ * The `Deno.serve` handler: routes GET and HEAD under `http.root`, `/health` and the metrics
+ * path, maps every error to a status and a short plain-text reason, and writes the access log
+ * and the request metrics. It never touches pixels.
  */
 export function createHandler(deps: ServerDeps): (request: Request) => Promise<Response> {
-  const { config, log } = deps;
-  const runtime: Runtime = {
-    ...deps,
-    context: { ...config.image, presets: config.presets, defaultQuality: config.image.quality },
-    flights: new SingleFlight(),
-  };
+  const { log } = deps;
+  const flights = new SingleFlight<Uint8Array<ArrayBuffer>>();
   return async function handleRequest(request) {
     const started = performance.now();
-    const id = crypto.randomUUID().slice(0, 8);
+    const given = request.headers.get("x-request-id");
+    const id = given && requestIdPattern.test(given) ? given : crypto.randomUUID();
     const url = new URL(request.url);
-    let outcome: Outcome;
+    const state = deps.current();
+    let routed: Routed;
     try {
-      outcome = await route(request, url, runtime);
+      routed = await route(request, url, { ...deps, ...state, flights });
     } catch (error) {
-      outcome = { response: errorResponse(error, id, log) };
+      routed = { response: errorResponse(error, id, log) };
     }
-    const { response, detail } = outcome;
-    const ms = (performance.now() - started).toFixed(1);
-    const bytes = response.headers.get("content-length") ?? "-";
-    log.debug(
-      `${id} ${request.method} ${url.pathname} ${response.status} ${bytes}B ${ms}ms${
-        detail ? ` ${detail}` : ""
-      }`,
-    );
+    const { response, image } = routed;
+    response.headers.set("x-request-id", id);
+    const seconds = (performance.now() - started) / 1000;
+    record(deps, response.status, seconds, image);
+    log.line(formatAccess(
+      {
+        id,
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        bytes: Number(response.headers.get("content-length") ?? 0),
+        ms: seconds * 1000,
+        cache: image && `source=${image.source.cache} result=${image.result}`,
+        chain: routed.chain,
+      },
+      state.config.log.format,
+      log.verbose,
+    ));
     return request.method === "HEAD" ? new Response(null, response) : response;
   };
 }
 
-function route(request: Request, url: URL, runtime: Runtime): Promise<Outcome> | Outcome {
+type RouteDeps = ServerDeps & ServerState & { flights: SingleFlight<Uint8Array<ArrayBuffer>> };
+
+async function route(request: Request, url: URL, deps: RouteDeps): Promise<Routed> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     throw new MethodNotAllowed(`Method ${request.method} is not allowed: use GET or HEAD`);
   }
-  if (url.pathname === "/health") return { response: health(runtime) };
-  const root = runtime.config.http.root;
+  if (url.pathname === "/health") return { response: health(deps) };
+  if (url.pathname === deps.config.http.metricsPath && !deps.config.http.metricsPort) {
+    return { response: metricsResponse(deps.registry) };
+  }
+  const root = deps.config.http.root;
   if (!url.pathname.startsWith(`${root}/`)) throw new NotFound(`Nothing at "${url.pathname}"`);
-  const job = parseJob(url.pathname.slice(root.length), runtime.context);
-  return serveImage(request, job, runtime);
+  const job = parseJob(url.pathname.slice(root.length), deps.context);
+  const image = await serveImage(request, job, deps);
+  const chain = job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ");
+  return { response: image.response, image, chain };
 }
 
-async function serveImage(request: Request, job: Job, runtime: Runtime): Promise<Outcome> {
-  const { config, sources, results, pool, flights } = runtime;
-  const signal = AbortSignal.timeout(config.http.timeoutMs);
-  try {
-    const source = await sources.load(job.storage, job.path, signal);
-    const key = resultKey(job, source.validator, config.backend);
-    const etag = `"${key}"`;
-    const headers = new Headers({
-      "content-type": contentTypes[job.format.type],
-      "etag": etag,
-      "cache-control": config.http.cacheControl,
-    });
-    if (source.modified) headers.set("last-modified", source.modified.toUTCString());
-    const chain = job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ");
-    const detail = (result: string) =>
-      `chain=[${chain}] source-cache=${source.cache} result=${result}`;
-    if (isNotModified(request, etag, source.modified)) {
-      return { response: new Response(null, { status: 304, headers }), detail: detail("304") };
-    }
-    const cached = await results.get(key);
-    const cache = cached ? "hit" : "miss";
-    const output = cached ?? await flights.run(key, async () => {
-      const bytes = await pool.run({ chain: job.chain, format: job.format }, source.bytes, signal);
-      await results.set(key, bytes);
-      return bytes;
-    });
-    headers.set("content-length", String(output.byteLength));
-    headers.set("x-cache", cache);
-    return { response: new Response(output, { headers }), detail: detail(cache) };
-  } catch (error) {
-    // A storage read cut short by the deadline fails with its own error; the cause is time.
-    if (signal.aborted && !(error instanceof HttpError)) {
-      throw new Unavailable("The request timed out: try again shortly");
-    }
-    throw error;
+/** Counts one finished request in the metrics. */
+function record(deps: ServerDeps, status: number, seconds: number, image?: ImageOutcome) {
+  const { metrics } = deps;
+  metrics.requests.inc({ status: String(status) });
+  metrics.requestDuration.observe(seconds);
+  if (status >= 400) metrics.errors.inc({ type: errorType(status) });
+  if (!image) return;
+  const sourceCounter = image.source.cache === "hit" ? metrics.cacheHits : metrics.cacheMisses;
+  sourceCounter.inc({ cache: "source" });
+  if (image.source.cache === "miss") {
+    metrics.sourceBytes.inc({ storage: image.source.storage }, image.source.bytes.byteLength);
+  }
+  if (image.result !== "not-modified") {
+    (image.result === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "result" });
   }
 }
 
-function health({ pool, sources, results }: Runtime): Response {
+function health({ pool, sources, results }: RouteDeps): Response {
   const body = {
     status: "ok",
     ...pool.stats(),
     caches: { source: sources.stats(), result: results.stats() },
   };
   return Response.json(body, { headers: { "cache-control": "no-store" } });
+}
+
+/** The Prometheus text of the registry. */
+export function metricsResponse(registry: MetricsRegistry): Response {
+  return new Response(registry.render(), {
+    headers: { "content-type": metricsContentType, "cache-control": "no-store" },
+  });
 }
 
 function errorResponse(error: unknown, id: string, log: Logger): Response {
@@ -134,6 +150,5 @@ function errorResponse(error: unknown, id: string, log: Logger): Response {
   const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
   if (status === 503) headers.set("retry-after", "1");
   if (status === 405) headers.set("allow", "GET, HEAD");
-  if (status === 500) headers.set("x-request-id", id);
   return new Response(`${message}\n`, { status, headers });
 }

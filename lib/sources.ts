@@ -9,6 +9,7 @@ export interface SourceCacheLimits {
 }
 
 export interface LoadedSource extends Source {
+  storage: string;
   cache: "hit" | "miss";
 }
 
@@ -53,12 +54,12 @@ export class SourceLoader {
       maxBytes: this.maxBytes,
       signal,
     });
-    if (result === "not-modified") return { ...cached!, cache: "hit" };
-    if (!this.#cache) return { ...result, cache: "miss" };
+    if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
+    if (!this.#cache) return { ...result, storage: storageName, cache: "miss" };
     const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
     shared.set(result.bytes);
     const source = { ...result, bytes: shared };
     this.#cache.set(key, source);
-    return { ...source, cache: "miss" };
+    return { ...source, storage: storageName, cache: "miss" };
   }
 }

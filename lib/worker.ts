@@ -2,13 +2,11 @@
 // A pool worker: decode → filters → encode, off the HTTP thread.
 import type { Backend } from "./backend.ts";
 import { openBackend } from "./backends.ts";
-import type { ImageLimits } from "./config.ts";
 import { HttpError } from "./errors.ts";
 import { runTransform } from "./pipeline.ts";
 import { type FromWorker, type ToWorker, transferList } from "./worker_protocol.ts";
 
 let backend: Backend | undefined;
-let limits: ImageLimits | undefined;
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -18,7 +16,6 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
       backend = openBackend(data.backend, data.limits);
-      limits = data.limits;
       reply({ type: "ready" });
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });
@@ -27,7 +24,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   }
   const { id, task, bytes } = data;
   try {
-    const output = await runTransform(backend!, limits!, task, bytes);
+    const output = await runTransform(backend!, task, bytes);
     // Encoders return fresh, unshared buffers, so the output always moves without a copy.
     const moved = output as Uint8Array<ArrayBuffer>;
     reply({ type: "done", id, bytes: moved }, transferList(moved));

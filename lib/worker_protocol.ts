@@ -4,6 +4,7 @@ import type { Transform } from "./pipeline.ts";
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
+  // The limits at init bound the native libraries' own resources (magick backends).
   | { type: "init"; backend: BackendName; limits: ImageLimits }
   | { type: "job"; id: number; task: Transform; bytes: Uint8Array };
 

@@ -1,0 +1,79 @@
+import { isNotModified } from "./conditional.ts";
+import type { Config } from "./config.ts";
+import { HttpError, Unavailable } from "./errors.ts";
+import { contentTypes } from "./formats.ts";
+import type { WorkerPool } from "./pool.ts";
+import type { ResultCache } from "./result_cache.ts";
+import { resultKey } from "./result_key.ts";
+import type { SingleFlight } from "./single_flight.ts";
+import type { LoadedSource, SourceLoader } from "./sources.ts";
+import type { Job } from "./url.ts";
+
+/** What serving an image needs. */
+export interface ImageDeps {
+  config: Config;
+  sources: SourceLoader;
+  results: ResultCache;
+  pool: WorkerPool;
+  flights: SingleFlight<Uint8Array<ArrayBuffer>>;
+}
+
+/** An image response and how it was made, for the log and the metrics. */
+export interface ImageOutcome {
+  response: Response;
+  source: LoadedSource;
+  result: "hit" | "miss" | "not-modified";
+}
+
+/**
+ * Answers one image job: source (through its cache), then a 304, a cached result, or the
+ * worker pool, all within `http.timeout`.
+ *
+ * @throws {HttpError} for every failure, Unavailable (503) when time ran out
+ */
+export async function serveImage(
+  request: Request,
+  job: Job,
+  deps: ImageDeps,
+): Promise<ImageOutcome> {
+  const { config, sources, results, pool, flights } = deps;
+  const signal = AbortSignal.timeout(config.http.timeoutMs);
+  try {
+    const source = await sources.load(job.storage, job.path, signal);
+    const key = resultKey(job, source.validator, config.backend);
+    const etag = `"${key}"`;
+    const headers = new Headers({
+      "content-type": contentTypes[job.format.type],
+      "etag": etag,
+      "cache-control": config.http.cacheControl,
+    });
+    if (source.modified) headers.set("last-modified", source.modified.toUTCString());
+    if (isNotModified(request, etag, source.modified)) {
+      return {
+        response: new Response(null, { status: 304, headers }),
+        source,
+        result: "not-modified",
+      };
+    }
+    const cached = await results.get(key);
+    const output = cached ?? await flights.run(key, async () => {
+      const bytes = await pool.run(
+        { chain: job.chain, format: job.format, limits: config.image },
+        source.bytes,
+        signal,
+      );
+      await results.set(key, bytes);
+      return bytes;
+    });
+    const result = cached ? "hit" : "miss";
+    headers.set("content-length", String(output.byteLength));
+    headers.set("x-cache", result);
+    return { response: new Response(output, { headers }), source, result };
+  } catch (error) {
+    // A storage read cut short by the deadline fails with its own error; the cause is time.
+    if (signal.aborted && !(error instanceof HttpError)) {
+      throw new Unavailable("The request timed out: try again shortly");
+    }
+    throw error;
+  }
+}
