@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
 import { type App, startApp } from "./lib/app.ts";
-import { ConfigError, loadConfig } from "./lib/config.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
+import { signPath } from "./lib/signature.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]
+       impressionist sign [-cfg FILE] /{filters}/{format}/{storage}/{path}
 
   -cfg FILE   configuration file (default ./impressionist.json)
   -debug      log one line per request, with the filter chain and cache decisions
@@ -12,15 +14,28 @@ const usage = `Usage: impressionist [-cfg FILE] [-debug]
 /** Accepts the original's single-dash long flags (-cfg, -debug) as well as --cfg, --debug. */
 function readFlags(args: string[]) {
   const normalised = args.map((arg) => /^-(cfg|debug)(=|$)/.test(arg) ? `-${arg}` : arg);
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: normalised,
+    allowPositionals: true,
     options: {
       cfg: { type: "string", default: "./impressionist.json" },
       debug: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  return values;
+  return { ...values, positionals };
+}
+
+/** `sign PATH`: prints the signed URL path for the first configured key. */
+async function sign(config: Config, path: string | undefined): Promise<number> {
+  const key = config.security.keys[0];
+  if (!key) throw new ConfigError(`"security.keys" is empty: there is nothing to sign with`);
+  if (!path?.startsWith("/")) {
+    console.error(`sign needs a path starting with "/"\n\n${usage}`);
+    return 2;
+  }
+  console.log(`${config.http.root}/${await signPath(key, path)}${path}`);
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -34,6 +49,12 @@ async function main(): Promise<number> {
   if (flags.help) {
     console.log(usage);
     return 0;
+  }
+  const [command, ...rest] = flags.positionals;
+  if (command === "sign") return await sign(await loadConfig(flags.cfg), rest[0]);
+  if (command !== undefined) {
+    console.error(`Unknown command "${command}"\n\n${usage}`);
+    return 2;
   }
   const log = createLogger(flags.debug);
   const app = await startApp(await loadConfig(flags.cfg), log);

@@ -55,7 +55,7 @@ export const resize: Filter<ResizeParams> = {
   },
   size(input, params) {
     const { scaled, crop } = resizePlan(input, params);
-    return crop ?? scaled;
+    return crop ? { width: crop.width, height: crop.height } : scaled;
   },
   apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);

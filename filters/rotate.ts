@@ -13,8 +13,7 @@ export const rotate: Filter<Degrees> = {
     if (degrees === undefined) throw badArgument("rotate", arg, `"90", "180" or "270"`);
     return degrees;
   },
-  size: (input, degrees) =>
-    degrees === 180 ? input : { width: input.height, height: input.width },
+  size: (input, degrees) => degrees === 180 ? input : { width: input.height, height: input.width },
   apply(canvas, degrees) {
     canvas.rotate(degrees);
   },

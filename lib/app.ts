@@ -5,7 +5,7 @@ import type { Logger } from "./log.ts";
 import { createServerMetrics, MetricsRegistry } from "./metrics.ts";
 import { WorkerPool } from "./pool.ts";
 import { ResultCache } from "./result_cache.ts";
-import { createHandler, metricsResponse, serverState } from "./server.ts";
+import { createHandler, createMetricsHandler, serverState } from "./server.ts";
 import { SourceLoader } from "./sources.ts";
 
 /** A running server and what it owns. */
@@ -97,20 +97,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     registry,
     metrics,
   });
-  const { host, port, metricsPort, metricsPath } = config.http;
+  const { host, port, metricsPort } = config.http;
   const main = await listen(host, port, handler);
   log.info(
     `impressionist listening on http://${main.addr.hostname}:${main.addr.port}${config.http.root}`,
   );
   const side = metricsPort
-    ? await listen(
-      host,
-      metricsPort,
-      (request) =>
-        new URL(request.url).pathname === metricsPath
-          ? metricsResponse(registry)
-          : new Response("Not found\n", { status: 404 }),
-    )
+    ? await listen(host, metricsPort, createMetricsHandler({ current: () => state, registry, log }))
     : undefined;
   return {
     addr: main.addr,
@@ -122,7 +115,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return restartKeys.filter((key) => !sameValue(config, next, key));
     },
     async stop() {
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise((resolve) => {
         timer = setTimeout(resolve, config.http.shutdownTimeoutMs);
       });

@@ -1,7 +1,9 @@
 import { dirname, resolve } from "node:path";
 import { filters } from "../filters/mod.ts";
 import { ConfigError, ConfigReader } from "./config_reader.ts";
-import { parseDuration } from "./duration.ts";
+import type { SecurityConfig } from "./access.ts";
+import { substituteEnv } from "./env.ts";
+import { parseSigningKey } from "./signature.ts";
 import { parseChain, type Step } from "./url.ts";
 
 export { ConfigError };
@@ -50,6 +52,7 @@ export interface Config {
   storages: StorageConfig[];
   caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
   backend: BackendName;
+  security: SecurityConfig;
   /** Directory of the config file; relative paths in it are relative to this. */
   baseDir: string;
 }
@@ -74,7 +77,8 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (error) {
     throw new ConfigError(`Config file "${file}" is not valid JSON: ${(error as Error).message}`);
   }
-  return parseConfig(raw, dirname(resolve(file)));
+  const expanded = substituteEnv(raw, (name) => Deno.env.get(name));
+  return parseConfig(expanded, dirname(resolve(file)));
 }
 
 /**
@@ -107,8 +111,9 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();
   const backend = top.oneOf("backend", "pure", backends);
+  const security = readSecurity(top.section("security"));
   top.rejectUnknown();
-  return { http, log, presets, image, storages, caches, backend, baseDir };
+  return { http, log, presets, image, storages, caches, backend, security, baseDir };
 }
 
 function readHttp(r: ConfigReader): Config["http"] {
@@ -117,10 +122,10 @@ function readHttp(r: ConfigReader): Config["http"] {
     host: r.string("host", "0.0.0.0"),
     port: r.integer("port", 80, 0, 65535),
     root: r.string("root", "/impressionist"),
-    timeoutMs: duration(r, "timeout", "30s"),
+    timeoutMs: r.duration("timeout", "30s"),
     workers,
     queue: r.integer("queue", 8 * workers, 0),
-    shutdownTimeoutMs: duration(r, "shutdownTimeout", "10s"),
+    shutdownTimeoutMs: r.duration("shutdownTimeout", "10s"),
     cacheControl: r.string("cacheControl", "public, max-age=86400"),
     metricsPath: r.string("metricsPath", "/metrics"),
     metricsPort: r.integer("metricsPort", 0, 0, 65535),
@@ -135,13 +140,24 @@ function readHttp(r: ConfigReader): Config["http"] {
   return http;
 }
 
-function duration(r: ConfigReader, key: string, fallback: string): number {
-  const text = r.string(key, fallback);
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    throw new ConfigError(`"${r.name(key)}" must be a duration like "500ms", "30s" or "1m"`);
-  }
-  return ms;
+function readSecurity(r: ConfigReader): SecurityConfig {
+  const keys = r.list("keys").map((entry) => {
+    try {
+      return parseSigningKey(entry.string("key"), entry.string("salt"));
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`"${entry.path}": ${(error as Error).message}`);
+    } finally {
+      entry.rejectUnknown();
+    }
+  });
+  const security = {
+    keys,
+    allowUnsigned: r.boolean("allowUnsigned", false),
+    token: r.optionalString("token"),
+  };
+  r.rejectUnknown();
+  return security;
 }
 
 function readImage(r: ConfigReader): ImageConfig {

@@ -1,3 +1,5 @@
+import { parseDuration } from "./duration.ts";
+
 /** A start-up configuration problem; the message names the bad key. */
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -43,9 +45,20 @@ export class ConfigReader {
     return this.raw[key] === undefined ? (this.take(key), undefined) : this.string(key);
   }
 
+  /** An object whose values are all strings (such as extra HTTP headers); absent is empty. */
+  stringMap(key: string): Record<string, string> {
+    const value = this.take(key) ?? {};
+    if (!isObject(value) || Object.values(value).some((v) => typeof v !== "string")) {
+      throw new ConfigError(`"${this.name(key)}" must be an object of strings`);
+    }
+    return value as Record<string, string>;
+  }
+
   boolean(key: string, fallback: boolean): boolean {
     const value = this.take(key) ?? fallback;
-    if (typeof value !== "boolean") throw new ConfigError(`"${this.name(key)}" must be true or false`);
+    if (typeof value !== "boolean") {
+      throw new ConfigError(`"${this.name(key)}" must be true or false`);
+    }
     return value;
   }
 
@@ -65,11 +78,22 @@ export class ConfigReader {
     return value;
   }
 
+  /** A Go-style duration (`500ms`, `30s`, `1m`) in milliseconds. */
+  duration(key: string, fallback: string): number {
+    const ms = parseDuration(this.string(key, fallback));
+    if (ms === undefined) {
+      throw new ConfigError(`"${this.name(key)}" must be a duration like "500ms", "30s" or "1m"`);
+    }
+    return ms;
+  }
+
   oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
     const value = this.take(key) ?? fallback;
     if (!allowed.includes(value as T)) {
       const list = allowed.map((a) => `"${a}"`).join(", ");
-      throw new ConfigError(`"${this.name(key)}" must be one of ${list}, not ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `"${this.name(key)}" must be one of ${list}, not ${JSON.stringify(value)}`,
+      );
     }
     return value as T;
   }

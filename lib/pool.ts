@@ -44,6 +44,9 @@ const workerUrl = new URL("./worker.ts", import.meta.url);
 export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
+  /** A started, idle worker kept ready to replace a terminated one at once. */
+  #spare?: Worker;
+  #spawning = 0;
   #nextId = 1;
   #started = 0;
   #closed = false;
@@ -66,6 +69,7 @@ export class WorkerPool {
       throw (failed as PromiseRejectedResult).reason;
     }
     for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Worker>).value);
+    pool.#fill();
     return pool;
   }
 
@@ -107,6 +111,8 @@ export class WorkerPool {
       job.reject(new Unavailable("The server is shutting down"));
     }
     for (const slot of this.#slots.splice(0)) slot.worker.terminate();
+    this.#spare?.terminate();
+    this.#spare = undefined;
   }
 
   #idleSlot(): Slot | undefined {
@@ -160,20 +166,49 @@ export class WorkerPool {
     return new WorkerFailure(detail);
   }
 
-  /** Terminates a slot's worker and starts a fresh one in its place. */
+  /** Terminates a slot's worker and puts the spare in its place. */
   #replace(slot: Slot): void {
     slot.worker.terminate();
     const index = this.#slots.indexOf(slot);
     if (index < 0) return;
     this.#slots.splice(index, 1);
-    this.#spawn().then(
-      (worker) => {
-        if (this.#closed) return worker.terminate();
-        this.#adopt(worker);
-        this.#dispatch();
-      },
-      (error) => this.options.onInternalError?.(`cannot restart a worker: ${error}`),
-    );
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare) this.#place(spare);
+    this.#fill();
+  }
+
+  /** Starts workers until every slot and the spare are taken or on their way. */
+  #fill(): void {
+    const wanted = this.options.size + 1;
+    while (!this.#closed && this.#slots.length + this.#spawning + (this.#spare ? 1 : 0) < wanted) {
+      this.#spawning++;
+      this.#spawn().then(
+        (worker) => {
+          this.#spawning--;
+          this.#place(worker);
+        },
+        (error) => {
+          // No retry loop: the next replacement tries again.
+          this.#spawning--;
+          this.options.onInternalError?.(`cannot start a worker: ${error}`);
+        },
+      );
+    }
+  }
+
+  /** A ready worker fills an empty slot first, then the spare place. */
+  #place(worker: Worker): void {
+    if (this.#closed) {
+      worker.terminate();
+    } else if (this.#slots.length < this.options.size) {
+      this.#adopt(worker);
+      this.#dispatch();
+    } else if (!this.#spare) {
+      this.#spare = worker;
+    } else {
+      worker.terminate();
+    }
   }
 
   /** Starts a worker and resolves once its backend is loaded. */

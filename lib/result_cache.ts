@@ -57,7 +57,7 @@ export class ResultCache {
 
   async #readFile(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (!this.options.dir) return undefined;
-    let file: Uint8Array;
+    let file: Uint8Array<ArrayBuffer>;
     try {
       file = await Deno.readFile(join(this.options.dir, key));
     } catch {

@@ -1,3 +1,4 @@
+import { checkSignature, checkToken } from "./access.ts";
 import { formatAccess } from "./access_log.ts";
 import type { Config } from "./config.ts";
 import { errorType, HttpError, MethodNotAllowed, NotFound } from "./errors.ts";
@@ -94,12 +95,16 @@ async function route(request: Request, url: URL, deps: RouteDeps): Promise<Route
     throw new MethodNotAllowed(`Method ${request.method} is not allowed: use GET or HEAD`);
   }
   if (url.pathname === "/health") return { response: health(deps) };
-  if (url.pathname === deps.config.http.metricsPath && !deps.config.http.metricsPort) {
+  const { http, security } = deps.config;
+  checkToken(request, security.token);
+  if (url.pathname === http.metricsPath && !http.metricsPort) {
     return { response: metricsResponse(deps.registry) };
   }
-  const root = deps.config.http.root;
-  if (!url.pathname.startsWith(`${root}/`)) throw new NotFound(`Nothing at "${url.pathname}"`);
-  const job = parseJob(url.pathname.slice(root.length), deps.context);
+  if (!url.pathname.startsWith(`${http.root}/`)) {
+    throw new NotFound(`Nothing at "${url.pathname}"`);
+  }
+  const rest = await checkSignature(url.pathname.slice(http.root.length), security);
+  const job = parseJob(rest, deps.context);
   const image = await serveImage(request, job, deps);
   const chain = job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ");
   return { response: image.response, image, chain };
@@ -131,8 +136,28 @@ function health({ pool, sources, results }: RouteDeps): Response {
   return Response.json(body, { headers: { "cache-control": "no-store" } });
 }
 
+/**
+ * The handler of the separate metrics port (`http.metricsPort`): only the metrics path, under
+ * the same token rule as the main port.
+ */
+export function createMetricsHandler(
+  deps: Pick<ServerDeps, "current" | "registry" | "log">,
+): (request: Request) => Response {
+  return function handleMetrics(request) {
+    try {
+      const { http, security } = deps.current().config;
+      const path = new URL(request.url).pathname;
+      if (path !== http.metricsPath) throw new NotFound(`Nothing at "${path}"`);
+      checkToken(request, security.token);
+      return metricsResponse(deps.registry);
+    } catch (error) {
+      return errorResponse(error, crypto.randomUUID(), deps.log);
+    }
+  };
+}
+
 /** The Prometheus text of the registry. */
-export function metricsResponse(registry: MetricsRegistry): Response {
+function metricsResponse(registry: MetricsRegistry): Response {
   return new Response(registry.render(), {
     headers: { "content-type": metricsContentType, "cache-control": "no-store" },
   });

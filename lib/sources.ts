@@ -1,6 +1,7 @@
 import type { Source, Storage } from "../storages/storage.ts";
 import { LruCache } from "./cache.ts";
 import { NotFound } from "./errors.ts";
+import { SingleFlight } from "./single_flight.ts";
 
 export interface SourceCacheLimits {
   /** Entries; -1 (or 0) disables the cache. */
@@ -16,10 +17,11 @@ export interface LoadedSource extends Source {
 /**
  * Fetches source bytes from the storages through an LRU cache of bytes. A cached entry is
  * revalidated against its storage on every use, so a changed file is never served stale.
- * Cached bytes live in shared memory, so handing them to a worker costs no copy.
  */
 export class SourceLoader {
   readonly #cache?: LruCache<Source>;
+  // Concurrent requests for one source share one storage read.
+  readonly #flights = new SingleFlight<LoadedSource>();
 
   constructor(
     readonly storages: ReadonlyMap<string, Storage>,
@@ -44,10 +46,20 @@ export class SourceLoader {
    * @throws {NotFound} for an unknown storage or a missing file
    * @throws {TooLarge} when the source exceeds the byte limit
    */
-  async load(storageName: string, path: string, signal?: AbortSignal): Promise<LoadedSource> {
+  load(storageName: string, path: string, signal?: AbortSignal): Promise<LoadedSource> {
     const storage = this.storages.get(storageName);
-    if (!storage) throw new NotFound(`Unknown storage "${storageName}"`);
+    if (!storage) return Promise.reject(new NotFound(`Unknown storage "${storageName}"`));
     const key = `${storageName}\0${path}`;
+    return this.#flights.run(key, () => this.#fetch(storage, storageName, key, path, signal));
+  }
+
+  async #fetch(
+    storage: Storage,
+    storageName: string,
+    key: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<LoadedSource> {
     const cached = this.#cache?.get(key);
     const result = await storage.get(path, {
       validator: cached?.validator,
@@ -55,11 +67,12 @@ export class SourceLoader {
       signal,
     });
     if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
-    if (!this.#cache) return { ...result, storage: storageName, cache: "miss" };
+    // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
+    // memory: one copy here, none when a worker receives them.
     const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
     shared.set(result.bytes);
     const source = { ...result, bytes: shared };
-    this.#cache.set(key, source);
+    this.#cache?.set(key, source);
     return { ...source, storage: storageName, cache: "miss" };
   }
 }

@@ -1,10 +1,14 @@
 import { ConfigError, type StorageConfig } from "../lib/config.ts";
+import { createHttpStorage } from "./http.ts";
 import { createLocalStorage } from "./local.ts";
+import { createS3Storage } from "./s3.ts";
 import type { Storage, StorageFactory } from "./storage.ts";
 
 /** Storage modules by their `type`. Adding a storage type is one module and one line here. */
 const factories: Record<string, StorageFactory> = {
+  http: createHttpStorage,
   local: createLocalStorage,
+  s3: createS3Storage,
 };
 
 /**

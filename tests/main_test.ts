@@ -95,3 +95,41 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
   assert.equal(status.code, 0);
   await child.stderr.cancel();
 });
+
+Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", async () => {
+  const base = {
+    http: { host: "127.0.0.1", port: 0, workers: 1 },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  };
+  const file = await writeConfig(base);
+  const child = spawn(["-cfg", file]);
+  const url = await listeningUrl(child);
+  const status = async (path: string) => {
+    const response = await fetch(`${url}${path}`);
+    await response.arrayBuffer();
+    return response.status;
+  };
+  const reloaded = async () => {
+    child.kill("SIGHUP");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  };
+  try {
+    assert.equal(await status("/tiny/png/files/big.png"), 400);
+    const inFlight = status("/b,10,b,15/png/files/big.png");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ ...base, filters: [{ name: "tiny", definition: "s,10x0" }] }),
+    );
+    await reloaded();
+    assert.equal(await status("/tiny/png/files/big.png"), 200);
+    assert.equal(await inFlight, 200);
+
+    await Deno.writeTextFile(file, "{ not json");
+    await reloaded();
+    assert.equal(await status("/tiny/png/files/big.png"), 200, "the old config still serves");
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel();
+  }
+});

@@ -48,12 +48,13 @@ Deno.test("pool: a flood past workers + queue gets fast 503s, and /health stays 
       { length: 8 },
       (_, i) => timed(`${server.url}/b,${10 + i},b,20/png/files/big.png`),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const healthUrl = server.url.replace("/impressionist", "/health");
-    const health = await timed(healthUrl);
-    assert.equal(health.status, 200);
-    assert.ok(health.ms < 100, `/health took ${health.ms.toFixed(0)} ms`);
-    const body = JSON.parse(health.text);
+    const checks = [];
+    for (let i = 0; i < 5; i++) checks.push(await timed(healthUrl));
+    const slowest = Math.max(...checks.map((c) => c.ms));
+    assert.ok(slowest < 50, `/health took up to ${slowest.toFixed(0)} ms`);
+    const body = JSON.parse(checks[0].text);
     assert.equal(body.busy, 1);
     assert.equal(body.queued, 2);
     const answers = await Promise.all(flood);

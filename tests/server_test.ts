@@ -87,7 +87,7 @@ Deno.test("server: bad requests get the right status and a short plain-text reas
       ["/c,500x500-10x10/png/files/logo.png", 400, /outside the 80x60 image/],
       ["/gs/gif/files/logo.png", 400, /Unknown format "gif"/],
       ["/gs/jpeg,0/files/logo.png", 400, /quality/],
-      ["/gs/png/files/%2e%2e/x.png", 400, /Bad path segment/],
+      ["/gs/png/files/a%2F..%2Fx.png", 400, /Bad path segment/],
       ["/gs/png/files/a%5Cb.png", 400, /Bad path segment/],
       ["/gs/png/nostore/logo.png", 404, /Unknown storage "nostore"/],
       ["/gs/png/files/missing.png", 404, /No file/],

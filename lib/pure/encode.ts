@@ -1,5 +1,5 @@
 import codecs from "imagescript/codecs/node/index.js";
-import { encode as encodePngRgba } from "imagescript/png/node.js";
+import png from "imagescript/png/node.js";
 import type { Bitmap } from "../bitmap.ts";
 import type { OutputFormat } from "../formats.ts";
 import { flattenBitmap } from "./ops.ts";
@@ -11,7 +11,7 @@ const PNG_LEVEL = 6;
 export async function encodeBitmap(bitmap: Bitmap, format: OutputFormat): Promise<Uint8Array> {
   const { width, height } = bitmap;
   if (format.type === "png") {
-    return encodePngRgba(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
+    return png.encode(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
   }
   const opaque = flattenBitmap(bitmap);
   return await codecs.jpeg.encode_async(opaque.data, { width, height, quality: format.quality });

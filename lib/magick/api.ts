@@ -1,0 +1,69 @@
+import type { Dialect } from "./dialects.ts";
+import type { commonSymbols } from "./symbols.ts";
+
+/** A `MagickWand *` (never null once created). */
+export type Wand = Deno.PointerObject;
+
+/** What a library reported on a wand or an image. */
+export interface WandException {
+  /** The C `ExceptionType`: 0 none, 300–399 warnings, 400 and up errors. */
+  severity: number;
+  message: string;
+}
+
+/** The functions every wand library has with the same name and ABI. */
+export type CommonSymbols = Deno.DynamicLibrary<typeof commonSymbols>["symbols"];
+
+/**
+ * One opened wand library. `c` holds the functions all libraries share; the methods cover
+ * what each family does its own way. Methods that can fail return the C success flag; the
+ * caller reads the wand's exception for the reason.
+ */
+export interface MagickApi {
+  readonly dialect: Dialect;
+  readonly c: CommonSymbols;
+  /** Lets the JPEG decoder shrink by a DCT scale while staying at least this large. */
+  setDecodeSize(wand: Wand, width: number, height: number): boolean;
+  /**
+   * Takes what a decoder recorded on the current image itself rather than on the wand
+   * (ImageMagick 6 does that, even for "not a JPEG file"); none elsewhere.
+   */
+  takeImageException(wand: Wand): WandException;
+  /** Makes the image at `index` the one that operations act on. */
+  selectImage(wand: Wand, index: number): boolean;
+  /** Converts a CMYK image to RGB; other images are left alone. */
+  ensureRgb(wand: Wand): boolean;
+  hasAlpha(wand: Wand): boolean;
+  /** Copies full-width rows out as 16-bit samples in `map` order ("RGB" or "RGBA"). */
+  exportRows(wand: Wand, y: number, rows: number, map: string, out: Uint16Array): boolean;
+  /** Overwrites full-width rows from 16-bit samples in `map` order. */
+  importRows(wand: Wand, y: number, rows: number, map: string, data: Uint16Array): boolean;
+  /** Lanczos3 resample to exactly this size. */
+  resize(wand: Wand, width: number, height: number): boolean;
+  /**
+   * Gaussian blur of all channels (see `Dialect.blurWeightsAlpha`). A separable blur: the
+   * libraries' "Gaussian blur" is the same filter as a 2-D kernel, 4–35× slower.
+   */
+  blur(wand: Wand, sigma: number): boolean;
+  setQuality(wand: Wand, quality: number): boolean;
+  /**
+   * Keeps JPEG output in colour after the grayscale filter: ImageMagick otherwise writes a
+   * one-channel JPEG whenever every pixel is grey.
+   */
+  keepTrueColor(wand: Wand): boolean;
+  /**
+   * Only where strip leaves text behind (GraphicsMagick keeps text attributes, which its PNG
+   * writer turns into tEXt chunks: author, dates, TIFF tags): a new wand holding a copy of
+   * the pixels alone, or null.
+   */
+  copyPixels?(wand: Wand): Deno.PointerValue;
+  /** A new wand holding the image composited onto its background colour, or null. */
+  flatten(wand: Wand): Deno.PointerValue;
+  /** Encodes in the image's format; the result must go to `MagickRelinquishMemory`. */
+  writeBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
+}
+
+/** A NUL-terminated C string for a `const char *` argument. */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`${text}\0`);
+}

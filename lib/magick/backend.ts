@@ -1,0 +1,33 @@
+import type { Backend } from "../backend.ts";
+import { MagickCanvas } from "./canvas.ts";
+import { decodeWand } from "./decode.ts";
+import { encodeWand } from "./encode.ts";
+import { type MagickLibrary, openMagick } from "./library.ts";
+import { applyLimits, type MagickLimits } from "./limits.ts";
+
+/**
+ * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
+ * called through FFI. Creating it loads the library, so a missing one fails at start-up.
+ *
+ * @example
+ * ```ts
+ * const backend = createMagickBackend("graphicsmagick", { maxSourcePixels: 50_000_000 });
+ * const canvas = await backend.decode(bytes, "jpeg", { minSize: { width: 400, height: 300 } });
+ * ```
+ * @throws {Error} naming the Debian package to install when the library is missing
+ */
+export function createMagickBackend(library: MagickLibrary, limits: MagickLimits): Backend {
+  const api = openMagick(library);
+  applyLimits(api, limits);
+  return {
+    name: library,
+    // The work is synchronous; Promise.try turns its errors into rejections, as callers
+    // of a Promise-returning method expect.
+    decode(bytes, format, hint) {
+      return Promise.try(() => new MagickCanvas(api, decodeWand(api, bytes, format, hint)));
+    },
+    encode(canvas, format) {
+      return Promise.try(() => encodeWand(api, (canvas as MagickCanvas).wand, format));
+    },
+  };
+}

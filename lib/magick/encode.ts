@@ -1,0 +1,84 @@
+import type { OutputFormat } from "../formats.ts";
+import { cString, type MagickApi, type Wand } from "./api.ts";
+import { check, failure } from "./exception.ts";
+import { withPixelWand } from "./pixel_wand.ts";
+
+/**
+ * PNG "quality" is two digits for the libraries: zlib level 6 (zlib's own default balance,
+ * as the pure backend uses) and filter 5, adaptive. Without it they would derive the level
+ * from the quality the source JPEG happened to have.
+ */
+const PNG_QUALITY = 65;
+
+/**
+ * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto white), 8 bits
+ * per sample, without metadata. The result is a fresh copy in JavaScript memory.
+ *
+ * @throws {Unprocessable} with the library's message when encoding fails
+ */
+export function encodeWand(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Array {
+  const doing = `encode ${format.type}`;
+  check(api, wand, api.c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), doing);
+  const copy = format.type === "jpeg" ? flattenedCopy(api, wand) : textFreeCopy(api, wand);
+  const target = copy ?? wand;
+  try {
+    const { c } = api;
+    check(api, target, c.MagickStripImage(target), doing);
+    check(api, target, c.MagickSetImageDepth(target, 8n), doing);
+    // Both the image's and the wand's format: ImageMagick 6 writes in the wand's, which
+    // decoding set to the source format.
+    const coder = cString(format.type.toUpperCase());
+    check(api, target, c.MagickSetImageFormat(target, coder), doing);
+    check(api, target, c.MagickSetFormat(target, coder), doing);
+    if (format.type === "png") {
+      check(api, target, api.setQuality(target, PNG_QUALITY), doing);
+    } else {
+      check(api, target, api.setQuality(target, format.quality), doing);
+      // Explicit, since ImageMagick switches to 4:4:4 from quality 90 up.
+      const factors = new Float64Array(api.dialect.sampling420);
+      check(
+        api,
+        target,
+        c.MagickSetSamplingFactors(target, BigInt(factors.length), factors),
+        doing,
+      );
+      check(api, target, api.keepTrueColor(target), doing);
+    }
+    return takeBlob(api, target, doing);
+  } finally {
+    if (copy) api.c.DestroyMagickWand(copy);
+  }
+}
+
+/** For JPEG: a new wand with the image composited onto white, or null when it is opaque. */
+function flattenedCopy(api: MagickApi, wand: Wand): Wand | null {
+  if (!api.hasAlpha(wand)) return null;
+  withPixelWand(api, "white", (white) => {
+    check(api, wand, api.c.MagickSetImageBackgroundColor(wand, white), "flatten");
+  });
+  const flattened = api.flatten(wand);
+  if (!flattened) throw failure(api, wand, "flatten");
+  return flattened;
+}
+
+/** For PNG: a new wand with the pixels alone, where strip leaves text behind, or null. */
+function textFreeCopy(api: MagickApi, wand: Wand): Wand | null {
+  if (!api.copyPixels) return null;
+  const copy = api.copyPixels(wand);
+  if (!copy) throw failure(api, wand, "copy the pixels");
+  return copy;
+}
+
+/** Encodes, copies the library's buffer into JavaScript memory and frees it. */
+function takeBlob(api: MagickApi, wand: Wand, doing: string): Uint8Array {
+  const length = new BigUint64Array(1);
+  const blob = api.writeBlob(wand, length);
+  if (!blob) throw failure(api, wand, doing);
+  try {
+    const bytes = new Uint8Array(Number(length[0]));
+    new Deno.UnsafePointerView(blob).copyInto(bytes);
+    return bytes;
+  } finally {
+    api.c.MagickRelinquishMemory(blob);
+  }
+}

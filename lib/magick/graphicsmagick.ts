@@ -1,0 +1,68 @@
+import { cString, type MagickApi, type Wand } from "./api.ts";
+import type { Dialect } from "./dialects.ts";
+import { commonSymbols, graphicsmagickSymbols } from "./symbols.ts";
+
+/** `CompositeOperator.CopyCompositeOp`: replaces every channel, alpha included. */
+const COPY_COMPOSITE = 13;
+
+/** Opens GraphicsMagick from `path` and initialises it (it has no MagickWandGenesis). */
+export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
+  const { symbols } = Deno.dlopen(path, { ...commonSymbols, ...graphicsmagickSymbols });
+  symbols.InitializeMagick(null);
+  const rows = (wand: Wand, y: number, count: number) =>
+    [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;
+  return {
+    dialect,
+    c: symbols,
+    // GraphicsMagick's JPEG reader takes the wand's size as its shrink-on-load target.
+    setDecodeSize: (wand, width, height) =>
+      symbols.MagickSetSize(wand, BigInt(width), BigInt(height)) !== 0,
+    ensureRgb: (wand) =>
+      symbols.MagickGetImageColorspace(wand) !== dialect.cmyk ||
+      symbols.MagickSetImageColorspace(wand, dialect.rgb) !== 0,
+    // GraphicsMagick decoders report to the wand.
+    takeImageException: () => ({ severity: 0, message: "" }),
+    selectImage: (wand, index) => symbols.MagickSetImageIndex(wand, BigInt(index)) !== 0,
+    hasAlpha: (wand) => symbols.MagickGetImageMatte(wand) !== 0,
+    exportRows: (wand, y, count, map, out) =>
+      symbols.MagickGetImagePixels(
+        wand,
+        ...rows(wand, y, count),
+        cString(map),
+        dialect.shortPixel,
+        out,
+      ) !== 0,
+    importRows: (wand, y, count, map, data) =>
+      symbols.MagickSetImagePixels(
+        wand,
+        ...rows(wand, y, count),
+        cString(map),
+        dialect.shortPixel,
+        data,
+      ) !== 0,
+    resize: (wand, width, height) =>
+      symbols.MagickResizeImage(wand, BigInt(width), BigInt(height), dialect.lanczos, 1.0) !== 0,
+    // A radius of 0 lets the library size the kernel from sigma.
+    blur: (wand, sigma) => symbols.MagickBlurImage(wand, 0, sigma) !== 0,
+    setQuality: (wand, quality) => symbols.MagickSetCompressionQuality(wand, BigInt(quality)) !== 0,
+    // The JPEG writer goes grey only for images flagged grey when read, and a pixel import
+    // (the grayscale filter) clears that flag; there is no wand call that forces colour.
+    keepTrueColor: () => true,
+    copyPixels: (wand) => {
+      const copy = symbols.NewMagickWand();
+      if (!copy) return null;
+      // A blank canvas of the same size from the built-in "xc" coder, then the pixels.
+      const blank = symbols.MagickGetImageMatte(wand) !== 0 ? "xc:none" : "xc:black";
+      const width = symbols.MagickGetImageWidth(wand);
+      const height = symbols.MagickGetImageHeight(wand);
+      const copied = symbols.MagickSetSize(copy, width, height) !== 0 &&
+        symbols.MagickReadImage(copy, cString(blank)) !== 0 &&
+        symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0;
+      if (copied) return copy;
+      symbols.DestroyMagickWand(copy);
+      return null;
+    },
+    flatten: (wand) => symbols.MagickFlattenImages(wand),
+    writeBlob: (wand, length) => symbols.MagickWriteImageBlob(wand, length),
+  };
+}

@@ -1,0 +1,109 @@
+import { cString, type MagickApi, type Wand, type WandException } from "./api.ts";
+import { type Dialect, imagemagick7 } from "./dialects.ts";
+import { tidyMessage } from "./exception.ts";
+import {
+  commonSymbols,
+  imagemagick6Symbols,
+  imagemagick7Symbols,
+  imagemagickSymbols,
+} from "./symbols.ts";
+
+/** `ChannelType.AllChannels` in ImageMagick 6: without the alpha bit, blur skips alpha. */
+const ALL_CHANNELS = 0x7ffffff;
+/** `ImageLayerMethod.FlattenLayer`, the same in ImageMagick 6 and 7. */
+const FLATTEN_LAYER = 14;
+
+/** Opens ImageMagick 6 or 7 from `path` and starts its wand API. */
+export function openImageMagick(dialect: Dialect, path: string): MagickApi {
+  const { symbols } = Deno.dlopen(path, { ...commonSymbols, ...imagemagickSymbols });
+  symbols.MagickWandGenesis();
+  const rows = (wand: Wand, y: number, count: number) =>
+    [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;
+  const version = imagemagickVersionApi(dialect, path);
+  return {
+    dialect,
+    c: symbols,
+    setDecodeSize: (wand, width, height) =>
+      symbols.MagickSetOption(wand, cString("jpeg:size"), cString(`${width}x${height}`)) !== 0,
+    ensureRgb: (wand) =>
+      symbols.MagickGetImageColorspace(wand) !== dialect.cmyk ||
+      symbols.MagickTransformImageColorspace(wand, dialect.rgb) !== 0,
+    selectImage: (wand, index) => symbols.MagickSetIteratorIndex(wand, BigInt(index)) !== 0,
+    hasAlpha: (wand) => symbols.MagickGetImageAlphaChannel(wand) !== 0,
+    exportRows: (wand, y, count, map, out) =>
+      symbols.MagickExportImagePixels(
+        wand,
+        ...rows(wand, y, count),
+        cString(map),
+        dialect.shortPixel,
+        out,
+      ) !== 0,
+    importRows: (wand, y, count, map, data) =>
+      symbols.MagickImportImagePixels(
+        wand,
+        ...rows(wand, y, count),
+        cString(map),
+        dialect.shortPixel,
+        data,
+      ) !== 0,
+    ...version,
+    setQuality: (wand, quality) =>
+      symbols.MagickSetImageCompressionQuality(wand, BigInt(quality)) !== 0,
+    keepTrueColor: (wand) => symbols.MagickSetType(wand, dialect.trueColor) !== 0,
+    flatten: (wand) => symbols.MagickMergeImageLayers(wand, FLATTEN_LAYER),
+    writeBlob: (wand, length) => symbols.MagickGetImageBlob(wand, length),
+  };
+}
+
+/**
+ * Resize and blur, whose signatures changed between ImageMagick 6 and 7. They are bound
+ * through a second handle (dlopen counts references, the library loads once) so each
+ * signature set keeps its own precise type.
+ */
+function imagemagickVersionApi(
+  dialect: Dialect,
+  path: string,
+): Pick<MagickApi, "resize" | "blur" | "takeImageException"> {
+  if (dialect === imagemagick7) {
+    const { symbols } = Deno.dlopen(path, imagemagick7Symbols);
+    return {
+      resize: (wand, width, height) =>
+        symbols.MagickResizeImage(wand, BigInt(width), BigInt(height), dialect.lanczos) !== 0,
+      // A radius of 0 lets the library size the kernel from sigma.
+      blur: (wand, sigma) => symbols.MagickBlurImage(wand, 0, sigma) !== 0,
+      // Version 7 decoders report to the wand.
+      takeImageException: () => ({ severity: 0, message: "" }),
+    };
+  }
+  const { symbols } = Deno.dlopen(path, imagemagick6Symbols);
+  return {
+    resize: (wand, width, height) =>
+      symbols.MagickResizeImage(wand, BigInt(width), BigInt(height), dialect.lanczos, 1.0) !== 0,
+    blur: (wand, sigma) => symbols.MagickBlurImageChannel(wand, ALL_CHANNELS, 0, sigma) !== 0,
+    takeImageException: (wand) => {
+      const image = symbols.GetImageFromMagickWand(wand);
+      const exception = symbols.AcquireExceptionInfo();
+      if (!image || !exception) return { severity: 0, message: "" };
+      try {
+        // Moves the image's exception into ours and clears it on the image.
+        symbols.GetImageException(image, exception);
+        return readExceptionInfo(exception);
+      } finally {
+        symbols.DestroyExceptionInfo(exception);
+      }
+    },
+  };
+}
+
+/**
+ * Reads an `ExceptionInfo` as ImageMagick 6 declares it in its public header: `severity`
+ * (an enum) at offset 0, then `error_number`, then the `reason` string at offset 8.
+ */
+function readExceptionInfo(exception: Deno.PointerObject): WandException {
+  const view = new Deno.UnsafePointerView(exception);
+  const reason = view.getPointer(8);
+  return {
+    severity: view.getUint32(0),
+    message: reason ? tidyMessage(Deno.UnsafePointerView.getCString(reason)) : "",
+  };
+}

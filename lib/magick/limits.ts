@@ -1,0 +1,52 @@
+import type { ImageLimits } from "../config.ts";
+import type { MagickApi } from "./api.ts";
+import type { Resource } from "./dialects.ts";
+
+/**
+ * The limits the magick backend enforces inside the library, as a second line of defence
+ * behind the pipeline's own checks. The byte limit has no counterpart there (GraphicsMagick's
+ * "read" resource does not apply to blobs), so it is not taken.
+ */
+export type MagickLimits =
+  & Pick<ImageLimits, "maxSourcePixels">
+  & Partial<Pick<ImageLimits, "maxOutputPixels">>;
+
+/** A Q16 pixel cache holds 4 samples of 2 bytes; HDRI builds hold floats, twice that. */
+const CACHE_BYTES_PER_PIXEL = 16;
+/** A step such as resize holds its source, an intermediate and its result at once. */
+const IMAGES_PER_STEP = 3;
+
+/**
+ * The resource limits for one process: images no larger than the configured limits, pixel
+ * caches in memory only (never spilled to temporary files), one thread. ImageMagick's "time"
+ * limit is deliberately left alone: it counts from the first image the process ever made and
+ * is a fatal error that ends the process, so it would kill a long-running server.
+ */
+export function resourceLimits(limits: MagickLimits): Record<Resource, number> {
+  const pixels = Math.max(limits.maxSourcePixels, limits.maxOutputPixels ?? 0);
+  const bytes = pixels * CACHE_BYTES_PER_PIXEL * IMAGES_PER_STEP;
+  return {
+    area: pixels,
+    width: pixels,
+    height: pixels,
+    memory: bytes,
+    map: bytes,
+    disk: 0,
+    thread: 1,
+  };
+}
+
+/**
+ * Applies `resourceLimits` to an opened library. Limits are process-wide, and ImageMagick's
+ * policy.xml may lower them further; it never lets them rise above its own maximums.
+ *
+ * @throws {Error} when the library refuses a limit
+ */
+export function applyLimits(api: MagickApi, limits: MagickLimits): void {
+  for (const [resource, value] of Object.entries(resourceLimits(limits))) {
+    const type = api.dialect.resources[resource as Resource];
+    if (api.c.MagickSetResourceLimit(type, BigInt(value)) === 0) {
+      throw new Error(`${api.dialect.label} refused the "${resource}" limit ${value}`);
+    }
+  }
+}

@@ -1,0 +1,287 @@
+import { Unprocessable } from "./errors.ts";
+import type { SourceFormat } from "./formats.ts";
+import { hasAscii, sniffFormat } from "./sniff.ts";
+
+/** What the headers of an image say, before any pixel is decoded. */
+export interface ImageInfo {
+  /** Stored width in pixels, before any EXIF orientation is applied. */
+  width: number;
+  /** Stored height in pixels, before any EXIF orientation is applied. */
+  height: number;
+  /** How many frames a decoder would read, for GIF and animated WebP. */
+  frames?: number;
+  /** The EXIF orientation, 1..8; 1 when absent or invalid. */
+  orientation: number;
+}
+
+/**
+ * Bounds-checked reads from the bytes of one header. Every read past the end fails with the
+ * same message, so a walk over hostile input ends with the data instead of looping.
+ */
+class Header {
+  constructor(readonly bytes: Uint8Array, readonly name: string) {}
+
+  fail(reason: string): never {
+    throw new Unprocessable(`Cannot read the ${this.name} header: ${reason}`);
+  }
+
+  need(end: number): void {
+    if (end > this.bytes.length) this.fail("the file is truncated");
+  }
+
+  u8(at: number): number {
+    this.need(at + 1);
+    return this.bytes[at];
+  }
+
+  u16(at: number, little = false): number {
+    this.need(at + 2);
+    const first = this.bytes[at];
+    const second = this.bytes[at + 1];
+    return little ? first | second << 8 : first << 8 | second;
+  }
+
+  u24le(at: number): number {
+    return this.u16(at, true) + this.u8(at + 2) * 0x10000;
+  }
+
+  u32(at: number, little = false): number {
+    const low = little ? this.u16(at, true) : this.u16(at + 2);
+    const high = little ? this.u16(at + 2, true) : this.u16(at);
+    return high * 0x10000 + low;
+  }
+
+  i32le(at: number): number {
+    return this.u32(at, true) | 0;
+  }
+
+  is(at: number, text: string): boolean {
+    return hasAscii(this.bytes, at, text);
+  }
+}
+
+const names: Record<SourceFormat, string> = {
+  jpeg: "JPEG",
+  png: "PNG",
+  gif: "GIF",
+  tiff: "TIFF",
+  webp: "WebP",
+  bmp: "BMP",
+};
+
+const probes: Record<SourceFormat, (header: Header) => ImageInfo> = {
+  jpeg: probeJpeg,
+  png: probePng,
+  gif: probeGif,
+  tiff: readIfd0,
+  webp: probeWebp,
+  bmp: probeBmp,
+};
+
+/**
+ * Reads the size (and orientation, and frame count) of an image from its headers alone, so a
+ * decompression bomb can be refused before a decoder allocates for it. Costs no more than a
+ * walk over the bytes and allocates nothing in proportion to the claimed size.
+ *
+ * @throws {Unprocessable} when the headers are truncated or corrupt, or claim no pixels
+ * @example
+ * ```ts
+ * const { width, height } = probeImage(bytes, "png");
+ * ```
+ */
+export function probeImage(bytes: Uint8Array, format: SourceFormat): ImageInfo {
+  const header = new Header(bytes, names[format]);
+  if (sniffFormat(bytes) !== format) header.fail(`the file is not a ${header.name} image`);
+  const info = probes[format](header);
+  if (!(info.width > 0 && info.height > 0)) {
+    header.fail(`the image is ${info.width}x${info.height} pixels`);
+  }
+  return info;
+}
+
+function probePng(h: Header): ImageInfo {
+  if (!h.is(12, "IHDR")) h.fail("the IHDR chunk is missing");
+  return { width: h.u32(16), height: h.u32(20), orientation: 1 };
+}
+
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+const TEM = 0x01;
+const APP1 = 0xe1;
+
+/** Markers without a length field: TEM, RST0..RST7 and SOI. */
+function isStandalone(marker: number): boolean {
+  return marker === TEM || (marker >= 0xd0 && marker <= SOI);
+}
+
+/** SOF0..SOF15, less the three codes in that range that mean something else (DHT, JPG, DAC). */
+function isStartOfFrame(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
+    marker !== 0xcc;
+}
+
+/** Walks the JPEG segments up to the first frame header, noting the EXIF orientation on the way. */
+function probeJpeg(h: Header): ImageInfo {
+  let orientation: number | undefined;
+  let at = 2;
+  for (;;) {
+    if (h.u8(at) !== 0xff) h.fail(`expected a marker at byte ${at}`);
+    while (h.u8(at) === 0xff) at++; // fill bytes may pad any marker
+    const marker = h.u8(at++);
+    if (isStandalone(marker)) continue;
+    if (marker === SOS || marker === EOI) h.fail("the frame header is missing");
+    const length = h.u16(at);
+    if (length < 2) h.fail(`a segment at byte ${at} has the impossible length ${length}`);
+    if (isStartOfFrame(marker)) {
+      return { width: h.u16(at + 5), height: h.u16(at + 3), orientation: orientation ?? 1 };
+    }
+    if (marker === APP1 && orientation === undefined && h.is(at + 2, "Exif\0\0")) {
+      orientation = exifOrientation(h.bytes.subarray(at + 8, at + length));
+    }
+    at += length;
+  }
+}
+
+const GIF_IMAGE = 0x2c;
+const GIF_EXTENSION = 0x21;
+
+/** The size of the colour table a GIF packed-fields byte announces, 0 when there is none. */
+function colorTableBytes(packed: number): number {
+  return packed & 0x80 ? 3 << ((packed & 7) + 1) : 0;
+}
+
+/** The offset after a chain of data sub-blocks, or the end of the data if it is cut short. */
+function skipSubBlocks(bytes: Uint8Array, at: number): number {
+  while (at < bytes.length) {
+    const size = bytes[at];
+    at += 1 + size;
+    if (size === 0) return at;
+  }
+  return bytes.length;
+}
+
+/**
+ * Reads the logical screen and counts the image descriptors, skipping their LZW data unread.
+ * A GIF cut short or followed by junk still shows the frames before, as decoders do.
+ */
+function probeGif(h: Header): ImageInfo {
+  const { bytes } = h;
+  const width = h.u16(6, true);
+  const height = h.u16(8, true);
+  let at = 13 + colorTableBytes(h.u8(10));
+  let frames = 0;
+  while (at < bytes.length) {
+    if (bytes[at] === GIF_IMAGE && at + 10 <= bytes.length) {
+      frames++;
+      at = skipSubBlocks(bytes, at + 10 + colorTableBytes(bytes[at + 9]) + 1);
+    } else if (bytes[at] === GIF_EXTENSION) {
+      at = skipSubBlocks(bytes, at + 2);
+    } else {
+      break; // the trailer, or junk a decoder ignores as well
+    }
+  }
+  if (frames === 0) h.fail("the file has no image");
+  return { width, height, frames, orientation: 1 };
+}
+
+const TIFF_WIDTH = 0x100;
+const TIFF_HEIGHT = 0x101;
+const TIFF_ORIENTATION = 0x112;
+const TIFF_SHORT = 3;
+const TIFF_LONG = 4;
+
+/** A single SHORT or LONG value of an IFD entry; 0 for any other type or count. */
+function tiffNumber(h: Header, entry: number, little: boolean): number {
+  if (h.u32(entry + 4, little) !== 1) return 0;
+  const type = h.u16(entry + 2, little);
+  if (type === TIFF_SHORT) return h.u16(entry + 8, little);
+  if (type === TIFF_LONG) return h.u32(entry + 8, little);
+  return 0;
+}
+
+function validOrientation(value: number): number {
+  return value >= 1 && value <= 8 ? value : 1;
+}
+
+/** Reads the size and orientation tags of the first IFD of a TIFF structure (a file or EXIF). */
+function readIfd0(h: Header): ImageInfo {
+  const little = h.is(0, "II");
+  if (!little && !h.is(0, "MM")) h.fail("the byte order mark is missing");
+  if (h.u16(2, little) !== 42) h.fail("the TIFF magic number is missing");
+  const ifd = h.u32(4, little);
+  const count = h.u16(ifd, little);
+  const info: ImageInfo = { width: 0, height: 0, orientation: 1 };
+  for (let i = 0; i < count; i++) {
+    const entry = ifd + 2 + i * 12;
+    const tag = h.u16(entry, little);
+    if (tag === TIFF_WIDTH) info.width = tiffNumber(h, entry, little);
+    if (tag === TIFF_HEIGHT) info.height = tiffNumber(h, entry, little);
+    if (tag === TIFF_ORIENTATION) info.orientation = validOrientation(tiffNumber(h, entry, little));
+  }
+  return info;
+}
+
+/** The orientation in an EXIF payload (a TIFF structure); a damaged one must not refuse the image. */
+function exifOrientation(exif: Uint8Array): number {
+  try {
+    return readIfd0(new Header(exif, "EXIF")).orientation;
+  } catch (error) {
+    if (error instanceof Unprocessable) return 1;
+    throw error;
+  }
+}
+
+const VP8X_ANIMATION = 0x02;
+
+/** Reads the first RIFF chunk of a WebP: a lossy, a lossless or an extended image. */
+function probeWebp(h: Header): ImageInfo {
+  if (h.is(12, "VP8 ")) {
+    if (h.u8(23) !== 0x9d || h.u8(24) !== 0x01 || h.u8(25) !== 0x2a) {
+      h.fail("the VP8 start code is missing");
+    }
+    return { width: h.u16(26, true) & 0x3fff, height: h.u16(28, true) & 0x3fff, orientation: 1 };
+  }
+  if (h.is(12, "VP8L")) {
+    if (h.u8(20) !== 0x2f) h.fail("the VP8L signature is missing");
+    const bits = h.u32(21, true);
+    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1, orientation: 1 };
+  }
+  if (h.is(12, "VP8X")) return probeWebpExtended(h);
+  return h.fail("the first chunk is not VP8, VP8L or VP8X");
+}
+
+/** Reads the VP8X canvas, then walks the chunks for animation frames and EXIF. */
+function probeWebpExtended(h: Header): ImageInfo {
+  const { bytes } = h;
+  const animated = (h.u8(20) & VP8X_ANIMATION) !== 0;
+  const info: ImageInfo = { width: h.u24le(24) + 1, height: h.u24le(27) + 1, orientation: 1 };
+  let frames = 0;
+  for (let at = 12; at + 8 <= bytes.length;) {
+    const size = h.u32(at + 4, true);
+    if (h.is(at, "ANMF")) frames++;
+    if (h.is(at, "EXIF")) {
+      info.orientation = exifOrientation(withoutExifPrefix(bytes.subarray(at + 8, at + 8 + size)));
+    }
+    at += 8 + size + (size & 1); // chunks are padded to an even size
+  }
+  if (animated) {
+    if (frames === 0) h.fail("the animation has no frames");
+    info.frames = frames;
+  }
+  return info;
+}
+
+/** Some writers copy the JPEG "Exif\0\0" prefix into the WebP EXIF chunk as well. */
+function withoutExifPrefix(payload: Uint8Array): Uint8Array {
+  return hasAscii(payload, 0, "Exif\0\0") ? payload.subarray(6) : payload;
+}
+
+/** Reads the DIB header: the old OS/2 one has 16-bit sizes, the others signed 32-bit ones. */
+function probeBmp(h: Header): ImageInfo {
+  if (h.u32(14, true) === 12) {
+    return { width: h.u16(18, true), height: h.u16(20, true), orientation: 1 };
+  }
+  // A negative height only means the rows are stored top-down.
+  return { width: h.i32le(18), height: Math.abs(h.i32le(22)), orientation: 1 };
+}
