@@ -1,3 +1,5 @@
+import { cpuUsage } from "node:process";
+
 /** Throughput, latency, CPU and memory of one load run. */
 export interface LoadResult {
   rps: number;
@@ -7,11 +9,10 @@ export interface LoadResult {
   peakRss: number;
 }
 
-/** CPU time (user + system) of this process, workers included, in milliseconds. */
+/** CPU time (user + system) of this process, all threads and workers, in milliseconds. */
 function cpuMs(): number {
-  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10; // USER_HZ is 100 on Linux
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }
 
 /**

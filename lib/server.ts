@@ -106,7 +106,10 @@ async function route(request: Request, url: URL, deps: RouteDeps): Promise<Route
   const rest = await checkSignature(url.pathname.slice(http.root.length), security);
   const job = parseJob(rest, deps.context);
   const image = await serveImage(request, job, deps);
-  const chain = job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ");
+  // Only -debug logs the chain; don't spell it out for every request otherwise.
+  const chain = deps.log.verbose
+    ? job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ")
+    : undefined;
   return { response: image.response, image, chain };
 }
 

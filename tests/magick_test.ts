@@ -251,22 +251,47 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
           }
         });
 
+        await t.step("a hint near the stored size never makes the decoder scale up", async () => {
+          const canvas = await magick.decode(files["photo.jpg"], "jpeg", {
+            minSize: { width: 40, height: 30 },
+          });
+          assert.deepEqual([canvas.width, canvas.height], [64, 48]);
+          canvas.dispose();
+        });
+
         await t.step("bad input is Unprocessable with the library's reason", async () => {
           const big = files["big.jpg"];
-          const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>`;
+          const svg = `<?xml version="1.0"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>`;
+          const text = (content: string) => new TextEncoder().encode(content);
           const cases: [string, Uint8Array, SourceFormat][] = [
             ["truncated JPEG", big.subarray(0, big.length >> 1), "jpeg"],
             ["random bytes", crypto.getRandomValues(new Uint8Array(4096)), "jpeg"],
             ["random bytes", crypto.getRandomValues(new Uint8Array(4096)), "png"],
-            ["SVG labelled PNG", new TextEncoder().encode(svg), "png"],
+            // Each would decode if the library sniffed the content instead of obeying.
+            ["SVG labelled PNG", text(svg), "png"],
+            ["PNM labelled GIF", text("P3 1 1 255\n255 0 0\n"), "gif"],
+            ["PNG labelled JPEG", files["alpha.png"], "jpeg"],
           ];
           for (const [what, bytes, format] of cases) {
             await assert.rejects(() => magick.decode(bytes, format), (error: Error) => {
               assert.ok(error instanceof Unprocessable, `${what}: ${error}`);
               assert.equal(error.status, 422);
-              assert.match(error.message, /cannot decode the (jpeg|png) source: \S/);
+              assert.match(error.message, /cannot decode the [a-z]+ source: \S/);
               return true;
             });
+          }
+        });
+
+        await t.step("the library itself refuses images over the pixel limit", async () => {
+          // Resource limits are process-wide: the small ones last until the next backend.
+          const small = createMagickBackend(library, { maxSourcePixels: 1000 });
+          try {
+            for (const [name, format] of [["photo.jpg", "jpeg"], ["alpha.png", "png"]] as const) {
+              await assert.rejects(() => small.decode(files[name], format), Unprocessable);
+            }
+          } finally {
+            createMagickBackend(library, limits);
           }
         });
 

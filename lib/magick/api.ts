@@ -22,6 +22,12 @@ export type CommonSymbols = Deno.DynamicLibrary<typeof commonSymbols>["symbols"]
 export interface MagickApi {
   readonly dialect: Dialect;
   readonly c: CommonSymbols;
+  /**
+   * Makes the next read use this coder ("PNG", "JPEG"…) and no other, whatever the bytes
+   * look like: left to sniff, the libraries would run their SVG, MVG or PostScript (through
+   * Ghostscript) coders on a file that merely claims to be a PNG.
+   */
+  setReadFormat(wand: Wand, coder: string): boolean;
   /** Lets the JPEG decoder shrink by a DCT scale while staying at least this large. */
   setDecodeSize(wand: Wand, width: number, height: number): boolean;
   /**

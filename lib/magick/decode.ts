@@ -3,7 +3,7 @@ import type { Size } from "../bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../formats.ts";
 import { probeImage } from "../probe.ts";
-import { cString, type MagickApi, type Wand } from "./api.ts";
+import type { MagickApi, Wand } from "./api.ts";
 import {
   check,
   CORRUPT_IMAGE_WARNING,
@@ -12,11 +12,7 @@ import {
   takeException,
 } from "./exception.ts";
 
-/**
- * The coder for each format. Naming it makes the library read the bytes as that format only:
- * without it, ImageMagick sniffs the content and would happily run, say, its SVG or MVG coder
- * on a file that claims to be a PNG.
- */
+/** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
 const coders: Record<SourceFormat, string> = {
   jpeg: "JPEG",
   png: "PNG",
@@ -62,7 +58,7 @@ export function decodeWand(
   if (!wand) throw new Error(`${api.dialect.label} could not allocate a wand`);
   try {
     const doing = `decode the ${format} source`;
-    check(api, wand, c.MagickSetFormat(wand, cString(coders[format])), doing);
+    check(api, wand, api.setReadFormat(wand, coders[format]), doing);
     if (hint && format === "jpeg") {
       const { width, height } = jpegDecodeSize(bytes, hint);
       check(api, wand, api.setDecodeSize(wand, width, height), doing);
@@ -98,7 +94,7 @@ function readBlob(api: MagickApi, wand: Wand, bytes: Uint8Array, doing: string):
     !read || empty || worst.severity >= ERROR_EXCEPTION ||
     worst.severity === CORRUPT_IMAGE_WARNING
   ) {
-    const reason = worst.message || "the image is empty";
+    const reason = worst.message || "no pixels were decoded";
     throw new Unprocessable(`${api.dialect.label} cannot ${doing}: ${reason}`);
   }
 }

@@ -15,8 +15,6 @@ export interface Dialect {
   readonly lanczos: number;
   /** `StorageType.ShortPixel`: 16-bit samples, so Q16 images keep their precision. */
   readonly shortPixel: number;
-  /** `ImageType.TrueColorType`. */
-  readonly trueColor: number;
   /** `ColorspaceType`: the CMYK space a JPEG may decode into, and plain RGB to convert to. */
   readonly cmyk: number;
   readonly rgb: number;
@@ -41,7 +39,6 @@ export const imagemagick6: Dialect = {
   debianPackage: "libmagickwand-6.q16-6",
   lanczos: 22,
   shortPixel: 7,
-  trueColor: 6,
   cmyk: 12,
   rgb: 13, // sRGBColorspace; RGBColorspace (1) means linear RGB since 6.7.7
   blurWeightsAlpha: true,
@@ -56,7 +53,6 @@ export const imagemagick7: Dialect = {
   debianPackage: "libmagickwand-7.q16-10",
   lanczos: 22,
   shortPixel: 7,
-  trueColor: 6,
   cmyk: 2,
   rgb: 23,
   blurWeightsAlpha: true,
@@ -71,7 +67,6 @@ export const graphicsmagick: Dialect = {
   debianPackage: "libgraphicsmagick-q16-3",
   lanczos: 13,
   shortPixel: 1,
-  trueColor: 6,
   cmyk: 10,
   rgb: 1, // GraphicsMagick's RGBColorspace is the usual, gamma-encoded RGB
   blurWeightsAlpha: false,

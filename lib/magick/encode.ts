@@ -12,7 +12,8 @@ const PNG_QUALITY = 65;
 
 /**
  * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto white), 8 bits
- * per sample, without metadata. The result is a fresh copy in JavaScript memory.
+ * per sample, without metadata. The result is a fresh copy in JavaScript memory. The wand's
+ * format, quality and depth are changed in place: encoding is a canvas's last step.
  *
  * @throws {Unprocessable} with the library's message when encoding fails
  */
@@ -24,30 +25,31 @@ export function encodeWand(api: MagickApi, wand: Wand, format: OutputFormat): Ui
   try {
     const { c } = api;
     check(api, target, c.MagickStripImage(target), doing);
-    check(api, target, c.MagickSetImageDepth(target, 8n), doing);
     // Both the image's and the wand's format: ImageMagick 6 writes in the wand's, which
     // decoding set to the source format.
     const coder = cString(format.type.toUpperCase());
     check(api, target, c.MagickSetImageFormat(target, coder), doing);
     check(api, target, c.MagickSetFormat(target, coder), doing);
-    if (format.type === "png") {
-      check(api, target, api.setQuality(target, PNG_QUALITY), doing);
-    } else {
-      check(api, target, api.setQuality(target, format.quality), doing);
-      // Explicit, since ImageMagick switches to 4:4:4 from quality 90 up.
-      const factors = new Float64Array(api.dialect.sampling420);
-      check(
-        api,
-        target,
-        c.MagickSetSamplingFactors(target, BigInt(factors.length), factors),
-        doing,
-      );
-      check(api, target, api.keepTrueColor(target), doing);
-    }
+    if (format.type === "png") setPngOptions(api, target, doing);
+    else setJpegOptions(api, target, format.quality, doing);
     return takeBlob(api, target, doing);
   } finally {
     if (copy) api.c.DestroyMagickWand(copy);
   }
+}
+
+function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
+  // 8 bits per sample, as the pure backend writes, even from a 16-bit source.
+  check(api, wand, api.c.MagickSetImageDepth(wand, 8n), doing);
+  check(api, wand, api.setQuality(wand, PNG_QUALITY), doing);
+}
+
+function setJpegOptions(api: MagickApi, wand: Wand, quality: number, doing: string): void {
+  check(api, wand, api.setQuality(wand, quality), doing);
+  // Explicit, since both libraries switch to 4:4:4 from quality 90 up.
+  const factors = new Float64Array(api.dialect.sampling420);
+  check(api, wand, api.c.MagickSetSamplingFactors(wand, BigInt(factors.length), factors), doing);
+  check(api, wand, api.keepTrueColor(wand), doing);
 }
 
 /** For JPEG: a new wand with the image composited onto white, or null when it is opaque. */

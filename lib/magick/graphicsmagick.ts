@@ -5,6 +5,10 @@ import { commonSymbols, graphicsmagickSymbols } from "./symbols.ts";
 /** `CompositeOperator.CopyCompositeOp`: replaces every channel, alpha included. */
 const COPY_COMPOSITE = 13;
 
+type Symbols = Deno.DynamicLibrary<
+  typeof commonSymbols & typeof graphicsmagickSymbols
+>["symbols"];
+
 /** Opens GraphicsMagick from `path` and initialises it (it has no MagickWandGenesis). */
 export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
   const { symbols } = Deno.dlopen(path, { ...commonSymbols, ...graphicsmagickSymbols });
@@ -14,6 +18,10 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
   return {
     dialect,
     c: symbols,
+    // The wand's format alone still lets GraphicsMagick sniff; a "PNG:" file name does not.
+    setReadFormat: (wand, coder) =>
+      symbols.MagickSetFormat(wand, cString(coder)) !== 0 &&
+      symbols.MagickSetFilename(wand, cString(`${coder}:`)) !== 0,
     // GraphicsMagick's JPEG reader takes the wand's size as its shrink-on-load target.
     setDecodeSize: (wand, width, height) =>
       symbols.MagickSetSize(wand, BigInt(width), BigInt(height)) !== 0,
@@ -48,21 +56,23 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     // The JPEG writer goes grey only for images flagged grey when read, and a pixel import
     // (the grayscale filter) clears that flag; there is no wand call that forces colour.
     keepTrueColor: () => true,
-    copyPixels: (wand) => {
-      const copy = symbols.NewMagickWand();
-      if (!copy) return null;
-      // A blank canvas of the same size from the built-in "xc" coder, then the pixels.
-      const blank = symbols.MagickGetImageMatte(wand) !== 0 ? "xc:none" : "xc:black";
-      const width = symbols.MagickGetImageWidth(wand);
-      const height = symbols.MagickGetImageHeight(wand);
-      const copied = symbols.MagickSetSize(copy, width, height) !== 0 &&
-        symbols.MagickReadImage(copy, cString(blank)) !== 0 &&
-        symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0;
-      if (copied) return copy;
-      symbols.DestroyMagickWand(copy);
-      return null;
-    },
+    copyPixels: (wand) => pixelsOnly(symbols, wand),
     flatten: (wand) => symbols.MagickFlattenImages(wand),
     writeBlob: (wand, length) => symbols.MagickWriteImageBlob(wand, length),
   };
+}
+
+/** A new wand with a blank canvas from the built-in "xc" coder, and the pixels copied on. */
+function pixelsOnly(symbols: Symbols, wand: Wand): Deno.PointerValue {
+  const copy = symbols.NewMagickWand();
+  if (!copy) return null;
+  const blank = symbols.MagickGetImageMatte(wand) !== 0 ? "xc:none" : "xc:black";
+  const width = symbols.MagickGetImageWidth(wand);
+  const height = symbols.MagickGetImageHeight(wand);
+  const copied = symbols.MagickSetSize(copy, width, height) !== 0 &&
+    symbols.MagickReadImage(copy, cString(blank)) !== 0 &&
+    symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0;
+  if (copied) return copy;
+  symbols.DestroyMagickWand(copy);
+  return null;
 }

@@ -12,6 +12,8 @@ import {
 const ALL_CHANNELS = 0x7ffffff;
 /** `ImageLayerMethod.FlattenLayer`, the same in ImageMagick 6 and 7. */
 const FLATTEN_LAYER = 14;
+/** `ImageType.TrueColorType`, the same in ImageMagick 6 and 7. */
+const TRUE_COLOR_TYPE = 6;
 
 /** Opens ImageMagick 6 or 7 from `path` and starts its wand API. */
 export function openImageMagick(dialect: Dialect, path: string): MagickApi {
@@ -23,6 +25,8 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
   return {
     dialect,
     c: symbols,
+    // BlobToImage turns the wand's format into a "PNG:" prefix, which disables sniffing.
+    setReadFormat: (wand, coder) => symbols.MagickSetFormat(wand, cString(coder)) !== 0,
     setDecodeSize: (wand, width, height) =>
       symbols.MagickSetOption(wand, cString("jpeg:size"), cString(`${width}x${height}`)) !== 0,
     ensureRgb: (wand) =>
@@ -49,7 +53,7 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
     ...version,
     setQuality: (wand, quality) =>
       symbols.MagickSetImageCompressionQuality(wand, BigInt(quality)) !== 0,
-    keepTrueColor: (wand) => symbols.MagickSetType(wand, dialect.trueColor) !== 0,
+    keepTrueColor: (wand) => symbols.MagickSetType(wand, TRUE_COLOR_TYPE) !== 0,
     flatten: (wand) => symbols.MagickMergeImageLayers(wand, FLATTEN_LAYER),
     writeBlob: (wand, length) => symbols.MagickGetImageBlob(wand, length),
   };
@@ -82,8 +86,9 @@ function imagemagickVersionApi(
     blur: (wand, sigma) => symbols.MagickBlurImageChannel(wand, ALL_CHANNELS, 0, sigma) !== 0,
     takeImageException: (wand) => {
       const image = symbols.GetImageFromMagickWand(wand);
+      if (!image) return { severity: 0, message: "" };
       const exception = symbols.AcquireExceptionInfo();
-      if (!image || !exception) return { severity: 0, message: "" };
+      if (!exception) throw new Error(`${dialect.label} could not allocate an exception`);
       try {
         // Moves the image's exception into ours and clears it on the image.
         symbols.GetImageException(image, exception);

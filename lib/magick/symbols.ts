@@ -18,6 +18,7 @@ export const commonSymbols = {
   MagickGetImage: { parameters: ["pointer"], result: "pointer" },
   MagickGetImageWidth: { parameters: ["pointer"], result: "usize" },
   MagickGetImageHeight: { parameters: ["pointer"], result: "usize" },
+  MagickGetImageColorspace: { parameters: ["pointer"], result: "u32" },
   MagickSetImagePage: {
     parameters: ["pointer", "usize", "usize", "isize", "isize"],
     result: "u32",
@@ -30,7 +31,6 @@ export const commonSymbols = {
   DestroyPixelWand: { parameters: ["pointer"], result: "void" },
   PixelSetColor: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetImageBackgroundColor: { parameters: ["pointer", "pointer"], result: "u32" },
-  MagickSetImageType: { parameters: ["pointer", "u32"], result: "u32" },
   MagickSetImageDepth: { parameters: ["pointer", "usize"], result: "u32" },
   MagickSetImageFormat: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetSamplingFactors: { parameters: ["pointer", "usize", "buffer"], result: "u32" },
@@ -48,7 +48,6 @@ export const imagemagickSymbols = {
   MagickSetType: { parameters: ["pointer", "u32"], result: "u32" },
   MagickGetImageAlphaChannel: { parameters: ["pointer"], result: "u32" },
   MagickTransformImageColorspace: { parameters: ["pointer", "u32"], result: "u32" },
-  MagickGetImageColorspace: { parameters: ["pointer"], result: "u32" },
   MagickExportImagePixels: { parameters: pixels, result: "u32" },
   MagickImportImagePixels: { parameters: pixels, result: "u32" },
   MagickSetImageCompressionQuality: { parameters: ["pointer", "usize"], result: "u32" },
@@ -81,10 +80,10 @@ export const imagemagick7Symbols = {
 /** GraphicsMagick: its own names for the same jobs, and no MagickWandGenesis. */
 export const graphicsmagickSymbols = {
   InitializeMagick: { parameters: ["pointer"], result: "void" },
+  MagickSetFilename: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetSize: { parameters: ["pointer", "usize", "usize"], result: "u32" },
   MagickSetImageIndex: { parameters: ["pointer", "isize"], result: "u32" },
   MagickGetImageMatte: { parameters: ["pointer"], result: "u32" },
-  MagickGetImageColorspace: { parameters: ["pointer"], result: "u32" },
   MagickSetImageColorspace: { parameters: ["pointer", "u32"], result: "u32" },
   MagickGetImagePixels: { parameters: pixels, result: "u32" },
   MagickSetImagePixels: { parameters: pixels, result: "u32" },
