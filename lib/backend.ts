@@ -35,5 +35,5 @@ export interface DecodeHint {
 export interface Backend {
   readonly name: string;
   decode(bytes: Uint8Array, format: SourceFormat, hint?: DecodeHint): Promise<Canvas>;
-  encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array>;
+  encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array<ArrayBuffer>>;
 }

@@ -56,7 +56,7 @@ export async function runTransform(
   backend: Backend,
   task: Transform,
   bytes: Uint8Array,
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   const { limits } = task;
   const format = sniffFormat(bytes);
   if (!format) {

@@ -25,9 +25,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   const { id, task, bytes } = data;
   try {
     const output = await runTransform(backend!, task, bytes);
-    // Encoders return fresh, unshared buffers, so the output always moves without a copy.
-    const moved = output as Uint8Array<ArrayBuffer>;
-    reply({ type: "done", id, bytes: moved }, transferList(moved));
+    reply({ type: "done", id, bytes: output }, transferList(output));
   } catch (error) {
     const known = error instanceof HttpError;
     const message = known ? error.message : String((error as Error)?.stack ?? error);

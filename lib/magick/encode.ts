@@ -17,7 +17,11 @@ const PNG_QUALITY = 65;
  *
  * @throws {Unprocessable} with the library's message when encoding fails
  */
-export function encodeWand(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Array {
+export function encodeWand(
+  api: MagickApi,
+  wand: Wand,
+  format: OutputFormat,
+): Uint8Array<ArrayBuffer> {
   const doing = `encode ${format.type}`;
   check(api, wand, api.c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), doing);
   const copy = format.type === "jpeg" ? flattenedCopy(api, wand) : textFreeCopy(api, wand);
@@ -72,7 +76,7 @@ function textFreeCopy(api: MagickApi, wand: Wand): Wand | null {
 }
 
 /** Encodes, copies the library's buffer into JavaScript memory and frees it. */
-function takeBlob(api: MagickApi, wand: Wand, doing: string): Uint8Array {
+function takeBlob(api: MagickApi, wand: Wand, doing: string): Uint8Array<ArrayBuffer> {
   const length = new BigUint64Array(1);
   const blob = api.writeBlob(wand, length);
   if (!blob) throw failure(api, wand, doing);

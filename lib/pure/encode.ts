@@ -8,7 +8,10 @@ import { flattenBitmap } from "./ops.ts";
 const PNG_LEVEL = 6;
 
 /** Encodes RGBA as PNG (alpha kept) or JPEG (alpha flattened onto white); no metadata. */
-export async function encodeBitmap(bitmap: Bitmap, format: OutputFormat): Promise<Uint8Array> {
+export async function encodeBitmap(
+  bitmap: Bitmap,
+  format: OutputFormat,
+): Promise<Uint8Array<ArrayBuffer>> {
   const { width, height } = bitmap;
   if (format.type === "png") {
     return png.encode(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
