@@ -7,7 +7,7 @@ import { openImageMagick } from "./imagemagick.ts";
 export type MagickLibrary = "imagemagick" | "graphicsmagick";
 
 /** The dialects tried for each library, in order of preference. */
-export const dialectsOf: Readonly<Record<MagickLibrary, readonly Dialect[]>> = {
+const dialectsOf: Readonly<Record<MagickLibrary, readonly Dialect[]>> = {
   imagemagick: [imagemagick6, imagemagick7],
   graphicsmagick: [graphicsmagick],
 };
@@ -32,7 +32,9 @@ export function openMagick(
         return openers[library](dialect, soname);
       } catch (error) {
         // A library that is present but lacks a symbol is a real error, not a missing one.
-        if (!/cannot open shared object file/.test((error as Error).message)) throw error;
+        if (!/cannot open shared object file|No such file/.test((error as Error).message)) {
+          throw error;
+        }
       }
     }
   }
