@@ -5,6 +5,7 @@ import type { Size } from "./bitmap.ts";
 import type { ImageLimits } from "./config.ts";
 import { BadRequest, Unprocessable } from "./errors.ts";
 import type { OutputFormat } from "./formats.ts";
+import { isTransposed, orientationSteps } from "./orientation.ts";
 import { probeImage } from "./probe.ts";
 import { sniffFormat } from "./sniff.ts";
 import type { Step } from "./url.ts";
@@ -14,6 +15,8 @@ export interface Transform {
   chain: Step[];
   format: OutputFormat;
   limits: ImageLimits;
+  /** Turn the image upright by its EXIF orientation before the chain. */
+  autoOrient: boolean;
 }
 
 function filterOf(step: Step): Filter<unknown> {
@@ -25,10 +28,17 @@ function filterOf(step: Step): Filter<unknown> {
 /**
  * Walks the chain on sizes alone, before any pixel is decoded: refuses outputs (and
  * intermediate images) over the pixel limit, and finds the size the decoder may shrink to.
+ * The chain may start with `upright` orientation steps; the decode hint then comes from the
+ * first step after them, turned back into the stored image's axes.
  *
  * @throws {BadRequest} when a step makes no sense for the size or exceeds the limit
  */
-export function planChain(chain: readonly Step[], source: Size, limits: ImageLimits) {
+export function planChain(
+  chain: readonly Step[],
+  source: Size,
+  limits: ImageLimits,
+  upright: { steps: number; transposed: boolean } = { steps: 0, transposed: false },
+) {
   let size = source;
   const inputs: Size[] = [];
   for (const step of chain) {
@@ -40,9 +50,12 @@ export function planChain(chain: readonly Step[], source: Size, limits: ImageLim
       );
     }
   }
-  const first = chain[0];
-  const minSize = first && filterOf(first).decodeHint?.(source, first.params);
-  const hint: DecodeHint | undefined = minSize ? { minSize } : undefined;
+  const first = chain[upright.steps];
+  const oriented = inputs[upright.steps];
+  const minSize = first && filterOf(first).decodeHint?.(oriented, first.params);
+  const hint: DecodeHint | undefined = minSize && {
+    minSize: upright.transposed ? { width: minSize.height, height: minSize.width } : minSize,
+  };
   return { inputs, output: size, hint };
 }
 
@@ -69,10 +82,15 @@ export async function runTransform(
       `The source is ${info.width}x${info.height} pixels: at most ${limits.maxSourcePixels} allowed`,
     );
   }
-  const { inputs, hint } = planChain(task.chain, info, limits);
+  const upright = task.autoOrient ? orientationSteps(info.orientation) : [];
+  const chain = [...upright, ...task.chain];
+  const { inputs, hint } = planChain(chain, info, limits, {
+    steps: upright.length,
+    transposed: upright.length > 0 && isTransposed(info.orientation),
+  });
   const canvas = await backend.decode(bytes, format, hint);
   try {
-    task.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
+    chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
     return await backend.encode(canvas, task.format);
   } finally {
     canvas.dispose();

@@ -40,7 +40,8 @@ export async function serveImage(
   const signal = AbortSignal.timeout(config.http.timeoutMs);
   try {
     const source = await sources.load(job.storage, job.path, signal);
-    const key = resultKey(job, source.validator, config.backend);
+    const variant = `${config.backend}/${config.image.autoOrient ? "upright" : "stored"}`;
+    const key = resultKey(job, source.validator, variant);
     const etag = `"${key}"`;
     const headers = new Headers({
       "content-type": contentTypes[job.format.type],
@@ -58,7 +59,12 @@ export async function serveImage(
     const cached = await results.get(key);
     const output = cached ?? await flights.run(key, async () => {
       const bytes = await pool.run(
-        { chain: job.chain, format: job.format, limits: config.image },
+        {
+          chain: job.chain,
+          format: job.format,
+          limits: config.image,
+          autoOrient: config.image.autoOrient,
+        },
         source.bytes,
         signal,
       );
