@@ -21,6 +21,8 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
+  /** Whether any pixel is not fully opaque (or, on magick, the image has an alpha channel). */
+  hasAlpha(): boolean;
   /** Releases native memory; the canvas is unusable afterwards. */
   dispose(): void;
 }
@@ -35,5 +37,6 @@ export interface DecodeHint {
 export interface Backend {
   readonly name: string;
   decode(bytes: Uint8Array, format: SourceFormat, hint?: DecodeHint): Promise<Canvas>;
+  /** Encodes as `format`, whose type is never `auto` here. */
   encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array<ArrayBuffer>>;
 }

@@ -91,7 +91,10 @@ export async function runTransform(
   const canvas = await backend.decode(bytes, format, hint);
   try {
     chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
-    return await backend.encode(canvas, task.format);
+    const format: OutputFormat = task.format.type === "auto"
+      ? { ...task.format, type: canvas.hasAlpha() ? "png" : "jpeg" }
+      : task.format;
+    return await backend.encode(canvas, format);
   } finally {
     canvas.dispose();
   }

@@ -1,11 +1,12 @@
 import { isNotModified } from "./conditional.ts";
 import type { Config } from "./config.ts";
 import { HttpError, Unavailable } from "./errors.ts";
-import { contentTypes } from "./formats.ts";
+import { contentTypes, type EncodedType, negotiate } from "./formats.ts";
 import type { WorkerPool } from "./pool.ts";
 import type { ResultCache } from "./result_cache.ts";
 import { resultKey } from "./result_key.ts";
 import type { SingleFlight } from "./single_flight.ts";
+import { sniffFormat } from "./sniff.ts";
 import type { LoadedSource, SourceLoader } from "./sources.ts";
 import type { Job } from "./url.ts";
 
@@ -40,14 +41,12 @@ export async function serveImage(
   const signal = AbortSignal.timeout(config.http.timeoutMs);
   try {
     const source = await sources.load(job.storage, job.path, signal);
+    const format = negotiate(job.format, request.headers.get("accept"));
     const variant = `${config.backend}/${config.image.autoOrient ? "upright" : "stored"}`;
-    const key = resultKey(job, source.validator, variant);
+    const key = resultKey({ ...job, format }, source.validator, variant);
     const etag = `"${key}"`;
-    const headers = new Headers({
-      "content-type": contentTypes[job.format.type],
-      "etag": etag,
-      "cache-control": config.http.cacheControl,
-    });
+    const headers = new Headers({ "etag": etag, "cache-control": config.http.cacheControl });
+    if (job.format.type === "auto") headers.set("vary", "Accept");
     if (source.modified) headers.set("last-modified", source.modified.toUTCString());
     if (isNotModified(request, etag, source.modified)) {
       return {
@@ -61,7 +60,7 @@ export async function serveImage(
       const bytes = await pool.run(
         {
           chain: job.chain,
-          format: job.format,
+          format,
           limits: config.image,
           autoOrient: config.image.autoOrient,
         },
@@ -72,6 +71,8 @@ export async function serveImage(
       return bytes;
     });
     const result = cached ? "hit" : "miss";
+    // `auto` decides the format in the worker; the bytes say which it chose.
+    headers.set("content-type", contentTypes[sniffFormat(output) as EncodedType]);
     headers.set("content-length", String(output.byteLength));
     headers.set("x-cache", result);
     return { response: new Response(output, { headers }), source, result };

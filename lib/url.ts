@@ -29,8 +29,10 @@ const formatAliases: Record<string, OutputFormat["type"]> = {
   png: "png",
   jpeg: "jpeg",
   jpg: "jpeg",
+  webp: "webp",
+  auto: "auto",
 };
-const lossy = new Set<OutputFormat["type"]>(["jpeg"]);
+const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "auto"]);
 
 /**
  * Parses a comma-separated filter chain. `gs` takes one token, every other filter two; a
@@ -70,7 +72,8 @@ export function parseChain(text: string, context: JobContext): Step[] {
 }
 
 /**
- * Parses the format segment: `png`, `jpeg[,Q]` or `jpg[,Q]`, Q from 1 to 100.
+ * Parses the format segment: `png`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]` or `auto[,Q]`,
+ * Q from 1 to 100.
  *
  * @throws {BadRequest} naming the bad format or quality
  */
@@ -82,6 +85,9 @@ export function parseFormat(text: string, defaultQuality: number): OutputFormat 
     throw new BadRequest(`Unknown format "${name}": expected one of ${known}`);
   }
   if (quality === undefined) return { type, quality: defaultQuality };
+  if (type === "webp" && quality === "lossless" && rest.length === 0) {
+    return { type, quality: defaultQuality, lossless: true };
+  }
   const q = /^\d{1,3}$/.test(quality) ? Number(quality) : NaN;
   if (!lossy.has(type) || rest.length > 0 || !(q >= 1 && q <= 100)) {
     throw new BadRequest(

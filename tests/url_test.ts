@@ -67,6 +67,10 @@ Deno.test("parseFormat() reads png, jpeg, the jpg alias and a quality", () => {
   assert.deepEqual(parseFormat("jpg,90", 75), { type: "jpeg", quality: 90 });
   assert.deepEqual(parseFormat("jpeg,1", 75), { type: "jpeg", quality: 1 });
   assert.deepEqual(parseFormat("jpeg,100", 75), { type: "jpeg", quality: 100 });
+  assert.deepEqual(parseFormat("webp", 75), { type: "webp", quality: 75 });
+  assert.deepEqual(parseFormat("webp,40", 75), { type: "webp", quality: 40 });
+  assert.deepEqual(parseFormat("webp,lossless", 75), { type: "webp", quality: 75, lossless: true });
+  assert.deepEqual(parseFormat("auto,60", 75), { type: "auto", quality: 60 });
 });
 
 Deno.test("parseFormat() rejects unknown formats and qualities outside 1..100", () => {
@@ -77,6 +81,8 @@ Deno.test("parseFormat() rejects unknown formats and qualities outside 1..100", 
   rejects(() => parseFormat("jpeg,8.5", 75), /quality/);
   rejects(() => parseFormat("jpeg,80,1", 75), /quality/);
   rejects(() => parseFormat("png,80", 75), /takes no quality/);
+  rejects(() => parseFormat("jpeg,lossless", 75), /quality/);
+  rejects(() => parseFormat("webp,lossless,1", 75), /quality/);
 });
 
 Deno.test("parsePath() decodes segments and refuses ways out of the storage", () => {

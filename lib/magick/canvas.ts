@@ -73,6 +73,10 @@ export class MagickCanvas implements Canvas {
     blurWand(this.api, this.wand, sigma);
   }
 
+  hasAlpha(): boolean {
+    return this.api.hasAlpha(this.wand);
+  }
+
   dispose(): void {
     if (this.#wand) this.api.c.DestroyMagickWand(this.#wand);
     this.#wand = null;

@@ -42,6 +42,12 @@ export class BitmapCanvas implements Canvas {
     this.bitmap = gaussianBlur(this.bitmap, sigma);
   }
 
+  hasAlpha(): boolean {
+    const data = this.bitmap.data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+    return false;
+  }
+
   dispose(): void {}
 }
 

@@ -7,7 +7,9 @@ import { flattenBitmap } from "./ops.ts";
 /** zlib level for PNG: 6 is zlib's own default balance of size and time. */
 const PNG_LEVEL = 6;
 
-/** Encodes RGBA as PNG (alpha kept) or JPEG (alpha flattened onto white); no metadata. */
+/**
+ * Encodes RGBA as PNG or WebP (alpha kept) or JPEG (alpha flattened onto white); no metadata.
+ */
 export async function encodeBitmap(
   bitmap: Bitmap,
   format: OutputFormat,
@@ -15,6 +17,10 @@ export async function encodeBitmap(
   const { width, height } = bitmap;
   if (format.type === "png") {
     return png.encode(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
+  }
+  if (format.type === "webp") {
+    const quality = format.lossless ? null : format.quality;
+    return await codecs.webp.encode_async(bitmap.data, { width, height, quality });
   }
   const opaque = flattenBitmap(bitmap);
   return await codecs.jpeg.encode_async(opaque.data, { width, height, quality: format.quality });

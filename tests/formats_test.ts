@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { probeImage } from "../lib/probe.ts";
+import { sniffFormat } from "../lib/sniff.ts";
+import { encode, makeBitmap, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+
+const files = {
+  "photo.jpg": await encode(photoLike(120, 80), "jpeg"),
+  "opaque.png": await encode(photoLike(120, 80), "png"),
+  "clear.png": await encode(
+    makeBitmap(120, 80, (x) => (x < 60 ? [200, 0, 0, 255] : [0, 0, 200, 0])),
+    "png",
+  ),
+};
+
+async function get(server: TestServer, path: string, accept?: string) {
+  const response = await fetch(`${server.url}${path}`, {
+    headers: accept ? { accept } : {},
+  });
+  return { response, body: new Uint8Array(await response.arrayBuffer()) };
+}
+
+for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+  Deno.test(`formats: webp, auto and Vary on the ${backend} backend`, async () => {
+    let server: TestServer;
+    try {
+      server = await startTestServer(files, { backend });
+    } catch (error) {
+      if (Deno.env.get("CI") === "true") throw error;
+      console.log(`skipped: ${(error as Error).message}`);
+      return;
+    }
+    try {
+      for (const format of ["webp", "webp,30", "webp,lossless"]) {
+        const { response, body } = await get(server, `/s,60x0/${format}/files/photo.jpg`);
+        assert.equal(response.status, 200, format);
+        assert.equal(response.headers.get("content-type"), "image/webp", format);
+        assert.equal(sniffFormat(body), "webp");
+        const { width, height } = probeImage(body, "webp");
+        assert.deepEqual([width, height], [60, 40], format);
+      }
+      const lossless = (await get(server, "/s,60x0/webp,lossless/files/photo.jpg")).body;
+      assert.equal(new TextDecoder().decode(lossless.subarray(12, 16)), "VP8L");
+
+      const cases: [string, string, string][] = [
+        ["photo.jpg", "image/webp,*/*", "image/webp"],
+        ["clear.png", "image/avif,image/webp;q=0.9,*/*", "image/webp"],
+        ["photo.jpg", "*/*", "image/jpeg"],
+        ["opaque.png", "text/html,*/*;q=0.8", "image/jpeg"],
+        ["clear.png", "*/*", "image/png"],
+        ["clear.png", "image/webp;q=0", "image/png"],
+      ];
+      for (const [file, accept, type] of cases) {
+        const { response } = await get(server, `/s,60x0/auto/files/${file}`, accept);
+        assert.equal(response.headers.get("content-type"), type, `${file} with ${accept}`);
+        assert.equal(response.headers.get("vary"), "Accept");
+      }
+      // Each negotiated answer is its own cache entry, with its own ETag.
+      const webp = await get(server, "/s,60x0/auto/files/photo.jpg", "image/webp");
+      const jpeg = await get(server, "/s,60x0/auto/files/photo.jpg", "*/*");
+      assert.notEqual(webp.response.headers.get("etag"), jpeg.response.headers.get("etag"));
+      assert.equal(sniffFormat(jpeg.body), "jpeg");
+      const plain = await get(server, "/s,60x0/png/files/photo.jpg");
+      assert.equal(plain.response.headers.get("vary"), null);
+    } finally {
+      await server.close();
+    }
+  });
+}
