@@ -9,6 +9,8 @@ import type { OutputFormat, SourceFormat } from "./formats.ts";
 export interface Canvas {
   readonly width: number;
   readonly height: number;
+  /** 1 for a still image; the frames of an animation otherwise. */
+  readonly frameCount: number;
   /** Keeps only `rect`, which lies inside the image. */
   crop(rect: Rect): void;
   /** Resamples to exactly `size` with an anti-aliased (Lanczos3) filter. */
@@ -33,10 +35,16 @@ export interface DecodeHint {
   minSize: Size;
 }
 
+export interface DecodeOptions {
+  hint?: DecodeHint;
+  /** Decode every frame of an animation (GIF output); otherwise only the first. */
+  allFrames: boolean;
+}
+
 /** An image library: turns bytes into a canvas and a canvas into bytes. */
 export interface Backend {
   readonly name: string;
-  decode(bytes: Uint8Array, format: SourceFormat, hint?: DecodeHint): Promise<Canvas>;
+  decode(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<Canvas>;
   /** Encodes as `format`, whose type is never `auto` here. */
   encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array<ArrayBuffer>>;
 }

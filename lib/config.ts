@@ -23,6 +23,7 @@ export interface ImageLimits {
 export interface ImageConfig extends ImageLimits {
   quality: number;
   autoOrient: boolean;
+  progressive: boolean;
 }
 
 /** One storage entry; its type-specific keys are read by the storage module. */
@@ -165,6 +166,7 @@ function readImage(r: ConfigReader): ImageConfig {
   const image = {
     quality: r.integer("quality", 75, 1, 100),
     autoOrient: r.boolean("autoOrient", true),
+    progressive: r.boolean("progressive", false),
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
     maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1),
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1),

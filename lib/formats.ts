@@ -2,11 +2,12 @@
 export type SourceFormat = "jpeg" | "png" | "gif" | "tiff" | "webp" | "bmp";
 
 /** Formats an encoder writes. */
-export type EncodedType = "png" | "jpeg" | "webp";
+export type EncodedType = "png" | "jpeg" | "webp" | "gif";
 
 /**
- * An output format with its resolved quality. `auto` reaches the worker only when the client
- * does not take WebP: it then means PNG when the result has transparency, JPEG when not.
+ * An output format with its resolved quality. `auto` is decided in the worker, once the image
+ * is known: GIF for an animation, else WebP when the client takes it, else PNG when the result
+ * has transparency and JPEG when not.
  */
 export interface OutputFormat {
   type: EncodedType | "auto";
@@ -14,6 +15,10 @@ export interface OutputFormat {
   quality: number;
   /** WebP only: lossless instead of `quality`. */
   lossless?: boolean;
+  /** `auto` only: whether the client's `Accept` takes WebP. */
+  webp?: boolean;
+  /** JPEG: write a progressive file (`image.progressive`), where the encoder can. */
+  progressive?: boolean;
 }
 
 /** The Content-Type of each encoded format. */
@@ -21,11 +26,28 @@ export const contentTypes: Record<EncodedType, string> = {
   png: "image/png",
   jpeg: "image/jpeg",
   webp: "image/webp",
+  gif: "image/gif",
 };
 
-/** Resolves `auto` for a request's `Accept` header: WebP when the client takes it. */
+/** Notes for `auto` whether the request's `Accept` header takes WebP (and not with q=0). */
 export function negotiate(format: OutputFormat, accept: string | null): OutputFormat {
   if (format.type !== "auto") return format;
   const takesWebp = /(^|,)\s*image\/webp\s*(;(?!\s*q=0(\.0*)?\s*(,|$))|,|$)/i.test(accept ?? "");
-  return takesWebp ? { ...format, type: "webp" } : format;
+  return { ...format, webp: takesWebp };
+}
+
+/** Decides `auto` for a finished image; other formats pass through. */
+export function resolveFormat(
+  format: OutputFormat,
+  image: { frameCount: number; hasAlpha(): boolean },
+): OutputFormat {
+  if (format.type !== "auto") return format;
+  const type = image.frameCount > 1
+    ? "gif"
+    : format.webp
+    ? "webp"
+    : image.hasAlpha()
+    ? "png"
+    : "jpeg";
+  return { ...format, type };
 }

@@ -4,7 +4,7 @@ import type { Backend, DecodeHint } from "./backend.ts";
 import type { Size } from "./bitmap.ts";
 import type { ImageLimits } from "./config.ts";
 import { BadRequest, Unprocessable } from "./errors.ts";
-import type { OutputFormat } from "./formats.ts";
+import { type OutputFormat, resolveFormat } from "./formats.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import { probeImage } from "./probe.ts";
 import { sniffFormat } from "./sniff.ts";
@@ -88,13 +88,11 @@ export async function runTransform(
     steps: upright.length,
     transposed: upright.length > 0 && isTransposed(info.orientation),
   });
-  const canvas = await backend.decode(bytes, format, hint);
+  const allFrames = task.format.type === "gif" || task.format.type === "auto";
+  const canvas = await backend.decode(bytes, format, { hint, allFrames });
   try {
     chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
-    const format: OutputFormat = task.format.type === "auto"
-      ? { ...task.format, type: canvas.hasAlpha() ? "png" : "jpeg" }
-      : task.format;
-    return await backend.encode(canvas, format);
+    return await backend.encode(canvas, resolveFormat(task.format, canvas));
   } finally {
     canvas.dispose();
   }

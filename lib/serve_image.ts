@@ -41,7 +41,10 @@ export async function serveImage(
   const signal = AbortSignal.timeout(config.http.timeoutMs);
   try {
     const source = await sources.load(job.storage, job.path, signal);
-    const format = negotiate(job.format, request.headers.get("accept"));
+    const format = {
+      ...negotiate(job.format, request.headers.get("accept")),
+      progressive: config.image.progressive,
+    };
     const variant = `${config.backend}/${config.image.autoOrient ? "upright" : "stored"}`;
     const key = resultKey({ ...job, format }, source.validator, variant);
     const etag = `"${key}"`;

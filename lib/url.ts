@@ -30,6 +30,7 @@ const formatAliases: Record<string, OutputFormat["type"]> = {
   jpeg: "jpeg",
   jpg: "jpeg",
   webp: "webp",
+  gif: "gif",
   auto: "auto",
 };
 const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "auto"]);
@@ -72,8 +73,8 @@ export function parseChain(text: string, context: JobContext): Step[] {
 }
 
 /**
- * Parses the format segment: `png`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]` or `auto[,Q]`,
- * Q from 1 to 100.
+ * Parses the format segment: `png`, `gif`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]` or
+ * `auto[,Q]`, Q from 1 to 100.
  *
  * @throws {BadRequest} naming the bad format or quality
  */

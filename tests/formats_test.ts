@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { probeImage } from "../lib/probe.ts";
+import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/sniff.ts";
 import { encode, makeBitmap, photoLike, startTestServer, type TestServer } from "./helpers.ts";
 
@@ -66,3 +67,37 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
     }
   });
 }
+
+Deno.test("formats: an animated GIF stays animated with its delays and loop count (pure)", async () => {
+  const frames = [0, 1, 2].map((i) => ({
+    bitmap: makeBitmap(
+      80,
+      60,
+      (x) => (x < 20 * (i + 1) ? [200, 40 * i, 0, 255] : [0, 0, 200, 255]),
+    ),
+    delayMs: 100 * (i + 1),
+  }));
+  const source = encodeGif(frames, 3);
+  const server = await startTestServer({ "anim.gif": source });
+  try {
+    const { response, body } = await get(server, "/s,40x0,f,h/gif/files/anim.gif");
+    assert.equal(response.headers.get("content-type"), "image/gif");
+    const out = await decodeGifFrames(body);
+    assert.equal(out.length, 3);
+    assert.deepEqual(out.map((f) => f.delayMs), [100, 200, 300]);
+    assert.deepEqual([out[0].bitmap.width, out[0].bitmap.height], [40, 30]);
+    assert.equal(gifLoopCount(body), 3);
+    // auto keeps an animation a GIF, even for a client that takes WebP.
+    const auto = await get(server, "/s,40x0/auto/files/anim.gif", "image/webp,*/*");
+    assert.equal(auto.response.headers.get("content-type"), "image/gif");
+    // Other formats take the first frame.
+    const still = await get(server, "/s,40x0/png/files/anim.gif");
+    assert.deepEqual(probeImage(still.body, "png").width, 40);
+    // A still source becomes a one-frame GIF.
+    await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
+    const one = await get(server, "/s,25x0/gif/files/still.png");
+    assert.equal((await decodeGifFrames(one.body)).length, 1);
+  } finally {
+    await server.close();
+  }
+});

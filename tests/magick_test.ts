@@ -8,6 +8,9 @@ import { createMagickBackend } from "../lib/magick/backend.ts";
 import { graphicsmagick, imagemagick6 } from "../lib/magick/dialects.ts";
 import { openMagick } from "../lib/magick/library.ts";
 
+/** Decode options for a still, first-frame decode without a size hint. */
+const still = { allFrames: false };
+
 const limits = { maxSourcePixels: 50_000_000, maxOutputPixels: 50_000_000 };
 
 /** Runs `open`; when it throws, prints why and skips, unless CI=true, where it fails. */
@@ -110,7 +113,7 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
           type: "png" | "jpeg" = "png",
         ) => {
           const format = name.split(".")[1].replace("jpg", "jpeg") as SourceFormat;
-          const canvas = await magick.decode(files[name], format);
+          const canvas = await magick.decode(files[name], format, still);
           try {
             change(canvas);
             const bytes = await magick.encode(canvas, { type, quality: 90 });
@@ -237,7 +240,7 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
 
         await t.step("a JPEG hint decodes at a reduced size, never below the hint", async () => {
           const hint = { minSize: { width: 400, height: 300 } };
-          const canvas = await magick.decode(files["big.jpg"], "jpeg", hint);
+          const canvas = await magick.decode(files["big.jpg"], "jpeg", { hint, allFrames: false });
           try {
             assert.ok(
               canvas.width >= 400 && canvas.height >= 300,
@@ -252,7 +255,8 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
 
         await t.step("a hint near the stored size never makes the decoder scale up", async () => {
           const canvas = await magick.decode(files["photo.jpg"], "jpeg", {
-            minSize: { width: 40, height: 30 },
+            hint: { minSize: { width: 40, height: 30 } },
+            allFrames: false,
           });
           assert.deepEqual([canvas.width, canvas.height], [64, 48]);
           canvas.dispose();
@@ -273,7 +277,7 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
             ["PNG labelled JPEG", files["alpha.png"], "jpeg"],
           ];
           for (const [what, bytes, format] of cases) {
-            await assert.rejects(() => magick.decode(bytes, format), (error: Error) => {
+            await assert.rejects(() => magick.decode(bytes, format, still), (error: Error) => {
               assert.ok(error instanceof Unprocessable, `${what}: ${error}`);
               assert.equal(error.status, 422);
               assert.match(error.message, /cannot decode the [a-z]+ source: \S/);
@@ -287,7 +291,7 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
           const small = createMagickBackend(library, { maxSourcePixels: 1000 });
           try {
             for (const [name, format] of [["photo.jpg", "jpeg"], ["alpha.png", "png"]] as const) {
-              await assert.rejects(() => small.decode(files[name], format), Unprocessable);
+              await assert.rejects(() => small.decode(files[name], format, still), Unprocessable);
             }
           } finally {
             createMagickBackend(library, limits);
@@ -299,7 +303,8 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
           for (let i = 0; i < 5; i++) {
             const start = performance.now();
             const canvas = await magick.decode(files["big.jpg"], "jpeg", {
-              minSize: { width: 400, height: 300 },
+              hint: { minSize: { width: 400, height: 300 } },
+              allFrames: false,
             });
             canvas.resize({ width: 400, height: 300 });
             await magick.encode(canvas, { type: "jpeg", quality: 80 });

@@ -23,7 +23,7 @@ export function createMagickBackend(library: MagickLibrary, limits: MagickLimits
     name: library,
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
-    decode(bytes, format, hint) {
+    decode(bytes, format, { hint }) {
       return Promise.try(() => new MagickCanvas(api, decodeWand(api, bytes, format, hint)));
     },
     encode(canvas, format) {

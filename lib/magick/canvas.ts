@@ -73,6 +73,9 @@ export class MagickCanvas implements Canvas {
     blurWand(this.api, this.wand, sigma);
   }
 
+  /** Only the first frame is decoded on the magick backends. */
+  readonly frameCount = 1;
+
   hasAlpha(): boolean {
     return this.api.hasAlpha(this.wand);
   }

@@ -4,11 +4,31 @@ import { gaussianBlur } from "../blur.ts";
 import { resizeBitmap } from "../resample.ts";
 import { decodeBitmap } from "./decode.ts";
 import { encodeBitmap } from "./encode.ts";
+import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";
 import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap } from "./ops.ts";
 
-/** A canvas over an RGBA bitmap in JavaScript memory; each operation swaps in a new bitmap. */
+/**
+ * A canvas over RGBA bitmaps in JavaScript memory: one, or every frame of an animation.
+ * Each operation applies to every frame and swaps in new bitmaps.
+ */
 export class BitmapCanvas implements Canvas {
-  constructor(public bitmap: Bitmap) {}
+  frames: AnimationFrame[];
+
+  constructor(bitmap: Bitmap, readonly loops?: number) {
+    this.frames = [{ bitmap, delayMs: 0 }];
+  }
+
+  /** A canvas over the frames of an animation. */
+  static animated(frames: AnimationFrame[], loops?: number): BitmapCanvas {
+    const canvas = new BitmapCanvas(frames[0].bitmap, loops);
+    canvas.frames = frames;
+    return canvas;
+  }
+
+  /** The first (or only) frame. */
+  get bitmap(): Bitmap {
+    return this.frames[0].bitmap;
+  }
 
   get width(): number {
     return this.bitmap.width;
@@ -18,34 +38,43 @@ export class BitmapCanvas implements Canvas {
     return this.bitmap.height;
   }
 
+  get frameCount(): number {
+    return this.frames.length;
+  }
+
+  #each(op: (bitmap: Bitmap) => Bitmap): void {
+    this.frames = this.frames.map((frame) => ({ ...frame, bitmap: op(frame.bitmap) }));
+  }
+
   crop(rect: Rect): void {
-    this.bitmap = cropBitmap(this.bitmap, rect);
+    this.#each((bitmap) => cropBitmap(bitmap, rect));
   }
 
   resize(size: Size): void {
-    this.bitmap = resizeBitmap(this.bitmap, size.width, size.height);
+    this.#each((bitmap) => resizeBitmap(bitmap, size.width, size.height));
   }
 
   flip(axis: "h" | "v"): void {
-    this.bitmap = flipBitmap(this.bitmap, axis);
+    this.#each((bitmap) => flipBitmap(bitmap, axis));
   }
 
   rotate(degrees: 90 | 180 | 270): void {
-    this.bitmap = rotateBitmap(this.bitmap, degrees);
+    this.#each((bitmap) => rotateBitmap(bitmap, degrees));
   }
 
   grayscale(): void {
-    this.bitmap = grayscaleBitmap(this.bitmap);
+    this.#each(grayscaleBitmap);
   }
 
   blur(sigma: number): void {
-    this.bitmap = gaussianBlur(this.bitmap, sigma);
+    this.#each((bitmap) => gaussianBlur(bitmap, sigma));
   }
 
   hasAlpha(): boolean {
-    const data = this.bitmap.data;
-    for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
-    return false;
+    return this.frames.some(({ bitmap: { data } }) => {
+      for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+      return false;
+    });
   }
 
   dispose(): void {}
@@ -54,10 +83,15 @@ export class BitmapCanvas implements Canvas {
 /** The default backend: ImageScript's WASM decoders and our own TypeScript pixel code. */
 export const pureBackend: Backend = {
   name: "pure",
-  async decode(bytes, format, hint) {
-    return new BitmapCanvas(await decodeBitmap(bytes, format, hint));
+  async decode(bytes, format, options) {
+    if (format === "gif" && options.allFrames) {
+      return BitmapCanvas.animated(await decodeGifFrames(bytes), gifLoopCount(bytes));
+    }
+    return new BitmapCanvas(await decodeBitmap(bytes, format, options.hint));
   },
   encode(canvas, format) {
-    return encodeBitmap((canvas as BitmapCanvas).bitmap, format);
+    const { frames, loops } = canvas as BitmapCanvas;
+    if (format.type === "gif") return Promise.resolve(encodeGif(frames, loops));
+    return encodeBitmap(frames[0].bitmap, format);
   },
 };
