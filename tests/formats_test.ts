@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { probeImage } from "../lib/probe.ts";
+import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/sniff.ts";
-import { encode, makeBitmap, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  makeBitmap,
+  photoLike,
+  startTestServer,
+  type TestServer,
+} from "./helpers.ts";
 
 const files = {
   "photo.jpg": await encode(photoLike(120, 80), "jpeg"),
@@ -97,6 +105,26 @@ Deno.test("formats: an animated GIF stays animated with its delays and loop coun
     await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
     const one = await get(server, "/s,25x0/gif/files/still.png");
     assert.equal((await decodeGifFrames(one.body)).length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("formats: WebP sources decode on the pure backend, lossy and lossless", async () => {
+  const red = makeBitmap(64, 48, () => [220, 30, 30, 255]);
+  const server = await startTestServer({
+    "lossy.webp": await encodeBitmap(red, { type: "webp", quality: 90 }),
+    "lossless.webp": await encodeBitmap(red, { type: "webp", quality: 75, lossless: true }),
+  });
+  try {
+    for (const name of ["lossy.webp", "lossless.webp"]) {
+      const { response, body } = await get(server, `/s,32x0/png/files/${name}`);
+      assert.equal(response.status, 200, name);
+      const image = await decode(body);
+      assert.deepEqual([image.width, image.height], [32, 24]);
+      const [r, g, b] = image.data;
+      assert.ok(Math.abs(r - 220) < 8 && g < 40 && b < 40, `${name}: ${r},${g},${b}`);
+    }
   } finally {
     await server.close();
   }

@@ -6,6 +6,7 @@ import type { DecodeHint } from "../backend.ts";
 import { type Bitmap, createBitmap } from "../bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../formats.ts";
+import { decodeWebp } from "./webp.ts";
 
 type Decoder = (bytes: Uint8Array, hint?: DecodeHint) => Promise<Bitmap>;
 
@@ -22,10 +23,11 @@ const decoders: Partial<Record<SourceFormat, Decoder>> = {
     return { width, height, data: buffer.subarray(0, width * height * 4) };
   },
   gif: decodeGifFirstFrame,
+  webp: decodeWebp,
 };
 
 /**
- * Decodes JPEG, PNG, TIFF and GIF (first frame) into RGBA.
+ * Decodes JPEG, PNG, TIFF, GIF (first frame) and WebP into RGBA.
  *
  * @throws {Unprocessable} when the bytes cannot be decoded
  */
