@@ -85,7 +85,7 @@ Deno.test("server: bad requests get the right status and a short plain-text reas
       ["/b,NaN/png/files/logo.png", 400, /blur "NaN"/],
       ["/s,0x0/png/files/logo.png", 400, /resize "0x0"/],
       ["/c,500x500-10x10/png/files/logo.png", 400, /outside the 80x60 image/],
-      ["/gs/gif/files/logo.png", 400, /Unknown format "gif"/],
+      ["/gs/bmp/files/logo.png", 400, /Unknown format "bmp"/],
       ["/gs/jpeg,0/files/logo.png", 400, /quality/],
       ["/gs/png/files/a%2F..%2Fx.png", 400, /Bad path segment/],
       ["/gs/png/files/a%5Cb.png", 400, /Bad path segment/],
