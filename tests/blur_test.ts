@@ -1,19 +1,6 @@
 import assert from "node:assert/strict";
-import type { Bitmap } from "../lib/bitmap.ts";
 import { gaussianBlur } from "../lib/blur.ts";
-
-function fill(width: number, height: number, pixel: (x: number, y: number) => number[]): Bitmap {
-  const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) data.set(pixel(x, y), (y * width + x) * 4);
-  }
-  return { width, height, data };
-}
-
-function pixelAt(image: Bitmap, x: number, y: number): number[] {
-  const p = (y * image.width + x) * 4;
-  return [...image.data.subarray(p, p + 4)];
-}
+import { makeBitmap, pixelAt } from "./helpers.ts";
 
 /** Where `values` first reaches `level`, interpolated between samples. */
 function crossing(values: number[], level: number): number {
@@ -22,7 +9,7 @@ function crossing(values: number[], level: number): number {
 }
 
 Deno.test("gaussianBlur() returns a copy for a sigma of zero or less", () => {
-  const src = fill(6, 5, (x, y) => [x * 40, y * 50, 7, 255]);
+  const src = makeBitmap(6, 5, (x, y) => [x * 40, y * 50, 7, 255]);
   for (const sigma of [0, -2, NaN]) {
     const out = gaussianBlur(src, sigma);
     assert.deepEqual(out, src);
@@ -34,8 +21,12 @@ Deno.test("gaussianBlur() keeps a flat colour flat", () => {
   for (const colour of [[200, 100, 50, 255], [200, 100, 50, 128], [13, 240, 99, 1]]) {
     for (const [w, h] of [[40, 30], [1, 1], [3, 2]]) {
       for (const sigma of [0.5, 3, 50]) {
-        const out = gaussianBlur(fill(w, h, () => colour), sigma);
-        assert.deepEqual(out.data, fill(w, h, () => colour).data, `${w}x${h}, sigma ${sigma}`);
+        const out = gaussianBlur(makeBitmap(w, h, () => colour), sigma);
+        assert.deepEqual(
+          out.data,
+          makeBitmap(w, h, () => colour).data,
+          `${w}x${h}, sigma ${sigma}`,
+        );
       }
     }
   }
@@ -48,8 +39,8 @@ Deno.test("gaussianBlur() spreads a step edge by sigma along both axes", () => {
     const edge = size / 2;
     const white = [255, 255, 255, 255];
     const black = [0, 0, 0, 255];
-    const across = gaussianBlur(fill(size, 3, (x) => x < edge ? black : white), sigma);
-    const down = gaussianBlur(fill(3, size, (_, y) => y < edge ? black : white), sigma);
+    const across = gaussianBlur(makeBitmap(size, 3, (x) => x < edge ? black : white), sigma);
+    const down = gaussianBlur(makeBitmap(3, size, (_, y) => y < edge ? black : white), sigma);
     const profiles = [
       Array.from({ length: size }, (_, i) => pixelAt(across, i, 1)[0]),
       Array.from({ length: size }, (_, i) => pixelAt(down, 1, i)[0]),
@@ -71,7 +62,7 @@ Deno.test("gaussianBlur() turns a white pixel into a sampled Gaussian", () => {
     const size = 41;
     const c = 20;
     const out = gaussianBlur(
-      fill(size, size, (x, y) => x === c && y === c ? [255, 255, 255, 255] : [0, 0, 0, 255]),
+      makeBitmap(size, size, (x, y) => x === c && y === c ? [255, 255, 255, 255] : [0, 0, 0, 255]),
       sigma,
     );
     const g = (x: number, y: number) => Math.exp(-((x - c) ** 2 + (y - c) ** 2) / (2 * sigma ** 2));
@@ -92,12 +83,15 @@ Deno.test("gaussianBlur() turns a white pixel into a sampled Gaussian", () => {
 
 Deno.test("gaussianBlur() keeps alpha and does not bleed the colour of transparent pixels", () => {
   // A flat alpha with varying colour keeps its alpha exactly.
-  const src = fill(30, 20, (x, y) => [x * 8, y * 12, (x * y) % 256, 77]);
+  const src = makeBitmap(30, 20, (x, y) => [x * 8, y * 12, (x * y) % 256, 77]);
   const out = gaussianBlur(src, 2);
   for (let p = 3; p < out.data.length; p += 4) assert.equal(out.data[p], 77);
 
   // Left half transparent red, right half opaque blue: premultiplied, the red weighs nothing.
-  const half = gaussianBlur(fill(40, 8, (x) => x < 20 ? [255, 0, 0, 0] : [0, 0, 255, 255]), 3);
+  const half = gaussianBlur(
+    makeBitmap(40, 8, (x) => x < 20 ? [255, 0, 0, 0] : [0, 0, 255, 255]),
+    3,
+  );
   let partial = 0;
   for (let x = 0; x < 40; x++) {
     const [r, g, b, a] = pixelAt(half, x, 4);
@@ -112,7 +106,7 @@ Deno.test("gaussianBlur() keeps alpha and does not bleed the colour of transpare
 
 Deno.test("gaussianBlur() takes about as long for a large sigma as for a small one", () => {
   // Timings are only printed: they depend on the machine.
-  const src = fill(1500, 1000, (x, y) => [x % 256, y % 256, (x ^ y) % 256, 255]);
+  const src = makeBitmap(1500, 1000, (x, y) => [x % 256, y % 256, (x ^ y) % 256, 255]);
   gaussianBlur(src, 1);
   for (const sigma of [2, 20, 200]) {
     const start = performance.now();

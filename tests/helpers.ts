@@ -13,7 +13,11 @@ import { sniffFormat } from "../lib/sniff.ts";
 export type Rgba = [number, number, number, number];
 
 /** A bitmap whose every pixel comes from `paint`. */
-export function makeBitmap(width: number, height: number, paint: (x: number, y: number) => Rgba) {
+export function makeBitmap(
+  width: number,
+  height: number,
+  paint: (x: number, y: number) => readonly number[],
+): Bitmap {
   const bitmap = createBitmap(width, height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) bitmap.data.set(paint(x, y), (y * width + x) * 4);
@@ -90,15 +94,48 @@ export async function startTestServer(
   };
 }
 
-/** True when `command` runs; otherwise skips (printing why) unless CI=true, then fails. */
-export async function requireCommand(command: string): Promise<boolean> {
+/**
+ * `startTestServer` on one backend; undefined (with a printed reason) when the backend's library
+ * is missing, except under CI=true, where that fails the test.
+ */
+export async function startBackendServer(
+  files: Record<string, Uint8Array>,
+  backend: string,
+  config: Record<string, unknown> = {},
+): Promise<TestServer | undefined> {
+  try {
+    return await startTestServer(files, { ...config, backend });
+  } catch (error) {
+    if (backend === "pure" || Deno.env.get("CI") === "true") throw error;
+    console.log(`skipped: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+async function commandRuns(command: string): Promise<boolean> {
   try {
     await new Deno.Command(command, { args: ["-version"], stdout: "null", stderr: "null" })
       .output();
     return true;
   } catch {
-    if (Deno.env.get("CI") === "true") throw new Error(`${command} is required under CI=true`);
-    console.log(`skipped: "${command}" is not installed`);
     return false;
   }
+}
+
+/** True when `command` runs; otherwise skips (printing why) unless CI=true, then fails. */
+export async function requireCommand(command: string): Promise<boolean> {
+  if (await commandRuns(command)) return true;
+  if (Deno.env.get("CI") === "true") throw new Error(`${command} is required under CI=true`);
+  console.log(`skipped: "${command}" is not installed`);
+  return false;
+}
+
+/**
+ * For `Deno.test({ ignore })`: true (skip, with a printed reason) when `command` is missing,
+ * except under CI=true, where the tests run and fail.
+ */
+export async function skipWithout(command: string): Promise<boolean> {
+  if (await commandRuns(command) || Deno.env.get("CI") === "true") return false;
+  console.log(`skipped: "${command}" is not installed`);
+  return true;
 }

@@ -4,6 +4,7 @@ import { Unprocessable } from "../lib/errors.ts";
 import type { SourceFormat } from "../lib/formats.ts";
 import { probeImage } from "../lib/probe.ts";
 import { sniffFormat } from "../lib/sniff.ts";
+import { skipWithout } from "./helpers.ts";
 
 // ---- hand-built bytes ----
 
@@ -101,17 +102,7 @@ function assertSize(bytes: Uint8Array, format: SourceFormat, width: number, heig
 
 // ---- images made by ImageMagick ----
 
-async function hasConvert(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("convert", { args: ["-version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const skipMagick = !(await hasConvert()) && Deno.env.get("CI") !== "true";
-if (skipMagick) console.log("ImageMagick's convert is not installed: skipping the tests using it");
+const skipMagick = await skipWithout("convert");
 
 /** A test that needs `convert`: skipped without it, except on CI where it must fail. */
 function magickTest(name: string, fn: () => Promise<void>) {

@@ -2,19 +2,7 @@ import assert from "node:assert/strict";
 import { Image } from "imagescript";
 import type { Bitmap } from "../lib/bitmap.ts";
 import { resizeBitmap } from "../lib/resample.ts";
-
-function fill(width: number, height: number, pixel: (x: number, y: number) => number[]): Bitmap {
-  const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) data.set(pixel(x, y), (y * width + x) * 4);
-  }
-  return { width, height, data };
-}
-
-function pixelAt(image: Bitmap, x: number, y: number): number[] {
-  const p = (y * image.width + x) * 4;
-  return [...image.data.subarray(p, p + 4)];
-}
+import { makeBitmap, pixelAt, skipWithout } from "./helpers.ts";
 
 /** Mean and standard deviation of the red channel. */
 function redStats(image: Bitmap): { mean: number; stddev: number } {
@@ -30,7 +18,7 @@ function redStats(image: Bitmap): { mean: number; stddev: number } {
 }
 
 Deno.test("resizeBitmap() returns the requested size", () => {
-  const src = fill(37, 23, (x, y) => [x * 7, y * 11, 0, 255]);
+  const src = makeBitmap(37, 23, (x, y) => [x * 7, y * 11, 0, 255]);
   for (const [w, h] of [[10, 7], [80, 50], [1, 1], [37, 5], [3, 23], [200, 3]]) {
     const out = resizeBitmap(src, w, h);
     assert.equal(out.width, w);
@@ -40,14 +28,14 @@ Deno.test("resizeBitmap() returns the requested size", () => {
 });
 
 Deno.test("resizeBitmap() returns a copy at the same size", () => {
-  const src = fill(5, 4, (x, y) => [x, y, x + y, 200]);
+  const src = makeBitmap(5, 4, (x, y) => [x, y, x + y, 200]);
   const out = resizeBitmap(src, 5, 4);
   assert.deepEqual(out.data, src.data);
   assert.notEqual(out.data, src.data);
 });
 
 Deno.test("resizeBitmap() rejects a size that is not a positive integer", () => {
-  const src = fill(4, 4, () => [0, 0, 0, 255]);
+  const src = makeBitmap(4, 4, () => [0, 0, 0, 255]);
   for (const [w, h] of [[0, 4], [4, -1], [2.5, 4], [NaN, 4]]) {
     assert.throws(() => resizeBitmap(src, w, h), RangeError);
   }
@@ -59,7 +47,7 @@ Deno.test("resizeBitmap() rejects a size that is not a positive integer", () => 
 
 Deno.test("resizeBitmap() keeps a flat colour flat", () => {
   for (const colour of [[200, 100, 50, 255], [200, 100, 50, 128], [13, 240, 99, 1]]) {
-    const src = fill(90, 60, () => colour);
+    const src = makeBitmap(90, 60, () => colour);
     // Upscaling, a plain downscale, and one big enough for the box pre-shrink.
     for (const [w, h] of [[250, 170], [41, 29], [9, 7], [90, 11]]) {
       const out = resizeBitmap(src, w, h);
@@ -72,7 +60,7 @@ Deno.test("resizeBitmap() keeps a flat colour flat", () => {
 
 Deno.test("resizeBitmap() does not bleed the colour of transparent pixels", () => {
   // Left half transparent red, right half opaque blue: premultiplied, the red weighs nothing.
-  const src = fill(64, 32, (x) => x < 32 ? [255, 0, 0, 0] : [0, 0, 255, 255]);
+  const src = makeBitmap(64, 32, (x) => x < 32 ? [255, 0, 0, 0] : [0, 0, 255, 255]);
   for (const [w, h] of [[20, 10], [7, 5], [150, 40]]) {
     const out = resizeBitmap(src, w, h);
     let partial = 0;
@@ -90,7 +78,7 @@ Deno.test("resizeBitmap() does not bleed the colour of transparent pixels", () =
 
 Deno.test("resizeBitmap() turns a fine checkerboard into flat grey", () => {
   // Squares of 3 pixels, so that averaging pixel pairs alone cannot flatten it.
-  const src = fill(
+  const src = makeBitmap(
     800,
     600,
     (x, y) => (Math.floor(x / 3) + Math.floor(y / 3)) % 2 ? [255, 255, 255, 255] : [0, 0, 0, 255],
@@ -104,7 +92,7 @@ Deno.test("resizeBitmap() turns a fine checkerboard into flat grey", () => {
 Deno.test("resizeBitmap() does not alias a zone plate", () => {
   // cos(pi r² / n): the local frequency r / n cycles per pixel reaches 0.5 at r = n / 2.
   const n = 1024;
-  const src = fill(n, n, (x, y) => {
+  const src = makeBitmap(n, n, (x, y) => {
     const r2 = (x + 0.5 - n / 2) ** 2 + (y + 0.5 - n / 2) ** 2;
     const v = Math.round(127.5 + 127.5 * Math.cos(Math.PI * r2 / n));
     return [v, v, v, 255];
@@ -128,15 +116,6 @@ Deno.test("resizeBitmap() does not alias a zone plate", () => {
   }
 });
 
-async function hasConvert(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("convert", { args: ["-version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
 async function convert(...args: string[]): Promise<void> {
   const { success, stderr } = await new Deno.Command("convert", { args, stderr: "piped" })
     .output();
@@ -153,17 +132,12 @@ async function decodePng(path: string): Promise<Bitmap> {
   };
 }
 
-const magick = await hasConvert();
-const ci = Deno.env.get("CI") === "true";
-if (!magick && !ci) {
-  console.log("Skipping the ImageMagick comparison: `convert` is not installed");
-}
+const skipMagick = await skipWithout("convert");
 
 Deno.test({
   name: "resizeBitmap() matches ImageMagick's Lanczos on a photo-like image",
-  ignore: !magick && !ci,
+  ignore: skipMagick,
   async fn() {
-    assert.ok(magick, "`convert` (ImageMagick) is required when CI=true");
     const dir = await Deno.makeTempDir();
     try {
       await convert(
