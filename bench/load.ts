@@ -5,50 +5,35 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU time of this (the server's) process per request: workers included, client not. */
   cpuPerRequest: number;
   peakRss: number;
 }
 
-/** CPU time (user + system) of this process, all threads and workers, in milliseconds. */
+const client = new URL("./client.ts", import.meta.url).pathname;
+
 function cpuMs(): number {
   const { user, system } = cpuUsage();
   return (user + system) / 1000;
 }
 
 /**
- * `clients` loops each fetching `url` until `total` requests are done; every answer must be a
- * 200. One warm-up request per client is not counted.
+ * Runs `clients` concurrent loops from a separate process until `total` requests are done
+ * (each must be a 200), while sampling this process's memory and CPU. `{i}` in the URL is
+ * replaced by the request number.
  */
 export async function loadRun(url: string, clients: number, total: number): Promise<LoadResult> {
-  const fetchOk = async () => {
-    const response = await fetch(url);
-    await response.arrayBuffer();
-    if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
-  };
-  await Promise.all(Array.from({ length: clients }, fetchOk));
   let peakRss = Deno.memoryUsage().rss;
   const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 20);
-  const latencies: number[] = [];
-  let started = 0;
   const cpuBefore = cpuMs();
-  const begin = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (started++ < total) {
-      const t = performance.now();
-      await fetchOk();
-      latencies.push(performance.now() - t);
-    }
-  }));
-  const elapsed = performance.now() - begin;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", client, url, String(clients), String(total)],
+    stderr: "inherit",
+  }).output();
   clearInterval(sampler);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return {
-    rps: (latencies.length / elapsed) * 1000,
-    p50: at(0.5),
-    p99: at(0.99),
-    cpuPerRequest: (cpuMs() - cpuBefore) / latencies.length,
-    peakRss,
-  };
+  if (!output.success) throw new Error(`the load client failed for ${url}`);
+  const { rps, p50, p99 } = JSON.parse(new TextDecoder().decode(output.stdout));
+  // The client also sends one warm-up request per loop.
+  const requests = total + clients;
+  return { rps, p50, p99, cpuPerRequest: (cpuMs() - cpuBefore) / requests, peakRss };
 }

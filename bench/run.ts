@@ -58,7 +58,11 @@ const results = new Map<string, LoadResult>();
 for (const backend of backends) {
   let server;
   try {
-    server = await startTestServer({ "photo.jpg": photo }, {
+    // One copy of the photo per request, so no two requests share a result.
+    const copies = Object.fromEntries(
+      Array.from({ length: quick ? 8 : 24 }, (_, i) => [`photo-${i}.jpg`, photo]),
+    );
+    server = await startTestServer(copies, {
       backend,
       http: { workers: 2, timeout: "60s" },
       caches: { source: -1, result: 0 },
@@ -67,7 +71,7 @@ for (const backend of backends) {
     console.log(`${backend}: skipped (${(error as Error).message})`);
     continue;
   }
-  const url = `${server.url}/s,400x0/jpeg,80/files/photo.jpg`;
+  const url = `${server.url}/s,400x0/jpeg,80/files/photo-{i}.jpg`;
   try {
     for (const clients of quick ? [1, 2] : [1, 2, 8]) {
       const result = await loadRun(url, clients, quick ? 8 : 24);

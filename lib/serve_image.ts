@@ -38,7 +38,14 @@ export async function serveImage(
   deps: ImageDeps,
 ): Promise<ImageOutcome> {
   const { config, sources, results, pool, flights } = deps;
-  const signal = AbortSignal.timeout(config.http.timeoutMs);
+  // A timer cleared when the request ends: AbortSignal.timeout would leave one pending per
+  // request for the whole timeout, which costs a busy server dearly.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("Request deadline", "TimeoutError")),
+    config.http.timeoutMs,
+  );
+  const signal = deadline.signal;
   try {
     const source = await sources.load(job.storage, job.path, signal);
     const format = {
@@ -85,5 +92,7 @@ export async function serveImage(
       throw new Unavailable("The request timed out: try again shortly");
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
