@@ -23,7 +23,7 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
-  /** Whether any pixel is not fully opaque (or, on magick, the image has an alpha channel). */
+  /** Whether any pixel is not fully opaque. */
   hasAlpha(): boolean;
   /** Releases native memory; the canvas is unusable afterwards. */
   dispose(): void;

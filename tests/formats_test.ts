@@ -124,3 +124,19 @@ Deno.test("formats: WebP sources decode on the pure backend, lossy and lossless"
     await server.close();
   }
 });
+
+for (const backend of ["imagemagick", "graphicsmagick"]) {
+  Deno.test(`formats: image.progressive writes progressive JPEGs (${backend})`, async () => {
+    const server = await startBackendServer(files, backend, { image: { progressive: true } });
+    if (!server) return;
+    try {
+      const { body } = await get(server, "/s,60x0/jpeg/files/photo.jpg");
+      const hasMarker = (second: number) =>
+        body.some((byte, i) => byte === 0xff && body[i + 1] === second);
+      assert.ok(hasMarker(0xc2), "a progressive frame header (SOF2)");
+      assert.ok(!hasMarker(0xc0), "no baseline frame header (SOF0)");
+    } finally {
+      await server.close();
+    }
+  });
+}

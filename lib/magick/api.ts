@@ -52,6 +52,8 @@ export interface MagickApi {
    */
   blur(wand: Wand, sigma: number): boolean;
   setQuality(wand: Wand, quality: number): boolean;
+  /** Sets an encoder option such as WebP's `lossless`, for the next write. */
+  setCoderOption(wand: Wand, coder: string, key: string, value: string): boolean;
   /**
    * Keeps JPEG output in colour after the grayscale filter: ImageMagick otherwise writes a
    * one-channel JPEG whenever every pixel is grey.

@@ -5,6 +5,7 @@ import { blurWand } from "./blur.ts";
 import { check } from "./exception.ts";
 import { grayscaleWand } from "./grayscale.ts";
 import { withPixelWand } from "./pixel_wand.ts";
+import { hasTransparency } from "./pixels.ts";
 
 /** A canvas over one image in a MagickWand; native memory until `dispose()`. */
 export class MagickCanvas implements Canvas {
@@ -77,7 +78,7 @@ export class MagickCanvas implements Canvas {
   readonly frameCount = 1;
 
   hasAlpha(): boolean {
-    return this.api.hasAlpha(this.wand);
+    return hasTransparency(this.api, this.wand);
   }
 
   dispose(): void {

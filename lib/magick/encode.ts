@@ -35,12 +35,16 @@ export function encodeWand(
     check(api, target, c.MagickSetImageFormat(target, coder), doing);
     check(api, target, c.MagickSetFormat(target, coder), doing);
     if (format.type === "png") setPngOptions(api, target, doing);
-    else setJpegOptions(api, target, format.quality, doing);
+    else if (format.type === "webp") setWebpOptions(api, target, format, doing);
+    else if (format.type === "jpeg") setJpegOptions(api, target, format, doing);
     return takeBlob(api, target, doing);
   } finally {
     if (copy) api.c.DestroyMagickWand(copy);
   }
 }
+
+/** `LineInterlace` in both libraries' InterlaceType: their JPEG writers make it progressive. */
+const LINE_INTERLACE = 2;
 
 function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
   // 8 bits per sample, as the pure backend writes, even from a 16-bit source.
@@ -48,8 +52,18 @@ function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
   check(api, wand, api.setQuality(wand, PNG_QUALITY), doing);
 }
 
-function setJpegOptions(api: MagickApi, wand: Wand, quality: number, doing: string): void {
-  check(api, wand, api.setQuality(wand, quality), doing);
+function setWebpOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
+  check(api, wand, api.setQuality(wand, format.quality), doing);
+  if (format.lossless) {
+    check(api, wand, api.setCoderOption(wand, "webp", "lossless", "true"), doing);
+  }
+}
+
+function setJpegOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
+  check(api, wand, api.setQuality(wand, format.quality), doing);
+  if (format.progressive) {
+    check(api, wand, api.c.MagickSetInterlaceScheme(wand, LINE_INTERLACE), doing);
+  }
   // Explicit, since both libraries switch to 4:4:4 from quality 90 up.
   const factors = new Float64Array(api.dialect.sampling420);
   check(api, wand, api.c.MagickSetSamplingFactors(wand, BigInt(factors.length), factors), doing);

@@ -55,6 +55,8 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     setQuality: (wand, quality) => symbols.MagickSetCompressionQuality(wand, BigInt(quality)) !== 0,
     // The JPEG writer goes grey only for images flagged grey when read, and a pixel import
     // (the grayscale filter) clears that flag; there is no wand call that forces colour.
+    setCoderOption: (wand, coder, key, value) =>
+      symbols.MagickSetImageOption(wand, cString(coder), cString(key), cString(value)) !== 0,
     keepTrueColor: () => true,
     copyPixels: (wand) => pixelsOnly(symbols, wand),
     flatten: (wand) => symbols.MagickFlattenImages(wand),

@@ -53,6 +53,8 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
     ...version,
     setQuality: (wand, quality) =>
       symbols.MagickSetImageCompressionQuality(wand, BigInt(quality)) !== 0,
+    setCoderOption: (wand, coder, key, value) =>
+      symbols.MagickSetOption(wand, cString(`${coder}:${key}`), cString(value)) !== 0,
     keepTrueColor: (wand) => symbols.MagickSetType(wand, TRUE_COLOR_TYPE) !== 0,
     flatten: (wand) => symbols.MagickMergeImageLayers(wand, FLATTEN_LAYER),
     writeBlob: (wand, length) => symbols.MagickGetImageBlob(wand, length),

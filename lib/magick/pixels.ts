@@ -5,17 +5,17 @@ import { check } from "./exception.ts";
 const STRIP_SAMPLES = 1 << 20;
 
 /**
- * Reads the whole image as 16-bit samples in `map` order ("RGB" or "RGBA"), lets `change`
- * rewrite them in place, and writes them back, one strip of rows at a time so a large image
- * never needs a second full copy in JavaScript memory.
+ * Walks the image as 16-bit samples in `map` order ("RGB" or "RGBA"), one strip of rows at a
+ * time, so a large image never needs a full copy in JavaScript memory. `visit` may return
+ * false to stop early.
  *
- * @throws {Unprocessable} when the library cannot read or write the pixels
+ * @throws {Unprocessable} when the library cannot read the pixels
  */
-export function rewritePixels(
+function eachStrip(
   api: MagickApi,
   wand: Wand,
   map: "RGB" | "RGBA",
-  change: (samples: Uint16Array) => void,
+  visit: (samples: Uint16Array, y: number, rows: number) => boolean | void,
 ): void {
   const width = Number(api.c.MagickGetImageWidth(wand));
   const height = Number(api.c.MagickGetImageHeight(wand));
@@ -25,7 +25,35 @@ export function rewritePixels(
     const rows = Math.min(rowsPerStrip, height - y);
     const samples = buffer.subarray(0, rows * width * map.length);
     check(api, wand, api.exportRows(wand, y, rows, map, samples), "read the pixels");
+    if (visit(samples, y, rows) === false) return;
+  }
+}
+
+/**
+ * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip}).
+ *
+ * @throws {Unprocessable} when the library cannot read or write the pixels
+ */
+export function rewritePixels(
+  api: MagickApi,
+  wand: Wand,
+  map: "RGB" | "RGBA",
+  change: (samples: Uint16Array) => void,
+): void {
+  eachStrip(api, wand, map, (samples, y, rows) => {
     change(samples);
     check(api, wand, api.importRows(wand, y, rows, map, samples), "write the pixels");
-  }
+  });
+}
+
+/** Whether any pixel is less than fully opaque (an alpha channel alone is not enough). */
+export function hasTransparency(api: MagickApi, wand: Wand): boolean {
+  if (!api.hasAlpha(wand)) return false;
+  let found = false;
+  eachStrip(api, wand, "RGBA", (samples) => {
+    for (let i = 3; i < samples.length; i += 4) {
+      if (samples[i] !== 0xffff) return !(found = true);
+    }
+  });
+  return found;
 }

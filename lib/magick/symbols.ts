@@ -25,6 +25,7 @@ export const commonSymbols = {
   },
   MagickCropImage: { parameters: ["pointer", "usize", "usize", "isize", "isize"], result: "u32" },
   MagickFlipImage: { parameters: ["pointer"], result: "u32" },
+  MagickSetInterlaceScheme: { parameters: ["pointer", "u32"], result: "u32" },
   MagickFlopImage: { parameters: ["pointer"], result: "u32" },
   MagickRotateImage: { parameters: ["pointer", "pointer", "f64"], result: "u32" },
   NewPixelWand: { parameters: [], result: "pointer" },
@@ -80,6 +81,10 @@ export const imagemagick7Symbols = {
 /** GraphicsMagick: its own names for the same jobs, and no MagickWandGenesis. */
 export const graphicsmagickSymbols = {
   InitializeMagick: { parameters: ["pointer"], result: "void" },
+  MagickSetImageOption: {
+    parameters: ["pointer", "buffer", "buffer", "buffer"],
+    result: "u32",
+  },
   MagickSetFilename: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetSize: { parameters: ["pointer", "usize", "usize"], result: "u32" },
   MagickSetImageIndex: { parameters: ["pointer", "isize"], result: "u32" },
