@@ -71,39 +71,45 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
   });
 }
 
-Deno.test("formats: an animated GIF stays animated with its delays and loop count (pure)", async () => {
-  const frames = [0, 1, 2].map((i) => ({
+const animation = encodeGif(
+  [0, 1, 2].map((i) => ({
     bitmap: makeBitmap(
       80,
       60,
       (x) => (x < 20 * (i + 1) ? [200, 40 * i, 0, 255] : [0, 0, 200, 255]),
     ),
     delayMs: 100 * (i + 1),
-  }));
-  const source = encodeGif(frames, 3);
-  const server = await startTestServer({ "anim.gif": source });
-  try {
-    const { response, body } = await get(server, "/s,40x0,f,h/gif/files/anim.gif");
-    assert.equal(response.headers.get("content-type"), "image/gif");
-    const out = await decodeGifFrames(body);
-    assert.equal(out.length, 3);
-    assert.deepEqual(out.map((f) => f.delayMs), [100, 200, 300]);
-    assert.deepEqual([out[0].bitmap.width, out[0].bitmap.height], [40, 30]);
-    assert.equal(gifLoopCount(body), 3);
-    // auto keeps an animation a GIF, even for a client that takes WebP.
-    const auto = await get(server, "/s,40x0/auto/files/anim.gif", "image/webp,*/*");
-    assert.equal(auto.response.headers.get("content-type"), "image/gif");
-    // Other formats take the first frame.
-    const still = await get(server, "/s,40x0/png/files/anim.gif");
-    assert.deepEqual(probeImage(still.body, "png").width, 40);
-    // A still source becomes a one-frame GIF.
-    await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
-    const one = await get(server, "/s,25x0/gif/files/still.png");
-    assert.equal((await decodeGifFrames(one.body)).length, 1);
-  } finally {
-    await server.close();
-  }
-});
+  })),
+  3,
+);
+
+for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+  Deno.test(`formats: an animated GIF stays animated with its delays and loop count (${backend})`, async () => {
+    const server = await startBackendServer({ "anim.gif": animation }, backend);
+    if (!server) return;
+    try {
+      const { response, body } = await get(server, "/s,40x0,f,h/gif/files/anim.gif");
+      assert.equal(response.headers.get("content-type"), "image/gif");
+      const out = await decodeGifFrames(body);
+      assert.equal(out.length, 3);
+      assert.deepEqual(out.map((f) => f.delayMs), [100, 200, 300]);
+      assert.deepEqual([out[0].bitmap.width, out[0].bitmap.height], [40, 30]);
+      assert.equal(gifLoopCount(body), 3);
+      // auto keeps an animation a GIF, even for a client that takes WebP.
+      const auto = await get(server, "/s,40x0/auto/files/anim.gif", "image/webp,*/*");
+      assert.equal(auto.response.headers.get("content-type"), "image/gif");
+      // Other formats take the first frame.
+      const still = await get(server, "/s,40x0/png/files/anim.gif");
+      assert.deepEqual(probeImage(still.body, "png").width, 40);
+      // A still source becomes a one-frame GIF.
+      await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
+      const one = await get(server, "/s,25x0/gif/files/still.png");
+      assert.equal((await decodeGifFrames(one.body)).length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+}
 
 Deno.test("formats: WebP sources decode on the pure backend, lossy and lossless", async () => {
   const red = makeBitmap(64, 48, () => [220, 30, 30, 255]);

@@ -47,10 +47,18 @@ export interface MagickApi {
   /** Lanczos3 resample to exactly this size. */
   resize(wand: Wand, width: number, height: number): boolean;
   /**
-   * Gaussian blur of all channels (see `Dialect.blurWeightsAlpha`). A separable blur: the
-   * libraries' "Gaussian blur" is the same filter as a 2-D kernel, 4–35× slower.
+   * Gaussian blur of all channels (see `Dialect.blurWeightsAlpha` and `blankImage`). A
+   * separable blur: the libraries' "Gaussian blur" is the same filter as a 2-D kernel, 4–35×
+   * slower.
    */
   blur(wand: Wand, sigma: number): boolean;
+  /**
+   * Only where blur does not repeat the edge pixels past the border (GraphicsMagick drops the
+   * kernel's outside taps and rescales the rest, so edges blur less than on the other
+   * backends): a new wand holding one blank image, transparent when `alpha`, black otherwise,
+   * or null. The blur then runs on a copy framed by repeated edge pixels.
+   */
+  blankImage?(width: number, height: number, alpha: boolean): Deno.PointerValue;
   setQuality(wand: Wand, quality: number): boolean;
   /** Sets an encoder option such as WebP's `lossless`, for the next write. */
   setCoderOption(wand: Wand, coder: string, key: string, value: string): boolean;
@@ -69,6 +77,8 @@ export interface MagickApi {
   flatten(wand: Wand): Deno.PointerValue;
   /** Encodes in the image's format; the result must go to `MagickRelinquishMemory`. */
   writeBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
+  /** As `writeBlob`, but every image of the wand, first to last: the frames of a GIF. */
+  writeImagesBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
 }
 
 /** A NUL-terminated C string for a `const char *` argument. */

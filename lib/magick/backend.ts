@@ -12,7 +12,8 @@ import { applyLimits, type MagickLimits } from "./limits.ts";
  * @example
  * ```ts
  * const backend = createMagickBackend("graphicsmagick", { maxSourcePixels: 50_000_000 });
- * const canvas = await backend.decode(bytes, "jpeg", { minSize: { width: 400, height: 300 } });
+ * const hint = { minSize: { width: 400, height: 300 } };
+ * const canvas = await backend.decode(bytes, "jpeg", { hint, allFrames: false });
  * ```
  * @throws {Error} naming the Debian package to install when the library is missing
  */
@@ -23,8 +24,8 @@ export function createMagickBackend(library: MagickLibrary, limits: MagickLimits
     name: library,
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
-    decode(bytes, format, { hint }) {
-      return Promise.try(() => new MagickCanvas(api, decodeWand(api, bytes, format, hint)));
+    decode(bytes, format, options) {
+      return Promise.try(() => new MagickCanvas(api, decodeWand(api, bytes, format, options)));
     },
     encode(canvas, format) {
       return Promise.try(() => encodeWand(api, (canvas as MagickCanvas).wand, format));

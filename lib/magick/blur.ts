@@ -1,22 +1,124 @@
 import type { MagickApi, Wand } from "./api.ts";
-import { check } from "./exception.ts";
-import { rewritePixels } from "./pixels.ts";
+import { check, failure } from "./exception.ts";
+import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 
 const MAX = 65535;
 
 /**
+ * How far past the border, in sigmas, edge pixels are repeated for a library whose blur does
+ * not do it (see `MagickApi.blankImage`). The Gaussian's weight beyond 3 sigma is 0.13 %:
+ * under half a level even where black meets white at the border.
+ */
+const EDGE_SIGMAS = 3;
+
+/**
  * Gaussian blur with standard deviation `sigma` pixels, weighting colour by alpha so a
- * transparent neighbour's (invisible) colour does not bleed into the visible pixels.
- * ImageMagick weights by alpha itself; GraphicsMagick blurs each channel on its own, so
- * there the pixels are premultiplied around the blur.
+ * transparent neighbour's (invisible) colour does not bleed into the visible pixels, and
+ * repeating the edge pixels past the border, as the pure backend does. ImageMagick does both
+ * itself. GraphicsMagick blurs each channel on its own and rescales its kernel at the border,
+ * so there a premultiplied copy framed by repeated edges is blurred and its inside copied back.
  *
  * @throws {Unprocessable} with the library's message
  */
 export function blurWand(api: MagickApi, wand: Wand, sigma: number): void {
   const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
+  if (api.blankImage) {
+    blurFramed(api, wand, sigma, premultiply);
+    return;
+  }
   if (premultiply) rewritePixels(api, wand, "RGBA", toPremultiplied);
   check(api, wand, api.blur(wand, sigma), "blur");
   if (premultiply) rewritePixels(api, wand, "RGBA", toStraight);
+}
+
+/** The geometry of a blur on a framed copy. */
+interface Frame {
+  map: "RGB" | "RGBA";
+  /** Samples per pixel. */
+  channels: number;
+  width: number;
+  height: number;
+  /** Pixels of repeated edge on each side. */
+  pad: number;
+  premultiply: boolean;
+}
+
+function blurFramed(api: MagickApi, wand: Wand, sigma: number, premultiply: boolean): void {
+  const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
+  const frame: Frame = {
+    map,
+    channels: map.length,
+    width: Number(api.c.MagickGetImageWidth(wand)),
+    height: Number(api.c.MagickGetImageHeight(wand)),
+    pad: Math.ceil(EDGE_SIGMAS * sigma),
+    premultiply,
+  };
+  const { width, height, pad } = frame;
+  const framed = api.blankImage!(width + 2 * pad, height + 2 * pad, map === "RGBA");
+  if (!framed) throw failure(api, wand, "blur");
+  try {
+    fillFrame(api, wand, framed, frame);
+    check(api, framed, api.blur(framed, sigma), "blur");
+    copyInside(api, framed, wand, frame);
+  } finally {
+    api.c.DestroyMagickWand(framed);
+  }
+}
+
+/**
+ * Writes the image into the middle of `framed` and repeats its edge pixels out to the frame's
+ * border, a strip of rows at a time; premultiplied when the frame says so.
+ */
+function fillFrame(api: MagickApi, wand: Wand, framed: Wand, frame: Frame): void {
+  const { map, channels, width, height, pad } = frame;
+  const framedWidth = width + 2 * pad;
+  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
+  const source = new Uint16Array(rowsPerStrip * width * channels);
+  const out = new Uint16Array(rowsPerStrip * framedWidth * channels);
+  const sourceRow = (y: number) => Math.min(height - 1, Math.max(0, y - pad));
+  for (let y = 0; y < height + 2 * pad; y += rowsPerStrip) {
+    const rows = Math.min(rowsPerStrip, height + 2 * pad - y);
+    const first = sourceRow(y);
+    const count = sourceRow(y + rows - 1) - first + 1;
+    const samples = source.subarray(0, count * width * channels);
+    check(api, wand, api.exportRows(wand, first, count, map, samples), "read the pixels");
+    if (frame.premultiply) toPremultiplied(samples);
+    for (let r = 0; r < rows; r++) {
+      const from = (sourceRow(y + r) - first) * width * channels;
+      const row = samples.subarray(from, from + width * channels);
+      const at = r * framedWidth * channels;
+      const left = row.subarray(0, channels);
+      const right = row.subarray((width - 1) * channels);
+      for (let x = 0; x < pad; x++) {
+        out.set(left, at + x * channels);
+        out.set(right, at + (pad + width + x) * channels);
+      }
+      out.set(row, at + pad * channels);
+    }
+    const strip = out.subarray(0, rows * framedWidth * channels);
+    check(api, framed, api.importRows(framed, y, rows, map, strip), "write the pixels");
+  }
+}
+
+/** Copies the middle of `framed` back over the image, straightened when premultiplied. */
+function copyInside(api: MagickApi, framed: Wand, wand: Wand, frame: Frame): void {
+  const { map, channels, width, height, pad } = frame;
+  const framedWidth = width + 2 * pad;
+  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
+  const source = new Uint16Array(rowsPerStrip * framedWidth * channels);
+  const inside = new Uint16Array(rowsPerStrip * width * channels);
+  for (let y = 0; y < height; y += rowsPerStrip) {
+    const rows = Math.min(rowsPerStrip, height - y);
+    const samples = source.subarray(0, rows * framedWidth * channels);
+    check(api, framed, api.exportRows(framed, y + pad, rows, map, samples), "read the pixels");
+    for (let r = 0; r < rows; r++) {
+      const from = (r * framedWidth + pad) * channels;
+      inside.set(samples.subarray(from, from + width * channels), r * width * channels);
+    }
+    const strip = inside.subarray(0, rows * width * channels);
+    if (frame.premultiply) toStraight(strip);
+    check(api, wand, api.importRows(wand, y, rows, map, strip), "write the pixels");
+  }
 }
 
 function toPremultiplied(samples: Uint16Array): void {

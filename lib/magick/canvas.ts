@@ -3,11 +3,15 @@ import type { Rect, Size } from "../bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import { check } from "./exception.ts";
+import { eachFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
 import { withPixelWand } from "./pixel_wand.ts";
 import { hasTransparency } from "./pixels.ts";
 
-/** A canvas over one image in a MagickWand; native memory until `dispose()`. */
+/**
+ * A canvas over a MagickWand: one image, or every frame of an animation, all of one size.
+ * Each operation applies to every frame. Native memory until `dispose()`.
+ */
 export class MagickCanvas implements Canvas {
   #wand: Wand | null;
 
@@ -29,56 +33,72 @@ export class MagickCanvas implements Canvas {
     return Number(this.api.c.MagickGetImageHeight(this.wand));
   }
 
-  crop(rect: Rect): void {
-    const { c } = this.api;
+  get frameCount(): number {
+    return frameCount(this.api, this.wand);
+  }
+
+  /** Runs `op` on each frame in turn, as the wand's current image. */
+  #each(op: (wand: Wand) => void): void {
     const { wand } = this;
+    eachFrame(this.api, wand, () => op(wand));
+  }
+
+  crop(rect: Rect): void {
+    const { api } = this;
     const { width, height, x, y } = rect;
-    check(
-      this.api,
-      wand,
-      c.MagickCropImage(wand, BigInt(width), BigInt(height), BigInt(x), BigInt(y)),
-      "crop",
-    );
-    // Crop keeps the offset into the old image as a page offset; the next crop would add it.
-    check(this.api, wand, c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), "crop");
+    this.#each((wand) => {
+      check(
+        api,
+        wand,
+        api.c.MagickCropImage(wand, BigInt(width), BigInt(height), BigInt(x), BigInt(y)),
+        "crop",
+      );
+      // Crop keeps the offset into the old image as a page offset; the next crop would add
+      // it, and frames of an animation would no longer line up.
+      check(api, wand, api.c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), "crop");
+    });
   }
 
   resize(size: Size): void {
-    check(this.api, this.wand, this.api.resize(this.wand, size.width, size.height), "resize");
+    this.#each((wand) => {
+      check(this.api, wand, this.api.resize(wand, size.width, size.height), "resize");
+    });
   }
 
   flip(axis: "h" | "v"): void {
     const { c } = this.api;
-    // ImageMagick's "flop" mirrors left/right and its "flip" turns upside down.
-    const ok = axis === "h" ? c.MagickFlopImage(this.wand) : c.MagickFlipImage(this.wand);
-    check(this.api, this.wand, ok, "flip");
+    this.#each((wand) => {
+      // ImageMagick's "flop" mirrors left/right and its "flip" turns upside down.
+      const ok = axis === "h" ? c.MagickFlopImage(wand) : c.MagickFlipImage(wand);
+      check(this.api, wand, ok, "flip");
+    });
   }
 
   rotate(degrees: 90 | 180 | 270): void {
-    const { wand } = this;
+    const { api } = this;
     // The library turns clockwise; right angles are exact, so the background never shows.
-    const ok = withPixelWand(
-      this.api,
-      "none",
-      (background) => this.api.c.MagickRotateImage(wand, background, 360 - degrees),
-    );
-    check(this.api, wand, ok, "rotate");
-    check(this.api, wand, this.api.c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), "rotate");
+    withPixelWand(api, "none", (background) =>
+      this.#each((wand) => {
+        check(api, wand, api.c.MagickRotateImage(wand, background, 360 - degrees), "rotate");
+        check(api, wand, api.c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), "rotate");
+      }));
   }
 
   grayscale(): void {
-    grayscaleWand(this.api, this.wand);
+    this.#each((wand) => grayscaleWand(this.api, wand));
   }
 
   blur(sigma: number): void {
-    blurWand(this.api, this.wand, sigma);
+    this.#each((wand) => blurWand(this.api, wand, sigma));
   }
 
-  /** Only the first frame is decoded on the magick backends. */
-  readonly frameCount = 1;
-
+  /** Whether any pixel of any frame is not fully opaque. */
   hasAlpha(): boolean {
-    return hasTransparency(this.api, this.wand);
+    let found = false;
+    this.#each((wand) => {
+      found ||= hasTransparency(this.api, wand);
+    });
+    return found;
   }
 
   dispose(): void {

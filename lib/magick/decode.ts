@@ -1,4 +1,4 @@
-import type { DecodeHint } from "../backend.ts";
+import type { DecodeHint, DecodeOptions } from "../backend.ts";
 import type { Size } from "../bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../formats.ts";
@@ -11,6 +11,7 @@ import {
   failure,
   takeException,
 } from "./exception.ts";
+import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 
 /** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
 const coders: Record<SourceFormat, string> = {
@@ -43,7 +44,8 @@ function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
 }
 
 /**
- * Decodes the first frame of `bytes` into a new wand, as RGB(A) with its page reset.
+ * Decodes `bytes` into a new wand, as RGB(A) with its page reset: the first frame, or with
+ * `allFrames` every frame of a GIF, each composited onto the full canvas as it shows.
  *
  * @throws {Unprocessable} with the library's message when the bytes are not a valid image
  */
@@ -51,7 +53,7 @@ export function decodeWand(
   api: MagickApi,
   bytes: Uint8Array,
   format: SourceFormat,
-  hint?: DecodeHint,
+  { hint, allFrames }: DecodeOptions,
 ): Wand {
   const { c } = api;
   let wand: Wand | null = c.NewMagickWand();
@@ -64,13 +66,13 @@ export function decodeWand(
       check(api, wand, api.setDecodeSize(wand, width, height), doing);
     }
     readBlob(api, wand, bytes, doing);
-    if (Number(c.MagickGetNumberImages(wand)) > 1) {
-      const first = firstImage(api, wand);
+    if (frameCount(api, wand) > 1) {
+      const kept = format === "gif" && allFrames ? coalesced(api, wand) : firstFrame(api, wand);
       c.DestroyMagickWand(wand);
-      wand = first;
+      wand = kept;
     }
-    normalize(api, wand, doing);
     const result = wand;
+    eachFrame(api, result, () => normalize(api, result, doing));
     wand = null;
     return result;
   } finally {
@@ -99,12 +101,16 @@ function readBlob(api: MagickApi, wand: Wand, bytes: Uint8Array, doing: string):
   }
 }
 
-/** A new wand holding a copy of the first image of a multi-image wand. */
-function firstImage(api: MagickApi, wand: Wand): Wand {
-  check(api, wand, api.selectImage(wand, 0), "select the first frame");
-  const first = api.c.MagickGetImage(wand);
-  if (!first) throw failure(api, wand, "select the first frame");
-  return first;
+/**
+ * A new wand holding every frame of an animation as it shows: each one composited onto the
+ * full canvas over what the previous frames left (their disposal applied), delays and loop
+ * count kept. Operations can then treat the frames alike and keep them aligned.
+ */
+function coalesced(api: MagickApi, wand: Wand): Wand {
+  check(api, wand, api.selectImage(wand, 0), "coalesce the frames");
+  const frames = api.c.MagickCoalesceImages(wand);
+  if (!frames) throw failure(api, wand, "coalesce the frames");
+  return frames;
 }
 
 /**

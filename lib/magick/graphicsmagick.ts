@@ -58,23 +58,38 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     setCoderOption: (wand, coder, key, value) =>
       symbols.MagickSetImageOption(wand, cString(coder), cString(key), cString(value)) !== 0,
     keepTrueColor: () => true,
+    blankImage: (width, height, alpha) => blankImage(symbols, BigInt(width), BigInt(height), alpha),
     copyPixels: (wand) => pixelsOnly(symbols, wand),
     flatten: (wand) => symbols.MagickFlattenImages(wand),
+    // MagickWriteImageBlob writes from the current image to the end of the list, as far as
+    // the format holds several images (GIF does); the encoder gives other formats one image.
     writeBlob: (wand, length) => symbols.MagickWriteImageBlob(wand, length),
+    writeImagesBlob: (wand, length) =>
+      symbols.MagickSetImageIndex(wand, 0n) !== 0
+        ? symbols.MagickWriteImageBlob(wand, length)
+        : null,
   };
 }
 
-/** A new wand with a blank canvas from the built-in "xc" coder, and the pixels copied on. */
+/** A new wand with one blank image from the built-in "xc" coder, or null. */
+function blankImage(symbols: Symbols, width: bigint, height: bigint, alpha: boolean) {
+  const wand = symbols.NewMagickWand();
+  if (!wand) return null;
+  const made = symbols.MagickSetSize(wand, width, height) !== 0 &&
+    symbols.MagickReadImage(wand, cString(alpha ? "xc:none" : "xc:black")) !== 0;
+  if (made) return wand;
+  symbols.DestroyMagickWand(wand);
+  return null;
+}
+
+/** A new wand with a blank canvas and the pixels copied on. */
 function pixelsOnly(symbols: Symbols, wand: Wand): Deno.PointerValue {
-  const copy = symbols.NewMagickWand();
-  if (!copy) return null;
-  const blank = symbols.MagickGetImageMatte(wand) !== 0 ? "xc:none" : "xc:black";
+  const alpha = symbols.MagickGetImageMatte(wand) !== 0;
   const width = symbols.MagickGetImageWidth(wand);
   const height = symbols.MagickGetImageHeight(wand);
-  const copied = symbols.MagickSetSize(copy, width, height) !== 0 &&
-    symbols.MagickReadImage(copy, cString(blank)) !== 0 &&
-    symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0;
-  if (copied) return copy;
+  const copy = blankImage(symbols, width, height, alpha);
+  if (!copy) return null;
+  if (symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0) return copy;
   symbols.DestroyMagickWand(copy);
   return null;
 }

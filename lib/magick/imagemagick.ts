@@ -57,7 +57,9 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
       symbols.MagickSetOption(wand, cString(`${coder}:${key}`), cString(value)) !== 0,
     keepTrueColor: (wand) => symbols.MagickSetType(wand, TRUE_COLOR_TYPE) !== 0,
     flatten: (wand) => symbols.MagickMergeImageLayers(wand, FLATTEN_LAYER),
+    // MagickGetImageBlob writes the current image alone, whatever the format.
     writeBlob: (wand, length) => symbols.MagickGetImageBlob(wand, length),
+    writeImagesBlob: (wand, length) => symbols.MagickGetImagesBlob(wand, length),
   };
 }
 

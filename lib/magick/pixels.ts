@@ -2,7 +2,7 @@ import type { MagickApi, Wand } from "./api.ts";
 import { check } from "./exception.ts";
 
 /** Samples per strip: pixels pass through JavaScript a strip of rows at a time (2 MiB). */
-const STRIP_SAMPLES = 1 << 20;
+export const STRIP_SAMPLES = 1 << 20;
 
 /**
  * Walks the image as 16-bit samples in `map` order ("RGB" or "RGBA"), one strip of rows at a

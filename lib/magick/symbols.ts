@@ -36,6 +36,8 @@ export const commonSymbols = {
   MagickSetImageFormat: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetSamplingFactors: { parameters: ["pointer", "usize", "buffer"], result: "u32" },
   MagickStripImage: { parameters: ["pointer"], result: "u32" },
+  MagickCoalesceImages: { parameters: ["pointer"], result: "pointer" },
+  MagickSetImageDispose: { parameters: ["pointer", "u32"], result: "u32" },
 } as const;
 
 /** Pixel export and import: one signature, two names per family. */
@@ -54,6 +56,7 @@ export const imagemagickSymbols = {
   MagickSetImageCompressionQuality: { parameters: ["pointer", "usize"], result: "u32" },
   MagickMergeImageLayers: { parameters: ["pointer", "u32"], result: "pointer" },
   MagickGetImageBlob: { parameters: ["pointer", "buffer"], result: "pointer" },
+  MagickGetImagesBlob: { parameters: ["pointer", "buffer"], result: "pointer" },
 } as const;
 
 /**

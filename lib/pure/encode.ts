@@ -1,8 +1,8 @@
 import codecs from "imagescript/codecs/node/index.js";
-import png from "imagescript/png/node.js";
 import type { Bitmap } from "../bitmap.ts";
 import type { OutputFormat } from "../formats.ts";
 import { flattenBitmap } from "./ops.ts";
+import { encodePng } from "./png.ts";
 
 /** zlib level for PNG: 6 is zlib's own default balance of size and time. */
 const PNG_LEVEL = 6;
@@ -16,7 +16,7 @@ export async function encodeBitmap(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { width, height } = bitmap;
   if (format.type === "png") {
-    return png.encode(bitmap.data, { width, height, channels: 4, level: PNG_LEVEL });
+    return encodePng(bitmap, PNG_LEVEL);
   }
   if (format.type === "webp") {
     const quality = format.lossless ? null : format.quality;

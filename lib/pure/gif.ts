@@ -53,9 +53,11 @@ export function encodeGif(
       speed: null,
       colors: null,
       delay: Math.round(delayMs / 10),
-      dispose: "any",
+      // Frames are full-canvas: clear each before the next, so transparency never shows the
+      // previous frame through.
+      dispose: "background",
     });
   }
-  // The encoder's `repeat`: null plays once, 0 forever, n that many extra times.
-  return encoder.finish({ repeat: loops === undefined ? null : loops });
+  // The encoder's `repeat`: 0 writes no loop block (play once), null loops forever (our 0).
+  return encoder.finish({ repeat: loops === undefined ? 0 : loops === 0 ? null : loops });
 }
