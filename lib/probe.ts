@@ -163,7 +163,9 @@ function skipSubBlocks(bytes: Uint8Array, at: number): number {
 
 /**
  * Reads the logical screen and counts the image descriptors, skipping their LZW data unread.
- * A GIF cut short or followed by junk still shows the frames before, as decoders do.
+ * A GIF cut short or followed by junk still shows the frames before, as decoders do. A frame
+ * reaching beyond the screen is refused, as Go's image/gif does: the decoders allocate a frame
+ * at its own size, so a 50-byte file could otherwise claim gigabytes past the pixel limit.
  */
 function probeGif(h: Header): ImageInfo {
   const { bytes } = h;
@@ -174,6 +176,11 @@ function probeGif(h: Header): ImageInfo {
   while (at < bytes.length) {
     if (bytes[at] === GIF_IMAGE && at + 10 <= bytes.length) {
       frames++;
+      const right = h.u16(at + 1, true) + h.u16(at + 5, true);
+      const bottom = h.u16(at + 3, true) + h.u16(at + 7, true);
+      if (right > width || bottom > height) {
+        h.fail(`frame ${frames} reaches beyond the ${width}x${height} logical screen`);
+      }
       at = skipSubBlocks(bytes, at + 10 + colorTableBytes(bytes[at + 9]) + 1);
     } else if (bytes[at] === GIF_EXTENSION) {
       at = skipSubBlocks(bytes, at + 2);
@@ -204,22 +211,43 @@ function validOrientation(value: number): number {
   return value >= 1 && value <= 8 ? value : 1;
 }
 
-/** Reads the size and orientation tags of the first IFD of a TIFF structure (a file or EXIF). */
-function readIfd0(h: Header): ImageInfo {
+/** The single SHORT or LONG values in the first IFD of a TIFF structure (file or EXIF). */
+function ifd0Numbers(h: Header): Map<number, number> {
   const little = h.is(0, "II");
   if (!little && !h.is(0, "MM")) h.fail("the byte order mark is missing");
   if (h.u16(2, little) !== 42) h.fail("the TIFF magic number is missing");
   const ifd = h.u32(4, little);
   const count = h.u16(ifd, little);
-  const info: ImageInfo = { width: 0, height: 0, orientation: 1 };
+  const numbers = new Map<number, number>();
   for (let i = 0; i < count; i++) {
     const entry = ifd + 2 + i * 12;
-    const tag = h.u16(entry, little);
-    if (tag === TIFF_WIDTH) info.width = tiffNumber(h, entry, little);
-    if (tag === TIFF_HEIGHT) info.height = tiffNumber(h, entry, little);
-    if (tag === TIFF_ORIENTATION) info.orientation = validOrientation(tiffNumber(h, entry, little));
+    numbers.set(h.u16(entry, little), tiffNumber(h, entry, little));
   }
-  return info;
+  return numbers;
+}
+
+/**
+ * The single-valued SHORT or LONG tags of the first image of a TIFF file, by tag number; a tag
+ * with another type or several values reads as 0.
+ *
+ * @throws {Unprocessable} when the IFD is truncated
+ * @example
+ * ```ts
+ * const compression = readTiffTags(bytes).get(259) ?? 1;
+ * ```
+ */
+export function readTiffTags(bytes: Uint8Array): Map<number, number> {
+  return ifd0Numbers(new Header(bytes, "TIFF"));
+}
+
+/** Reads the size and orientation tags of the first IFD of a TIFF structure. */
+function readIfd0(h: Header): ImageInfo {
+  const numbers = ifd0Numbers(h);
+  return {
+    width: numbers.get(TIFF_WIDTH) ?? 0,
+    height: numbers.get(TIFF_HEIGHT) ?? 0,
+    orientation: validOrientation(numbers.get(TIFF_ORIENTATION) ?? 1),
+  };
 }
 
 /** The orientation in an EXIF payload (a TIFF structure); a damaged one must not refuse the image. */

@@ -1,6 +1,7 @@
 import type { Backend, Canvas } from "../backend.ts";
 import type { Bitmap, Rect, Size } from "../bitmap.ts";
 import { gaussianBlur } from "../blur.ts";
+import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../resample.ts";
 import { decodeBitmap } from "./decode.ts";
 import { encodeBitmap } from "./encode.ts";
@@ -85,7 +86,10 @@ export const pureBackend: Backend = {
   name: "pure",
   async decode(bytes, format, options) {
     if (format === "gif" && options.allFrames) {
-      return BitmapCanvas.animated(await decodeGifFrames(bytes), gifLoopCount(bytes));
+      const frames = await decodeGifFrames(bytes).catch((error) => {
+        throw new Unprocessable(`Cannot decode the gif source: ${(error as Error).message}`);
+      });
+      return BitmapCanvas.animated(frames, gifLoopCount(bytes));
     }
     return new BitmapCanvas(await decodeBitmap(bytes, format, options.hint));
   },

@@ -1,11 +1,11 @@
 import gifCodec from "imagescript/wasm/node/gif.js";
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
-import tiffCodec from "imagescript/wasm/node/tiff.js";
 import type { DecodeHint } from "../backend.ts";
 import { type Bitmap, createBitmap } from "../bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../formats.ts";
+import { readTiffTags } from "../probe.ts";
 import { decodeWebp } from "./webp.ts";
 
 type Decoder = (bytes: Uint8Array, hint?: DecodeHint) => Promise<Bitmap>;
@@ -18,10 +18,7 @@ const decoders: Partial<Record<SourceFormat, Decoder>> = {
     const { width, height, framebuffer } = (await pngCodec.init()).decode(bytes);
     return { width, height, data: framebuffer };
   },
-  tiff: async (bytes) => {
-    const { width, height, buffer } = (await tiffCodec.init()).decode(bytes);
-    return { width, height, data: buffer.subarray(0, width * height * 4) };
-  },
+  tiff: decodeTiff,
   gif: decodeGifFirstFrame,
   webp: decodeWebp,
 };
@@ -104,4 +101,141 @@ async function decodeGifFirstFrame(bytes: Uint8Array): Promise<Bitmap> {
     out.data.set(row, ((frame.y + y) * out.width + frame.x) * 4);
   }
   return out;
+}
+
+const TIFF_COMPRESSION = 259;
+const TIFF_EXTRA_SAMPLES = 338;
+const TIFF_OLD_JPEG = 6;
+const TIFF_JPEG = 7;
+const TIFF_ASSOCIATED_ALPHA = 1;
+const TIFF_SUPPORTED = "8- or 16-bit RGB, RGBA or gray; uncompressed, LZW or PackBits";
+
+/** The exports of ImageScript's TIFF decoder (the Rust `tiff` crate, output always RGBA8). */
+interface TiffDecoder {
+  memory: WebAssembly.Memory;
+  walloc(size: number): number;
+  decode(pointer: number, size: number): number;
+  decode_width(image: number): number;
+  decode_height(image: number): number;
+  decode_buffer(image: number): number;
+  /** The size of the buffer `decode_buffer` answered last. */
+  wlen(): number;
+}
+
+/**
+ * Decodes 8- and 16-bit RGB, RGBA and gray TIFFs, uncompressed, LZW or PackBits. Other
+ * layouts (Deflate, palette, gray with alpha, CMYK, YCbCr, planar, tiled, float) make the
+ * decoder fail or trap. JPEG-compressed ones would come out in the wrong colours, so they are
+ * refused before; premultiplied ("associated") alpha is turned straight.
+ */
+async function decodeTiff(bytes: Uint8Array): Promise<Bitmap> {
+  const tags = readTiffTags(bytes);
+  const compression = tags.get(TIFF_COMPRESSION);
+  if (compression === TIFF_OLD_JPEG || compression === TIFF_JPEG) {
+    throw new Error("JPEG-compressed TIFF is not supported");
+  }
+  const wasm = new WebAssembly.Instance(await tiffModule()).exports as unknown as TiffDecoder;
+  const input = wasm.walloc(bytes.length);
+  new Uint8Array(wasm.memory.buffer, input, bytes.length).set(bytes);
+  let image: number;
+  try {
+    image = wasm.decode(input, bytes.length);
+  } catch {
+    image = 0; // the Rust decoder panicked
+  }
+  if (image === 0) throw new Error(`this TIFF variant is not supported (${TIFF_SUPPORTED})`);
+  const width = wasm.decode_width(image);
+  const height = wasm.decode_height(image);
+  const pixels = wasm.decode_buffer(image);
+  const data = new Uint8Array(wasm.memory.buffer, pixels, wasm.wlen()).slice(0, width * height * 4);
+  if (tags.get(TIFF_EXTRA_SAMPLES) === TIFF_ASSOCIATED_ALPHA) unpremultiply(data);
+  return { width, height, data };
+}
+
+function unpremultiply(data: Uint8Array): void {
+  for (let i = 0; i < data.length; i += 4) {
+    const alpha = data[i + 3];
+    if (alpha === 0 || alpha === 255) continue;
+    for (let c = i; c < i + 3; c++) data[c] = Math.min(255, Math.round((data[c] * 255) / alpha));
+  }
+}
+
+let compiledTiff: Promise<WebAssembly.Module> | undefined;
+
+/** Compiles the TIFF decoder once per worker, with the stack it was shipped without. */
+function tiffModule(): Promise<WebAssembly.Module> {
+  compiledTiff ??= (async () => {
+    const url = new URL(import.meta.resolve("imagescript/wasm/any/tiff.wasm"));
+    return WebAssembly.compile(withStack(await Deno.readFile(url)));
+  })();
+  return compiledTiff;
+}
+
+const WASM_MEMORY_SECTION = 5;
+const WASM_GLOBAL_SECTION = 6;
+const WASM_PAGE = 65536;
+/** A page for the static data, then 1 MiB of stack (as ImageScript's JPEG decoder has). */
+const STACK_PAGES = 17;
+const I32 = 0x7f;
+const MUTABLE = 1;
+const I32_CONST = 0x41;
+const END = 0x0b;
+
+/**
+ * ImageScript 1.3.1 ships its TIFF decoder linked without a stack: the stack pointer (the first
+ * global) starts at byte 16, right below the static data, so the first call frame lands below
+ * address 0 and every decode traps. This rewrites the module to start with 17 pages of memory
+ * and the stack pointer at their top. Its allocator only uses pages it grows, so the stack has
+ * that space to itself (a stack deeper than 1 MiB would run into the static data, inside the
+ * sandbox; the decoder does not recurse).
+ *
+ * @throws {Error} when the module is not the one this was written for
+ */
+function withStack(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+  const parts = [wasm.subarray(0, 8)];
+  for (let at = 8; at < wasm.length;) {
+    const id = wasm[at];
+    const { value: size, end } = readLeb128(wasm, at + 1);
+    let payload = wasm.subarray(end, end + size);
+    if (id === WASM_MEMORY_SECTION) {
+      payload = replaceStart(payload, [1, 0, 1], [1, 0, STACK_PAGES]);
+    }
+    if (id === WASM_GLOBAL_SECTION) {
+      const stackTop = leb128(STACK_PAGES * WASM_PAGE, true);
+      const global = [I32, MUTABLE, I32_CONST];
+      payload = replaceStart(payload, [3, ...global, 16, END], [3, ...global, ...stackTop, END]);
+    }
+    parts.push(Uint8Array.of(id, ...leb128(payload.length)), payload);
+    at = end + size;
+  }
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0);
+  return out;
+}
+
+function replaceStart(bytes: Uint8Array, from: number[], to: number[]): Uint8Array {
+  if (from.some((byte, i) => bytes[i] !== byte)) {
+    throw new Error("the TIFF decoder module is not the expected one");
+  }
+  return Uint8Array.of(...to, ...bytes.subarray(from.length));
+}
+
+/** A non-negative number in (signed or unsigned) LEB128, as WebAssembly writes numbers. */
+function leb128(value: number, signed = false): number[] {
+  const out = [];
+  for (;;) {
+    const low = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value === 0 && !(signed && low & 0x40)) return [...out, low];
+    out.push(low | 0x80);
+  }
+}
+
+function readLeb128(bytes: Uint8Array, at: number): { value: number; end: number } {
+  let value = 0;
+  for (let scale = 1;; scale *= 128) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value, end: at };
+  }
 }
