@@ -81,7 +81,10 @@ export async function startTestServer(
     storages: [{ name: "files", type: "local", path: "files" }],
     ...rest,
   };
-  const app = await startApp(parseConfig(raw, dir), quietLog);
+  const app = await startApp(parseConfig(raw, dir), quietLog).catch(async (error) => {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  });
   const root = (http?.root as string | undefined) ?? "/impressionist";
   return {
     url: `http://127.0.0.1:${app.addr.port}${root}`,
