@@ -85,11 +85,6 @@ export interface ErrorShape {
   message: string;
 }
 
-/** Rebuilds a typed error from its cloneable shape. */
-export function errorFromShape(shape: ErrorShape): HttpError {
-  return new HttpError(shape.status, shape.message);
-}
-
 const typeNames: Record<number, string> = {
   400: "bad_request",
   401: "unauthorized",

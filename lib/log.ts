@@ -1,9 +1,8 @@
-/** Where the server writes its lines; `debug` lines appear only with `-debug`. */
+/** Where the server writes its lines; `verbose` is `-debug`. */
 export interface Logger {
   readonly verbose: boolean;
   info(message: string): void;
   error(message: string): void;
-  debug(message: string): void;
   /** A finished line (the access log formats its own), written as is. */
   line(text: string): void;
 }
@@ -15,7 +14,6 @@ export function createLogger(verbose: boolean): Logger {
     verbose,
     info: (message) => console.log(stamp(message)),
     error: (message) => console.error(stamp(message)),
-    debug: verbose ? (message) => console.log(stamp(message)) : () => {},
     line: (text) => console.log(text),
   };
 }

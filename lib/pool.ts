@@ -9,7 +9,10 @@ export interface PoolOptions {
   queueLimit: number;
   backend: BackendName;
   limits: ImageLimits;
-  /** Called with the detail of a worker failure that the client does not see. */
+  /**
+   * Called when a worker cannot be started. Job failures are not reported here: they reach the
+   * caller as WorkerFailure, whose detail the server logs with the request id.
+   */
   onInternalError?: (detail: string) => void;
 }
 
@@ -147,7 +150,7 @@ export class WorkerPool {
       slot.job = undefined;
       if (data.type === "done") job.resolve(data.bytes);
       else if (data.type === "error" && data.internal) {
-        job.reject(this.#failure(data.error.message));
+        job.reject(new WorkerFailure(data.error.message));
       } else if (data.type === "error") {
         job.reject(new HttpError(data.error.status, data.error.message));
       }
@@ -156,14 +159,9 @@ export class WorkerPool {
     // An uncaught exception or an out-of-memory kills only this worker and its job.
     worker.onerror = (event) => {
       event.preventDefault();
-      slot.job?.reject(this.#failure(`worker crashed: ${event.message}`));
+      slot.job?.reject(new WorkerFailure(`worker crashed: ${event.message}`));
       this.#replace(slot);
     };
-  }
-
-  #failure(detail: string): WorkerFailure {
-    this.options.onInternalError?.(detail);
-    return new WorkerFailure(detail);
   }
 
   /** Terminates a slot's worker and puts the spare in its place. */
