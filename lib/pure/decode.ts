@@ -1,4 +1,3 @@
-import gifCodec from "imagescript/wasm/node/gif.js";
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
 import type { DecodeHint } from "../backend.ts";
@@ -6,6 +5,7 @@ import { type Bitmap, createBitmap } from "../bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../formats.ts";
 import { readTiffTags } from "../probe.ts";
+import { decodeGifFrames } from "./gif.ts";
 import { decodeWebp } from "./webp.ts";
 
 type Decoder = (bytes: Uint8Array, hint?: DecodeHint) => Promise<Bitmap>;
@@ -19,7 +19,11 @@ const decoders: Partial<Record<SourceFormat, Decoder>> = {
     return { width, height, data: framebuffer };
   },
   tiff: decodeTiff,
-  gif: decodeGifFirstFrame,
+  gif: async (bytes) => {
+    const [first] = await decodeGifFrames(bytes, true);
+    if (!first) throw new Error("the GIF has no frames");
+    return first.bitmap;
+  },
   webp: decodeWebp,
 };
 
@@ -81,24 +85,6 @@ async function decodeJpeg(bytes: Uint8Array, hint?: DecodeHint): Promise<Bitmap>
       to[o + 2] = Math.round(((255 - buffer[o + 2]) * k) / 255);
     }
     to[o + 3] = 255;
-  }
-  return out;
-}
-
-/**
- * Places the first GIF frame on its logical screen. The decoder is not freed by hand: its
- * WASM instance is private to this call and goes away with it.
- */
-async function decodeGifFirstFrame(bytes: Uint8Array): Promise<Bitmap> {
-  const decoder = new (await gifCodec.init()).Decoder(bytes);
-  const out = createBitmap(decoder.width, decoder.height);
-  const frame = decoder.frame();
-  if (!frame) throw new Error("the GIF has no frames");
-  const rowBytes = frame.width * 4;
-  const copyBytes = Math.max(0, Math.min(frame.width, out.width - frame.x)) * 4;
-  for (let y = 0; y < frame.height && frame.y + y < out.height; y++) {
-    const row = frame.buffer.subarray(y * rowBytes, y * rowBytes + copyBytes);
-    out.data.set(row, ((frame.y + y) * out.width + frame.x) * 4);
   }
   return out;
 }

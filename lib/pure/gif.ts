@@ -8,9 +8,15 @@ export interface AnimationFrame {
   delayMs: number;
 }
 
-/** Every frame of a GIF, composited onto its logical screen (disposal modes applied). */
-export async function decodeGifFrames(bytes: Uint8Array): Promise<AnimationFrame[]> {
-  const gif = await GIF.decode(bytes);
+/**
+ * Every frame of a GIF (or only the first), composited onto its logical screen with the
+ * disposal modes applied.
+ */
+export async function decodeGifFrames(
+  bytes: Uint8Array,
+  firstOnly = false,
+): Promise<AnimationFrame[]> {
+  const gif = await GIF.decode(bytes, firstOnly);
   return [...gif].map((frame) => ({
     bitmap: { width: frame.width, height: frame.height, data: new Uint8Array(frame.bitmap) },
     delayMs: frame.duration,
