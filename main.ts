@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type App, startApp } from "./lib/app.ts";
-import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
-import { signPath } from "./lib/signature.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/config/config.ts";
+import { signPath } from "./lib/jobs/signature.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]

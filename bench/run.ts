@@ -1,10 +1,10 @@
 // `deno task bench`: the 4000x3000 JPEG → s,400x0 → jpeg,80 workload, stage by stage and
 // through the real server under load, per backend. Every figure is printed next to a
 // reference measured in the same run, because absolute timings on shared machines are noise.
-import type { BackendName } from "../lib/config.ts";
+import type { BackendName } from "../lib/config/config.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
-import { resizeBitmap } from "../lib/resample.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 

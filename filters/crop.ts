@@ -1,4 +1,4 @@
-import type { Rect } from "../lib/bitmap.ts";
+import type { Rect } from "../lib/image/bitmap.ts";
 import { BadRequest } from "../lib/errors.ts";
 import { badArgument, parseSide } from "./args.ts";
 import type { Filter } from "./filter.ts";

@@ -1,5 +1,5 @@
-import type { Canvas } from "../lib/backend.ts";
-import type { Size } from "../lib/bitmap.ts";
+import type { Canvas } from "../lib/image/backend.ts";
+import type { Size } from "../lib/image/bitmap.ts";
 
 /** Limits a filter's argument parser must respect. */
 export interface ParseContext {

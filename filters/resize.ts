@@ -1,4 +1,4 @@
-import type { Rect, Size } from "../lib/bitmap.ts";
+import type { Rect, Size } from "../lib/image/bitmap.ts";
 import { badArgument, parseSide } from "./args.ts";
 import type { Filter } from "./filter.ts";
 

@@ -1,12 +1,12 @@
 import { createStorages } from "../storages/mod.ts";
 import type { Storage } from "../storages/storage.ts";
-import { type Config, ConfigError } from "./config.ts";
+import { type Config, ConfigError } from "./config/config.ts";
 import type { Logger } from "./log.ts";
-import { createServerMetrics, MetricsRegistry } from "./metrics.ts";
-import { WorkerPool } from "./pool.ts";
-import { ResultCache } from "./result_cache.ts";
-import { createHandler, createMetricsHandler, serverState } from "./server.ts";
-import { SourceLoader } from "./sources.ts";
+import { createServerMetrics, MetricsRegistry } from "./http/metrics.ts";
+import { WorkerPool } from "./pool/pool.ts";
+import { ResultCache } from "./cache/results.ts";
+import { createHandler, createMetricsHandler, serverState } from "./http/server.ts";
+import { SourceLoader } from "./cache/sources.ts";
 
 /** A running server and what it owns. */
 export interface App {

@@ -1,7 +1,7 @@
 // What the storages that fetch over HTTP share: their upstream config keys, path encoding,
 // the deadline and the capped body read.
-import { ConfigError } from "../lib/config.ts";
-import type { ConfigReader } from "../lib/config_reader.ts";
+import { ConfigError } from "../lib/config/config.ts";
+import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, GatewayTimeout, HttpError, NotFound, TooLarge } from "../lib/errors.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { ConfigError } from "../lib/config.ts";
-import type { ConfigReader } from "../lib/config_reader.ts";
+import { ConfigError } from "../lib/config/config.ts";
+import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, NotFound } from "../lib/errors.ts";
 import { encodePath, lastModified, readBaseUrl, readCapped, withDeadline } from "./fetch_body.ts";
 import type { GetOptions, Source, StorageFactory } from "./storage.ts";

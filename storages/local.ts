@@ -1,5 +1,5 @@
 import { resolve, sep } from "node:path";
-import { ConfigError, type StorageConfig } from "../lib/config.ts";
+import { ConfigError, type StorageConfig } from "../lib/config/config.ts";
 import { NotFound, TooLarge } from "../lib/errors.ts";
 import type { GetOptions, Source, Storage } from "./storage.ts";
 

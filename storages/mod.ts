@@ -1,4 +1,4 @@
-import { ConfigError, type StorageConfig } from "../lib/config.ts";
+import { ConfigError, type StorageConfig } from "../lib/config/config.ts";
 import { createHttpStorage } from "./http.ts";
 import { createLocalStorage } from "./local.ts";
 import { createS3Storage } from "./s3.ts";

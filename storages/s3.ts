@@ -1,6 +1,6 @@
 import { AwsClient } from "aws4fetch";
-import { ConfigError } from "../lib/config.ts";
-import type { ConfigReader } from "../lib/config_reader.ts";
+import { ConfigError } from "../lib/config/config.ts";
+import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, Forbidden, NotFound, TooLarge } from "../lib/errors.ts";
 import { encodePath, lastModified, readBaseUrl, readCapped, withDeadline } from "./fetch_body.ts";
 import type { GetOptions, Source, StorageFactory } from "./storage.ts";

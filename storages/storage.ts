@@ -1,4 +1,4 @@
-import type { StorageConfig } from "../lib/config.ts";
+import type { StorageConfig } from "../lib/config/config.ts";
 
 /** Source bytes and what the storage knows for caching them. */
 export interface Source {

@@ -3,8 +3,8 @@
 // close to its pixels.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Bitmap } from "../lib/bitmap.ts";
-import { ConfigError } from "../lib/config.ts";
+import type { Bitmap } from "../lib/image/bitmap.ts";
+import { ConfigError } from "../lib/config/config.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
 import { decode, encode, makeBitmap, photoLike, startTestServer } from "./helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { gaussianBlur } from "../lib/blur.ts";
+import { gaussianBlur } from "../lib/image/blur.ts";
 import { makeBitmap, pixelAt } from "./helpers.ts";
 
 /** Where `values` first reaches `level`, interpolated between samples. */

@@ -2,11 +2,11 @@
 // quadrants, decoded by the pure backend from its bytes alone, directly and through a server.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Bitmap } from "../lib/bitmap.ts";
+import type { Bitmap } from "../lib/image/bitmap.ts";
 import { Unprocessable } from "../lib/errors.ts";
-import { probeImage, readTiffTags } from "../lib/probe.ts";
+import { probeImage, readTiffTags } from "../lib/image/probe.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
-import { sniffFormat } from "../lib/sniff.ts";
+import { sniffFormat } from "../lib/image/sniff.ts";
 import { decode, pixelAt, requireCommand, type Rgba, startTestServer } from "./helpers.ts";
 
 /** Top-left, top-right, bottom-left, bottom-right, each 32x24 of a 64x48 picture. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../lib/config_reader.ts";
-import { substituteEnv } from "../lib/env.ts";
+import { ConfigError } from "../lib/config/reader.ts";
+import { substituteEnv } from "../lib/config/env.ts";
 
 const vars: Record<string, string> = { HOST: "example.com", PORT: "8080", EMPTY: "" };
 const env = (name: string) => vars[name];

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { probeImage } from "../lib/probe.ts";
+import { probeImage } from "../lib/image/probe.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
-import { sniffFormat } from "../lib/sniff.ts";
+import { sniffFormat } from "../lib/image/sniff.ts";
 import {
   decode,
   encode,

@@ -2,13 +2,13 @@
 // loopback port.
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
-import { type Bitmap, createBitmap } from "../lib/bitmap.ts";
-import { parseConfig } from "../lib/config.ts";
-import type { OutputFormat } from "../lib/formats.ts";
+import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import type { OutputFormat } from "../lib/image/formats.ts";
 import type { Logger } from "../lib/log.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
-import { sniffFormat } from "../lib/sniff.ts";
+import { sniffFormat } from "../lib/image/sniff.ts";
 
 export type Rgba = [number, number, number, number];
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Image } from "imagescript";
-import type { Canvas } from "../lib/backend.ts";
+import type { Canvas } from "../lib/image/backend.ts";
 import { Unprocessable } from "../lib/errors.ts";
-import type { SourceFormat } from "../lib/formats.ts";
+import type { SourceFormat } from "../lib/image/formats.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import { graphicsmagick, imagemagick6 } from "../lib/magick/dialects.ts";
 import { openMagick } from "../lib/magick/library.ts";

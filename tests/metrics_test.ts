@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createServerMetrics, type Labels, MetricsRegistry } from "../lib/metrics.ts";
+import { createServerMetrics, type Labels, MetricsRegistry } from "../lib/http/metrics.ts";
 
 interface Sample {
   name: string;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { filters } from "../filters/mod.ts";
-import type { Bitmap } from "../lib/bitmap.ts";
+import type { Bitmap } from "../lib/image/bitmap.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
 import {
   decode,

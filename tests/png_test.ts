@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import png from "imagescript/png/node.js";
-import type { Bitmap } from "../lib/bitmap.ts";
+import type { Bitmap } from "../lib/image/bitmap.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodePng } from "../lib/pure/png.ts";
 import { makeBitmap, photoLike, requireCommand } from "./helpers.ts";

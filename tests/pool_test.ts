@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigReader } from "../lib/config_reader.ts";
-import { SourceLoader } from "../lib/sources.ts";
+import { ConfigReader } from "../lib/config/reader.ts";
+import { SourceLoader } from "../lib/cache/sources.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import type { Storage } from "../storages/storage.ts";
 import { encode, photoLike, startTestServer } from "./helpers.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Unprocessable } from "../lib/errors.ts";
-import type { SourceFormat } from "../lib/formats.ts";
-import { probeImage } from "../lib/probe.ts";
-import { sniffFormat } from "../lib/sniff.ts";
+import type { SourceFormat } from "../lib/image/formats.ts";
+import { probeImage } from "../lib/image/probe.ts";
+import { sniffFormat } from "../lib/image/sniff.ts";
 import { skipWithout } from "./helpers.ts";
 
 // ---- hand-built bytes ----

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Image } from "imagescript";
-import type { Bitmap } from "../lib/bitmap.ts";
-import { resizeBitmap } from "../lib/resample.ts";
+import type { Bitmap } from "../lib/image/bitmap.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
 import { makeBitmap, pixelAt, skipWithout } from "./helpers.ts";
 
 /** Mean and standard deviation of the red channel. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSigningKey, signPath } from "../lib/signature.ts";
+import { parseSigningKey, signPath } from "../lib/jobs/signature.ts";
 import { encode, photoLike, startTestServer } from "./helpers.ts";
 
 const keys = [

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSigningKey, signPath, verifyPath } from "../lib/signature.ts";
+import { parseSigningKey, signPath, verifyPath } from "../lib/jobs/signature.ts";
 
 const key = parseSigningKey("736563726574", "68656c6c6f");
 const other = parseSigningKey("6f74686572", "73616c74");

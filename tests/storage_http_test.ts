@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../lib/config.ts";
-import { ConfigReader } from "../lib/config_reader.ts";
+import { ConfigError } from "../lib/config/config.ts";
+import { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, GatewayTimeout, NotFound, TooLarge } from "../lib/errors.ts";
 import { createHttpStorage } from "../storages/http.ts";
 import type { Source, Storage } from "../storages/storage.ts";

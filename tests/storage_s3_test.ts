@@ -3,8 +3,8 @@ import { AwsClient } from "aws4fetch";
 // A test-only dependency, so it stays out of the app's import map.
 // deno-lint-ignore no-import-prefix
 import S3rver from "npm:s3rver@3.7.1";
-import { ConfigError } from "../lib/config.ts";
-import { ConfigReader } from "../lib/config_reader.ts";
+import { ConfigError } from "../lib/config/config.ts";
+import { ConfigReader } from "../lib/config/reader.ts";
 import { Forbidden, GatewayTimeout, NotFound, TooLarge } from "../lib/errors.ts";
 import { createS3Storage } from "../storages/s3.ts";
 import type { Source, Storage } from "../storages/storage.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BadRequest } from "../lib/errors.ts";
-import { type JobContext, parseChain, parseFormat, parseJob, parsePath } from "../lib/url.ts";
+import { type JobContext, parseChain, parseFormat, parseJob, parsePath } from "../lib/jobs/url.ts";
 
 const context: JobContext = {
   presets: new Map([["small", [{ name: "s", params: { width: 100, height: 0, mode: "exact" } }]]]),

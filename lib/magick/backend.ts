@@ -1,4 +1,4 @@
-import type { Backend } from "../backend.ts";
+import type { Backend } from "../image/backend.ts";
 import { MagickCanvas } from "./canvas.ts";
 import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";

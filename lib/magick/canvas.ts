@@ -1,5 +1,5 @@
-import type { Canvas } from "../backend.ts";
-import type { Rect, Size } from "../bitmap.ts";
+import type { Canvas } from "../image/backend.ts";
+import type { Rect, Size } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import { check } from "./exception.ts";

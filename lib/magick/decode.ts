@@ -1,8 +1,8 @@
-import type { DecodeHint, DecodeOptions } from "../backend.ts";
-import type { Size } from "../bitmap.ts";
+import type { DecodeHint, DecodeOptions } from "../image/backend.ts";
+import type { Size } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
-import type { SourceFormat } from "../formats.ts";
-import { probeImage } from "../probe.ts";
+import type { SourceFormat } from "../image/formats.ts";
+import { probeImage } from "../image/probe.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import {
   check,

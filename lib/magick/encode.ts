@@ -1,4 +1,4 @@
-import type { OutputFormat } from "../formats.ts";
+import type { OutputFormat } from "../image/formats.ts";
 import { cString, type MagickApi, type Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";

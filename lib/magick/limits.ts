@@ -1,4 +1,4 @@
-import type { ImageLimits } from "../config.ts";
+import type { ImageLimits } from "../image/limits.ts";
 import type { MagickApi } from "./api.ts";
 import type { Resource } from "./dialects.ts";
 

@@ -1,8 +1,8 @@
-import type { Backend, Canvas } from "../backend.ts";
-import type { Bitmap, Rect, Size } from "../bitmap.ts";
-import { gaussianBlur } from "../blur.ts";
+import type { Backend, Canvas } from "../image/backend.ts";
+import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
+import { gaussianBlur } from "../image/blur.ts";
 import { Unprocessable } from "../errors.ts";
-import { resizeBitmap } from "../resample.ts";
+import { resizeBitmap } from "../image/resample.ts";
 import { decodeBitmap } from "./decode.ts";
 import { encodeBitmap } from "./encode.ts";
 import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";

@@ -1,10 +1,10 @@
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
-import type { DecodeHint } from "../backend.ts";
-import { type Bitmap, createBitmap } from "../bitmap.ts";
+import type { DecodeHint } from "../image/backend.ts";
+import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
-import type { SourceFormat } from "../formats.ts";
-import { readTiffTags } from "../probe.ts";
+import type { SourceFormat } from "../image/formats.ts";
+import { readTiffTags } from "../image/probe.ts";
 import { decodeGifFrames } from "./gif.ts";
 import { decodeWebp } from "./webp.ts";
 

@@ -1,6 +1,6 @@
 import codecs from "imagescript/codecs/node/index.js";
-import type { Bitmap } from "../bitmap.ts";
-import type { OutputFormat } from "../formats.ts";
+import type { Bitmap } from "../image/bitmap.ts";
+import type { OutputFormat } from "../image/formats.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
 

@@ -1,6 +1,6 @@
 import { GIF } from "imagescript";
 import codecs from "imagescript/codecs/node/index.js";
-import type { Bitmap } from "../bitmap.ts";
+import type { Bitmap } from "../image/bitmap.ts";
 
 /** One frame of an animation: a full-canvas bitmap and how long it shows. */
 export interface AnimationFrame {

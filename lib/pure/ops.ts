@@ -1,4 +1,4 @@
-import { type Bitmap, createBitmap, type Rect } from "../bitmap.ts";
+import { type Bitmap, createBitmap, type Rect } from "../image/bitmap.ts";
 
 // Geometric operations move whole 32-bit pixels, so they work on a Uint32Array view.
 function pixels(bitmap: Bitmap): Uint32Array {

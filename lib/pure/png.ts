@@ -9,7 +9,7 @@
  * @module
  */
 import { crc32, deflateSync } from "node:zlib";
-import type { Bitmap } from "../bitmap.ts";
+import type { Bitmap } from "../image/bitmap.ts";
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 const GRAY = 0;
@@ -23,7 +23,7 @@ const MAX_PALETTE = 256;
  *
  * @example
  * ```ts
- * import { createBitmap } from "../bitmap.ts";
+ * import { createBitmap } from "../image/bitmap.ts";
  * const bytes = encodePng(createBitmap(16, 16)); // indexed, 1 bit per pixel
  * ```
  */

@@ -1,5 +1,5 @@
 import decodeWebpImage, { init } from "@jsquash/webp/decode.js";
-import type { Bitmap } from "../bitmap.ts";
+import type { Bitmap } from "../image/bitmap.ts";
 
 let ready: Promise<void> | undefined;
 

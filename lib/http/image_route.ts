@@ -1,14 +1,14 @@
 import { isNotModified } from "./conditional.ts";
-import type { Config } from "./config.ts";
-import { HttpError, Unavailable } from "./errors.ts";
-import { contentTypes, type EncodedType, negotiate } from "./formats.ts";
-import type { WorkerPool } from "./pool.ts";
-import type { ResultCache } from "./result_cache.ts";
-import { resultKey } from "./result_key.ts";
-import type { SingleFlight } from "./single_flight.ts";
-import { sniffFormat } from "./sniff.ts";
-import type { LoadedSource, SourceLoader } from "./sources.ts";
-import type { Job } from "./url.ts";
+import type { Config } from "../config/config.ts";
+import { HttpError, Unavailable } from "../errors.ts";
+import { contentTypes, type EncodedType, negotiate } from "../image/formats.ts";
+import type { WorkerPool } from "../pool/pool.ts";
+import type { ResultCache } from "../cache/results.ts";
+import { resultKey } from "../jobs/identity.ts";
+import type { SingleFlight } from "../cache/single_flight.ts";
+import { sniffFormat } from "../image/sniff.ts";
+import type { LoadedSource, SourceLoader } from "../cache/sources.ts";
+import type { Job } from "../jobs/url.ts";
 
 /** What serving an image needs. */
 export interface ImageDeps {

@@ -1,10 +1,10 @@
 /// <reference lib="deno.worker" />
 // A pool worker: decode → filters → encode, off the HTTP thread.
-import type { Backend } from "./backend.ts";
+import type { Backend } from "../image/backend.ts";
 import { openBackend } from "./backends.ts";
-import { HttpError } from "./errors.ts";
-import { runTransform } from "./pipeline.ts";
-import { type FromWorker, type ToWorker, transferList } from "./worker_protocol.ts";
+import { HttpError } from "../errors.ts";
+import { runTransform } from "../jobs/transform.ts";
+import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
 
 let backend: Backend | undefined;
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { LruCache } from "./cache.ts";
+import { LruCache } from "./lru.ts";
 
 export interface ResultCacheOptions {
   /** Memory budget in bytes; 0 disables the memory tier. */

@@ -1,13 +1,13 @@
-import { filters } from "../filters/mod.ts";
-import type { Filter } from "../filters/filter.ts";
-import type { Backend, DecodeHint } from "./backend.ts";
-import type { Size } from "./bitmap.ts";
-import type { ImageLimits } from "./config.ts";
-import { BadRequest, Unprocessable } from "./errors.ts";
-import { type OutputFormat, resolveFormat } from "./formats.ts";
+import { filters } from "../../filters/mod.ts";
+import type { Filter } from "../../filters/filter.ts";
+import type { Backend, DecodeHint } from "../image/backend.ts";
+import type { Size } from "../image/bitmap.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import { BadRequest, Unprocessable } from "../errors.ts";
+import { type OutputFormat, resolveFormat } from "../image/formats.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
-import { probeImage } from "./probe.ts";
-import { sniffFormat } from "./sniff.ts";
+import { probeImage } from "../image/probe.ts";
+import { sniffFormat } from "../image/sniff.ts";
 import type { Step } from "./url.ts";
 
 /** What a worker is asked to do with one source, under which limits. */

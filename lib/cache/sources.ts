@@ -1,6 +1,6 @@
-import type { Source, Storage } from "../storages/storage.ts";
-import { LruCache } from "./cache.ts";
-import { NotFound } from "./errors.ts";
+import type { Source, Storage } from "../../storages/storage.ts";
+import { LruCache } from "./lru.ts";
+import { NotFound } from "../errors.ts";
 import { SingleFlight } from "./single_flight.ts";
 
 export interface SourceCacheLimits {

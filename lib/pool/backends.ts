@@ -1,7 +1,8 @@
-import type { Backend } from "./backend.ts";
-import type { BackendName, ImageLimits } from "./config.ts";
-import { createMagickBackend } from "./magick/backend.ts";
-import { pureBackend } from "./pure/backend.ts";
+import type { Backend } from "../image/backend.ts";
+import type { BackendName } from "../config/config.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import { createMagickBackend } from "../magick/backend.ts";
+import { pureBackend } from "../pure/backend.ts";
 
 /**
  * Opens the configured backend. For the magick backends this loads the native library, so a

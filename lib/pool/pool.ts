@@ -1,7 +1,8 @@
-import type { BackendName, ImageLimits } from "./config.ts";
-import { HttpError, Unavailable } from "./errors.ts";
-import type { Transform } from "./pipeline.ts";
-import { type FromWorker, type ToWorker, transferList } from "./worker_protocol.ts";
+import type { BackendName } from "../config/config.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import { HttpError, Unavailable } from "../errors.ts";
+import type { Transform } from "../jobs/transform.ts";
+import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
 
 export interface PoolOptions {
   size: number;

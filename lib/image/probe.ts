@@ -1,4 +1,4 @@
-import { Unprocessable } from "./errors.ts";
+import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "./formats.ts";
 import { hasAscii, sniffFormat } from "./sniff.ts";
 

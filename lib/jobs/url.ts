@@ -1,7 +1,7 @@
-import type { ParseContext } from "../filters/filter.ts";
-import { filters } from "../filters/mod.ts";
-import { BadRequest } from "./errors.ts";
-import type { OutputFormat } from "./formats.ts";
+import type { ParseContext } from "../../filters/filter.ts";
+import { filters } from "../../filters/mod.ts";
+import { BadRequest } from "../errors.ts";
+import type { OutputFormat } from "../image/formats.ts";
 
 /** One parsed filter of a chain: its token and its cloneable parameters. */
 export interface Step {

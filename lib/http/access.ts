@@ -1,14 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Forbidden, Unauthorized } from "./errors.ts";
-import { type SigningKey, verifyPath } from "./signature.ts";
-
-/** Who may ask for what: URL signatures and a bearer token, both optional. */
-export interface SecurityConfig {
-  keys: SigningKey[];
-  /** Lets `_` stand in for the signature (development only). */
-  allowUnsigned: boolean;
-  token?: string;
-}
+import { Forbidden, Unauthorized } from "../errors.ts";
+import type { SecurityConfig } from "../config/config.ts";
+import { verifyPath } from "../jobs/signature.ts";
 
 /**
  * Checks `Authorization: Bearer TOKEN` when a token is configured, in constant time.

@@ -1,6 +1,7 @@
-import type { BackendName, ImageLimits } from "./config.ts";
-import type { ErrorShape } from "./errors.ts";
-import type { Transform } from "./pipeline.ts";
+import type { BackendName } from "../config/config.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import type { ErrorShape } from "../errors.ts";
+import type { Transform } from "../jobs/transform.ts";
 
 /** Messages from the pool to a worker. */
 export type ToWorker =

@@ -1,24 +1,26 @@
 import { dirname, resolve } from "node:path";
-import { filters } from "../filters/mod.ts";
-import { ConfigError, ConfigReader } from "./config_reader.ts";
-import type { SecurityConfig } from "./access.ts";
+import { filters } from "../../filters/mod.ts";
+import { ConfigError, ConfigReader } from "./reader.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import type { SigningKey } from "../jobs/signature.ts";
 import { substituteEnv } from "./env.ts";
-import { parseSigningKey } from "./signature.ts";
-import { parseChain, type Step } from "./url.ts";
+import { parseSigningKey } from "../jobs/signature.ts";
+import { parseChain, type Step } from "../jobs/url.ts";
 
 export { ConfigError };
 
 export const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 export type BackendName = typeof backends[number];
 
-/** Limits that protect the server from hostile URLs and sources. */
-export interface ImageLimits {
-  maxSourceBytes: number;
-  maxSourcePixels: number;
-  maxOutputPixels: number;
-  maxChain: number;
-  maxBlurSigma: number;
+/** Who may ask for what: URL signatures and a bearer token, both optional. */
+export interface SecurityConfig {
+  keys: SigningKey[];
+  /** Lets `_` stand in for the signature (development only). */
+  allowUnsigned: boolean;
+  token?: string;
 }
+
+export type { ImageLimits };
 
 export interface ImageConfig extends ImageLimits {
   quality: number;

@@ -1,15 +1,15 @@
 import { checkSignature, checkToken } from "./access.ts";
 import { formatAccess } from "./access_log.ts";
-import type { Config } from "./config.ts";
-import { errorType, HttpError, MethodNotAllowed, NotFound } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config/config.ts";
+import { errorType, HttpError, MethodNotAllowed, NotFound } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import { metricsContentType, type MetricsRegistry, type ServerMetrics } from "./metrics.ts";
-import type { WorkerPool } from "./pool.ts";
-import type { ResultCache } from "./result_cache.ts";
-import { type ImageOutcome, serveImage } from "./serve_image.ts";
-import { SingleFlight } from "./single_flight.ts";
-import type { SourceLoader } from "./sources.ts";
-import { type JobContext, parseJob } from "./url.ts";
+import type { WorkerPool } from "../pool/pool.ts";
+import type { ResultCache } from "../cache/results.ts";
+import { type ImageOutcome, serveImage } from "./image_route.ts";
+import { SingleFlight } from "../cache/single_flight.ts";
+import type { SourceLoader } from "../cache/sources.ts";
+import { type JobContext, parseJob } from "../jobs/url.ts";
 
 /** What a reload (SIGHUP) may replace; one request uses one snapshot from start to end. */
 export interface ServerState {

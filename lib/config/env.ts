@@ -1,4 +1,4 @@
-import { ConfigError } from "./config_reader.ts";
+import { ConfigError } from "./reader.ts";
 
 /** `${NAME}` or `${NAME:-default}`. */
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
