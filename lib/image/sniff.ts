@@ -37,3 +37,4 @@ export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
   if (hasAscii(bytes, 0, "RIFF") && hasAscii(bytes, 8, "WEBP")) return "webp";
   if (isBmp(bytes)) return "bmp";
   return undefined;
+}
