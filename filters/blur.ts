@@ -5,6 +5,11 @@ import type { Filter } from "./filter.ts";
 export const blur: Filter<number> = {
   name: "b",
   arity: 1,
+  doc: {
+    summary: "Gaussian blur; SIGMA is the standard deviation in pixels, 0 does nothing",
+    template: "{sigma}",
+    fields: [{ name: "sigma", label: "Sigma (px)", kind: "number", min: 0, default: "2" }],
+  },
   parse(arg, { maxBlurSigma }) {
     const sigma = /^\d+(\.\d+)?$/.test(arg) ? Number(arg) : NaN;
     if (!(sigma <= maxBlurSigma)) {

@@ -1,6 +1,6 @@
 import type { Rect } from "../lib/image/bitmap.ts";
 import { BadRequest } from "../lib/errors.ts";
-import { badArgument, parseSide } from "./args.ts";
+import { badArgument, maxSide, parseSide } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
 const expected = "XxY-WxH with non-negative integers and a non-zero size";
@@ -21,6 +21,23 @@ function clip(rect: Rect, width: number, height: number): Rect {
 export const crop: Filter<Rect> = {
   name: "c",
   arity: 1,
+  doc: {
+    summary: "Keep a rectangle (clipped to the image)",
+    template: "{x}x{y}-{width}x{height}",
+    fields: [
+      { name: "x", label: "Left (px)", kind: "integer", min: 0, max: maxSide, default: "0" },
+      { name: "y", label: "Top (px)", kind: "integer", min: 0, max: maxSide, default: "0" },
+      { name: "width", label: "Width (px)", kind: "integer", min: 1, max: maxSide, default: "100" },
+      {
+        name: "height",
+        label: "Height (px)",
+        kind: "integer",
+        min: 1,
+        max: maxSide,
+        default: "100",
+      },
+    ],
+  },
   parse(arg) {
     const match = /^(\d+)x(\d+)-(\d+)x(\d+)$/.exec(arg);
     const [x, y, width, height] = (match?.slice(1) ?? []).map(parseSide);

@@ -6,6 +6,35 @@ export interface ParseContext {
   maxBlurSigma: number;
 }
 
+/** One field of a filter's argument, as a form control would offer it. */
+export interface ArgumentField {
+  /** The placeholder's name in {@link FilterDoc.template}. */
+  name: string;
+  /** A human label, such as "Width (px)". */
+  label: string;
+  kind: "integer" | "number" | "choice" | "text";
+  min?: number;
+  max?: number;
+  /** For `choice`: the values (as they appear in the token) and their labels. */
+  choices?: readonly { value: string; label: string }[];
+  /** The value a new control starts with, as it appears in the token. */
+  default: string;
+}
+
+/**
+ * What a filter is and how its argument token is written: read by the playground to build
+ * one control per field, and by anyone generating documentation. Data only, so it can be
+ * served as JSON.
+ */
+export interface FilterDoc {
+  /** One line: what the filter does. */
+  summary: string;
+  /** The argument's fields in order; empty when the filter takes no argument. */
+  fields: readonly ArgumentField[];
+  /** How the fields join into the argument: `{name}` placeholders, like `{width}x{height}`. */
+  template: string;
+}
+
 /**
  * One filter of the URL chain. The module decides the geometry (`size`), so every backend
  * produces outputs of the same size; the backend only supplies the pixel operations.
@@ -15,6 +44,8 @@ export interface Filter<P> {
   readonly name: string;
   /** How many argument tokens follow the name: 0 or 1. */
   readonly arity: 0 | 1;
+  /** Its description and argument form, for the playground and documentation. */
+  readonly doc: FilterDoc;
   /** Parses the argument token (`""` when arity is 0); throws BadRequest naming it. */
   parse(arg: string, context: ParseContext): P;
   /** The output size for an input size; throws BadRequest when the input makes no sense. */

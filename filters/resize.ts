@@ -1,5 +1,5 @@
 import type { Rect, Size } from "../lib/image/bitmap.ts";
-import { badArgument, parseSide } from "./args.ts";
+import { badArgument, maxSide, parseSide } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
 /** `exact` stretches, `fit` stays inside the box, `fill` covers the box then crops it. */
@@ -9,7 +9,7 @@ export interface ResizeParams extends Size {
   mode: ResizeMode;
 }
 
-const modifiers: Record<string, ResizeMode> = { "": "exact", "+": "fit", "-": "fill" };
+const modifiers = new Map<string, ResizeMode>([["", "exact"], ["+", "fit"], ["-", "fill"]]);
 const expected = "WxH with non-negative integers, not both 0, optionally followed by + or -";
 
 /** The size to resample to, and the centred crop that `fill` needs afterwards. */
@@ -44,6 +44,25 @@ export function resizePlan(input: Size, p: ResizeParams): { scaled: Size; crop?:
 export const resize: Filter<ResizeParams> = {
   name: "s",
   arity: 1,
+  doc: {
+    summary: "Resize with an anti-aliased (Lanczos3) filter; 0 keeps the aspect ratio",
+    template: "{width}x{height}{mode}",
+    fields: [
+      { name: "width", label: "Width (px)", kind: "integer", min: 0, max: maxSide, default: "300" },
+      { name: "height", label: "Height (px)", kind: "integer", min: 0, max: maxSide, default: "0" },
+      {
+        name: "mode",
+        label: "Mode",
+        kind: "choice",
+        choices: [
+          { value: "", label: "exact size" },
+          { value: "+", label: "fit inside" },
+          { value: "-", label: "fill and crop" },
+        ],
+        default: "",
+      },
+    ],
+  },
   parse(arg) {
     const match = /^(\d+)x(\d+)([+-]?)$/.exec(arg);
     const width = parseSide(match?.[1] ?? "");
@@ -51,7 +70,7 @@ export const resize: Filter<ResizeParams> = {
     if (match === null || width === undefined || height === undefined || width + height === 0) {
       throw badArgument("resize", arg, expected);
     }
-    return { width, height, mode: modifiers[match[3]] };
+    return { width, height, mode: modifiers.get(match[3])! };
   },
   size(input, params) {
     const { scaled, crop } = resizePlan(input, params);

@@ -25,14 +25,15 @@ export interface JobContext extends ParseContext {
   maxChain: number;
 }
 
-const formatAliases: Record<string, OutputFormat["type"]> = {
-  png: "png",
-  jpeg: "jpeg",
-  jpg: "jpeg",
-  webp: "webp",
-  gif: "gif",
-  auto: "auto",
-};
+// A Map, not an object literal: client text such as "constructor" must find nothing.
+const formatAliases = new Map<string, OutputFormat["type"]>([
+  ["png", "png"],
+  ["jpeg", "jpeg"],
+  ["jpg", "jpeg"],
+  ["webp", "webp"],
+  ["gif", "gif"],
+  ["auto", "auto"],
+]);
 const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "auto"]);
 
 /**
@@ -80,9 +81,9 @@ export function parseChain(text: string, context: JobContext): Step[] {
  */
 export function parseFormat(text: string, defaultQuality: number): OutputFormat {
   const [name, quality, ...rest] = text.split(",");
-  const type = formatAliases[name];
+  const type = formatAliases.get(name);
   if (type === undefined) {
-    const known = Object.keys(formatAliases).map((n) => `"${n}"`).join(", ");
+    const known = [...formatAliases.keys()].map((n) => `"${n}"`).join(", ");
     throw new BadRequest(`Unknown format "${name}": expected one of ${known}`);
   }
   if (quality === undefined) return { type, quality: defaultQuality };
