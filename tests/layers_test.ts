@@ -28,6 +28,7 @@ const mayImport: Record<string, string[]> = {
     "lib/base",
   ],
   "lib/http": [
+    "client",
     "lib/cache",
     "lib/pool",
     "storages",

@@ -49,9 +49,15 @@ export interface Config {
     metricsPath: string;
     /** Serve metrics on this port instead of the main one; 0 keeps them on the main port. */
     metricsPort: number;
+    /** Serve the playground page at `/`. */
+    playground: boolean;
+    /** Origins allowed to read responses from scripts: `"*"`, or a list (empty: CORS off). */
+    cors: "*" | readonly string[];
   };
   log: { format: "text" | "json" };
   presets: ReadonlyMap<string, readonly Step[]>;
+  /** Each preset's definition as written in the config, for the playground. */
+  presetDefinitions: ReadonlyMap<string, string>;
   image: ImageConfig;
   storages: StorageConfig[];
   caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
@@ -94,7 +100,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
   const http = readHttp(top.section("http"));
   const image = readImage(top.section("image"));
-  const presets = readPresets(top.list("filters"), image);
+  const { presets, presetDefinitions } = readPresets(top.list("filters"), image);
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
     type: entry.string("type"),
@@ -117,7 +123,25 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const backend = top.oneOf("backend", "pure", backends);
   const security = readSecurity(top.section("security"));
   top.rejectUnknown();
-  return { http, log, presets, image, storages, caches, backend, security, baseDir };
+  // The page cannot hold the key; the server signs for it, so someone must be let in first.
+  if (http.playground && security.keys.length > 0 && security.token === undefined) {
+    throw new ConfigError(
+      `"http.playground" with "security.keys" needs "security.token": the playground signs ` +
+        `URLs for its users, which must not be anyone`,
+    );
+  }
+  return {
+    http,
+    log,
+    presets,
+    presetDefinitions,
+    image,
+    storages,
+    caches,
+    backend,
+    security,
+    baseDir,
+  };
 }
 
 function readHttp(r: ConfigReader): Config["http"] {
@@ -133,6 +157,8 @@ function readHttp(r: ConfigReader): Config["http"] {
     cacheControl: r.string("cacheControl", "public, max-age=86400"),
     metricsPath: r.string("metricsPath", "/metrics"),
     metricsPort: r.integer("metricsPort", 0, 0, 65535),
+    playground: r.boolean("playground", false),
+    cors: readCors(r),
   };
   if (!http.metricsPath.startsWith("/")) {
     throw new ConfigError(`"http.metricsPath" must start with "/"`);
@@ -142,6 +168,24 @@ function readHttp(r: ConfigReader): Config["http"] {
   }
   r.rejectUnknown();
   return http;
+}
+
+/** `http.cors`: `"*"`, or a list of origins such as `"https://app.example.com"`. */
+function readCors(r: ConfigReader): "*" | string[] {
+  if (r.raw.cors === "*") return r.oneOf("cors", "*", ["*"] as const);
+  return r.strings("cors", `"*" or a list of origins`).map((origin, i) => {
+    let parsed: string | undefined;
+    try {
+      parsed = new URL(origin).origin;
+    } catch { /* reported below */ }
+    if (parsed !== origin) {
+      throw new ConfigError(
+        `"${r.name("cors")}[${i}]" must be an origin like "https://app.example.com", ` +
+          `not "${origin}"`,
+      );
+    }
+    return origin;
+  });
 }
 
 function readSecurity(r: ConfigReader): SecurityConfig {
@@ -179,11 +223,9 @@ function readImage(r: ConfigReader): ImageConfig {
   return image;
 }
 
-function readPresets(
-  entries: ConfigReader[],
-  image: ImageConfig,
-): ReadonlyMap<string, readonly Step[]> {
+function readPresets(entries: ConfigReader[], image: ImageConfig) {
   const presets = new Map<string, Step[]>();
+  const presetDefinitions = new Map<string, string>();
   // Definitions use filters only, so a preset can never refer to itself.
   const context = { ...image, presets: new Map(), defaultQuality: image.quality };
   for (const entry of entries) {
@@ -193,12 +235,14 @@ function readPresets(
     if (!/^[A-Za-z0-9_-]+$/.test(name)) {
       throw new ConfigError(`Preset name "${name}" may use only letters, digits, "_" and "-"`);
     }
+    const definition = entry.string("definition");
     try {
-      presets.set(name, parseChain(entry.string("definition"), context));
+      presets.set(name, parseChain(definition, context));
     } catch (error) {
       throw new ConfigError(`"${entry.name("definition")}": ${(error as Error).message}`);
     }
+    presetDefinitions.set(name, definition);
     entry.rejectUnknown();
   }
-  return presets;
+  return { presets, presetDefinitions };
 }

@@ -41,6 +41,15 @@ export class ConfigReader {
     return value;
   }
 
+  /** A list of non-empty strings; absent is empty. `expected` describes the form in messages. */
+  strings(key: string, expected = "a list of non-empty strings"): string[] {
+    const value = this.take(key) ?? [];
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === "")) {
+      throw new ConfigError(`"${this.name(key)}" must be ${expected}`);
+    }
+    return value;
+  }
+
   optionalString(key: string): string | undefined {
     return this.raw[key] === undefined ? (this.take(key), undefined) : this.string(key);
   }

@@ -10,6 +10,8 @@ import { type ImageOutcome, serveImage } from "./image_route.ts";
 import { SingleFlight } from "../cache/single_flight.ts";
 import type { SourceLoader } from "../cache/sources.ts";
 import { type JobContext, parseJob } from "../jobs/url.ts";
+import { addCorsHeaders, preflight } from "./cors.ts";
+import { servePlayground } from "./playground.ts";
 
 /** What a reload (SIGHUP) may replace; one request uses one snapshot from start to end. */
 export interface ServerState {
@@ -61,12 +63,17 @@ export function createHandler(deps: ServerDeps): (request: Request) => Promise<R
     const url = new URL(request.url);
     const state = deps.current();
     let routed: Routed;
+    const { cors } = state.config.http;
     try {
-      routed = await route(request, url, { ...deps, ...state, flights });
+      const allowed = preflight(request, cors, state.config.security.token !== undefined);
+      routed = allowed
+        ? { response: allowed }
+        : await route(request, url, { ...deps, ...state, flights });
     } catch (error) {
       routed = { response: errorResponse(error, id, log) };
     }
     const { response, image } = routed;
+    addCorsHeaders(request, response.headers, cors);
     response.headers.set("x-request-id", id);
     const seconds = (performance.now() - started) / 1000;
     record(deps, response.status, seconds, image);
@@ -95,6 +102,8 @@ async function route(request: Request, url: URL, deps: RouteDeps): Promise<Route
     throw new MethodNotAllowed(`Method ${request.method} is not allowed: use GET or HEAD`);
   }
   if (url.pathname === "/health") return { response: health(deps) };
+  const playground = await servePlayground(request, url, deps.config);
+  if (playground) return { response: playground };
   const { http, security } = deps.config;
   checkToken(request, security.token);
   if (url.pathname === http.metricsPath && !http.metricsPort) {

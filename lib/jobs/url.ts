@@ -36,6 +36,22 @@ const formatAliases = new Map<string, OutputFormat["type"]>([
 ]);
 const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "auto"]);
 
+/** A format name as a URL may write it, and which arguments it takes (for the playground). */
+export interface FormatDoc {
+  name: string;
+  quality: boolean;
+  lossless: boolean;
+}
+
+/** Every format name a URL may use, in the order {@link parseFormat} lists them. */
+export function formatDocs(): FormatDoc[] {
+  return [...formatAliases].map(([name, type]) => ({
+    name,
+    quality: lossy.has(type),
+    lossless: type === "webp",
+  }));
+}
+
 /**
  * Parses a comma-separated filter chain. `gs` takes one token, every other filter two; a
  * preset name expands to its definition.

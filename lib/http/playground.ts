@@ -1,0 +1,122 @@
+/**
+ * The playground (`http.playground`): one page at `/` to try chains on, its script and style
+ * from `./playground/`, and two JSON endpoints it builds itself from: the filter registry's
+ * own descriptions (so a new filter appears without touching the page) and URLs built (and,
+ * with keys, signed) by the same client module applications use. The page never holds a key.
+ */
+import { resolve } from "node:path";
+import { imageUrl } from "../../client.ts";
+import { maxSide } from "../../filters/args.ts";
+import { filters } from "../../filters/mod.ts";
+import type { Config } from "../config/config.ts";
+import { BadRequest } from "../errors.ts";
+import { formatDocs } from "../jobs/url.ts";
+import { checkToken } from "./access.ts";
+
+const staticFiles = new Map([
+  ["/", { file: "index.html", type: "text/html; charset=utf-8" }],
+  ["/playground/playground.js", { file: "playground.js", type: "text/javascript; charset=utf-8" }],
+  ["/playground/playground.css", { file: "playground.css", type: "text/css; charset=utf-8" }],
+]);
+
+/** Image names offered as path suggestions, from the top folder of each local storage. */
+const imageName = /\.(?:jpe?g|png|gif|webp|tiff?|bmp|avif)$/i;
+const maxExamples = 20;
+
+/**
+ * Answers a playground request, or undefined when the path is not the playground's or the
+ * playground is off. The page and its files are public (they hold nothing of the config);
+ * the JSON endpoints follow the token rule of image requests.
+ *
+ * @throws {HttpError} from the token check or a URL the client refuses
+ */
+export async function servePlayground(
+  request: Request,
+  url: URL,
+  config: Config,
+): Promise<Response | undefined> {
+  if (!config.http.playground) return undefined;
+  const file = staticFiles.get(url.pathname);
+  if (file) {
+    const body = await Deno.readFile(new URL(`./playground/${file.file}`, import.meta.url));
+    return new Response(body, {
+      headers: { "content-type": file.type, "cache-control": "no-cache" },
+    });
+  }
+  if (url.pathname === "/playground/filters.json") {
+    checkToken(request, config.security.token);
+    return Response.json(await describe(config), { headers: { "cache-control": "no-store" } });
+  }
+  if (url.pathname === "/playground/url") {
+    checkToken(request, config.security.token);
+    return Response.json({ url: await buildUrl(url.searchParams, config) }, {
+      headers: { "cache-control": "no-store" },
+    });
+  }
+  return undefined;
+}
+
+/** Everything the page builds its controls from. */
+async function describe(config: Config) {
+  return {
+    root: config.http.root,
+    filters: [...filters.values()].map(({ name, arity, doc }) => ({ name, arity, ...doc })),
+    presets: [...config.presetDefinitions].map(([name, definition]) => ({ name, definition })),
+    storages: config.storages.map((storage) => storage.name),
+    examples: await exampleImages(config),
+    formats: formatDocs(),
+    defaultQuality: config.image.quality,
+    token: config.security.token !== undefined,
+    signed: config.security.keys.length > 0,
+    // The source is shown through the server (upright, as the chain sees it): a crop of the
+    // largest size a URL allows is clipped to the whole image.
+    sourceChain: `c,0x0-${maxSide}x${maxSide}`,
+  };
+}
+
+/**
+ * The image URL (a path) for the query's chain, format, storage and path, signed with the
+ * first key when keys are configured.
+ *
+ * @throws {BadRequest} when a part is missing or the client refuses it
+ */
+async function buildUrl(query: URLSearchParams, config: Config): Promise<string> {
+  const [chain, format, storage, path] = ["chain", "format", "storage", "path"].map((name) => {
+    const value = query.get(name);
+    if (!value) throw new BadRequest(`Missing "${name}": expected ?chain=&format=&storage=&path=`);
+    return value;
+  });
+  const key = config.security.keys[0];
+  try {
+    return await imageUrl({
+      root: config.http.root,
+      chain,
+      format,
+      storage,
+      path,
+      ...(key && { key: key.key, salt: key.salt }),
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw new BadRequest(error.message);
+    throw error;
+  }
+}
+
+async function exampleImages(config: Config): Promise<{ storage: string; path: string }[]> {
+  const examples = [];
+  for (const storage of config.storages) {
+    const dir = storage.reader.raw.path;
+    if (storage.type !== "local" || typeof dir !== "string") continue;
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(resolve(config.baseDir, dir))) {
+        if (entry.isFile && imageName.test(entry.name)) names.push(entry.name);
+      }
+    } catch {
+      continue; // a storage that cannot be listed simply offers no suggestions
+    }
+    names.sort();
+    examples.push(...names.slice(0, maxExamples).map((path) => ({ storage: storage.name, path })));
+  }
+  return examples;
+}
