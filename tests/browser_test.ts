@@ -1,0 +1,275 @@
+/// <reference lib="dom" />
+// In a real browser (Debian's chromium driven by playwright-core): the playground works from its
+// controls and from typed text, shows the server's own errors, `auto` gives Chromium WebP, and
+// http.cors decides whether a page on another origin may read our pixels.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
+
+const executablePath = "/usr/bin/chromium";
+const root = join(import.meta.dirname!, "..");
+const screenshotDir = join(root, ".cache", "screenshots");
+
+/** True (skip, saying why) when chromium is missing, except under CI=true. */
+async function browserMissing(): Promise<boolean> {
+  try {
+    await Deno.stat(executablePath);
+    return false;
+  } catch {
+    if (Deno.env.get("CI") === "true") return false;
+    console.log(`skipped: ${executablePath} is not installed (apt-get install chromium)`);
+    return true;
+  }
+}
+
+const ignore = await browserMissing();
+
+/** A fresh headless chromium; playwright gives every launch a new, empty profile directory. */
+async function withBrowser(fn: (browser: Browser) => Promise<void>) {
+  const browser = await chromium.launch({
+    executablePath,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  try {
+    await fn(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+const red: [number, number, number, number] = [200, 30, 30, 255];
+
+async function withServer(config: Record<string, unknown>, fn: (s: TestServer) => Promise<void>) {
+  const server = await startTestServer({
+    "photo.jpg": await Deno.readFile(join(root, "examples", "photo.jpg")),
+    "logo.png": await Deno.readFile(join(root, "examples", "logo.png")),
+    "red.png": await encode(makeBitmap(40, 30, () => red), "png"),
+  }, { filters: [{ name: "thumb", definition: "s,200x200-" }], ...config });
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+const origin = (server: TestServer) => server.url.replace("/impressionist", "");
+
+/** Opens the playground on photo.jpg and waits for its first result. */
+async function openPlayground(page: Page, server: TestServer) {
+  await page.goto(`${origin(server)}/`);
+  await page.locator("#result[data-width]").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Path in the storage").fill("photo.jpg");
+}
+
+/** Waits until the result shows `width`×`height` and answers the result figure's facts. */
+async function resultOfSize(page: Page, width: number, height: number) {
+  const figure = page.locator(`#result[data-width="${width}"][data-height="${height}"]`);
+  await figure.waitFor({ timeout: 30_000 });
+  return await figure.locator("dl").innerText();
+}
+
+const browserTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore, sanitizeOps: false, sanitizeResources: false, fn });
+
+browserTest(
+  "browser: the playground loads with no console error, labelled and phone-readable",
+  () =>
+    withServer({ http: { playground: true } }, (server) =>
+      withBrowser(async (browser) => {
+        {
+          const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+          const problems: string[] = [];
+          page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+          page.on("pageerror", (e) => problems.push(e.message));
+          page.on("requestfailed", (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+          await openPlayground(page, server);
+          const facts = await resultOfSize(page, 300, 200);
+          assert.match(facts, /300 × 200 px/);
+          assert.match(facts, /Bytes\s+[\d,]+/);
+          assert.match(facts, /Time\s+\d+ ms/);
+          assert.match(facts, /Cache\s+(hit|miss)/);
+          await page.locator('#source[data-width="1200"][data-height="800"]').waitFor();
+          assert.equal(
+            await page.getByLabel("Image URL").inputValue(),
+            `${server.url}/s,300x0/auto/files/photo.jpg`,
+          );
+          assert.deepEqual(problems, []);
+          // Every control has a name a screen reader reads: a label, or text on a button.
+          const unnamed = await page.evaluate(() =>
+            [...document.querySelectorAll("input, select, button")]
+              .filter((c) => !(c as HTMLElement).closest("[hidden]"))
+              .filter((c) =>
+                !(c as HTMLInputElement).labels?.length && !c.getAttribute("aria-label") &&
+                !(c.tagName === "BUTTON" && c.textContent!.trim())
+              )
+              .map((c) => c.outerHTML)
+          );
+          assert.deepEqual(unnamed, []);
+          await Deno.mkdir(screenshotDir, { recursive: true });
+          await page.screenshot({ path: join(screenshotDir, "playground.png"), fullPage: true });
+          await page.setViewportSize({ width: 360, height: 740 });
+          const overflow = await page.evaluate(() =>
+            document.documentElement.scrollWidth - document.documentElement.clientWidth
+          );
+          assert.equal(overflow, 0, "no sideways scrolling at phone width");
+          await page.screenshot({
+            path: join(screenshotDir, "playground-phone.png"),
+            fullPage: true,
+          });
+        }
+      })),
+);
+
+browserTest(
+  "browser: a resize chosen with the controls (by keyboard) gives that natural size",
+  () =>
+    withServer({ http: { playground: true } }, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await openPlayground(page, server);
+        await page.getByLabel("Width (px)").fill("120");
+        await page.getByLabel("Height (px)").fill("90");
+        await page.getByLabel("Mode").selectOption({ label: "fill and crop" });
+        await resultOfSize(page, 120, 90);
+        assert.equal(await page.getByLabel(/^Chain/).inputValue(), "s,120x90-");
+        // Adding a step with the keyboard only.
+        await page.getByLabel("Add a step").focus();
+        await page.getByLabel("Add a step").selectOption("filter:r");
+        await page.keyboard.press("Tab");
+        await page.keyboard.press("Enter");
+        await resultOfSize(page, 90, 120);
+        assert.equal(await page.getByLabel(/^Chain/).inputValue(), "s,120x90-,r,90");
+      })),
+);
+
+browserTest(
+  "browser: a typed chain drives the controls, and a bad one shows the server's message",
+  () =>
+    withServer({ http: { playground: true } }, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await openPlayground(page, server);
+        await page.getByLabel(/^Chain/).fill("thumb,c,10x20-50x40,gs");
+        await resultOfSize(page, 50, 40);
+        assert.equal(await page.getByLabel("Left (px)").inputValue(), "10");
+        assert.equal(await page.getByLabel("Top (px)").inputValue(), "20");
+        assert.equal(await page.locator("#steps > li").count(), 3);
+        assert.match(await page.locator("#steps").innerText(), /preset: s,200x200-/);
+        for (const chain of ["s,0x0", "s,10x10,nope", "b,1000"]) {
+          const expected = await fetch(`${server.url}/${chain}/png/files/photo.jpg`);
+          assert.equal(expected.status, 400);
+          await page.getByLabel(/^Chain/).fill(chain);
+          const message = `400: ${(await expected.text()).trim()}`;
+          await page.waitForFunction(
+            (text) => document.getElementById("error")!.textContent === text,
+            message,
+            { timeout: 30_000 },
+          );
+          assert.ok(await page.locator("#error").isVisible());
+          assert.equal(await page.locator("#result img").getAttribute("src"), null);
+        }
+      })),
+);
+
+browserTest(
+  "browser: a plain <img> with the auto format receives WebP in Chromium",
+  () =>
+    withServer({}, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(`${origin(server)}/health`);
+        const url = `${server.url}/s,64x0/auto/files/photo.jpg`;
+        const [response, size] = await Promise.all([
+          page.waitForResponse(url),
+          page.evaluate(async (src) => {
+            const img = new Image();
+            img.src = src;
+            await img.decode();
+            return [img.naturalWidth, img.naturalHeight];
+          }, url),
+        ]);
+        assert.equal(response.headers()["content-type"], "image/webp");
+        assert.deepEqual(size, [64, 43]);
+      })),
+);
+
+/** A page on its own origin (another port) that tries to read our pixels and headers. */
+async function otherOrigin(fn: (origin: string) => Promise<void>) {
+  const page = `<!doctype html><title>another site</title><canvas></canvas>`;
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: listening.resolve },
+    () => new Response(page, { headers: { "content-type": "text/html" } }),
+  );
+  try {
+    await fn(`http://127.0.0.1:${(await listening.promise).port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** What a script on `page` gets when it draws `src` into a canvas and reads it back. */
+function readPixels(page: Page, src: string, crossOrigin: string | null) {
+  return page.evaluate(async ([src, crossOrigin]) => {
+    const img = new Image();
+    if (crossOrigin !== null) img.crossOrigin = crossOrigin;
+    img.src = src!;
+    try {
+      await img.decode();
+    } catch {
+      return "load error";
+    }
+    const canvas = document.querySelector("canvas")!;
+    const context = canvas.getContext("2d")!;
+    context.drawImage(img, 0, 0);
+    try {
+      return [...context.getImageData(5, 5, 1, 1).data];
+    } catch (error) {
+      return (error as Error).name;
+    }
+  }, [src, crossOrigin]);
+}
+
+function readHeader(page: Page, url: string) {
+  return page.evaluate(async (url) => {
+    try {
+      return (await fetch(url)).headers.get("x-cache");
+    } catch (error) {
+      return (error as Error).name;
+    }
+  }, url);
+}
+
+browserTest(
+  "browser: another origin reads the pixels with http.cors, and is refused without",
+  () =>
+    otherOrigin((site) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(site);
+        await withServer({ http: { cors: [site] } }, async (server) => {
+          const src = `${server.url}/s,20x0/png/files/red.png`;
+          assert.deepEqual(await readPixels(page, src, "anonymous"), red);
+          assert.match(String(await readHeader(page, src)), /^(hit|miss)$/);
+        });
+        await withServer({}, async (server) => {
+          const src = `${server.url}/s,20x0/png/files/red.png`;
+          assert.equal(await readPixels(page, src, "anonymous"), "load error");
+          assert.equal(await readPixels(page, src, null), "SecurityError", "a tainted canvas");
+          assert.equal(await readHeader(page, src), "TypeError");
+        });
+        await withServer({ http: { cors: ["https://someone.else"] } }, async (server) => {
+          const src = `${server.url}/s,20x0/png/files/red.png`;
+          assert.equal(await readPixels(page, src, "anonymous"), "load error");
+        });
+      })
+    ),
+);
