@@ -273,3 +273,29 @@ browserTest(
       })
     ),
 );
+
+browserTest(
+  "browser: with keys and a token, the page asks for the token and shows signed results",
+  () =>
+    withServer({
+      http: { playground: true },
+      security: { keys: [{ key: "736563726574", salt: "68656c6c6f" }], token: "t0ken" },
+    }, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(`${origin(server)}/`);
+        await page.getByLabel("Bearer token").fill("wrong");
+        await page.getByRole("button", { name: "Use token" }).click();
+        await page.getByText("That token was refused").waitFor({ timeout: 30_000 });
+        await page.getByLabel("Bearer token").fill("t0ken");
+        await page.keyboard.press("Enter");
+        await page.locator("#result[data-width]").waitFor({ timeout: 30_000 });
+        await page.getByLabel("Path in the storage").fill("photo.jpg");
+        await resultOfSize(page, 300, 200);
+        const url = await page.getByLabel("Image URL").inputValue();
+        assert.match(url, /\/impressionist\/[A-Za-z0-9_-]{43}\/s,300x0\/auto\/files\/photo\.jpg$/);
+        const image = await fetch(url, { headers: { authorization: "Bearer t0ken" } });
+        assert.equal(image.status, 200);
+        await image.body?.cancel();
+      })),
+);
