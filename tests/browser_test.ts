@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
+import { clientBundle, encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
 
 const executablePath = "/usr/bin/chromium";
 const root = join(import.meta.dirname!, "..");
@@ -204,10 +204,14 @@ browserTest(
 /** A page on its own origin (another port) that tries to read our pixels and headers. */
 async function otherOrigin(fn: (origin: string) => Promise<void>) {
   const page = `<!doctype html><title>another site</title><canvas></canvas>`;
+  const client = await clientBundle();
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: listening.resolve },
-    () => new Response(page, { headers: { "content-type": "text/html" } }),
+    (request) =>
+      new URL(request.url).pathname === "/client.mjs"
+        ? new Response(client, { headers: { "content-type": "text/javascript" } })
+        : new Response(page, { headers: { "content-type": "text/html" } }),
   );
   try {
     await fn(`http://127.0.0.1:${(await listening.promise).port}`);
@@ -298,4 +302,32 @@ browserTest(
         assert.equal(image.status, 200);
         await image.body?.cancel();
       })),
+);
+
+browserTest(
+  "browser: the client runs in the page: a URL it signs there is accepted",
+  () =>
+    otherOrigin((site) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(site);
+        const key = { key: "736563726574", salt: "68656c6c6f" };
+        await withServer({ http: { cors: [site] }, security: { keys: [key] } }, async (server) => {
+          const src = await page.evaluate(async ([base, key, salt]) => {
+            const { imageUrl, resize } = await import(`${location.origin}/client.mjs`);
+            return await imageUrl({
+              base,
+              chain: [resize(20, 0)],
+              format: "png",
+              storage: "files",
+              path: "red.png",
+              key,
+              salt,
+            });
+          }, [origin(server), key.key, key.salt]);
+          assert.match(src, /\/impressionist\/[A-Za-z0-9_-]{43}\/s,20x0\/png\/files\/red\.png$/);
+          assert.deepEqual(await readPixels(page, src, "anonymous"), red);
+        });
+      })
+    ),
 );

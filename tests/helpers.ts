@@ -142,3 +142,15 @@ export async function skipWithout(command: string): Promise<boolean> {
   console.log(`skipped: "${command}" is not installed`);
   return true;
 }
+
+/** client.ts as one JavaScript module, for Node 20 and browsers (which cannot strip types). */
+export async function clientBundle(): Promise<string> {
+  const client = new URL("../client.ts", import.meta.url).pathname;
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "browser", client],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
+  return new TextDecoder().decode(built.stdout);
+}
