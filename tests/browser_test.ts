@@ -147,6 +147,18 @@ browserTest(
         await page.keyboard.press("Enter");
         await resultOfSize(page, 90, 120);
         assert.equal(await page.getByLabel(/^Chain/).inputValue(), "s,120x90-,r,90");
+        // The address keeps the state: a reload (or a shared link) shows the same result.
+        assert.match(
+          page.url(),
+          /#storage=files&path=photo\.jpg&chain=s%2C120x90-%2Cr%2C90&format=auto$/,
+        );
+        await page.goto(
+          `${origin(server)}/#storage=files&path=photo.jpg&chain=s,50x0&format=webp,lossless`,
+        );
+        await page.reload();
+        assert.match(await resultOfSize(page, 50, 33), /image\/webp/);
+        assert.equal(await page.getByLabel("Width (px)").inputValue(), "50");
+        assert.ok(await page.getByLabel("Lossless").isChecked());
       })),
 );
 

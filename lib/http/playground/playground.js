@@ -253,8 +253,35 @@ function buildControls() {
   const resize = info.filters.find((f) => f.name === "s") ?? info.filters[0];
   steps = resize ? [{ kind: "filter", filter: resize, values: defaults(resize) }] : [];
   $("chain").value = chainText();
+  restoreFromHash();
   renderSteps();
   updateFormatControls();
+}
+
+/** The page's state in its address (`#storage=…&path=…&chain=…&format=…`), to share or reload. */
+function saveToHash(storage, path) {
+  const state = new URLSearchParams({
+    storage,
+    path,
+    chain: $("chain").value,
+    format: formatText(),
+  });
+  history.replaceState(null, "", `#${state}`);
+}
+
+function restoreFromHash() {
+  const state = new URLSearchParams(location.hash.slice(1));
+  if (info.storages.includes(state.get("storage"))) $("storage").value = state.get("storage");
+  if (state.has("path")) $("path").value = state.get("path");
+  if (state.has("chain")) {
+    $("chain").value = state.get("chain");
+    steps = parseChain($("chain").value);
+  }
+  const [name, argument = ""] = (state.get("format") ?? "").split(",");
+  if (!info.formats.some((f) => f.name === name)) return;
+  $("format").value = name;
+  $("lossless").checked = argument === "lossless";
+  $("quality").value = /^\d+$/.test(argument) ? argument : "";
 }
 
 // ---- Results --------------------------------------------------------------------------------
@@ -270,6 +297,7 @@ async function refresh() {
   const path = $("path").value.trim();
   showError("");
   if (!storage || !path) return showError("Choose a storage and type the path of an image in it");
+  saveToHash(storage, path);
   const urlFor = async (chain, format) => {
     const query = new URLSearchParams({ chain, format, storage, path });
     return (await (await call(`/playground/url?${query}`)).json()).url;
