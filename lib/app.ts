@@ -6,6 +6,7 @@ import { SourceLoader } from "./cache/sources.ts";
 import { type Config, ConfigError } from "./config/config.ts";
 import { parseContextOf, type ServerDeps } from "./http/deps.ts";
 import { createServerMetrics } from "./http/metrics.ts";
+import { RequestMemo } from "./http/request_memo.ts";
 import { createHandler, createMetricsHandler } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { WorkerPool } from "./pool/pool.ts";
@@ -105,6 +106,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       config: next,
       loadedAt: new Date(),
       parseContext: parseContextOf(next),
+      memo: new RequestMemo(next.image, pool.identity),
       sources,
     };
   }
@@ -138,6 +140,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       clearTimeout(timer);
       await side?.server.shutdown();
       pool.close();
+      log.flush();
     },
   };
 }

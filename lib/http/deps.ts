@@ -6,6 +6,7 @@ import type { JobContext } from "../jobs/url.ts";
 import type { Logger } from "../log.ts";
 import type { WorkerPool } from "../pool/pool.ts";
 import type { Admissions } from "./admission.ts";
+import type { RequestMemo } from "./request_memo.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
 /**
@@ -18,6 +19,8 @@ export interface ServerDeps {
   loadedAt: Date;
   /** What parsing a URL needs from the config: presets, default quality, limits. */
   parseContext: JobContext;
+  /** Parsed jobs and result identities of recent URLs, for this config. */
+  memo: RequestMemo;
   sources: SourceLoader;
   results: ResultCache;
   /** Transforms in flight by result identity, shared by concurrent identical requests. */

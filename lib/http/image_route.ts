@@ -2,8 +2,6 @@ import type { HeldSource } from "../cache/sources.ts";
 import { HttpError, Unavailable } from "../errors.ts";
 import { contentTypes, type EncodedType } from "../image/formats.ts";
 import { sniffFormat } from "../image/sniff.ts";
-import { resultIdentity } from "../jobs/identity.ts";
-import { taskFor } from "../jobs/task.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Job, parseJob } from "../jobs/url.ts";
 import { WorkerFailure } from "../pool/pool.ts";
@@ -33,7 +31,10 @@ export async function serveImage(
   rest: string,
   deps: ServerDeps,
 ): Promise<ImageAnswer> {
-  const job = parseJob(await checkSignature(rest, deps.config.security), deps.parseContext);
+  const job = await deps.memo.job(
+    rest,
+    async () => parseJob(await checkSignature(rest, deps.config.security), deps.parseContext),
+  );
   const ticket = deps.admissions.admit(`${rest}\0${request.headers.get("accept")}`);
   // A timer cleared when the request ends: AbortSignal.timeout would leave one pending per
   // request for the whole timeout, which costs a busy server dearly.
@@ -45,8 +46,8 @@ export async function serveImage(
   let source: HeldSource | undefined;
   try {
     source = await deps.sources.load(job.storage, job.path, deadline.signal);
-    const task = taskFor(job, request.headers.get("accept"), deps.config.image);
-    const key = resultIdentity(task, { ...job, validator: source.validator }, deps.pool.identity);
+    const accept = request.headers.get("accept");
+    const { task, key } = deps.memo.identify(rest, job, accept, source.validator);
     const headers = resultHeaders(key, job, source, deps);
     if (
       isNotModified(request, headers.get("etag")!, source.modified && lastModified(source, deps))
