@@ -43,9 +43,7 @@ async function startChild(args: string[], ready: RegExp) {
 }
 
 /** Runs the comparison and answers both results. */
-export async function benchCacheHits(
-  quick: boolean,
-): Promise<{ base: LoadResult; hit: LoadResult }> {
+export async function benchCacheHits(quick: boolean) {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-bench-" });
   const photo = await encodeBitmap(photoLike(1600, 1200), { type: "jpeg", quality: 85 });
   await Deno.mkdir(join(dir, "files"));
