@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { photoLike } from "../tests/helpers.ts";
-import { type LoadResult, loadRun } from "./load.ts";
+import { loadRun } from "./load.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 const ceilingScript = new URL("./ceiling.ts", import.meta.url).pathname;
