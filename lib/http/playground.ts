@@ -32,24 +32,25 @@ const maxExamples = 20;
  */
 export async function servePlayground(
   request: Request,
-  url: URL,
+  path: string,
   config: Config,
 ): Promise<Response | undefined> {
   if (!config.http.playground) return undefined;
-  const file = staticFiles.get(url.pathname);
+  const file = staticFiles.get(path);
   if (file) {
     const body = await Deno.readFile(new URL(`./playground/${file.file}`, import.meta.url));
     return new Response(body, {
       headers: { "content-type": file.type, "cache-control": "no-cache" },
     });
   }
-  if (url.pathname === "/playground/filters.json") {
+  if (path === "/playground/filters.json") {
     checkToken(request, config.security.token);
     return Response.json(await describe(config), { headers: { "cache-control": "no-store" } });
   }
-  if (url.pathname === "/playground/url") {
+  if (path === "/playground/url") {
     checkToken(request, config.security.token);
-    return Response.json({ url: await buildUrl(url.searchParams, config) }, {
+    const query = new URL(request.url).searchParams;
+    return Response.json({ url: await buildUrl(query, config) }, {
       headers: { "cache-control": "no-store" },
     });
   }
