@@ -4,7 +4,7 @@
 // http.cors decides whether a page on another origin may read our pixels.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "npm:playwright-core@1.65.1";
 import { clientBundle, encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
 
 const executablePath = "/usr/bin/chromium";
