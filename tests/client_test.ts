@@ -186,6 +186,32 @@ Deno.test("client: plain URLs are accepted by a running server", () =>
     }
   }));
 
+Deno.test("client: sizes the client lets through but the server refuses are 400s, not 5xx", () =>
+  withServer({ image: { maxOutputPixels: 1_000_000 } }, async (server) => {
+    const base = server.url.replace("/impressionist", "");
+    const status = async (chain: string[]) => {
+      const url = await imageUrl({
+        base,
+        chain,
+        format: "png",
+        storage: "files",
+        path: "photo.jpg",
+      });
+      const response = await fetch(url);
+      await response.body?.cancel();
+      return response.status;
+    };
+    assert.equal(await status([resize(1, 0)]), 200);
+    assert.equal(await status([resize(100_000, 1)]), 200, "the largest side, within the pixels");
+    for (const side of [100_001, 2 ** 16 * 16, 2 ** 31, 2 ** 53]) {
+      assert.equal(await status([resize(side, 0)]), 400, `resize ${side}`);
+      assert.equal(await status([crop(side, 0, 1, 1)]), 400, `crop at ${side}`);
+    }
+    assert.equal(await status([resize(1001, 1000)]), 400, "over image.maxOutputPixels");
+    assert.equal(await status([blur(50)]), 200);
+    assert.equal(await status([blur(50.5)]), 400, "over image.maxBlurSigma");
+  }));
+
 Deno.test("client: signed URLs are accepted, and a wrong key is refused", () =>
   withServer({ security: { keys: [{ key: exampleKey, salt: exampleSalt }] } }, async (server) => {
     const base = server.url.replace("/impressionist", "");
