@@ -109,7 +109,10 @@ Deno.test("cors: a preflight gets 204 with the methods and headers, Authorizatio
     assert.equal(status, 204);
     assert.equal(headers.get("access-control-allow-origin"), app);
     assert.equal(headers.get("access-control-allow-methods"), "GET, HEAD");
-    assert.equal(headers.get("access-control-allow-headers"), "X-Request-Id");
+    assert.equal(
+      headers.get("access-control-allow-headers"),
+      "X-Request-Id, If-None-Match, If-Modified-Since",
+    );
     // An OPTIONS that is not a preflight is still refused.
     const plain = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, { method: "OPTIONS" });
     assert.equal(plain.status, 405);
@@ -122,7 +125,10 @@ Deno.test("cors: a preflight gets 204 with the methods and headers, Authorizatio
     });
     assert.equal(status, 204);
     assert.equal(headers.get("access-control-allow-origin"), "*");
-    assert.equal(headers.get("access-control-allow-headers"), "Authorization, X-Request-Id");
+    assert.equal(
+      headers.get("access-control-allow-headers"),
+      "Authorization, X-Request-Id, If-None-Match, If-Modified-Since",
+    );
     const refused = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, {
       headers: { origin: app },
     });

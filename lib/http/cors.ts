@@ -6,6 +6,9 @@
 /** `"*"`, or the allowed origins; an empty list turns CORS off. */
 export type CorsOrigins = "*" | readonly string[];
 
+/** Request headers a script may set beyond the safelisted ones: its own id, revalidation. */
+const requestHeaders = "X-Request-Id, If-None-Match, If-Modified-Since";
+
 /** Response headers a script on another origin may read besides the basic ones. */
 const exposed = "ETag, X-Cache, X-Request-Id";
 
@@ -19,11 +22,11 @@ export function preflight(
   origins: CorsOrigins,
   tokenRequired: boolean,
 ): Response | undefined {
-  if (request.method !== "OPTIONS" || origins.length === 0) return undefined;
+  if (request.method !== "OPTIONS" || isOff(origins)) return undefined;
   if (!request.headers.has("access-control-request-method")) return undefined;
   const headers = new Headers({
     "access-control-allow-methods": "GET, HEAD",
-    "access-control-allow-headers": tokenRequired ? "Authorization, X-Request-Id" : "X-Request-Id",
+    "access-control-allow-headers": (tokenRequired ? "Authorization, " : "") + requestHeaders,
     "access-control-max-age": "600",
   });
   allowOrigin(request, headers, origins);
@@ -36,7 +39,7 @@ export function preflight(
  * headers. Does nothing when CORS is off.
  */
 export function addCorsHeaders(request: Request, headers: Headers, origins: CorsOrigins): void {
-  if (origins.length === 0) return;
+  if (isOff(origins)) return;
   if (allowOrigin(request, headers, origins)) {
     headers.set("access-control-expose-headers", exposed);
   }
@@ -54,4 +57,8 @@ function allowOrigin(request: Request, headers: Headers, origins: CorsOrigins): 
   if (origin === null || !origins.includes(origin)) return false;
   headers.set("access-control-allow-origin", origin);
   return true;
+}
+
+function isOff(origins: CorsOrigins): boolean {
+  return origins !== "*" && origins.length === 0;
 }
