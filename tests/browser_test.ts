@@ -343,3 +343,43 @@ browserTest(
       })
     ),
 );
+
+browserTest(
+  "browser: a filter the page has never seen gets its controls from the JSON alone",
+  () =>
+    withServer({ http: { playground: true } }, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        // Stands for a filter added to the server later: only filters.json knows it.
+        await page.route("**/playground/filters.json", async (route) => {
+          const info = await (await route.fetch()).json();
+          info.filters.push({
+            name: "zz",
+            arity: 1,
+            summary: "A filter from the future",
+            template: "{amount}:{tone}",
+            fields: [
+              { name: "amount", label: "Amount", kind: "number", min: 0, max: 10, default: "1" },
+              {
+                name: "tone",
+                label: "Tone",
+                kind: "choice",
+                choices: [{ value: "w", label: "warm" }, { value: "c", label: "cool" }],
+                default: "w",
+              },
+            ],
+          });
+          await route.fulfill({ json: info });
+        });
+        await openPlayground(page, server);
+        await page.getByLabel(/^Chain/).fill("zz,2.5:c");
+        assert.equal(await page.getByLabel("Amount").inputValue(), "2.5");
+        assert.equal(await page.getByLabel("Tone").inputValue(), "c");
+        await page.getByLabel("Tone").selectOption({ label: "warm" });
+        await page.getByLabel("Amount").fill("3");
+        assert.equal(await page.getByLabel(/^Chain/).inputValue(), "zz,3:w");
+        await page.getByLabel("Add a step").selectOption("filter:zz");
+        await page.getByRole("button", { name: "Add" }).click();
+        assert.equal(await page.getByLabel(/^Chain/).inputValue(), "zz,3:w,zz,1:w");
+      })),
+);

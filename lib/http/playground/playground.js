@@ -417,7 +417,6 @@ async function start() {
   buildControls();
   wire();
   await refresh();
-  document.body.dataset.ready = "true";
 }
 
 // Enter in a control only refreshes sooner; the controls already apply as they change.
