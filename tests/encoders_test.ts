@@ -158,3 +158,16 @@ Deno.test("decoders: a decoded size other than the probed one is refused", () =>
   assert.throws(() => checkDecodedSize({ width: 125, height: 750 }, probed, [1, 1 / 8]));
   assert.throws(() => checkDecodedSize({ width: 125, height: 94 }, probed));
 });
+
+Deno.test("encoders: the pure backend decodes and encodes every format with FFI denied", async () => {
+  const script = new URL("./pure_without_ffi.ts", import.meta.url).pathname;
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "--deny-ffi", script],
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  const report = JSON.parse(new TextDecoder().decode(stdout));
+  assert.deepEqual(report, {
+    ffi: "denied",
+    written: { png: "png", jpeg: "jpeg", webp: "webp", gif: "gif" },
+  });
+});
