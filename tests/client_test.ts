@@ -11,6 +11,7 @@ import {
   decode,
   encode,
   photoLike,
+  skipWithout,
   startTestServer,
   type TestServer,
 } from "./helpers.ts";
@@ -247,7 +248,10 @@ Deno.test("client: imports nothing and names no Deno API", async () => {
   assert.doesNotMatch(text, /\bDeno\.|\bprocess\.|\bBuffer\b|require\(/);
 });
 
-Deno.test("client: runs under Node (a bundle of it, as Node 20 cannot strip types)", async () => {
+Deno.test({
+  name: "client: runs under Node (a bundle of it, as Node 20 cannot strip types)",
+  ignore: await skipWithout("node"),
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-client-" });
   try {
     const bundle = join(dir, "client.mjs");
