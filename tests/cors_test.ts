@@ -109,6 +109,7 @@ Deno.test("cors: a preflight gets 204 with the methods and headers, Authorizatio
     assert.equal(status, 204);
     assert.equal(headers.get("access-control-allow-origin"), app);
     assert.equal(headers.get("access-control-allow-methods"), "GET, HEAD");
+    assert.ok(headers.get("x-request-id"), "a preflight carries its request id too");
     assert.equal(
       headers.get("access-control-allow-headers"),
       "X-Request-Id, If-None-Match, If-Modified-Since",

@@ -56,6 +56,7 @@ Deno.test("playground: / serves the page, its script and style", () =>
     const page = await get(`${origin(server)}/`);
     assert.equal(page.status, 200);
     assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.ok(page.headers.get("x-request-id"));
     assert.match(page.text, /<script type="module" src="\/playground\/playground.js">/);
     const script = await get(`${origin(server)}/playground/playground.js`);
     assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
@@ -115,8 +116,10 @@ Deno.test("playground: /playground/url builds the URL, or says what is wrong", (
       `${origin(server)}/playground/url?${new URLSearchParams(params)}`;
     const ok = await get(
       query({ chain: "s,32x0", format: "png", storage: "files", path: "photo.jpg" }),
+      { headers: { "x-request-id": "given-id" } },
     );
     assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("x-request-id"), "given-id");
     assert.deepEqual(JSON.parse(ok.text), { url: "/impressionist/s,32x0/png/files/photo.jpg" });
     const missing = await get(query({ chain: "gs", format: "png", storage: "files" }));
     assert.equal(missing.status, 400);

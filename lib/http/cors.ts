@@ -19,6 +19,7 @@ const exposed = "ETag, X-Cache, X-Request-Id";
  */
 export function preflight(
   request: Request,
+  id: string,
   origins: CorsOrigins,
   tokenRequired: boolean,
 ): Response | undefined {
@@ -28,6 +29,7 @@ export function preflight(
     "access-control-allow-methods": "GET, HEAD",
     "access-control-allow-headers": (tokenRequired ? "Authorization, " : "") + requestHeaders,
     "access-control-max-age": "600",
+    "x-request-id": id,
   });
   allowOrigin(request, headers, origins);
   return new Response(null, { status: 204, headers });

@@ -33,6 +33,7 @@ const maxExamples = 20;
 export async function servePlayground(
   request: Request,
   path: string,
+  id: string,
   config: Config,
 ): Promise<Response | undefined> {
   if (!config.http.playground) return undefined;
@@ -40,19 +41,18 @@ export async function servePlayground(
   if (file) {
     const body = await Deno.readFile(new URL(`./playground/${file.file}`, import.meta.url));
     return new Response(body, {
-      headers: { "content-type": file.type, "cache-control": "no-cache" },
+      headers: { "content-type": file.type, "cache-control": "no-cache", "x-request-id": id },
     });
   }
+  const json = { "cache-control": "no-store", "x-request-id": id };
   if (path === "/playground/filters.json") {
     checkToken(request, config.security.token);
-    return Response.json(await describe(config), { headers: { "cache-control": "no-store" } });
+    return Response.json(await describe(config), { headers: json });
   }
   if (path === "/playground/url") {
     checkToken(request, config.security.token);
     const query = new URL(request.url).searchParams;
-    return Response.json({ url: await buildUrl(query, config) }, {
-      headers: { "cache-control": "no-store" },
-    });
+    return Response.json({ url: await buildUrl(query, config) }, { headers: json });
   }
   return undefined;
 }
