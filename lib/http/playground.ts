@@ -23,38 +23,45 @@ const staticFiles = new Map([
 const imageName = /\.(?:jpe?g|png|gif|webp|tiff?|bmp|avif)$/i;
 const maxExamples = 20;
 
+const jsonPaths = new Set(["/playground/filters.json", "/playground/url"]);
+
 /**
- * Answers a playground request, or undefined when the path is not the playground's or the
- * playground is off. The page and its files are public (they hold nothing of the config);
- * the JSON endpoints follow the token rule of image requests.
- *
- * @throws {HttpError} from the token check or a URL the client refuses
+ * Answers a playground request, or undefined (at once, without awaiting anything) when the
+ * path is not the playground's or the playground is off. The page and its files are public
+ * (they hold nothing of the config); the JSON endpoints follow the token rule of image requests.
  */
-export async function servePlayground(
+export function servePlayground(
   request: Request,
   path: string,
   id: string,
   config: Config,
-): Promise<Response | undefined> {
+): Promise<Response> | undefined {
   if (!config.http.playground) return undefined;
   const file = staticFiles.get(path);
-  if (file) {
-    const body = await Deno.readFile(new URL(`./playground/${file.file}`, import.meta.url));
-    return new Response(body, {
-      headers: { "content-type": file.type, "cache-control": "no-cache", "x-request-id": id },
-    });
-  }
-  const json = { "cache-control": "no-store", "x-request-id": id };
-  if (path === "/playground/filters.json") {
-    checkToken(request, config.security.token);
-    return Response.json(await describe(config), { headers: json });
-  }
-  if (path === "/playground/url") {
-    checkToken(request, config.security.token);
-    const query = new URL(request.url).searchParams;
-    return Response.json({ url: await buildUrl(query, config) }, { headers: json });
-  }
+  if (file) return staticFile(file, id);
+  if (jsonPaths.has(path)) return answerJson(request, path, id, config);
   return undefined;
+}
+
+async function staticFile(file: { file: string; type: string }, id: string): Promise<Response> {
+  const body = await Deno.readFile(new URL(`./playground/${file.file}`, import.meta.url));
+  return new Response(body, {
+    headers: { "content-type": file.type, "cache-control": "no-cache", "x-request-id": id },
+  });
+}
+
+/** @throws {HttpError} from the token check or a URL the client refuses */
+async function answerJson(
+  request: Request,
+  path: string,
+  id: string,
+  config: Config,
+): Promise<Response> {
+  checkToken(request, config.security.token);
+  const body = path === "/playground/url"
+    ? { url: await buildUrl(new URL(request.url).searchParams, config) }
+    : await describe(config);
+  return Response.json(body, { headers: { "cache-control": "no-store", "x-request-id": id } });
 }
 
 /** Everything the page builds its controls from. */

@@ -43,8 +43,8 @@ async function route(request: Request, id: string, deps: ServerDeps): Promise<An
   }
   const path = requestPath(request);
   if (path === "/health") return { response: health(id, deps) };
-  const playground = await servePlayground(request, path, id, deps.config);
-  if (playground) return { response: playground };
+  const playground = servePlayground(request, path, id, deps.config);
+  if (playground) return { response: await playground };
   const { http, security } = deps.config;
   checkToken(request, security.token);
   if (path === http.metricsPath && !http.metricsPort) {
