@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { planTransform } from "../lib/jobs/plan.ts";
+import { parseConfig } from "../lib/config/config.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import { BadRequest, Unprocessable } from "../lib/errors.ts";
 import type { ImageLimits } from "../lib/image/limits.ts";
@@ -155,4 +156,15 @@ Deno.test("plan: the decode hint comes from the first step after the upright ste
   const rotated = plan("s,100x0", "jpeg", { width: 2000, height: 1000, orientation: 6 });
   assert.deepEqual(rotated.hint, { minSize: { width: 200, height: 100 } });
   assert.equal(plan("gs", "jpeg").hint, undefined);
+});
+
+Deno.test("config: image.maxFrames defaults to 256, takes 1 and more, refuses 0 and fractions", () => {
+  const read = (image: Record<string, unknown>) =>
+    parseConfig({ image, storages: [] }, "/tmp").image.maxFrames;
+  assert.equal(read({}), 256);
+  assert.equal(read({ maxFrames: 1 }), 1);
+  assert.equal(read({ maxFrames: 100000 }), 100000);
+  for (const bad of [0, -1, 1.5, "256"]) {
+    assert.throws(() => read({ maxFrames: bad }), /image\.maxFrames/, String(bad));
+  }
 });
