@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseSigningKey, signPath } from "../lib/jobs/signature.ts";
-import { encode, photoLike, startTestServer } from "./helpers.ts";
+import { alternateSpellings, encode, photoLike, startTestServer } from "./helpers.ts";
 
 const keys = [
   { key: "736563726574", salt: "68656c6c6f" },
@@ -31,6 +31,28 @@ Deno.test("security: signed URLs from either key pass, anything else is 403", as
     const response = await fetch(`${server.url}/${good.slice(1)}x${path}`);
     assert.equal(response.status, 403);
     assert.equal(await response.text(), "Invalid signature\n");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("security: a signature in any spelling but the canonical one is 403", async () => {
+  const server = await startTestServer({ "a.png": await encode(photoLike(40, 30), "png") }, {
+    security: { keys },
+  });
+  try {
+    const key = parseSigningKey(keys[0].key, keys[0].salt);
+    // A path whose signature has a "-" and no "_", so its "+" spelling is one path segment.
+    let path = "", signature = "";
+    for (let width = 1; !/^[^_]*-[^_]*$/.test(signature); width++) {
+      path = `/s,${width}x0/png/files/a.png`;
+      signature = await signPath(key, path);
+    }
+    assert.equal(await status(`${server.url}/${signature}${path}`), 200);
+    const spellings = [...alternateSpellings(signature), `${signature}%3D`];
+    for (const spelling of spellings) {
+      assert.equal(await status(`${server.url}/${spelling}${path}`), 403, spelling);
+    }
   } finally {
     await server.close();
   }
