@@ -78,7 +78,11 @@ Deno.test("security: a token is required everywhere but /health", async () => {
     const base = server.url.replace("/impressionist", "");
     assert.equal(await status(url), 401);
     assert.equal(await status(url, { headers: { authorization: "Bearer wrong" } }), 401);
-    assert.equal(await status(url, { headers: { authorization: "Bearer s3cret" } }), 200);
+    const allowed = await fetch(url, { headers: { authorization: "Bearer s3cret" } });
+    await allowed.body?.cancel();
+    assert.equal(allowed.status, 200);
+    // Only holders of the token may see it: no shared cache may keep it for everyone.
+    assert.equal(allowed.headers.get("cache-control"), "private, max-age=86400");
     assert.equal(await status(`${base}/metrics`), 401);
     assert.equal(
       await status(`${base}/metrics`, { headers: { authorization: "Bearer s3cret" } }),
