@@ -71,6 +71,8 @@ const MiB = 1024 * 1024;
 export const maxPixelLimit = 2 ** 29;
 /** The largest source byte limit: a source is read into one buffer and held by the caches. */
 export const maxSourceByteLimit = 1024 * MiB;
+/** The most image workers: each is a thread with its own heap and codec memory. */
+const maxWorkers = 256;
 
 /**
  * Reads, validates and completes a config file with defaults.
@@ -148,7 +150,13 @@ function publicWithToken(cacheControl: string, token: string | undefined): strin
 }
 
 function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
-  const workers = r.integer("workers", navigator.hardwareConcurrency, 1, 256);
+  // The default follows the machine but stays within the bound, so a 512-core host starts.
+  const workers = r.integer(
+    "workers",
+    Math.min(navigator.hardwareConcurrency, maxWorkers),
+    1,
+    maxWorkers,
+  );
   const http = {
     host: r.string("host", "0.0.0.0"),
     port: r.integer("port", 80, 0, 65535),
