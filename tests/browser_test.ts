@@ -4,6 +4,8 @@
 // http.cors decides whether a page on another origin may read our pixels.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+// A test-only dependency, so it stays out of the app's import map.
+// deno-lint-ignore no-import-prefix
 import { type Browser, chromium, type Page } from "npm:playwright-core@1.65.1";
 import { clientBundle, encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
 
