@@ -1,10 +1,10 @@
 import { createStorages } from "../storages/mod.ts";
-import type { Storage } from "../storages/storage.ts";
+import type { Storage, WritableStorage } from "../storages/storage.ts";
 import { type Config, ConfigError } from "./config/config.ts";
 import type { Logger } from "./log.ts";
-import { createServerMetrics, MetricsRegistry } from "./http/metrics.ts";
+import { createServerMetrics, MetricsRegistry, type ServerMetrics } from "./http/metrics.ts";
 import { WorkerPool } from "./pool/pool.ts";
-import { ResultCache } from "./cache/results.ts";
+import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { createHandler, createMetricsHandler, serverState } from "./http/server.ts";
 import { SourceLoader } from "./cache/sources.ts";
 
@@ -39,6 +39,8 @@ const restartKeys = [
   "backend",
   "caches.result",
   "caches.resultDir",
+  "caches.resultDirBytes",
+  "caches.shared",
 ];
 
 function sameValue(a: Config, b: Config, key: string): boolean {
@@ -51,11 +53,45 @@ function sameValue(a: Config, b: Config, key: string): boolean {
 }
 
 function sourceLoader(config: Config, storages: Map<string, Storage>): SourceLoader {
+  // The shared result store holds sealed results, not images: no URL reads from it.
+  const sources = new Map([...storages].filter(([name]) => name !== config.caches.shared));
   return new SourceLoader(
-    storages,
+    sources,
     { entries: config.caches.source, bytes: config.caches.sourceBytes },
     config.image.maxSourceBytes,
   );
+}
+
+/**
+ * The shared result store of `caches.shared`: its storage, whose failures cost a log line and
+ * a count in `impressionist_shared_store_errors_total`.
+ *
+ * @throws {ConfigError} when that storage cannot be written
+ */
+function sharedStore(
+  config: Config,
+  storages: Map<string, Storage>,
+  log: Logger,
+  metrics: ServerMetrics,
+): SharedStoreOptions | undefined {
+  const name = config.caches.shared;
+  if (name === undefined) return undefined;
+  const storage = storages.get(name);
+  if (!storage?.put) {
+    const type = config.storages.find((s) => s.name === name)?.type;
+    throw new ConfigError(
+      `"caches.shared": storage "${name}" of type "${type}" is read-only: use an "s3" or "local" storage`,
+    );
+  }
+  return {
+    storage: storage as WritableStorage,
+    onError(operation, error) {
+      metrics.sharedStoreErrors.inc({ operation });
+      const cause = (error as Error)?.cause as Error | undefined;
+      const detail = `${(error as Error)?.message ?? error}${cause ? `: ${cause.message}` : ""}`;
+      log.error(`shared result store "${name}": ${operation} failed: ${detail}`);
+    },
+  };
 }
 
 /** Starts `Deno.serve` and resolves with its real address. */
@@ -82,12 +118,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });
   let state = serverState(config, sourceLoader(config, storages));
-  const results = new ResultCache({ maxBytes: config.caches.result, dir: config.caches.resultDir });
-  if (config.caches.resultDir) await Deno.mkdir(config.caches.resultDir, { recursive: true });
   const registry = new MetricsRegistry();
   const metrics = createServerMetrics(registry, {
     queueLength: () => pool.stats().queued,
     workersBusy: () => pool.stats().busy,
+  });
+  const results = await ResultCache.open({
+    maxBytes: config.caches.result,
+    dir: config.caches.resultDir,
+    dirMaxBytes: config.caches.resultDirBytes,
+    shared: sharedStore(config, storages, log, metrics),
+  }).catch((error) => {
+    pool.close();
+    throw error;
   });
   const handler = createHandler({
     current: () => state,
@@ -123,6 +166,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       clearTimeout(timer);
       await side?.server.shutdown();
       pool.close();
+      // Results made by the last requests still reach the other instances.
+      await results.settled();
     },
   };
 }

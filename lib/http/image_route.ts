@@ -23,7 +23,7 @@ export interface ImageDeps {
 export interface ImageOutcome {
   response: Response;
   source: LoadedSource;
-  result: "hit" | "miss" | "not-modified";
+  result: "hit" | "shared" | "miss" | "not-modified";
 }
 
 /**
@@ -65,8 +65,8 @@ export async function serveImage(
         result: "not-modified",
       };
     }
-    const cached = await results.get(key);
-    const output = cached ?? await flights.run(key, async () => {
+    const cached = await results.get(key, signal);
+    const output = cached?.bytes ?? await flights.run(key, async () => {
       const bytes = await pool.run(
         {
           chain: job.chain,
@@ -80,7 +80,7 @@ export async function serveImage(
       await results.set(key, bytes);
       return bytes;
     });
-    const result = cached ? "hit" : "miss";
+    const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     // `auto` decides the format in the worker; the bytes say which it chose.
     headers.set("content-type", contentTypes[sniffFormat(output) as EncodedType]);
     headers.set("content-length", String(output.byteLength));

@@ -277,6 +277,8 @@ export interface ServerMetrics {
   sourceBytes: Counter;
   /** `impressionist_errors_total{type}` */
   errors: Counter;
+  /** `impressionist_shared_store_errors_total{operation}`: `get` or `put` */
+  sharedStoreErrors: Counter;
 }
 
 /** Bucket bounds of `impressionist_request_duration_seconds`, in seconds. */
@@ -329,6 +331,11 @@ export function createServerMetrics(
       ["storage"],
     ),
     errors: registry.counter("impressionist_errors_total", "Errors, by type", ["type"]),
+    sharedStoreErrors: registry.counter(
+      "impressionist_shared_store_errors_total",
+      "Failed or timed-out reads and writes of the shared result store, by operation",
+      ["operation"],
+    ),
   };
 }
 

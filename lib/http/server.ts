@@ -126,7 +126,8 @@ function record(deps: ServerDeps, status: number, seconds: number, image?: Image
     metrics.sourceBytes.inc({ storage: image.source.storage }, image.source.bytes.byteLength);
   }
   if (image.result !== "not-modified") {
-    (image.result === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "result" });
+    const counter = image.result === "miss" ? metrics.cacheMisses : metrics.cacheHits;
+    counter.inc({ cache: image.result === "shared" ? "shared" : "result" });
   }
 }
 
