@@ -64,9 +64,9 @@ export class ResultDirectory {
       await Deno.remove(path).catch(() => {});
       return undefined;
     }
+    // The order in memory is already right; this keeps it across a restart.
     const now = new Date();
-    // Not awaited: the order in memory is already right; this keeps it across a restart.
-    Deno.utime(path, now, now).catch(() => {});
+    await Deno.utime(path, now, now).catch(() => {});
     return content;
   }
 
