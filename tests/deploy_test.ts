@@ -52,7 +52,7 @@ async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM") {
   await child.status;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -99,7 +99,7 @@ async function writeNginxConfig(dir: string, ports: number[], listen: number): P
 }
 
 async function startNginx(dir: string, ports: number[]) {
-  const listen = await freePort();
+  const listen = freePort();
   const config = await writeNginxConfig(dir, ports, listen);
   const child = new Deno.Command(nginxBinary, {
     args: ["-p", dir, "-c", config, "-e", `${dir}/error.log`],
