@@ -7,6 +7,7 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { type LoadResult, loadRun } from "./load.ts";
+import { benchShared } from "./shared.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -133,3 +134,5 @@ if (pure) {
     if (result) console.log(`${backend.padEnd(15)} ×${(result.rps / pure.rps).toFixed(2)} of pure`);
   }
 }
+
+await benchShared(quick);
