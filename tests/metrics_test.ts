@@ -171,6 +171,7 @@ Deno.test("createServerMetrics() registers the server's metrics under their name
     "impressionist_cache_misses_total counter",
     "impressionist_source_bytes_total counter",
     "impressionist_errors_total counter",
+    "impressionist_shared_store_errors_total counter",
   ]);
   const samples = parse(text);
   assert.equal(valueOf(samples, "impressionist_source_bytes_total", { storage: "local" }), 1234);
