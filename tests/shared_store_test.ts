@@ -54,7 +54,9 @@ const s3Store = (endpoint: string, timeout = "2s") => ({
 });
 
 async function get(app: App, path: string) {
-  const response = await fetch(`http://127.0.0.1:${app.addr.port}${path}`);
+  const response = await fetch(`http://127.0.0.1:${app.addr.port}${path}`, {
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = new Uint8Array(await response.arrayBuffer());
   return {
     response,
@@ -69,7 +71,9 @@ const keyOf = (etag: string) => etag.slice(1, -1);
 /** The stored object of a result, from either kind of store. */
 async function storedObject(kind: string, dir: string, s3: TestS3, key: string) {
   if (kind === "local") return await Deno.readFile(join(dir, "store", "results", key));
-  const response = await s3.client.fetch(s3.objectUrl("results", `results/${key}`));
+  const response = await s3.client.fetch(s3.objectUrl("results", `results/${key}`), {
+    signal: AbortSignal.timeout(10_000),
+  });
   assert.equal(response.status, 200);
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -85,6 +89,7 @@ async function replaceObject(
   const response = await s3.client.fetch(s3.objectUrl("results", `results/${key}`), {
     method: "PUT",
     body: bytes,
+    signal: AbortSignal.timeout(10_000),
   });
   assert.ok(response.ok);
   await response.body?.cancel();
