@@ -123,15 +123,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     queueLength: () => pool.stats().queued,
     workersBusy: () => pool.stats().busy,
   });
-  const results = await ResultCache.open({
-    maxBytes: config.caches.result,
-    dir: config.caches.resultDir,
-    dirMaxBytes: config.caches.resultDirBytes,
-    shared: sharedStore(config, storages, log, metrics),
-  }).catch((error) => {
+  let results: ResultCache;
+  try {
+    results = await ResultCache.open({
+      maxBytes: config.caches.result,
+      dir: config.caches.resultDir,
+      dirMaxBytes: config.caches.resultDirBytes,
+      shared: sharedStore(config, storages, log, metrics),
+    });
+  } catch (error) {
     pool.close();
-    throw error;
-  });
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `"caches.resultDir": cannot use "${config.caches.resultDir}": ${(error as Error).message}`,
+    );
+  }
   const handler = createHandler({
     current: () => state,
     results,

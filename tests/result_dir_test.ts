@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ResultDirectory } from "../lib/cache/result_dir.ts";
 import { SEAL_BYTES } from "../lib/cache/sealed.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import { startTestServer } from "./helpers.ts";
 
 /** A result of `size` bytes, all `fill`. */
 const result = (size: number, fill: number) => new Uint8Array(size).fill(fill);
@@ -101,4 +103,26 @@ Deno.test("result dir: a damaged or truncated file is never served and is remove
     assert.deepEqual((await listing(dir)).names, []);
     assert.deepEqual(results.stats(), { files: 0, bytes: 0 });
   });
+});
+
+Deno.test("result dir: a directory that cannot be made is a start-up ConfigError naming the key", async () => {
+  await assert.rejects(
+    startTestServer({ "a.png": new Uint8Array(8) }, {
+      caches: { resultDir: "files/a.png/results" },
+    }),
+    {
+      name: "ConfigError",
+      message: /^"caches\.resultDir": cannot use ".*files\/a\.png\/results": /,
+    },
+  );
+});
+
+Deno.test("result dir: caches.resultDirBytes is a byte count, 1 GiB by default", () => {
+  const caches = (value: unknown) => parseConfig({ caches: { resultDirBytes: value } }, "/").caches;
+  assert.equal(parseConfig({}, "/").caches.resultDirBytes, 2 ** 30);
+  assert.equal(caches(0).resultDirBytes, 0);
+  assert.equal(caches(2 ** 40).resultDirBytes, 2 ** 40);
+  for (const bad of [-1, 1.5, "1GB", 2 ** 53]) {
+    assert.throws(() => caches(bad), { name: "ConfigError", message: /"caches\.resultDirBytes"/ });
+  }
 });
