@@ -23,17 +23,22 @@ interface Instance {
   stderr: Promise<string>;
 }
 
-async function startInstance(dir: string, name: string, s3: TestS3): Promise<Instance> {
+/** Writes an instance's config file; `port` 0 picks a free one. */
+async function writeInstanceConfig(file: string, s3: TestS3, port: number, cacheControl?: string) {
   const config = {
-    http: { host: "127.0.0.1", port: 0, workers: 1, queue: 64, timeout: "60s" },
+    http: { host: "127.0.0.1", port, workers: 1, queue: 64, timeout: "60s", cacheControl },
     storages: [
       { name: "files", type: "local", path: "files" },
       { name: "store", type: "s3", ...s3Credentials, endpoint: s3.endpoint, bucket: "results" },
     ],
     caches: { shared: "store" },
   };
-  const file = join(dir, `${name}.json`);
   await Deno.writeTextFile(file, JSON.stringify(config));
+}
+
+async function startInstance(dir: string, name: string, s3: TestS3): Promise<Instance> {
+  const file = join(dir, `${name}.json`);
+  await writeInstanceConfig(file, s3, 0);
   const child = spawnMain(["-cfg", file]);
   const stderr = new Response(child.stderr).text();
   const url = await listeningUrl(child).catch(async (error) => {
@@ -237,6 +242,25 @@ Deno.test({
       assert.equal((await sigterm).code, 0, await a.stderr);
       const afterwards = await get(`${nginx.url}/impressionist/s,99x0/jpeg/files/photo.jpg`);
       assert.equal(afterwards.status, 200, "instance B serves alone");
+
+      // `private` answers are not stored: B is reloaded (SIGHUP) to send them.
+      await writeInstanceConfig(join(dir, "b.json"), s3, b.port, "private, max-age=600");
+      b.child.kill("SIGHUP");
+      const personal = `${nginx.url}/impressionist/s,98x0/jpeg/files/photo.jpg`;
+      for (let i = 0;; i++) {
+        const answer = await get(
+          `http://127.0.0.1:${b.port}/impressionist/s,97x0/jpeg/files/photo.jpg`,
+        );
+        if (answer.header("cache-control") === "private, max-age=600") break;
+        assert.ok(i < 100, "instance B never reloaded its config");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const expected of ["MISS", "MISS"]) {
+        const answer = await get(personal);
+        assert.equal(answer.status, 200);
+        assert.equal(answer.header("cache-control"), "private, max-age=600");
+        assert.equal(answer.header("x-cache-status"), expected);
+      }
     } finally {
       for (const child of children.reverse()) await stop(child);
       await s3.close();
