@@ -41,6 +41,7 @@ export async function serveImage(
   // A timer cleared when the request ends: AbortSignal.timeout would leave one pending per
   // request for the whole timeout, which costs a busy server dearly.
   const deadline = new AbortController();
+  const giveUpAt = Date.now() + config.http.timeoutMs;
   const timer = setTimeout(
     () => deadline.abort(new DOMException("Request deadline", "TimeoutError")),
     config.http.timeoutMs,
@@ -73,6 +74,7 @@ export async function serveImage(
           format,
           limits: config.image,
           autoOrient: config.image.autoOrient,
+          deadline: giveUpAt,
         },
         source.bytes,
         signal,

@@ -37,16 +37,16 @@ export function negotiate(format: OutputFormat, accept: string | null): OutputFo
 }
 
 /** Decides `auto` for a finished image; other formats pass through. */
-export function resolveFormat(
+export async function resolveFormat(
   format: OutputFormat,
-  image: { frameCount: number; hasAlpha(): boolean },
-): OutputFormat {
+  image: { frameCount: number; hasAlpha(): boolean | Promise<boolean> },
+): Promise<OutputFormat> {
   if (format.type !== "auto") return format;
   const type = image.frameCount > 1
     ? "gif"
     : format.webp
     ? "webp"
-    : image.hasAlpha()
+    : await image.hasAlpha()
     ? "png"
     : "jpeg";
   return { ...format, type };

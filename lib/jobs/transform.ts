@@ -17,6 +17,8 @@ export interface Transform {
   limits: ImageLimits;
   /** Turn the image upright by its EXIF orientation before the chain. */
   autoOrient: boolean;
+  /** When the request gives up (`Date.now()` milliseconds), for backends that can stop then. */
+  deadline?: number;
 }
 
 function filterOf(step: Step): Filter<unknown> {
@@ -89,10 +91,10 @@ export async function runTransform(
     transposed: upright.length > 0 && isTransposed(info.orientation),
   });
   const allFrames = task.format.type === "gif" || task.format.type === "auto";
-  const canvas = await backend.decode(bytes, format, { hint, allFrames });
+  const canvas = await backend.decode(bytes, format, { hint, allFrames, deadline: task.deadline });
   try {
     chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
-    return await backend.encode(canvas, resolveFormat(task.format, canvas));
+    return await backend.encode(canvas, await resolveFormat(task.format, canvas));
   } finally {
     canvas.dispose();
   }
