@@ -3,7 +3,7 @@ import type { Backend } from "../image/backend.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { VipsCanvas } from "./canvas.ts";
 import { encodeCanvas } from "./encode.ts";
-import { Engine } from "./engine.ts";
+import { Engine, type Input } from "./engine.ts";
 
 /**
  * The libvips loaders of the formats the server reads (BMP has none in sharp's libvips). Every
@@ -41,10 +41,20 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
     async decode(bytes, format, { allFrames, deadline }) {
       const animated = format === "gif" && allFrames;
       const source = { kind: "source" as const, bytes, format, animated };
-      const { width, height, pageHeight, pages, delay, loop } = await engine.metadata(source);
+      const { width, height, pageHeight, pages, delay, loop, depth, hasProfile } = await engine
+        .metadata(source);
       const frames = animated ? pages ?? 1 : 1;
       const size = { width: width!, height: pageHeight ?? height! };
-      return new VipsCanvas(engine, source, size, frames, { delays: delay, loop }, deadline);
+      // sharp turns a 16-bit image with a profile into Display P3 and then only narrows its
+      // samples to 8 bits: an sRGB output profile finishes the conversion. Decoded at once, so
+      // the profile never reaches an output.
+      const input: Input = hasProfile && depth === "ushort"
+        ? {
+          kind: "pixels",
+          pixels: await engine.pixels(source, (image) => image.withIccProfile("srgb"), deadline),
+        }
+        : source;
+      return new VipsCanvas(engine, input, size, frames, { delays: delay, loop }, deadline);
     },
     encode(canvas, format) {
       return encodeCanvas(canvas as VipsCanvas, format);
