@@ -195,11 +195,11 @@ Deno.test("vips: a request past http.timeout is a 503 and its libvips work stops
     // libvips counts whole seconds from when the pipeline opened; let it notice.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const before = cpuSeconds();
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     const used = cpuSeconds() - before;
-    // A blur still running would use about 2 s of CPU in these 2 s.
-    console.log("used", used);
-    assert.ok(used < 0.5, `${used.toFixed(2)} s of CPU in 2 s after the deadline`);
+    // An idle server uses a few milliseconds. A blur still running would use up to 3 s of CPU
+    // in these 3 s; measured at a load average of 13 on 2 cores, still 0.6 s.
+    assert.ok(used < 0.1, `${used.toFixed(2)} s of CPU in 3 s after the deadline`);
   } finally {
     await server.close();
   }
