@@ -7,10 +7,12 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { type LoadResult, loadRun } from "./load.ts";
+import { runDecodeHintPolicy } from "./decode_hint.ts";
+import { runWorkloads } from "./workloads.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
-  ["pure", "imagemagick", "graphicsmagick"]) as BackendName[];
+  ["pure", "imagemagick", "graphicsmagick", "vips"]) as BackendName[];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -133,3 +135,6 @@ if (pure) {
     if (result) console.log(`${backend.padEnd(15)} ×${(result.rps / pure.rps).toFixed(2)} of pure`);
   }
 }
+
+await runWorkloads({ quick, backends });
+await runDecodeHintPolicy(quick, backends);

@@ -2,8 +2,12 @@ import type { OutputFormat } from "../image/formats.ts";
 import type { VipsCanvas } from "./canvas.ts";
 import type { Build, Pixels } from "./engine.ts";
 
-/** zlib level for PNG: 6, zlib's own balance of size and time, as the other backends use. */
-const PNG_LEVEL = 6;
+/**
+ * zlib-ng level for PNG, with adaptive row filters. Measured on a 512x340 photo: level 3 writes
+ * 224 kB in 15 ms of CPU, level 6 219 kB in 30 ms; without adaptive filters (sharp's default)
+ * 465 kB in 13 ms.
+ */
+const PNG_LEVEL = 3;
 
 /** The most colours a PNG palette holds. */
 const MAX_PALETTE = 256;
