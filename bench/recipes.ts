@@ -9,6 +9,11 @@ export interface Recipe {
   box: Size;
   format: "jpeg" | "png" | "webp";
   quality: number;
+  /**
+   * sharp only: read the JPEG at the vips backend's margin (≥ 2× the target) with Lanczos3,
+   * instead of sharp's defaults (fast shrink-on-load, ≥ 1×).
+   */
+  asOurs?: boolean;
 }
 
 /** One run of a recipe on the source bytes, answering the encoded size. */
@@ -21,7 +26,10 @@ async function sharpRun(recipe: Recipe): Promise<Run> {
   sharp.cache(false);
   const { box, format, quality } = recipe;
   return async (bytes) => {
-    const resized = sharp(bytes).resize(box.width || null, box.height || null, { fit: "inside" });
+    const resized = sharp(bytes).resize(box.width || null, box.height || null, {
+      fit: "inside",
+      ...(recipe.asOurs ? { kernel: "lanczos3", fastShrinkOnLoad: false } : {}),
+    });
     const out = format === "png"
       ? resized.png()
       : format === "webp"
