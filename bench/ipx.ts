@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cpuMsOf } from "./process.ts";
 
 /** ipx running in its own Node process, serving a directory. */
 export interface IpxServer {
@@ -8,9 +9,6 @@ export interface IpxServer {
   cpuMs(): number;
   close(): Promise<void>;
 }
-
-/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
-const TICKS = 100;
 
 const folder = join(dirname(fileURLToPath(import.meta.url)), "ipx");
 
@@ -42,12 +40,7 @@ export async function startIpx(dir: string): Promise<IpxServer> {
   if (!port) throw new Error("ipx did not start");
   return {
     url: `http://127.0.0.1:${port}`,
-    cpuMs() {
-      // The fields after the command's closing parenthesis; utime and stime are 12th and 13th.
-      const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-    },
+    cpuMs: () => cpuMsOf(child.pid),
     async close() {
       child.kill("SIGTERM");
       await child.status;

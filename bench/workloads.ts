@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { cpuUsage } from "node:process";
 import sharp from "sharp";
 import type { BackendName } from "../lib/config/config.ts";
-import { startTestServer } from "../tests/helpers.ts";
 import { bareLoop } from "./bare.ts";
 import { type IpxServer, startIpx } from "./ipx.ts";
 import { loadRun } from "./load.ts";
 import type { Recipe } from "./recipes.ts";
+import { type ServerProcess, startServerProcess } from "./server_process.ts";
 
 export interface WorkloadOptions {
   quick: boolean;
@@ -55,11 +55,14 @@ async function answerSize(url: string): Promise<number> {
   return body.byteLength;
 }
 
-/** Load on our server, which runs in this process. */
-async function ours(url: string, total: number): Promise<Measured> {
+/** Load on our server, whose CPU time and peak memory are read from its process. */
+async function ours(server: ServerProcess, path: string, total: number): Promise<Measured> {
+  const url = `${server.url}${path}`;
   const bytes = await answerSize(url);
-  const { rps, cpuPerRequest, peakRss } = await loadRun(url, CLIENTS, total);
-  return { rps, cpuMs: cpuPerRequest, bytes, peakRss };
+  const before = server.cpuMs();
+  const { rps } = await loadRun(url, CLIENTS, total);
+  const cpuMs = (server.cpuMs() - before) / (total + CLIENTS);
+  return { rps, cpuMs, bytes, peakRss: server.peakRss() };
 }
 
 /** Load on ipx, whose CPU time is read from its process. */
@@ -99,29 +102,33 @@ async function withIpx<T>(
   }
 }
 
-/** Runs `fn` against our server on `backend`; undefined (printed) when it cannot start. */
+/**
+ * Runs `fn` against our server on `backend`, in a process of its own; undefined (printed) when
+ * it cannot start.
+ */
 async function withServer<T>(
   backend: BackendName,
   source: Uint8Array,
   count: number,
-  fn: (url: string) => Promise<T>,
+  fn: (server: ServerProcess) => Promise<T>,
 ): Promise<T | undefined> {
-  let server;
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-bench-" });
   try {
-    server = await startTestServer({}, {
-      backend,
-      http: { workers: WORKERS, timeout: "60s" },
-      caches: { source: -1, result: 0 },
-    });
-  } catch (error) {
-    console.log(`${backend}: skipped (${(error as Error).message})`);
-    return undefined;
-  }
-  try {
-    await linkCopies(join(server.dir, "files"), source, count);
-    return await fn(server.url);
+    await linkCopies(dir, source, count);
+    let server;
+    try {
+      server = await startServerProcess(backend, dir, WORKERS);
+    } catch (error) {
+      console.log(`${backend}: skipped (${(error as Error).message})`);
+      return undefined;
+    }
+    try {
+      return await fn(server);
+    } finally {
+      await server.close();
+    }
   } finally {
-    await server.close();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -175,7 +182,7 @@ async function workload1(options: WorkloadOptions): Promise<void> {
           backend,
           source,
           total,
-          (url) => ours(`${url}/s,400x0/jpeg,80/files/photo-{i}.jpg`, total),
+          (server) => ours(server, "/s,400x0/jpeg,80/files/photo-{i}.jpg", total),
         ),
       );
     }
@@ -230,9 +237,10 @@ async function workload2(options: WorkloadOptions): Promise<void> {
   });
   for (const format of formats) report(`ipx ${format.name}`, ipx.get(format.name)!);
   for (const backend of options.backends) {
-    await withServer(backend, source, total, async (url) => {
+    await withServer(backend, source, total, async (server) => {
       for (const format of formats) {
-        const run = await ours(`${url}/s,512x512+/${format.ours}/files/photo-{i}.jpg`, total);
+        const path = `/s,512x512+/${format.ours}/files/photo-{i}.jpg`;
+        const run = await ours(server, path, total);
         report(`${backend} ${format.name}`, run, [["ipx", ipx.get(format.name)!]]);
       }
     });
