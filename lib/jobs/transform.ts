@@ -44,7 +44,7 @@ export async function runTransform(
   });
   try {
     plan.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, plan.inputs[i]));
-    const output = await resolveFormat(plan.format, canvas);
+    const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();
