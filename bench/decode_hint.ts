@@ -8,7 +8,7 @@ import type { Backend } from "../lib/image/backend.ts";
 import type { Bitmap, Size } from "../lib/image/bitmap.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
-import { decodeBitmap } from "../lib/pure/decode.ts";
+import { decodeBitmap, HINT_MARGIN as PURE_MARGIN } from "../lib/pure/decode.ts";
 import { pureBackend } from "../lib/pure/backend.ts";
 
 /** A gray zone plate, its local frequency rising from 0 at the centre to Nyquist at the corners. */
@@ -67,12 +67,28 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** Decodes with `margin` × target kept (the backends double the hint they are given). */
-async function throughBackend(backend: Backend, bytes: Uint8Array, target: Size, margin: number) {
+/**
+ * The margin each backend applies to the hint it is given: pure's own constant, and the magick
+ * backends' `HINT_MARGIN` of lib/magick/decode.ts.
+ */
+const ownMargins: Record<string, number> = {
+  pure: PURE_MARGIN,
+  imagemagick: 2,
+  graphicsmagick: 2,
+};
+
+/** Decodes with `margin` × target kept, by scaling the hint by the backend's own margin. */
+async function throughBackend(
+  backend: Backend,
+  bytes: Uint8Array,
+  target: Size,
+  margin: number,
+) {
+  const own = ownMargins[backend.name];
   const hint = {
     minSize: {
-      width: Math.ceil((target.width * margin) / 2),
-      height: Math.ceil((target.height * margin) / 2),
+      width: Math.ceil((target.width * margin) / own),
+      height: Math.ceil((target.height * margin) / own),
     },
   };
   const canvas = await backend.decode(bytes, "jpeg", { hint, allFrames: false });

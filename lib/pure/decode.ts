@@ -89,7 +89,7 @@ const JPEG_RGB = 1;
  * instead of 255. At a margin of 1 (4096x4096 → 400x400 read at 1/8) it leaves 4.1, as
  * sharp's fast shrink-on-load does; 1.5 still reads that one at 1/4.
  */
-const HINT_MARGIN = 1.5;
+export const HINT_MARGIN = 1.5;
 
 /**
  * The JPEG decoder can decode at 1/2, 1/4 or 1/8 scale; it picks the smallest scale that still
