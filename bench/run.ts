@@ -11,6 +11,7 @@ import { benchEncoders } from "./encoders.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 import { runDecodeHintPolicy } from "./decode_hint.ts";
 import { runWorkloads } from "./workloads.ts";
+import { benchShared } from "./shared.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -119,3 +120,4 @@ if (pure) {
 
 await runWorkloads({ quick, backends });
 await runDecodeHintPolicy(quick, backends);
+await benchShared(quick);

@@ -15,7 +15,7 @@ export interface ImageAnswer {
   response: Response;
   job: Job;
   source: HeldSource;
-  result: "hit" | "miss" | "not-modified";
+  result: "hit" | "shared" | "miss" | "not-modified";
 }
 
 /**
@@ -57,11 +57,12 @@ export async function serveImage(
       const response = new Response(null, { status: 304, headers });
       return { response, job, source, result: "not-modified" };
     }
-    const cached = await deps.results.get(key);
+    const cached = await deps.results.get(key, deadline.signal);
     // The deadline travels with the job, for backends whose library can stop itself then.
     const timed = { ...task, deadline: giveUpAt };
-    const output = cached ?? await transform(key, timed, source, ticket, deadline.signal, deps);
-    const result = cached ? "hit" : "miss";
+    const output = cached?.bytes ??
+      await transform(key, timed, source, ticket, deadline.signal, deps);
+    const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     headers.push(
       // `auto` decides the format in the worker; the bytes say which it chose.
       ["content-type", contentTypes[sniffFormat(output) as EncodedType]],
