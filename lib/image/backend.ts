@@ -23,8 +23,11 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
-  /** Whether any pixel is not fully opaque. */
-  hasAlpha(): boolean;
+  /**
+   * Whether any pixel is not fully opaque. A backend whose library works asynchronously (vips)
+   * queues the primitives above and answers once it has run them.
+   */
+  hasAlpha(): boolean | Promise<boolean>;
   /** Releases native memory; the canvas is unusable afterwards. */
   dispose(): void;
 }
@@ -39,6 +42,11 @@ export interface DecodeOptions {
   hint?: DecodeHint;
   /** Decode every frame of an animation (GIF output); otherwise only the first. */
   allFrames: boolean;
+  /**
+   * When the job gives up (`Date.now()` milliseconds): a backend whose library can stop its
+   * own work (vips) stops it then, so an abandoned job stops using CPU.
+   */
+  deadline?: number;
 }
 
 /** An image library: turns bytes into a canvas and a canvas into bytes. */

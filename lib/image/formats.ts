@@ -53,17 +53,17 @@ export function negotiate(format: OutputFormat, accept: string | null): OutputFo
  * planning): GIF for an animation, else WebP when the client takes it, else PNG when the image
  * has transparency or JPEG cannot hold it, else JPEG. Other formats pass through.
  */
-export function resolveFormat(
+export async function resolveFormat(
   format: OutputFormat,
-  image: { frameCount: number; hasAlpha(): boolean },
+  image: { frameCount: number; hasAlpha(): boolean | Promise<boolean> },
   fitting: ReadonlySet<EncodedType> = new Set(maxSides.keys()),
-): OutputFormat {
+): Promise<OutputFormat> {
   if (format.type !== "auto") return format;
   const type = image.frameCount > 1
     ? "gif"
     : format.webp && fitting.has("webp")
     ? "webp"
-    : !fitting.has("jpeg") || image.hasAlpha()
+    : !fitting.has("jpeg") || await image.hasAlpha()
     ? "png"
     : "jpeg";
   return { ...format, type };

@@ -15,6 +15,8 @@ export interface Transform {
   limits: ImageLimits;
   /** Turn the image upright by its EXIF orientation before the chain. */
   autoOrient: boolean;
+  /** When the request gives up (`Date.now()` milliseconds), for backends that can stop then. */
+  deadline?: number;
 }
 
 /**
@@ -38,10 +40,11 @@ export async function runTransform(
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
     allFrames: plan.allFrames,
+    deadline: task.deadline,
   });
   try {
     plan.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, plan.inputs[i]));
-    const output = resolveFormat(task.format, canvas, plan.fitting);
+    const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();

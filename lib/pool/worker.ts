@@ -15,7 +15,7 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
-      backend = openBackend(data.backend, data.limits);
+      backend = await openBackend(data.backend, data.limits);
       reply({ type: "ready" });
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });

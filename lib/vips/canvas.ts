@@ -1,0 +1,205 @@
+import type { Matrix3x3 } from "sharp";
+import type { Canvas } from "../image/backend.ts";
+import type { Rect, Size } from "../image/bitmap.ts";
+import { type Build, type Engine, frameBytes, type Input, type Pixels } from "./engine.ts";
+
+/** Y = 0.299R + 0.587G + 0.114B into each of R, G and B (sharp's `greyscale` weighs otherwise). */
+const LUMA: [number, number, number] = [0.299, 0.587, 0.114];
+const GRAYSCALE: Matrix3x3 = [LUMA, LUMA, LUMA];
+
+/**
+ * Where the blur's kernel is cut, as a fraction of its peak. sharp's default (0.2) stops at
+ * 1.8 sigma, a visibly different blur; at 0.001 it reaches 3.7 sigma, past which a Gaussian
+ * weighs 0.02 %.
+ */
+const BLUR_MIN_AMPLITUDE = 0.001;
+
+/** An exact-size Lanczos3 resize; libvips premultiplies alpha for it. */
+function resizeTo(size: Size): Build {
+  return (pipeline) =>
+    pipeline.resize(size.width, size.height, {
+      fit: "fill",
+      kernel: "lanczos3",
+      // A JPEG is read at a reduced scale that leaves at least twice the target, so the
+      // Lanczos filter still has pixels to average: the fast setting leaves moiré.
+      fastShrinkOnLoad: false,
+    });
+}
+
+/** One primitive waiting to run. */
+interface Step {
+  build: Build;
+  /**
+   * Set for right-angle rotations and flips, which commute with a resize; `transposes` when
+   * they swap width and height.
+   */
+  turn?: { transposes: boolean };
+  /** Set for a resize, which sharp applies frame by frame to a stacked animation itself. */
+  resize?: true;
+}
+
+/** How an animation plays: each frame's delay in milliseconds, and 0 for a loop forever. */
+export interface Animation {
+  delays?: number[];
+  loop?: number;
+}
+
+/**
+ * A canvas over sharp. sharp runs the operations of one pipeline in its own fixed order, not
+ * in call order, so the primitives are queued and each runs in a pipeline of its own, starting
+ * from the pixels the previous one left (raw, in memory). Two fusions keep the common case as
+ * fast as sharp alone: the first resize reads the source (libvips then decodes a JPEG at
+ * reduced scale), and the last step runs in the encoder's pipeline.
+ */
+export class VipsCanvas implements Canvas {
+  #input: Input | undefined;
+  #steps: Step[] = [];
+  #size: Size;
+
+  constructor(
+    readonly engine: Engine,
+    source: Input,
+    size: Size,
+    readonly frameCount: number,
+    readonly animation: Animation,
+    /** When the job gives up (`Date.now()` milliseconds); libvips stops then. */
+    readonly deadline?: number,
+  ) {
+    this.#input = source;
+    this.#size = size;
+  }
+
+  get width(): number {
+    return this.#size.width;
+  }
+
+  get height(): number {
+    return this.#size.height;
+  }
+
+  crop(rect: Rect): void {
+    const { x: left, y: top, width, height } = rect;
+    this.#push({ build: (pipeline) => pipeline.extract({ left, top, width, height }) }, rect);
+  }
+
+  /**
+   * A resize moves before the rotations and flips queued right before it (on their axes), so
+   * it shrinks the image before they move its pixels, and a photo turned upright by its EXIF
+   * orientation is still read at reduced scale.
+   */
+  resize(size: Size): void {
+    let at = this.#steps.length;
+    let transposed = false;
+    for (let turn = this.#steps[at - 1]?.turn; turn; turn = this.#steps[at - 1]?.turn) {
+      transposed = transposed !== turn.transposes;
+      at--;
+    }
+    const target = transposed ? { width: size.height, height: size.width } : size;
+    this.#steps.splice(at, 0, { build: resizeTo(target), resize: true });
+    this.#size = size;
+  }
+
+  flip(axis: "h" | "v"): void {
+    // sharp's "flop" mirrors left/right and its "flip" turns upside down.
+    const build: Build = (pipeline) => axis === "h" ? pipeline.flop() : pipeline.flip();
+    this.#push({ build, turn: { transposes: false } }, this.#size);
+  }
+
+  rotate(degrees: 90 | 180 | 270): void {
+    const transposes = degrees !== 180;
+    const { width, height } = this.#size;
+    // sharp turns clockwise.
+    this.#push(
+      { build: (pipeline) => pipeline.rotate(360 - degrees), turn: { transposes } },
+      transposes ? { width: height, height: width } : this.#size,
+    );
+  }
+
+  grayscale(): void {
+    this.#push({ build: (pipeline) => pipeline.recomb(GRAYSCALE) }, this.#size);
+  }
+
+  blur(sigma: number): void {
+    this.#push({
+      build: (pipeline) => pipeline.blur({ sigma, minAmplitude: BLUR_MIN_AMPLITUDE }),
+    }, this.#size);
+  }
+
+  /** Whether any pixel of any frame is not fully opaque; runs the queued steps. */
+  async hasAlpha(): Promise<boolean> {
+    const { data, channels } = await this.pixels();
+    if (channels !== 4) return false;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+    return false;
+  }
+
+  /** Runs every queued step and answers the pixels. */
+  async pixels(): Promise<Pixels> {
+    while (this.#steps.length > 0) await this.#runStep(this.#steps.shift()!);
+    return await this.#decoded();
+  }
+
+  /**
+   * Runs the queued steps and then `encoder` (an encoder's settings, ending the pipeline), the
+   * last step in the encoder's own pipeline when that is safe. Without `allFrames`, an
+   * animation is encoded from its first frame.
+   */
+  async encode(encoder: Build, allFrames: boolean): Promise<Uint8Array<ArrayBuffer>> {
+    if (!allFrames && this.frameCount > 1) {
+      const pixels = await this.pixels();
+      const frame = { ...pixels, data: pixels.data.subarray(0, frameBytes(pixels)), frames: 1 };
+      return await this.engine.encoded({ kind: "pixels", pixels: frame }, encoder, this.deadline);
+    }
+    while (this.#steps.length > 1 || (this.#steps.length === 1 && !this.#fusable(this.#steps[0]))) {
+      await this.#runStep(this.#steps.shift()!);
+    }
+    const last = this.#steps.shift();
+    const build: Build = last ? (pipeline) => encoder(last.build(pipeline)) : encoder;
+    return await this.engine.encoded(this.#current(), build, this.deadline);
+  }
+
+  dispose(): void {
+    this.#steps = [];
+    this.#input = undefined;
+  }
+
+  #push(step: Step, size: Size): void {
+    this.#steps.push(step);
+    this.#size = { width: size.width, height: size.height };
+  }
+
+  #current(): Input {
+    if (!this.#input) throw new Error("The canvas was disposed");
+    return this.#input;
+  }
+
+  /**
+   * Whether `step` may share a pipeline with what reads the current input: always for one
+   * image; for an animation only a resize on the source, since other operations would treat
+   * the stacked frames as one tall image (they run frame by frame on pixels instead).
+   */
+  #fusable(step: Step): boolean {
+    const input = this.#current();
+    if (input.kind === "source") return !input.animated || step.resize === true;
+    return input.pixels.frames === 1;
+  }
+
+  async #runStep(step: Step): Promise<void> {
+    // Frames already in pixels go one by one (see Engine.pixels); an animation's source is
+    // decoded first, unless the step is a resize.
+    const input = this.#fusable(step) || this.#current().kind === "pixels"
+      ? this.#current()
+      : { kind: "pixels" as const, pixels: await this.#decoded() };
+    const pixels = await this.engine.pixels(input, step.build, this.deadline);
+    this.#input = { kind: "pixels", pixels };
+  }
+
+  /** The current input as pixels: the source is decoded as it is. */
+  async #decoded(): Promise<Pixels> {
+    const input = this.#current();
+    if (input.kind === "pixels") return input.pixels;
+    const pixels = await this.engine.pixels(input, (pipeline) => pipeline, this.deadline);
+    this.#input = { kind: "pixels", pixels };
+    return pixels;
+  }
+}
