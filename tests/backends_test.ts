@@ -84,6 +84,13 @@ const table: Case[] = [
   png(`s,100x0/png/${photo}`, [100, 75]),
   png(`small/png/${photo}`, [100, 75]),
   png(`s,1000x0/png/${photo}`, [1000, 750]),
+  // Fill windows: each gravity and a focus point.
+  ...["n", "s", "e", "w", "ne", "nw", "se", "sw"].map((g) =>
+    png(`s,200x100-${g}/png/${photo}`, [200, 100])
+  ),
+  png(`s,100x200-e/png/${photo}`, [100, 200]),
+  png(`s,100x200-sw/png/${photo}`, [100, 200]),
+  png(`s,200x100-f0.3:0.8/png/${photo}`, [200, 100]),
   // Crop, flip, rotate.
   png(`c,100x50-200x150/png/${photo}`, [200, 150]),
   png(`c,600x400-100x100/png/${photo}`, [40, 80]),
@@ -125,6 +132,8 @@ const table: Case[] = [
   refused(`x,1/png/${photo}`, 400),
   refused(`s,0x0/png/${photo}`, 400),
   refused(`s,20xx/png/${photo}`, 400),
+  refused(`s,20x20-x/png/${photo}`, 400),
+  refused(`s,20x20-f1.5:0/png/${photo}`, 400),
   refused(`c,700x500-10x10/png/${photo}`, 400),
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),

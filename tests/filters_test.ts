@@ -3,7 +3,7 @@ import { BadRequest } from "../lib/errors.ts";
 import { filters } from "../filters/mod.ts";
 import { resizePlan } from "../filters/resize.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
-import { makeBitmap, pixelAt, type Rgba } from "./helpers.ts";
+import { makeBitmap, pixelAt, quadrantAt, quadrants, type Rgba } from "./helpers.ts";
 
 const context = { maxBlurSigma: 50 };
 
@@ -117,4 +117,67 @@ Deno.test("blur 0 changes nothing and blur spreads a bright pixel", () => {
   assert.ok(pixelAt(out, 10, 10)[0] < 255);
   assert.ok(pixelAt(out, 12, 10)[0] > 0);
   assert.equal(pixelAt(out, 12, 10)[0], pixelAt(out, 8, 10)[0]);
+});
+
+Deno.test("resize fill keeps the edge or corner its gravity names", () => {
+  // The covering size is 200x200. A tall 100x200 box keeps a column (x = 0, 50 or 100): its
+  // top-left and top-right colours. A wide 200x100 box keeps a row: its left top and bottom.
+  const expected: Record<string, [tall: string, wide: string]> = {
+    n: ["rg", "rr"],
+    s: ["rg", "bb"],
+    e: ["gg", "rb"],
+    w: ["rr", "rb"],
+    ne: ["gg", "rr"],
+    nw: ["rr", "rr"],
+    se: ["gg", "bb"],
+    sw: ["rr", "bb"],
+  };
+  for (const [gravity, [tall, wide]] of Object.entries(expected)) {
+    const column = run("s", `100x200-${gravity}`, new BitmapCanvas(quadrants(400)));
+    assert.equal(quadrantAt(column, 10, 10) + quadrantAt(column, 90, 10), tall, gravity);
+    const row = run("s", `200x100-${gravity}`, new BitmapCanvas(quadrants(400)));
+    assert.equal(quadrantAt(row, 10, 10) + quadrantAt(row, 10, 90), wide, gravity);
+  }
+});
+
+Deno.test("resize fill with a focus point centres it as far as the image allows", () => {
+  const plan = (focus: string) => {
+    const params = filters.get("s")!.parse(`100x200-${focus}`, context);
+    return resizePlan({ width: 400, height: 400 }, params as never).crop!;
+  };
+  // Covering size 200x200, window 100 wide: x = clamp(round(X·200 − 50), 0, 100).
+  assert.equal(plan("f0:0").x, 0);
+  assert.equal(plan("f1:1").x, 100);
+  assert.equal(plan("f0.5:0.5").x, 50);
+  assert.equal(plan("f0.6:0").x, 70);
+  assert.equal(plan("f0.2:0.9").x, 0);
+  assert.equal(plan("f0.6:0").y, 0);
+  const out = run("s", "100x200-f0.6:0.5", new BitmapCanvas(quadrants(400)));
+  // The red/green border sits at x = 100 − 70 = 30 in the output.
+  assert.equal(quadrantAt(out, 24, 10), "r");
+  assert.equal(quadrantAt(out, 36, 10), "g");
+});
+
+Deno.test("resize refuses bad gravities and focus points with the expected form", () => {
+  const resize = filters.get("s")!;
+  for (
+    const bad of [
+      "100x100-x",
+      "100x100-nn",
+      "100x100-f",
+      "100x100-f0.5",
+      "100x100-f2:0",
+      "100x100-f0.5:-1",
+      "100x100-f.5:.5",
+      "100x100-f0.5:0.5:1",
+      "100x100+n",
+      "100x100-constructor",
+    ]
+  ) {
+    assert.throws(
+      () => resize.parse(bad, context),
+      (e) => e instanceof BadRequest && e.message.includes(`"${bad}"`) && /-fX:Y/.test(e.message),
+      bad,
+    );
+  }
 });

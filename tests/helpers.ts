@@ -35,6 +35,25 @@ export function photoLike(width: number, height: number): Bitmap {
   ]);
 }
 
+/** A square in four quadrants: red top-left, green top-right, blue bottom-left, white. */
+export function quadrants(side: number): Bitmap {
+  const half = side / 2;
+  return makeBitmap(
+    side,
+    side,
+    (x, y) =>
+      y < half
+        ? (x < half ? [255, 0, 0, 255] : [0, 255, 0, 255])
+        : (x < half ? [0, 0, 255, 255] : [255, 255, 255, 255]),
+  );
+}
+
+/** Which {@link quadrants} colour a pixel is: "r", "g", "b", "w", or "?" for none of them. */
+export function quadrantAt(bitmap: Bitmap, x: number, y: number): string {
+  const [r, g, b] = pixelAt(bitmap, x, y).map((v) => v > 128);
+  return r ? (g ? (b ? "w" : "?") : "r") : g ? "g" : b ? "b" : "?";
+}
+
 export function pixelAt(bitmap: Bitmap, x: number, y: number): Rgba {
   const i = (y * bitmap.width + x) * 4;
   return [...bitmap.data.subarray(i, i + 4)] as Rgba;
