@@ -102,6 +102,14 @@ const table: Case[] = [
   // Grayscale and blur.
   gray(`gs/png/${photo}`, [640, 480]),
   png(`b,2/png/${photo}`, [640, 480], "blur"),
+  // Colour adjustments: one formula, the same on every backend.
+  png(`br,30/png/${photo}`, [640, 480]),
+  png(`br,-60/png/${alpha}`, [160, 120]),
+  png(`ct,40/png/${photo}`, [640, 480]),
+  png(`ct,-70/png/${alpha}`, [160, 120]),
+  png(`sat,60/png/${photo}`, [640, 480]),
+  gray(`sat,-100/png/${photo}`, [640, 480]),
+  jpeg(`s,200x0,br,10,ct,10,sat,10/jpeg/${photo}`, [200, 150]),
   // Edges: past the border, every backend blurs as if the edge pixels repeated.
   png(`b,8/png/${frame}`, [160, 120], "blur"),
   // Chains.
@@ -137,6 +145,9 @@ const table: Case[] = [
   refused(`c,700x500-10x10/png/${photo}`, 400),
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),
+  refused(`br,101/png/${photo}`, 400),
+  refused(`ct,-101/png/${photo}`, 400),
+  refused(`sat,1.5/png/${photo}`, 400),
   refused(`f,x/png/${photo}`, 400),
   refused(`b,x/png/${photo}`, 400),
   refused(`b,1000/png/${photo}`, 400),

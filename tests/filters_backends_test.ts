@@ -5,6 +5,7 @@ import type { Bitmap } from "../lib/image/bitmap.ts";
 import {
   decode,
   encode,
+  makeBitmap,
   quadrantAt,
   quadrants,
   startBackendServer,
@@ -13,8 +14,45 @@ import {
 
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 
+/** A smooth colour picture whose channels stay within 40..200, so +-20 % never clips. */
+const soft = makeBitmap(200, 150, (x, y) => [
+  120 + 80 * Math.sin(x / 23),
+  120 + 70 * Math.cos(y / 19),
+  120 + 60 * Math.sin((x + y) / 31),
+  255,
+]);
+
 async function files(): Promise<Record<string, Uint8Array>> {
-  return { "quadrants.png": await encode(quadrants(400), "png") };
+  return {
+    "quadrants.png": await encode(quadrants(400), "png"),
+    "soft.png": await encode(soft, "png"),
+  };
+}
+
+/** Mean and standard deviation over R, G and B. */
+function stats(bitmap: Bitmap): { mean: number; spread: number } {
+  let sum = 0;
+  let squares = 0;
+  let count = 0;
+  for (let i = 0; i < bitmap.data.length; i += 4) {
+    for (let c = i; c < i + 3; c++) {
+      sum += bitmap.data[c];
+      squares += bitmap.data[c] ** 2;
+      count++;
+    }
+  }
+  const mean = sum / count;
+  return { mean, spread: Math.sqrt(squares / count - mean * mean) };
+}
+
+/** The largest difference between R, G and B of any pixel. */
+function grayDeviation(bitmap: Bitmap): number {
+  let worst = 0;
+  for (let i = 0; i < bitmap.data.length; i += 4) {
+    const [r, g, b] = bitmap.data.subarray(i, i + 3);
+    worst = Math.max(worst, Math.max(r, g, b) - Math.min(r, g, b));
+  }
+  return worst;
 }
 
 /** Fetches `path` below the root; the decoded image, or throws with the status and body. */
@@ -69,5 +107,34 @@ for (const backend of backends) {
       // x = round(0.6 × 200 − 50) = 70: the red/green border lands at x = 30.
       const focus = await image(server, "s,100x200-f0.6:0.5/png/files/quadrants.png");
       assert.equal(quadrantAt(focus, 24, 10) + quadrantAt(focus, 36, 10), "rg");
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: br, ct and sat move the mean and spread as documented`, () =>
+    onBackend(backend, async (server) => {
+      const before = stats(soft);
+      const check = async (chain: string, mean: number, spread: number) => {
+        const after = stats(await image(server, `${chain}/png/files/soft.png`));
+        assert.ok(
+          Math.abs(after.mean - mean) < 0.6,
+          `${chain}: mean ${after.mean}, expected ${mean}`,
+        );
+        assert.ok(
+          Math.abs(after.spread - spread) < 0.6,
+          `${chain}: spread ${after.spread}, expected ${spread}`,
+        );
+      };
+      // br,N: the mean moves by 2.55·N, the spread stays.
+      await check("br,20", before.mean + 51, before.spread);
+      await check("br,-20", before.mean - 51, before.spread);
+      // ct,N: distances from 127.5 scale by 1 + N/100.
+      await check("ct,50", 127.5 + 1.5 * (before.mean - 127.5), 1.5 * before.spread);
+      await check("ct,-50", 127.5 + 0.5 * (before.mean - 127.5), 0.5 * before.spread);
+      const grey = await image(server, "sat,-100/png/files/soft.png");
+      assert.ok(grayDeviation(grey) <= 1, `sat,-100 leaves R, G, B ${grayDeviation(grey)} apart`);
+      const vivid = await image(server, "sat,50/png/files/soft.png");
+      const plain = await image(server, "sat,0/png/files/soft.png");
+      assert.ok(grayDeviation(vivid) > grayDeviation(plain) * 1.4, "sat,50 adds colour");
     }));
 }

@@ -181,3 +181,41 @@ Deno.test("resize refuses bad gravities and focus points with the expected form"
     );
   }
 });
+
+Deno.test("br, ct and sat follow their documented formulas exactly on 8-bit pixels", () => {
+  const pixel = () => makeBitmap(1, 1, () => [100, 150, 200, 77]);
+  // C' = C + 2.55·N
+  assert.deepEqual(pixelAt(run("br", "50", new BitmapCanvas(pixel())), 0, 0), [228, 255, 255, 77]);
+  assert.deepEqual(pixelAt(run("br", "-40", new BitmapCanvas(pixel())), 0, 0), [0, 48, 98, 77]);
+  // C' = 127.5 + k·(C − 127.5), k = 1 + N/100
+  assert.deepEqual(pixelAt(run("ct", "50", new BitmapCanvas(pixel())), 0, 0), [86, 161, 236, 77]);
+  assert.deepEqual(
+    pixelAt(run("ct", "-100", new BitmapCanvas(pixel())), 0, 0),
+    [128, 128, 128, 77],
+  );
+  // C' = Y + s·(C − Y), Y = 0.299R + 0.587G + 0.114B = 140.75
+  assert.deepEqual(pixelAt(run("sat", "100", new BitmapCanvas(pixel())), 0, 0), [59, 159, 255, 77]);
+  assert.deepEqual(
+    pixelAt(run("sat", "-100", new BitmapCanvas(pixel())), 0, 0),
+    pixelAt(run("gs", "", new BitmapCanvas(pixel())), 0, 0),
+  );
+  for (const name of ["br", "ct", "sat"]) {
+    assert.deepEqual(run(name, "0", new BitmapCanvas(pixel())).data, pixel().data);
+  }
+});
+
+Deno.test("br, ct and sat refuse levels outside -100..100 and non-integers", () => {
+  for (const name of ["br", "ct", "sat"]) {
+    for (const bad of ["101", "-101", "1.5", "+5", "", "x", "007", "1e2", "2147483648", "-"]) {
+      assert.throws(
+        () => filters.get(name)!.parse(bad, context),
+        (e) =>
+          e instanceof BadRequest && e.message.includes(`"${bad}"`) &&
+          /-100 to 100/.test(e.message),
+        `${name},${bad}`,
+      );
+    }
+    assert.equal(filters.get(name)!.parse("-100", context), -100);
+    assert.equal(filters.get(name)!.parse("-0", context), 0);
+  }
+});

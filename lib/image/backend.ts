@@ -1,4 +1,5 @@
 import type { Rect, Size } from "./bitmap.ts";
+import type { ColorMatrix } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
 /**
@@ -23,6 +24,8 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
+  /** Applies an affine colour transform to R, G and B; alpha is kept (see `transformSamples`). */
+  transformColors(matrix: ColorMatrix): void;
   /** Whether any pixel is not fully opaque. */
   hasAlpha(): boolean;
   /** Releases native memory; the canvas is unusable afterwards. */

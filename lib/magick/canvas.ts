@@ -2,6 +2,8 @@ import type { Canvas } from "../image/backend.ts";
 import type { Rect, Size } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
+import type { ColorMatrix } from "../image/color.ts";
+import { transformWandColors } from "./color.ts";
 import { check } from "./exception.ts";
 import { eachFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
@@ -90,6 +92,10 @@ export class MagickCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((wand) => blurWand(this.api, wand, sigma));
+  }
+
+  transformColors(matrix: ColorMatrix): void {
+    this.#each((wand) => transformWandColors(this.api, wand, matrix));
   }
 
   /** Whether any pixel of any frame is not fully opaque. */

@@ -1,6 +1,7 @@
 import type { Backend, Canvas } from "../image/backend.ts";
 import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import { type ColorMatrix, transformSamples } from "../image/color.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { decodeBitmap } from "./decode.ts";
@@ -69,6 +70,14 @@ export class BitmapCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+  }
+
+  transformColors(matrix: ColorMatrix): void {
+    this.#each((bitmap) => {
+      const data = bitmap.data.slice();
+      transformSamples(data, 4, 255, matrix);
+      return { ...bitmap, data };
+    });
   }
 
   hasAlpha(): boolean {
