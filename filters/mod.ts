@@ -8,10 +8,22 @@ import { grayscale } from "./grayscale.ts";
 import { resize } from "./resize.ts";
 import { rotate } from "./rotate.ts";
 import { saturation } from "./saturation.ts";
+import { sharpen } from "./sharpen.ts";
 
 /** Every filter by its chain token. Adding a filter is one module and one line here. */
 export const filters: ReadonlyMap<string, Filter<unknown>> = new Map(
-  ([crop, resize, flip, rotate, grayscale, blur, brightness, contrast, saturation] as Filter<
+  ([
+    crop,
+    resize,
+    flip,
+    rotate,
+    grayscale,
+    blur,
+    sharpen,
+    brightness,
+    contrast,
+    saturation,
+  ] as Filter<
     never
   >[]).map((f) => [f.name, f]),
 );

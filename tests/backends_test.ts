@@ -102,6 +102,11 @@ const table: Case[] = [
   // Grayscale and blur.
   gray(`gs/png/${photo}`, [640, 480]),
   png(`b,2/png/${photo}`, [640, 480], "blur"),
+  // Sharpening: the libraries' unsharp masks against ours.
+  png(`sh,1/png/${photo}`, [640, 480], "blur"),
+  png(`s,200x0,sh,0.5/png/${photo}`, [200, 150], "blur"),
+  png(`sh,3/png/${alpha}`, [160, 120], "blur"),
+  png(`sh,2/png/${frame}`, [160, 120], "blur"),
   // Colour adjustments: one formula, the same on every backend.
   png(`br,30/png/${photo}`, [640, 480]),
   png(`br,-60/png/${alpha}`, [160, 120]),
@@ -146,6 +151,8 @@ const table: Case[] = [
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),
   refused(`br,101/png/${photo}`, 400),
+  refused(`sh,0.2/png/${photo}`, 400),
+  refused(`sh,11/png/${photo}`, 400),
   refused(`ct,-101/png/${photo}`, 400),
   refused(`sat,1.5/png/${photo}`, 400),
   refused(`f,x/png/${photo}`, 400),

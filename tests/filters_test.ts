@@ -219,3 +219,26 @@ Deno.test("br, ct and sat refuse levels outside -100..100 and non-integers", () 
     assert.equal(filters.get(name)!.parse("-0", context), 0);
   }
 });
+
+Deno.test("sharpen steepens an edge, leaves flat areas and alpha alone", () => {
+  // Dark left half (50), bright right half (200), half transparent.
+  const step = () => makeBitmap(40, 10, (x) => (x < 20 ? [50, 50, 50, 128] : [200, 200, 200, 128]));
+  const out = run("sh", "1.5", new BitmapCanvas(step()));
+  assert.ok(pixelAt(out, 18, 5)[0] < 50, "the dark side of the edge gets darker");
+  assert.ok(pixelAt(out, 21, 5)[0] > 200, "the bright side gets brighter");
+  assert.deepEqual(pixelAt(out, 2, 5), [50, 50, 50, 128]);
+  assert.deepEqual(pixelAt(out, 37, 5), [200, 200, 200, 128]);
+});
+
+Deno.test("sharpen refuses sigmas outside 0.3..10", () => {
+  for (const bad of ["0", "0.29", "10.01", "11", "-1", "x", "", "1e1", "100"]) {
+    assert.throws(
+      () => filters.get("sh")!.parse(bad, context),
+      (e) =>
+        e instanceof BadRequest && e.message.includes(`"${bad}"`) && /0.3 to 10/.test(e.message),
+      bad,
+    );
+  }
+  assert.equal(filters.get("sh")!.parse("0.3", context), 0.3);
+  assert.equal(filters.get("sh")!.parse("10", context), 10);
+});

@@ -26,6 +26,11 @@ export interface Canvas {
   blur(sigma: number): void;
   /** Applies an affine colour transform to R, G and B; alpha is kept (see `transformSamples`). */
   transformColors(matrix: ColorMatrix): void;
+  /**
+   * Unsharp mask: C' = C + (C − G), G the Gaussian blur of standard deviation `sigma` (as
+   * `blur`), on R, G and B, rounded and clamped; alpha is kept.
+   */
+  sharpen(sigma: number): void;
   /** Whether any pixel is not fully opaque. */
   hasAlpha(): boolean;
   /** Releases native memory; the canvas is unusable afterwards. */

@@ -94,6 +94,14 @@ export class MagickCanvas implements Canvas {
     this.#each((wand) => blurWand(this.api, wand, sigma));
   }
 
+  sharpen(sigma: number): void {
+    const { api } = this;
+    // Radius 0 sizes the kernel from sigma; amount 1 adds the difference once; threshold 0.
+    this.#each((wand) => {
+      check(api, wand, api.c.MagickUnsharpMaskImage(wand, 0, sigma, 1, 0), "sharpen");
+    });
+  }
+
   transformColors(matrix: ColorMatrix): void {
     this.#each((wand) => transformWandColors(this.api, wand, matrix));
   }

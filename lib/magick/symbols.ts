@@ -109,3 +109,11 @@ export const graphicsmagickSymbols = {
   },
   MagickBlurImage: { parameters: ["pointer", "f64", "f64"], result: "u32" },
 } as const;
+
+/**
+ * Effects with the same name and ABI in ImageMagick 6 and GraphicsMagick, bound beside
+ * `commonSymbols`: unsharp mask (radius, sigma, amount, threshold).
+ */
+export const effectSymbols = {
+  MagickUnsharpMaskImage: { parameters: ["pointer", "f64", "f64", "f64", "f64"], result: "u32" },
+} as const;

@@ -7,7 +7,7 @@ import { resizeBitmap } from "../image/resample.ts";
 import { decodeBitmap } from "./decode.ts";
 import { encodeBitmap } from "./encode.ts";
 import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";
-import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap } from "./ops.ts";
+import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap, sharpenBitmap } from "./ops.ts";
 
 /**
  * A canvas over RGBA bitmaps in JavaScript memory: one, or every frame of an animation.
@@ -70,6 +70,10 @@ export class BitmapCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+  }
+
+  sharpen(sigma: number): void {
+    this.#each((bitmap) => sharpenBitmap(bitmap, sigma));
   }
 
   transformColors(matrix: ColorMatrix): void {

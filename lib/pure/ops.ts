@@ -1,4 +1,5 @@
 import { type Bitmap, createBitmap, type Rect } from "../image/bitmap.ts";
+import { gaussianBlur } from "../image/blur.ts";
 
 // Geometric operations move whole 32-bit pixels, so they work on a Uint32Array view.
 function pixels(bitmap: Bitmap): Uint32Array {
@@ -80,6 +81,19 @@ export function flattenBitmap(src: Bitmap): Bitmap {
     to[i + 1] = Math.round((from[i + 1] * alpha) / 255 + white);
     to[i + 2] = Math.round((from[i + 2] * alpha) / 255 + white);
     to[i + 3] = 255;
+  }
+  return out;
+}
+
+/** Unsharp mask of amount 1: C' = C + (C − blurred), on R, G and B; alpha is kept. */
+export function sharpenBitmap(src: Bitmap, sigma: number): Bitmap {
+  const blurred = gaussianBlur(src, sigma).data;
+  const from = src.data;
+  const out = createBitmap(src.width, src.height);
+  const to = out.data;
+  for (let i = 0; i < from.length; i += 4) {
+    for (let c = i; c < i + 3; c++) to[c] = Math.min(255, Math.max(0, 2 * from[c] - blurred[c]));
+    to[i + 3] = from[i + 3];
   }
   return out;
 }
