@@ -5,6 +5,7 @@ import { crop } from "./crop.ts";
 import type { Filter } from "./filter.ts";
 import { flip } from "./flip.ts";
 import { grayscale } from "./grayscale.ts";
+import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
 import { rotate } from "./rotate.ts";
 import { saturation } from "./saturation.ts";
@@ -23,6 +24,7 @@ export const filters: ReadonlyMap<string, Filter<unknown>> = new Map(
     brightness,
     contrast,
     saturation,
+    pad,
   ] as Filter<
     never
   >[]).map((f) => [f.name, f]),

@@ -107,6 +107,11 @@ const table: Case[] = [
   png(`s,200x0,sh,0.5/png/${photo}`, [200, 150], "blur"),
   png(`sh,3/png/${alpha}`, [160, 120], "blur"),
   png(`sh,2/png/${frame}`, [160, 120], "blur"),
+  // Padding: transparent, coloured and half-transparent borders.
+  png(`pad,700x500/png/${photo}`, [700, 500]),
+  png(`s,200x0,pad,201x201:336699/png/${photo}`, [201, 201]),
+  png(`pad,171x131:ff000080/png/${alpha}`, [171, 131]),
+  jpeg(`pad,180x130/jpeg/${alpha}`, [180, 130]),
   // Colour adjustments: one formula, the same on every backend.
   png(`br,30/png/${photo}`, [640, 480]),
   png(`br,-60/png/${alpha}`, [160, 120]),
@@ -151,6 +156,8 @@ const table: Case[] = [
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),
   refused(`br,101/png/${photo}`, 400),
+  refused(`pad,600x600/png/${photo}`, 400),
+  refused(`pad,700x700:red/png/${photo}`, 400),
   refused(`sh,0.2/png/${photo}`, 400),
   refused(`sh,11/png/${photo}`, 400),
   refused(`ct,-101/png/${photo}`, 400),

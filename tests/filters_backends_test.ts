@@ -6,6 +6,7 @@ import {
   decode,
   encode,
   makeBitmap,
+  pixelAt,
   quadrantAt,
   quadrants,
   startBackendServer,
@@ -26,6 +27,7 @@ async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "quadrants.png": await encode(quadrants(400), "png"),
     "soft.png": await encode(soft, "png"),
+    "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
   };
 }
 
@@ -136,5 +138,33 @@ for (const backend of backends) {
       const vivid = await image(server, "sat,50/png/files/soft.png");
       const plain = await image(server, "sat,0/png/files/soft.png");
       assert.ok(grayDeviation(vivid) > grayDeviation(plain) * 1.4, "sat,50 adds colour");
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: pad paints the border in its colour and alpha, the image untouched`, () =>
+    onBackend(backend, async (server) => {
+      const near = (got: number[], want: number[], what: string) =>
+        assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1), `${what}: ${got} not ${want}`);
+      const out = await image(server, "pad,300x200:ff000080/png/files/soft.png");
+      assert.deepEqual([out.width, out.height], [300, 200]);
+      // The 200x150 image at (50, 25).
+      for (const [x, y] of [[0, 0], [49, 100], [250, 100], [100, 24], [100, 175], [299, 199]]) {
+        near(pixelAt(out, x, y), [255, 0, 0, 128], `border at ${x},${y}`);
+      }
+      near(pixelAt(out, 50, 25), pixelAt(soft, 0, 0), "image's top-left");
+      near(pixelAt(out, 249, 174), pixelAt(soft, 199, 149), "image's bottom-right");
+      const clear = await image(server, "pad,201x151/png/files/soft.png");
+      assert.deepEqual(pixelAt(clear, 200, 150)[3], 0, "the default border is transparent");
+      // A half-transparent image keeps its own pixels on an opaque border.
+      const kept = await image(server, "pad,30x10:0000ff/png/files/alpha.png");
+      near(pixelAt(kept, 0, 5), [0, 0, 255, 255], "opaque border");
+      near(pixelAt(kept, 15, 5), [200, 100, 50, 100], "the image's own alpha");
+      // JPEG flattens the transparent border onto white.
+      const flat = await image(server, "pad,260x150/jpeg,95/files/soft.png");
+      near(pixelAt(flat, 5, 75).slice(0, 3), [255, 255, 255], "flattened border");
+      const refused = await fetch(`${server.url}/pad,100x100/png/files/soft.png`);
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /200x150 image to 100x100/);
     }));
 }

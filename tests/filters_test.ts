@@ -242,3 +242,51 @@ Deno.test("sharpen refuses sigmas outside 0.3..10", () => {
   assert.equal(filters.get("sh")!.parse("0.3", context), 0.3);
   assert.equal(filters.get("sh")!.parse("10", context), 10);
 });
+
+Deno.test("pad centres the image in the box and paints only the border", () => {
+  const source = () => makeBitmap(3, 2, (x, y) => [x * 80, y * 90, 30, 100 + x]);
+  const out = run("pad", "6x5:ff000080", new BitmapCanvas(source()));
+  assert.deepEqual([out.width, out.height], [6, 5]);
+  // Margins floor((6 - 3) / 2) = 1 left, 2 right; floor((5 - 2) / 2) = 1 top, 2 bottom.
+  assert.deepEqual(pixelAt(out, 0, 0), [255, 0, 0, 128]);
+  assert.deepEqual(pixelAt(out, 1, 1), [0, 0, 30, 100]);
+  assert.deepEqual(pixelAt(out, 3, 2), [160, 90, 30, 102]);
+  assert.deepEqual(pixelAt(out, 4, 2), [255, 0, 0, 128]);
+  assert.deepEqual(pixelAt(out, 3, 3), [255, 0, 0, 128]);
+  const clear = run("pad", "4x2", new BitmapCanvas(source()));
+  assert.deepEqual(pixelAt(clear, 3, 0), [0, 0, 0, 0]);
+  assert.deepEqual(pixelAt(run("pad", "3x3:00FF00", new BitmapCanvas(source())), 0, 2), [
+    0,
+    255,
+    0,
+    255,
+  ]);
+});
+
+Deno.test("pad refuses bad boxes and colours, and an image larger than the box", () => {
+  for (
+    const bad of [
+      "0x10",
+      "10x0",
+      "10",
+      "10x10:",
+      "10x10:fff",
+      "10x10:ff00ff0",
+      "10x10:gg0000",
+      "10x10:#ff0000",
+      "100001x10",
+      "10x10:ff0000ff00",
+    ]
+  ) {
+    assert.throws(
+      () => filters.get("pad")!.parse(bad, context),
+      (e) =>
+        e instanceof BadRequest && e.message.includes(`"${bad}"`) && /WxH:RRGGBBAA/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(
+    () => run("pad", "3x1", new BitmapCanvas(corners())),
+    (e) => e instanceof BadRequest && /4x3 image to 3x1/.test(e.message),
+  );
+});

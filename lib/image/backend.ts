@@ -1,5 +1,5 @@
 import type { Rect, Size } from "./bitmap.ts";
-import type { ColorMatrix } from "./color.ts";
+import type { ColorMatrix, Rgba } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
 /**
@@ -24,6 +24,11 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
+  /**
+   * Grows the canvas to `size`, the image's top-left corner at `at` (the image lies inside),
+   * every new pixel exactly `color`; the image's own pixels are kept as they are.
+   */
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void;
   /** Applies an affine colour transform to R, G and B; alpha is kept (see `transformSamples`). */
   transformColors(matrix: ColorMatrix): void;
   /**

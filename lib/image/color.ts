@@ -18,6 +18,9 @@ export type ColorMatrix = readonly [
   number,
 ];
 
+/** A straight (not premultiplied) 8-bit colour: red, green, blue, alpha. */
+export type Rgba = readonly [number, number, number, number];
+
 /** Luma weights (Rec. 601), as the grayscale filter uses. */
 export const LUMA = [0.299, 0.587, 0.114] as const;
 

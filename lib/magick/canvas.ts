@@ -2,7 +2,8 @@ import type { Canvas } from "../image/backend.ts";
 import type { Rect, Size } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
-import type { ColorMatrix } from "../image/color.ts";
+import type { ColorMatrix, Rgba } from "../image/color.ts";
+import { extendWand } from "./extend.ts";
 import { transformWandColors } from "./color.ts";
 import { check } from "./exception.ts";
 import { eachFrame, frameCount } from "./frames.ts";
@@ -92,6 +93,10 @@ export class MagickCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((wand) => blurWand(this.api, wand, sigma));
+  }
+
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
+    this.#each((wand) => extendWand(this.api, wand, size, at, color));
   }
 
   sharpen(sigma: number): void {

@@ -30,7 +30,8 @@ function eachStrip(
 }
 
 /**
- * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip}).
+ * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip});
+ * it is told which rows the strip holds.
  *
  * @throws {Unprocessable} when the library cannot read or write the pixels
  */
@@ -38,10 +39,10 @@ export function rewritePixels(
   api: MagickApi,
   wand: Wand,
   map: "RGB" | "RGBA",
-  change: (samples: Uint16Array) => void,
+  change: (samples: Uint16Array, y: number, rows: number) => void,
 ): void {
   eachStrip(api, wand, map, (samples, y, rows) => {
-    change(samples);
+    change(samples, y, rows);
     check(api, wand, api.importRows(wand, y, rows, map, samples), "write the pixels");
   });
 }

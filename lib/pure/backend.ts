@@ -1,13 +1,20 @@
 import type { Backend, Canvas } from "../image/backend.ts";
 import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
-import { type ColorMatrix, transformSamples } from "../image/color.ts";
+import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { decodeBitmap } from "./decode.ts";
 import { encodeBitmap } from "./encode.ts";
 import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";
-import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap, sharpenBitmap } from "./ops.ts";
+import {
+  cropBitmap,
+  extendBitmap,
+  flipBitmap,
+  grayscaleBitmap,
+  rotateBitmap,
+  sharpenBitmap,
+} from "./ops.ts";
 
 /**
  * A canvas over RGBA bitmaps in JavaScript memory: one, or every frame of an animation.
@@ -70,6 +77,10 @@ export class BitmapCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+  }
+
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
+    this.#each((bitmap) => extendBitmap(bitmap, size, at, color));
   }
 
   sharpen(sigma: number): void {

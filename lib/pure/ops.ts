@@ -1,5 +1,6 @@
 import { type Bitmap, createBitmap, type Rect } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import type { Rgba } from "../image/color.ts";
 
 // Geometric operations move whole 32-bit pixels, so they work on a Uint32Array view.
 function pixels(bitmap: Bitmap): Uint32Array {
@@ -94,6 +95,24 @@ export function sharpenBitmap(src: Bitmap, sigma: number): Bitmap {
   for (let i = 0; i < from.length; i += 4) {
     for (let c = i; c < i + 3; c++) to[c] = Math.min(255, Math.max(0, 2 * from[c] - blurred[c]));
     to[i + 3] = from[i + 3];
+  }
+  return out;
+}
+
+/** A `size` bitmap of `color` with `src` copied in at `at`. */
+export function extendBitmap(
+  src: Bitmap,
+  size: { width: number; height: number },
+  at: { x: number; y: number },
+  color: Rgba,
+): Bitmap {
+  const out = createBitmap(size.width, size.height);
+  const fill = new Uint8Array(color);
+  pixels(out).fill(new Uint32Array(fill.buffer)[0]);
+  const rowBytes = src.width * 4;
+  for (let y = 0; y < src.height; y++) {
+    const start = ((at.y + y) * size.width + at.x) * 4;
+    out.data.set(src.data.subarray(y * rowBytes, (y + 1) * rowBytes), start);
   }
   return out;
 }
