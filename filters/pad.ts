@@ -1,4 +1,4 @@
-import type { Rgba } from "../lib/image/color.ts";
+import { parseHexColor, type Rgba } from "../lib/image/color.ts";
 import type { Size } from "../lib/image/bitmap.ts";
 import { BadRequest } from "../lib/errors.ts";
 import { badArgument, maxSide, parseSide } from "./args.ts";
@@ -11,13 +11,6 @@ export interface PadParams extends Size {
 
 const expected = "WxH, WxH:RRGGBB or WxH:RRGGBBAA with positive integers and hex digits";
 const TRANSPARENT: Rgba = [0, 0, 0, 0];
-
-/** `RRGGBB` or `RRGGBBAA` (any case) as RGBA; undefined when malformed. */
-export function parseHexColor(text: string): Rgba | undefined {
-  if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/i.test(text)) return undefined;
-  const value = (i: number) => parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return [value(0), value(1), value(2), text.length === 8 ? value(3) : 255];
-}
 
 /** Where the image goes in the box: centred, the odd pixel of an odd margin on the right/bottom. */
 function offset(input: Size, box: Size) {

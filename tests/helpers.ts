@@ -8,7 +8,8 @@ import type { OutputFormat } from "../lib/image/formats.ts";
 import type { Logger } from "../lib/log.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
-import { sniffFormat } from "../lib/image/sniff.ts";
+import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
+import decodeAvifImage, { init as initAvifDecoder } from "@jsquash/avif/decode.js";
 
 export type Rgba = [number, number, number, number];
 
@@ -63,8 +64,23 @@ export function encode(bitmap: Bitmap, type: OutputFormat["type"], quality = 90)
   return encodeBitmap(bitmap, { type, quality });
 }
 
+let avifDecoder: Promise<void> | undefined;
+
+/** Decodes an AVIF with libavif's WebAssembly decoder (the server writes AVIF, never reads it). */
+export async function decodeAvif(bytes: Uint8Array): Promise<Bitmap> {
+  avifDecoder ??= (async () => {
+    const url = new URL(import.meta.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"));
+    await initAvifDecoder(await WebAssembly.compile(await Deno.readFile(url)));
+  })();
+  await avifDecoder;
+  const image = await decodeAvifImage(bytes.slice().buffer);
+  if (!image) throw new Error("not an AVIF image");
+  return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer) };
+}
+
 /** Decodes any output of the server, whatever its format. */
 export function decode(bytes: Uint8Array): Promise<Bitmap> {
+  if (sniffEncoded(bytes) === "avif") return decodeAvif(bytes);
   const format = sniffFormat(bytes);
   if (!format) throw new Error("not an image");
   return decodeBitmap(bytes, format);

@@ -24,6 +24,12 @@ export type { ImageLimits };
 
 export interface ImageConfig extends ImageLimits {
   quality: number;
+  /** The quality of `avif` without one. */
+  avifQuality: number;
+  /** Whether `auto` may answer AVIF. */
+  autoAvif: boolean;
+  /** The colour JPEG flattens transparency onto, `RRGGBB`. */
+  background: string;
   autoOrient: boolean;
   progressive: boolean;
 }
@@ -167,6 +173,9 @@ function readSecurity(r: ConfigReader): SecurityConfig {
 function readImage(r: ConfigReader): ImageConfig {
   const image = {
     quality: r.integer("quality", 75, 1, 100),
+    avifQuality: r.integer("avifQuality", 50, 1, 100),
+    autoAvif: r.boolean("autoAvif", false),
+    background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
@@ -175,6 +184,13 @@ function readImage(r: ConfigReader): ImageConfig {
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
   };
+  if (!/^[0-9a-f]{6}$/.test(image.background)) {
+    throw new ConfigError(
+      `"${
+        r.name("background")
+      }" must be a colour as 6 hex digits RRGGBB, like "ffffff", not "${image.background}"`,
+    );
+  }
   r.rejectUnknown();
   return image;
 }

@@ -1,12 +1,12 @@
 import { isNotModified } from "./conditional.ts";
 import type { Config } from "../config/config.ts";
 import { HttpError, Unavailable } from "../errors.ts";
-import { contentTypes, type EncodedType, negotiate } from "../image/formats.ts";
+import { contentTypes, negotiate } from "../image/formats.ts";
 import type { WorkerPool } from "../pool/pool.ts";
 import type { ResultCache } from "../cache/results.ts";
 import { resultKey } from "../jobs/identity.ts";
 import type { SingleFlight } from "../cache/single_flight.ts";
-import { sniffFormat } from "../image/sniff.ts";
+import { sniffEncoded } from "../image/sniff.ts";
 import type { LoadedSource, SourceLoader } from "../cache/sources.ts";
 import type { Job } from "../jobs/url.ts";
 
@@ -49,8 +49,9 @@ export async function serveImage(
   try {
     const source = await sources.load(job.storage, job.path, signal);
     const format = {
-      ...negotiate(job.format, request.headers.get("accept")),
+      ...negotiate(job.format, request.headers.get("accept"), config.image.autoAvif),
       progressive: config.image.progressive,
+      background: config.image.background,
     };
     const variant = `${config.backend}/${config.image.autoOrient ? "upright" : "stored"}`;
     const key = resultKey({ ...job, format }, source.validator, variant);
@@ -82,7 +83,7 @@ export async function serveImage(
     });
     const result = cached ? "hit" : "miss";
     // `auto` decides the format in the worker; the bytes say which it chose.
-    headers.set("content-type", contentTypes[sniffFormat(output) as EncodedType]);
+    headers.set("content-type", contentTypes[sniffEncoded(output)!]);
     headers.set("content-length", String(output.byteLength));
     headers.set("x-cache", result);
     return { response: new Response(output, { headers }), source, result };

@@ -1,4 +1,4 @@
-import type { Rect, Size } from "./bitmap.ts";
+import type { Bitmap, Rect, Size } from "./bitmap.ts";
 import type { ColorMatrix, Rgba } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
@@ -36,6 +36,13 @@ export interface Canvas {
    * `blur`), on R, G and B, rounded and clamped; alpha is kept.
    */
   sharpen(sigma: number): void;
+  /**
+   * A copy of the first frame as straight 8-bit RGBA, shrunk with `resize`'s filter (aspect
+   * kept, sides rounded, at least 1) when its longer side exceeds `maxSide`; the canvas is
+   * unchanged. For decisions made in TypeScript (smart crops) and for encoders the library
+   * lacks (AVIF).
+   */
+  sample(maxSide: number): Bitmap;
   /** Whether any pixel is not fully opaque. */
   hasAlpha(): boolean;
   /** Releases native memory; the canvas is unusable afterwards. */

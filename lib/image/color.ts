@@ -21,6 +21,13 @@ export type ColorMatrix = readonly [
 /** A straight (not premultiplied) 8-bit colour: red, green, blue, alpha. */
 export type Rgba = readonly [number, number, number, number];
 
+/** `RRGGBB` or `RRGGBBAA` (any case) as RGBA; undefined when malformed. */
+export function parseHexColor(text: string): Rgba | undefined {
+  if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/i.test(text)) return undefined;
+  const value = (i: number) => parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return [value(0), value(1), value(2), text.length === 8 ? value(3) : 255];
+}
+
 /** Luma weights (Rec. 601), as the grayscale filter uses. */
 export const LUMA = [0.299, 0.587, 0.114] as const;
 

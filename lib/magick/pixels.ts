@@ -1,3 +1,4 @@
+import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { check } from "./exception.ts";
 
@@ -57,4 +58,20 @@ export function hasTransparency(api: MagickApi, wand: Wand): boolean {
     }
   });
   return found;
+}
+
+/**
+ * The current image as straight 8-bit RGBA in JavaScript memory (opaque when it has no alpha).
+ *
+ * @throws {Unprocessable} when the library cannot read the pixels
+ */
+export function exportBitmap(api: MagickApi, wand: Wand): Bitmap {
+  const width = Number(api.c.MagickGetImageWidth(wand));
+  const height = Number(api.c.MagickGetImageHeight(wand));
+  const bitmap = createBitmap(width, height);
+  eachStrip(api, wand, "RGBA", (samples, y) => {
+    const out = bitmap.data.subarray(y * width * 4);
+    for (let i = 0; i < samples.length; i++) out[i] = Math.round(samples[i] / 257);
+  });
+  return bitmap;
 }

@@ -1,5 +1,5 @@
 import type { Backend, Canvas } from "../image/backend.ts";
-import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
+import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { Unprocessable } from "../errors.ts";
@@ -93,6 +93,14 @@ export class BitmapCanvas implements Canvas {
       transformSamples(data, 4, 255, matrix);
       return { ...bitmap, data };
     });
+  }
+
+  sample(maxSide: number): Bitmap {
+    const { width, height } = fitWithin(this.bitmap, maxSide);
+    if (width === this.width && height === this.height) {
+      return { width, height, data: this.bitmap.data.slice() };
+    }
+    return resizeBitmap(this.bitmap, width, height);
   }
 
   hasAlpha(): boolean {

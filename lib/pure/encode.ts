@@ -1,6 +1,8 @@
 import codecs from "imagescript/codecs/node/index.js";
 import type { Bitmap } from "../image/bitmap.ts";
 import type { OutputFormat } from "../image/formats.ts";
+import { encodeAvif } from "../image/avif.ts";
+import { parseHexColor } from "../image/color.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
 
@@ -8,7 +10,8 @@ import { encodePng } from "./png.ts";
 const PNG_LEVEL = 6;
 
 /**
- * Encodes RGBA as PNG or WebP (alpha kept) or JPEG (alpha flattened onto white); no metadata.
+ * Encodes RGBA as PNG, WebP or AVIF (alpha kept) or JPEG (alpha flattened onto the format's
+ * background, white by default); no metadata.
  */
 export async function encodeBitmap(
   bitmap: Bitmap,
@@ -18,10 +21,11 @@ export async function encodeBitmap(
   if (format.type === "png") {
     return encodePng(bitmap, PNG_LEVEL);
   }
+  if (format.type === "avif") return encodeAvif(bitmap, format.quality);
   if (format.type === "webp") {
     const quality = format.lossless ? null : format.quality;
     return await codecs.webp.encode_async(bitmap.data, { width, height, quality });
   }
-  const opaque = flattenBitmap(bitmap);
+  const opaque = flattenBitmap(bitmap, parseHexColor(format.background ?? "ffffff"));
   return await codecs.jpeg.encode_async(opaque.data, { width, height, quality: format.quality });
 }

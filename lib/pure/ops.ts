@@ -70,17 +70,20 @@ export function grayscaleBitmap(src: Bitmap): Bitmap {
   return out;
 }
 
-/** Blends onto white, for formats without alpha: a transparent pixel becomes white. */
-export function flattenBitmap(src: Bitmap): Bitmap {
+/**
+ * Blends onto an opaque `background` (default white), for formats without alpha: a
+ * transparent pixel becomes the background.
+ */
+export function flattenBitmap(src: Bitmap, background: Rgba = [255, 255, 255, 255]): Bitmap {
   const out = createBitmap(src.width, src.height);
   const from = src.data;
   const to = out.data;
   for (let i = 0; i < from.length; i += 4) {
     const alpha = from[i + 3];
-    const white = 255 - alpha;
-    to[i] = Math.round((from[i] * alpha) / 255 + white);
-    to[i + 1] = Math.round((from[i + 1] * alpha) / 255 + white);
-    to[i + 2] = Math.round((from[i + 2] * alpha) / 255 + white);
+    const rest = 255 - alpha;
+    for (let c = 0; c < 3; c++) {
+      to[i + c] = Math.round((from[i + c] * alpha + background[c] * rest) / 255);
+    }
     to[i + 3] = 255;
   }
   return out;
