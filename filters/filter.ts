@@ -52,9 +52,10 @@ export interface Filter<P> {
   size(input: Size, params: P): Size;
   /**
    * Changes the canvas in place. `input` is the size planned for this step from the source's
-   * full size; the canvas may be smaller when the decoder shrank it for a first resize.
+   * full size; the canvas may be smaller when the decoder shrank it for a first resize. May
+   * be asynchronous (a decision made in TypeScript on the pixels, such as a smart crop).
    */
-  apply(canvas: Canvas, params: P, input: Size): void;
+  apply(canvas: Canvas, params: P, input: Size): void | Promise<void>;
   /** The smallest decoded size this filter needs when it runs first, if it shrinks. */
   decodeHint?(input: Size, params: P): Size | undefined;
 }

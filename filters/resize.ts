@@ -2,15 +2,20 @@ import type { Rect, Size } from "../lib/image/bitmap.ts";
 import { badArgument, maxSide, parseSide } from "./args.ts";
 import type { Filter } from "./filter.ts";
 import { type Gravity, gravityFractions, gravityNames, parseGravity } from "./gravity.ts";
+import { SMART_SAMPLE_SIDE, smartWindow } from "./smart_crop.ts";
 
 /** `exact` stretches, `fit` stays inside the box, `fill` covers the box then crops it. */
 export type ResizeMode = "exact" | "fit" | "fill";
 
 /**
  * Which part of the covering size `fill` keeps (the centre when there is none): an edge or
- * corner, or a focus point in fractions of the source (0..1, `{x: 0.5, y: 0.5}` the centre).
+ * corner, a focus point in fractions of the source (0..1, `{x: 0.5, y: 0.5}` the centre), or
+ * the window smartcrop scores highest.
  */
-export type Anchor = { gravity: Gravity } | { focus: { x: number; y: number } };
+export type Anchor =
+  | { gravity: Gravity }
+  | { focus: { x: number; y: number } }
+  | { smart: true };
 
 export interface ResizeParams extends Size {
   mode: ResizeMode;
@@ -22,7 +27,7 @@ const modifiers = new Map<string, ResizeMode>([["", "exact"], ["+", "fit"], ["-"
 const expected =
   `WxH with non-negative integers, not both 0, optionally followed by +, -, -G (G one of ${
     gravityNames.join(" ")
-  }) or -fX:Y (X and Y from 0 to 1)`;
+  }), -fX:Y (X and Y from 0 to 1) or -smart`;
 
 /** A focus fraction: 0, 1 or a decimal between them, such as 0.25. */
 function parseFraction(text: string): number | undefined {
@@ -34,6 +39,7 @@ function parseFraction(text: string): number | undefined {
 /** The `-…` suffix of a fill: "" (centre), a gravity or `fX:Y`; undefined when malformed. */
 function parseAnchor(text: string): Anchor | null | undefined {
   if (text === "") return null;
+  if (text === "smart") return { smart: true };
   const gravity = parseGravity(text);
   if (gravity) return { gravity };
   const focus = /^f([^:]*):(.*)$/.exec(text);
@@ -46,6 +52,7 @@ function parseAnchor(text: string): Anchor | null | undefined {
  * Where a box of `box` pixels starts inside `scaled` pixels along one axis, for the anchor:
  * `floor(free × fraction)` for the centre and gravities, and for a focus point at `focus`
  * (a fraction of the source) the window centred on it, rounded, then moved inside the image.
+ * A smart window is found on the pixels (see `apply`); until then it is the centre.
  */
 function cropStart(scaled: number, box: number, axis: 0 | 1, anchor?: Anchor): number {
   const free = scaled - box;
@@ -53,7 +60,8 @@ function cropStart(scaled: number, box: number, axis: 0 | 1, anchor?: Anchor): n
     const centre = (axis === 0 ? anchor.focus.x : anchor.focus.y) * scaled;
     return Math.min(free, Math.max(0, Math.round(centre - box / 2)));
   }
-  return Math.floor(free * gravityFractions(anchor?.gravity)[axis]);
+  const gravity = anchor && "gravity" in anchor ? anchor.gravity : undefined;
+  return Math.floor(free * gravityFractions(gravity)[axis]);
 }
 
 /** The size to resample to, and the crop that `fill` needs afterwards (see {@link cropStart}). */
@@ -90,7 +98,7 @@ export const resize: Filter<ResizeParams> = {
   arity: 1,
   doc: {
     summary:
-      "Resize with an anti-aliased (Lanczos3) filter; 0 keeps the aspect ratio; a fill keeps the centre, an edge or corner (-n, -se…) or a focus point (-fX:Y)",
+      "Resize with an anti-aliased (Lanczos3) filter; 0 keeps the aspect ratio; a fill keeps the centre, an edge or corner (-n, -se…) or a focus point (-fX:Y) or the most interesting region (-smart)",
     template: "{width}x{height}{mode}",
     fields: [
       { name: "width", label: "Width (px)", kind: "integer", min: 0, max: maxSide, default: "300" },
@@ -104,6 +112,7 @@ export const resize: Filter<ResizeParams> = {
           { value: "+", label: "fit inside" },
           { value: "-", label: "fill and crop the centre" },
           ...gravityNames.map((g) => ({ value: `-${g}`, label: `fill and keep ${g}` })),
+          { value: "-smart", label: "fill and keep the most interesting region" },
         ],
         default: "",
       },
@@ -127,10 +136,14 @@ export const resize: Filter<ResizeParams> = {
     const { scaled, crop } = resizePlan(input, params);
     return crop ? { width: crop.width, height: crop.height } : scaled;
   },
-  apply(canvas, params, input) {
+  async apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);
     if (scaled.width !== canvas.width || scaled.height !== canvas.height) canvas.resize(scaled);
-    if (crop) canvas.crop(crop);
+    if (!crop) return;
+    const smart = params.anchor && "smart" in params.anchor;
+    // Decided on a small sample of the scaled image, so every backend picks the same window.
+    const at = smart ? await smartWindow(canvas.sample(SMART_SAMPLE_SIDE), scaled, crop) : crop;
+    canvas.crop({ ...crop, x: at.x, y: at.y });
   },
   decodeHint(input, params) {
     const { scaled } = resizePlan(input, params);

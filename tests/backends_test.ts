@@ -91,6 +91,9 @@ const table: Case[] = [
   png(`s,100x200-e/png/${photo}`, [100, 200]),
   png(`s,100x200-sw/png/${photo}`, [100, 200]),
   png(`s,200x100-f0.3:0.8/png/${photo}`, [200, 100]),
+  png(`s,200x100-smart/png/${photo}`, [200, 100]),
+  png(`s,100x200-smart/png/${photo}`, [100, 200]),
+  png(`s,120x120-smart/png/${alpha}`, [120, 120]),
   // Crop, flip, rotate.
   png(`c,100x50-200x150/png/${photo}`, [200, 150]),
   png(`c,600x400-100x100/png/${photo}`, [40, 80]),
@@ -152,6 +155,7 @@ const table: Case[] = [
   refused(`s,20xx/png/${photo}`, 400),
   refused(`s,20x20-x/png/${photo}`, 400),
   refused(`s,20x20-f1.5:0/png/${photo}`, 400),
+  refused(`s,20x20+smart/png/${photo}`, 400),
   refused(`c,700x500-10x10/png/${photo}`, 400),
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),

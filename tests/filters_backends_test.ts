@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import {
+  busyPatch,
+  busyPixels,
   decode,
   encode,
   makeBitmap,
@@ -27,6 +29,7 @@ async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "quadrants.png": await encode(quadrants(400), "png"),
     "soft.png": await encode(soft, "png"),
+    "busy.png": await encode(busyPatch(), "png"),
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
   };
 }
@@ -109,6 +112,19 @@ for (const backend of backends) {
       // x = round(0.6 × 200 − 50) = 70: the red/green border lands at x = 30.
       const focus = await image(server, "s,100x200-f0.6:0.5/png/files/quadrants.png");
       assert.equal(quadrantAt(focus, 24, 10) + quadrantAt(focus, 36, 10), "rg");
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a smart fill keeps the busy patch on a flat background`, () =>
+    onBackend(backend, async (server) => {
+      // Covering size 400x200, the patch at x 300..366 there: a centred crop loses it.
+      const smart = await image(server, "s,200x200-smart/png/files/busy.png");
+      assert.deepEqual([smart.width, smart.height], [200, 200]);
+      assert.ok(busyPixels(smart) > 0.9 * 67 * 67, `kept ${busyPixels(smart)} busy pixels`);
+      const tall = await image(server, "s,200x300-smart/png/files/busy.png");
+      assert.deepEqual([tall.width, tall.height], [200, 300]);
+      assert.ok(busyPixels(tall) > 0.9 * 100 * 100, `kept ${busyPixels(tall)} busy pixels`);
     }));
 }
 

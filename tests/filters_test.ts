@@ -3,7 +3,15 @@ import { BadRequest } from "../lib/errors.ts";
 import { filters } from "../filters/mod.ts";
 import { resizePlan } from "../filters/resize.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
-import { makeBitmap, pixelAt, quadrantAt, quadrants, type Rgba } from "./helpers.ts";
+import {
+  busyPatch,
+  busyPixels,
+  makeBitmap,
+  pixelAt,
+  quadrantAt,
+  quadrants,
+  type Rgba,
+} from "./helpers.ts";
 
 const context = { maxBlurSigma: 50 };
 
@@ -289,4 +297,20 @@ Deno.test("pad refuses bad boxes and colours, and an image larger than the box",
     () => run("pad", "3x1", new BitmapCanvas(corners())),
     (e) => e instanceof BadRequest && /4x3 image to 3x1/.test(e.message),
   );
+});
+
+Deno.test("smart fill keeps a busy patch that a centred fill cuts away", async () => {
+  const filter = filters.get("s")!;
+  const apply = async (arg: string) => {
+    const canvas = new BitmapCanvas(busyPatch());
+    await filter.apply(canvas, filter.parse(arg, context), { width: 600, height: 300 });
+    return canvas.bitmap;
+  };
+  // Covering size 400x200; the patch is at x 300..366 there, so the window must start 167..200.
+  const smart = await apply("200x200-smart");
+  const centre = await apply("200x200-");
+  assert.deepEqual([smart.width, smart.height], [200, 200]);
+  const patch = 67 * 67;
+  assert.ok(busyPixels(smart) > 0.9 * patch, `smart kept ${busyPixels(smart)} of ${patch}`);
+  assert.ok(busyPixels(centre) < 0.1 * patch, `centre kept ${busyPixels(centre)}`);
 });

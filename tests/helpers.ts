@@ -55,6 +55,27 @@ export function quadrantAt(bitmap: Bitmap, x: number, y: number): string {
   return r ? (g ? (b ? "w" : "?") : "r") : g ? "g" : b ? "b" : "?";
 }
 
+/**
+ * 600x300 flat grey with one busy 100x100 patch (a colourful 4-pixel checkerboard) at
+ * x 450..549, y 100..199: the subject a smart crop must keep.
+ */
+export function busyPatch(): Bitmap {
+  return makeBitmap(600, 300, (x, y) => {
+    const inside = x >= 450 && x < 550 && y >= 100 && y < 200;
+    if (!inside) return [128, 128, 128, 255];
+    return (x >> 2 ^ y >> 2) & 1 ? [250, 40, 30, 255] : [20, 60, 240, 255];
+  });
+}
+
+/** Pixels that differ from the flat grey: how much of the patch a crop kept. */
+export function busyPixels(bitmap: Bitmap): number {
+  let count = 0;
+  for (let i = 0; i < bitmap.data.length; i += 4) {
+    if (Math.abs(bitmap.data[i] - 128) + Math.abs(bitmap.data[i + 2] - 128) > 60) count++;
+  }
+  return count;
+}
+
 export function pixelAt(bitmap: Bitmap, x: number, y: number): Rgba {
   const i = (y * bitmap.width + x) * 4;
   return [...bitmap.data.subarray(i, i + 4)] as Rgba;

@@ -91,7 +91,9 @@ export async function runTransform(
   const allFrames = task.format.type === "gif" || task.format.type === "auto";
   const canvas = await backend.decode(bytes, format, { hint, allFrames });
   try {
-    chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
+    for (const [i, step] of chain.entries()) {
+      await filterOf(step).apply(canvas, step.params, inputs[i]);
+    }
     return await backend.encode(canvas, resolveFormat(task.format, canvas));
   } finally {
     canvas.dispose();
