@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { probeImage } from "../lib/image/probe.ts";
 import { encodeAvif } from "../lib/image/avif.ts";
-import { BadRequest } from "../lib/errors.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
@@ -189,6 +188,9 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
         const bitmap = await decode(body);
         assert.deepEqual([bitmap.width, bitmap.height], [60, 40], `${file} with ${accept}`);
       }
+      const wide = await get(server, "/s,1x1,pad,32769x1/avif/files/photo.jpg");
+      assert.equal(wide.response.status, 400);
+      assert.match(new TextDecoder().decode(wide.body), /"avif" allows at most 32768 pixels/);
       for (const bad of ["avif,0", "avif,101", "avif,lossless", "avif,50,1"]) {
         const { response, body } = await get(server, `/s,60x0/${bad}/files/photo.jpg`);
         assert.equal(response.status, 400, bad);
@@ -215,14 +217,7 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
   });
 }
 
-Deno.test("formats: AVIF refuses a side over 32768 with a 400, and takes 32768", async () => {
-  const wide = { width: 32769, height: 1, data: new Uint8Array(32769 * 4) };
-  await assert.rejects(
-    () => encodeAvif(wide, 50),
-    (e) =>
-      e instanceof BadRequest &&
-      /at most 32768 pixels a side: the result is 32769x1/.test(e.message),
-  );
+Deno.test("formats: AVIF writes a side of 32768, the most its decoders read", async () => {
   const tall = await encodeAvif({ width: 1, height: 32768, data: new Uint8Array(32768 * 4) }, 50);
   assert.equal((await decode(tall)).height, 32768);
 });

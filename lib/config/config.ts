@@ -23,6 +23,8 @@ export interface SecurityConfig {
 export type { ImageLimits };
 
 export interface ImageConfig extends ImageLimits {
+  /** Source bytes that requests may hold at once (reading, or waiting for a worker). */
+  maxInflightBytes: number;
   quality: number;
   /** The quality of `avif` without one. */
   avifQuality: number;
@@ -181,8 +183,10 @@ function readImage(r: ConfigReader): ImageConfig {
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
     maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1),
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1),
+    maxFrames: r.integer("maxFrames", 256, 1),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
+    maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),
   };
   if (!/^[0-9a-f]{6}$/.test(image.background)) {
     throw new ConfigError(

@@ -1,6 +1,5 @@
 import encodeAvifImage, { init } from "@jsquash/avif/encode.js";
 import type { Bitmap } from "./bitmap.ts";
-import { BadRequest } from "../errors.ts";
 
 /**
  * libaom's speed, 0 (slowest, smallest) to 10. Measured here on a 400x300 photo: speed 6
@@ -8,12 +7,6 @@ import { BadRequest } from "../errors.ts";
  * than at 8; 9 is the fastest setting within the 3x budget that still beats WebP on size.
  */
 export const AVIF_SPEED = 9;
-
-/**
- * The largest side we write. AV1 itself codes up to 65536, but libavif's decoder (browsers',
- * and this package's) refuses sides over 32768 by default: a larger file would not display.
- */
-export const AVIF_MAX_SIDE = 32768;
 
 let ready: Promise<unknown> | undefined;
 
@@ -31,11 +24,6 @@ export async function encodeAvif(
   bitmap: Bitmap,
   quality: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (bitmap.width > AVIF_MAX_SIDE || bitmap.height > AVIF_MAX_SIDE) {
-    throw new BadRequest(
-      `AVIF holds at most ${AVIF_MAX_SIDE} pixels a side: the result is ${bitmap.width}x${bitmap.height}`,
-    );
-  }
   await loadEncoder();
   // The encoder reads its input's whole buffer: give it one of exactly the pixels.
   const image = new ImageData(new Uint8ClampedArray(bitmap.data), bitmap.width, bitmap.height);

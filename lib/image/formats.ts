@@ -36,6 +36,25 @@ export const contentTypes: Record<EncodedType, string> = {
   avif: "image/avif",
 };
 
+/**
+ * The largest AVIF side we write. AV1 codes up to 65536, but libavif's decoder (browsers', and
+ * @jsquash/avif's) refuses sides over 32768 by default: a larger file would not display.
+ */
+const AVIF_MAX_SIDE = 32768;
+
+/**
+ * The widest and tallest image each encoder can write. JPEG's header has 16 bits per side,
+ * but libjpeg (mozjpeg, libjpeg-turbo: every JPEG encoder the backends use) stops at 65500;
+ * GIF has 16 bits; WebP 14 bits (16383); PNG 31 bits; AVIF see above.
+ */
+export const maxSides: ReadonlyMap<EncodedType, number> = new Map([
+  ["jpeg", 65500],
+  ["gif", 65535],
+  ["webp", 16383],
+  ["png", 2 ** 31 - 1],
+  ["avif", AVIF_MAX_SIDE],
+]);
+
 /** Whether an `Accept` header lists `image/{subtype}` (and not with q=0). */
 function takes(accept: string, subtype: "webp" | "avif"): boolean {
   return new RegExp(`(^|,)\\s*image/${subtype}\\s*(;(?!\\s*q=0(\\.0*)?\\s*(,|$))|,|$)`, "i")
@@ -65,9 +84,6 @@ export function resolveFormat(
   image: { frameCount: number; hasAlpha(): boolean },
 ): OutputFormat {
   if (format.type !== "auto") return format;
-  if (image.frameCount === 1 && format.avif) {
-    return { ...format, type: "avif", quality: format.avifQuality ?? format.quality };
-  }
   const type = image.frameCount > 1
     ? "gif"
     : format.webp

@@ -2,7 +2,6 @@
 // A pool worker: decode → filters → encode, off the HTTP thread.
 import type { Backend } from "../image/backend.ts";
 import { openBackend } from "./backends.ts";
-import { warmAvifEncoder } from "../image/avif.ts";
 import { HttpError } from "../errors.ts";
 import { runTransform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
@@ -18,9 +17,9 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
     try {
       backend = openBackend(data.backend, data.limits);
       reply({ type: "ready" });
-      // Not awaited, so the worker takes jobs at once; an AVIF job meanwhile waits for this
+      // Not awaited, so the worker takes jobs at once; a job meanwhile waits for the same
       // compilation rather than starting its own, and one that fails reports the reason.
-      warmAvifEncoder().catch(() => {});
+      backend.warmUp?.().catch(() => {});
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });
     }
