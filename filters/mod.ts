@@ -9,6 +9,7 @@ import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
 import { rotate } from "./rotate.ts";
 import { saturation } from "./saturation.ts";
+import { watermark } from "./watermark.ts";
 import { sharpen } from "./sharpen.ts";
 
 /** Every filter by its chain token. Adding a filter is one module and one line here. */
@@ -25,6 +26,7 @@ export const filters: ReadonlyMap<string, Filter<unknown>> = new Map(
     contrast,
     saturation,
     pad,
+    watermark,
   ] as Filter<
     never
   >[]).map((f) => [f.name, f]),

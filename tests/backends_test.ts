@@ -115,6 +115,11 @@ const table: Case[] = [
   png(`s,200x0,pad,201x201:336699/png/${photo}`, [201, 201]),
   png(`pad,171x131:ff000080/png/${alpha}`, [171, 131]),
   jpeg(`pad,180x130/jpeg/${alpha}`, [180, 130]),
+  // Watermarks: scaled, placed and blended the same way everywhere.
+  png(`wm,mark/png/${photo}`, [640, 480]),
+  png(`s,200x0,wm,frame,wm,mark/png/${photo}`, [200, 150]),
+  png(`wm,mark/png/${alpha}`, [160, 120]),
+  jpeg(`s,300x0,wm,mark/jpeg/${photo}`, [300, 225]),
   // Colour adjustments: one formula, the same on every backend.
   png(`br,30/png/${photo}`, [640, 480]),
   png(`br,-60/png/${alpha}`, [160, 120]),
@@ -160,6 +165,7 @@ const table: Case[] = [
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),
   refused(`br,101/png/${photo}`, 400),
+  refused(`wm,nope/png/${photo}`, 400),
   refused(`pad,600x600/png/${photo}`, 400),
   refused(`pad,700x700:red/png/${photo}`, 400),
   refused(`sh,0.2/png/${photo}`, 400),
@@ -319,6 +325,10 @@ interface Outcome {
 const CONCURRENCY = 4;
 
 const presets = [{ name: "small", definition: "s,100x0" }];
+const watermarks = [
+  { name: "mark", storage: "files", path: "alpha.png", gravity: "sw", opacity: 0.7, scale: 0.3 },
+  { name: "frame", storage: "files", path: "frame.png", gravity: "ne", scale: 0.5, margin: 7 },
+];
 
 /**
  * Starts a server on `backend`, or answers undefined when the backend's library is missing
@@ -326,7 +336,12 @@ const presets = [{ name: "small", definition: "s,100x0" }];
  */
 async function startOn(backend: BackendName, files: Record<string, Uint8Array>) {
   try {
-    return await startTestServer(files, { backend, http: { workers: 2 }, filters: presets });
+    return await startTestServer(files, {
+      backend,
+      http: { workers: 2 },
+      filters: presets,
+      watermarks,
+    });
   } catch (error) {
     if (!(error instanceof ConfigError) || Deno.env.get("CI") === "true") throw error;
     console.log(`skipped the ${backend} backend: ${error.message}`);

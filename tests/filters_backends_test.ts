@@ -184,3 +184,55 @@ for (const backend of backends) {
       assert.match(await refused.text(), /200x150 image to 100x100/);
     }));
 }
+
+const watermarks = [
+  { name: "logo", storage: "files", path: "logo.png", opacity: 0.5, scale: 0.25, margin: 10 },
+  { name: "corner", storage: "files", path: "logo.png", gravity: "nw", scale: 0.1 },
+];
+
+/** 40x20: the left half opaque red, the right half transparent. */
+const logo = makeBitmap(40, 20, (x) => x < 20 ? [255, 0, 0, 255] : [0, 0, 0, 0]);
+
+for (const backend of backends) {
+  Deno.test(`${backend}: wm places the mark by gravity, scale, margin and opacity`, async () => {
+    const grey = await encode(makeBitmap(200, 100, () => [128, 128, 128, 255]), "png");
+    const server = await startBackendServer(
+      { "grey.png": grey, "logo.png": await encode(logo, "png") },
+      backend,
+      { watermarks },
+    );
+    if (!server) return;
+    try {
+      const near = (got: number[], want: number[], what: string) =>
+        assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 2), `${what}: ${got} not ${want}`);
+      const first = await fetch(`${server.url}/wm,logo/png/files/grey.png`);
+      const out = await decode(new Uint8Array(await first.arrayBuffer()));
+      // se, 50x25 at (140, 65): the red half over x 140..164 at opacity 0.5.
+      near(pixelAt(out, 150, 75), [192, 64, 64, 255], "half-opaque red");
+      for (const [x, y] of [[136, 75], [180, 75], [150, 62], [150, 92], [5, 5]]) {
+        near(pixelAt(out, x, y), [128, 128, 128, 255], `outside at ${x},${y}`);
+      }
+      // nw, scale 0.1: 20x10 at (0, 0), opaque; its red half is 10 wide.
+      const corner = await image(server, "wm,corner/png/files/grey.png");
+      near(pixelAt(corner, 4, 4), [255, 0, 0, 255], "opaque corner");
+      near(pixelAt(corner, 4, 14), [128, 128, 128, 255], "below the corner mark");
+      // Replacing the mark's file changes the result and its ETag.
+      await Deno.writeFile(
+        `${server.dir}/files/logo.png`,
+        await encode(makeBitmap(80, 40, () => [0, 0, 255, 255]), "png"),
+      );
+      const second = await fetch(`${server.url}/wm,logo/png/files/grey.png`);
+      const replaced = await decode(new Uint8Array(await second.arrayBuffer()));
+      assert.notEqual(second.headers.get("etag"), first.headers.get("etag"));
+      near(pixelAt(replaced, 150, 75), [64, 64, 192, 255], "the new mark");
+      const unknown = await fetch(`${server.url}/wm,nope/png/files/grey.png`);
+      assert.equal(unknown.status, 400);
+      assert.match(
+        await unknown.text(),
+        /Unknown watermark "nope": expected one of "logo", "corner"/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+}

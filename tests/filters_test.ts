@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { BadRequest } from "../lib/errors.ts";
 import { filters } from "../filters/mod.ts";
 import { resizePlan } from "../filters/resize.ts";
+import type { Gravity } from "../filters/gravity.ts";
+import { placeWatermark } from "../filters/watermark.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
 import {
   busyPatch,
   busyPixels,
   makeBitmap,
+  noOverlays,
   pixelAt,
   quadrantAt,
   quadrants,
@@ -21,7 +24,7 @@ function run(name: string, arg: string, canvas: BitmapCanvas) {
   const params = filter.parse(arg, context);
   const input = { width: canvas.width, height: canvas.height };
   const planned = filter.size(input, params);
-  filter.apply(canvas, params, input);
+  filter.apply(canvas, params, input, noOverlays);
   assert.deepEqual({ width: canvas.width, height: canvas.height }, planned);
   return canvas.bitmap;
 }
@@ -303,7 +306,8 @@ Deno.test("smart fill keeps a busy patch that a centred fill cuts away", async (
   const filter = filters.get("s")!;
   const apply = async (arg: string) => {
     const canvas = new BitmapCanvas(busyPatch());
-    await filter.apply(canvas, filter.parse(arg, context), { width: 600, height: 300 });
+    const input = { width: 600, height: 300 };
+    await filter.apply(canvas, filter.parse(arg, context), input, noOverlays);
     return canvas.bitmap;
   };
   // Covering size 400x200; the patch is at x 300..366 there, so the window must start 167..200.
@@ -313,4 +317,48 @@ Deno.test("smart fill keeps a busy patch that a centred fill cuts away", async (
   const patch = 67 * 67;
   assert.ok(busyPixels(smart) > 0.9 * patch, `smart kept ${busyPixels(smart)} of ${patch}`);
   assert.ok(busyPixels(centre) < 0.1 * patch, `centre kept ${busyPixels(centre)}`);
+});
+
+Deno.test("placeWatermark sizes by the output width and keeps the margin from its edges", () => {
+  const mark = { width: 40, height: 20 };
+  const base = { name: "m", storage: "s", path: "p", opacity: 1, scale: 0.25, margin: 10 };
+  const place = (gravity: Gravity) =>
+    placeWatermark({ width: 200, height: 100 }, mark, { ...base, gravity });
+  assert.deepEqual(place("se"), { size: { width: 50, height: 25 }, at: { x: 140, y: 65 } });
+  assert.deepEqual(place("nw").at, { x: 10, y: 10 });
+  assert.deepEqual(place("n").at, { x: 75, y: 10 });
+  assert.deepEqual(place("w").at, { x: 10, y: 37 });
+  // A mark larger than the image starts at its top-left corner and is clipped.
+  const huge = placeWatermark({ width: 10, height: 4 }, mark, { ...base, scale: 1, gravity: "se" });
+  assert.deepEqual(huge, { size: { width: 10, height: 5 }, at: { x: 0, y: 0 } });
+});
+
+Deno.test("wm composites the mark at its place, scale and opacity", async () => {
+  const grey = makeBitmap(200, 100, () => [128, 128, 128, 255]);
+  const canvas = new BitmapCanvas(grey);
+  // Left half opaque red, right half transparent.
+  const logo = makeBitmap(40, 20, (x) => x < 20 ? [255, 0, 0, 255] : [0, 0, 0, 0]);
+  const overlays = { overlay: () => Promise.resolve(new BitmapCanvas(logo)) };
+  const watermarks = new Map([["logo", {
+    name: "logo",
+    storage: "files",
+    path: "logo.png",
+    gravity: "se" as const,
+    opacity: 0.5,
+    scale: 0.25,
+    margin: 10,
+  }]]);
+  const filter = filters.get("wm")!;
+  await filter.apply(canvas, filter.parse("logo", { ...context, watermarks }), grey, overlays);
+  const out = canvas.bitmap;
+  // The 50x25 mark at (140, 65): its red half over x 140..164, half opaque.
+  assert.deepEqual(pixelAt(out, 150, 75), [192, 64, 64, 255]);
+  for (const [x, y] of [[138, 75], [180, 75], [150, 63], [150, 91], [5, 5]]) {
+    assert.deepEqual(pixelAt(out, x, y), [128, 128, 128, 255], `${x},${y}`);
+  }
+  assert.throws(
+    () => filter.parse("nope", { ...context, watermarks }),
+    (e) =>
+      e instanceof BadRequest && /Unknown watermark "nope": expected one of "logo"/.test(e.message),
+  );
 });

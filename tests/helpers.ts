@@ -2,6 +2,7 @@
 // loopback port.
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
+import type { ApplyContext } from "../filters/filter.ts";
 import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import type { OutputFormat } from "../lib/image/formats.ts";
@@ -12,6 +13,11 @@ import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
 import decodeAvifImage, { init as initAvifDecoder } from "@jsquash/avif/decode.js";
 
 export type Rgba = [number, number, number, number];
+
+/** For filters applied outside a job: no watermark images came along. */
+export const noOverlays: ApplyContext = {
+  overlay: (name) => Promise.reject(new Error(`No image for watermark "${name}" in this test`)),
+};
 
 /** A bitmap whose every pixel comes from `paint`. */
 export function makeBitmap(

@@ -1,5 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { filters } from "../../filters/mod.ts";
+import { gravityNames } from "../../filters/gravity.ts";
+import type { Watermark } from "../../filters/watermark.ts";
 import { ConfigError, ConfigReader } from "./reader.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import type { SigningKey } from "../jobs/signature.ts";
@@ -60,6 +62,8 @@ export interface Config {
   };
   log: { format: "text" | "json" };
   presets: ReadonlyMap<string, readonly Step[]>;
+  /** The watermarks `wm,NAME` may name, by name. */
+  watermarks: ReadonlyMap<string, Watermark>;
   image: ImageConfig;
   storages: StorageConfig[];
   caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
@@ -102,7 +106,6 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
   const http = readHttp(top.section("http"));
   const image = readImage(top.section("image"));
-  const presets = readPresets(top.list("filters"), image);
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
     type: entry.string("type"),
@@ -110,6 +113,8 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   }));
   const duplicate = storages.find((s, i) => storages.findIndex((t) => t.name === s.name) !== i);
   if (duplicate) throw new ConfigError(`Storage name "${duplicate.name}" is used twice`);
+  const watermarks = readWatermarks(top.list("watermarks"), storages);
+  const presets = readPresets(top.list("filters"), image, watermarks);
   const cachesReader = top.section("caches");
   const resultDir = cachesReader.optionalString("resultDir");
   const caches = {
@@ -125,7 +130,47 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const backend = top.oneOf("backend", "pure", backends);
   const security = readSecurity(top.section("security"));
   top.rejectUnknown();
-  return { http, log, presets, image, storages, caches, backend, security, baseDir };
+  return {
+    http,
+    log,
+    presets,
+    watermarks,
+    image,
+    storages,
+    caches,
+    backend,
+    security,
+    baseDir,
+  };
+}
+
+function readWatermarks(
+  entries: ConfigReader[],
+  storages: readonly StorageConfig[],
+): ReadonlyMap<string, Watermark> {
+  const watermarks = new Map<string, Watermark>();
+  for (const entry of entries) {
+    const name = entry.string("name");
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      throw new ConfigError(`Watermark name "${name}" may use only letters, digits, "_" and "-"`);
+    }
+    if (watermarks.has(name)) throw new ConfigError(`Watermark "${name}" is defined twice`);
+    const storage = entry.string("storage");
+    if (!storages.some((s) => s.name === storage)) {
+      throw new ConfigError(`"${entry.name("storage")}" names no configured storage: "${storage}"`);
+    }
+    watermarks.set(name, {
+      name,
+      storage,
+      path: entry.string("path"),
+      gravity: entry.oneOf("gravity", "se", gravityNames),
+      opacity: entry.number("opacity", 1, 0, 1),
+      scale: entry.number("scale", 0.2, 0.001, 1),
+      margin: entry.integer("margin", 0, 0, 10_000),
+    });
+    entry.rejectUnknown();
+  }
+  return watermarks;
 }
 
 function readHttp(r: ConfigReader): Config["http"] {
@@ -202,10 +247,11 @@ function readImage(r: ConfigReader): ImageConfig {
 function readPresets(
   entries: ConfigReader[],
   image: ImageConfig,
+  watermarks: ReadonlyMap<string, Watermark>,
 ): ReadonlyMap<string, readonly Step[]> {
   const presets = new Map<string, Step[]>();
   // Definitions use filters only, so a preset can never refer to itself.
-  const context = { ...image, presets: new Map(), defaultQuality: image.quality };
+  const context = { ...image, presets: new Map(), defaultQuality: image.quality, watermarks };
   for (const entry of entries) {
     const name = entry.string("name");
     if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);

@@ -9,6 +9,7 @@ import type { Ticket } from "../pool/pool.ts";
 import { checkSignature } from "./access.ts";
 import { isNotModified } from "./conditional.ts";
 import type { ServerDeps } from "./deps.ts";
+import { type HeldWatermarks, loadWatermarks } from "./watermarks.ts";
 
 /** An image response and how it was made, for the log and the metrics. */
 export interface ImageAnswer {
@@ -44,10 +45,14 @@ export async function serveImage(
     deps.config.http.timeoutMs,
   );
   let source: HeldSource | undefined;
+  let marks: HeldWatermarks | undefined;
   try {
     source = await deps.sources.load(job.storage, job.path, deadline.signal);
+    marks = await loadWatermarks(job, deps.sources, deadline.signal);
     const accept = request.headers.get("accept");
-    const { task, key } = deps.memo.identify(rest, job, accept, source.validator);
+    // The watermarks' validators join the source's: replacing one changes the result.
+    const validator = [source.validator, ...marks.validators].join("\n");
+    const { task, key } = deps.memo.identify(rest, job, accept, validator);
     const headers = resultHeaders(key, job, source, deps);
     if (
       isNotModified(request, headers.get("etag")!, source.modified && lastModified(source, deps))
@@ -60,7 +65,8 @@ export async function serveImage(
       };
     }
     const cached = await deps.results.get(key);
-    const output = cached ?? await transform(key, task, source, ticket, deadline.signal, deps);
+    const output = cached ??
+      await transform(key, marks.withImages(task), source, ticket, deadline.signal, deps);
     const result = cached ? "hit" : "miss";
     // `auto` decides the format in the worker; the bytes say which it chose.
     headers.set("content-type", contentTypes[sniffEncoded(output)!]);
@@ -77,6 +83,7 @@ export async function serveImage(
     clearTimeout(timer);
     ticket.release();
     source?.release();
+    marks?.release();
   }
 }
 

@@ -29,6 +29,11 @@ export interface Canvas {
    * every new pixel exactly `color`; the image's own pixels are kept as they are.
    */
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void;
+  /**
+   * Draws `overlay` (straight RGBA) over the image with its top-left corner at `at`, its alpha
+   * multiplied by `opacity` (0..1); parts outside the image are dropped (see `blendOver`).
+   */
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void;
   /** Applies an affine colour transform to R, G and B; alpha is kept (see `transformSamples`). */
   transformColors(matrix: ColorMatrix): void;
   /**

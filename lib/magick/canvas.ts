@@ -4,6 +4,7 @@ import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import type { ColorMatrix, Rgba } from "../image/color.ts";
 import { extendWand } from "./extend.ts";
+import { compositeWand } from "./composite.ts";
 import { transformWandColors } from "./color.ts";
 import { check } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
@@ -97,6 +98,10 @@ export class MagickCanvas implements Canvas {
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
     this.#each((wand) => extendWand(this.api, wand, size, at, color));
+  }
+
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
+    this.#each((wand) => compositeWand(this.api, wand, overlay, at, opacity));
   }
 
   sharpen(sigma: number): void {

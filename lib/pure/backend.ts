@@ -1,6 +1,7 @@
 import type { Backend, Canvas } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import { blendOver } from "../image/composite.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
@@ -82,6 +83,15 @@ export class BitmapCanvas implements Canvas {
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
     this.#each((bitmap) => extendBitmap(bitmap, size, at, color));
+  }
+
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
+    this.#each((bitmap) => {
+      const data = bitmap.data.slice();
+      const image = { width: bitmap.width, y: 0, rows: bitmap.height };
+      blendOver(data, 4, 255, image, overlay, at, opacity);
+      return { ...bitmap, data };
+    });
   }
 
   sharpen(sigma: number): void {
