@@ -1,5 +1,6 @@
 import { HeldBytes } from "./cache/held_bytes.ts";
 import { Admissions } from "./http/admission.ts";
+import { Deadlines } from "./http/deadlines.ts";
 import { ResultCache } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
@@ -84,6 +85,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const shared = {
     pool,
     admissions: new Admissions(pool),
+    deadlines: new Deadlines(),
     results,
     flights: new SingleFlight<Uint8Array<ArrayBuffer>>(),
     log,
@@ -140,6 +142,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       clearTimeout(timer);
       await side?.server.shutdown();
       pool.close();
+      shared.deadlines.close();
       log.flush();
     },
   };

@@ -88,7 +88,14 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
       return r.status;
     })
   );
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // SIGTERM only once the server holds all three (a loaded machine may take a while to send
+  // them): requests that never reached it are not "in flight".
+  const health = url.replace("/impressionist", "/health");
+  for (let i = 0; i < 500; i++) {
+    const { busy, queued } = await (await fetch(health)).json();
+    if (busy + queued === 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   child.kill("SIGTERM");
   assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
   const status = await child.status;

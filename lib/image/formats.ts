@@ -78,17 +78,26 @@ export function negotiate(
   };
 }
 
-/** Decides `auto` for a finished image; other formats pass through. */
+/**
+ * Decides `auto` for a finished image, among the types that can hold it (`fitting`, from
+ * planning): GIF for an animation, else AVIF when enabled and the client takes it, else WebP
+ * when the client takes it, else PNG when the image has transparency or JPEG cannot hold it,
+ * else JPEG. Other formats pass through.
+ */
 export function resolveFormat(
   format: OutputFormat,
   image: { frameCount: number; hasAlpha(): boolean },
+  fitting: ReadonlySet<EncodedType> = new Set(maxSides.keys()),
 ): OutputFormat {
   if (format.type !== "auto") return format;
+  if (image.frameCount === 1 && format.avif && fitting.has("avif")) {
+    return { ...format, type: "avif", quality: format.avifQuality ?? format.quality };
+  }
   const type = image.frameCount > 1
     ? "gif"
-    : format.webp
+    : format.webp && fitting.has("webp")
     ? "webp"
-    : image.hasAlpha()
+    : !fitting.has("jpeg") || image.hasAlpha()
     ? "png"
     : "jpeg";
   return { ...format, type };

@@ -73,7 +73,7 @@ export async function runTransform(
     for (const [i, step] of plan.chain.entries()) {
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
-    const output = resolveFormat(plan.format, canvas);
+    const output = resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();
