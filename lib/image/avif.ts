@@ -2,9 +2,10 @@ import encodeAvifImage, { init } from "@jsquash/avif/encode.js";
 import type { Bitmap } from "./bitmap.ts";
 
 /**
- * libaom's speed, 0 (slowest, smallest) to 10. Measured here on a 400x300 photo: speed 6
- * (the package default) takes ~13x a WebP q75 encode, 8 ~4x, 9 ~2.5x for a file ~5 % larger
- * than at 8; 9 is the fastest setting within the 3x budget that still beats WebP on size.
+ * libaom's speed, 0 (slowest, smallest) to 10. Measured here on 400x300 photos: speed 6 (the
+ * package default) costs 13–25x a WebP q75 encode, 8 about 4x, 9 1.4–2.8x (bench/formats.ts)
+ * for a file within a few percent of speed 8's; 10 gave the same bytes as 9. So 9: within the
+ * 3x budget, and still about half WebP's size.
  */
 export const AVIF_SPEED = 9;
 
@@ -31,9 +32,9 @@ export async function encodeAvif(
 }
 
 /**
- * Compiles the encoder and runs it once on a small image, so the first real request does not
- * pay the ~1 s this costs: called when a worker starts.
+ * Compiles the encoder (~80 ms) and runs it once on a tiny image (~100 ms, its code's first
+ * run), so the first real request does not pay for that: called when a worker starts.
  */
 export async function warmAvifEncoder(): Promise<void> {
-  await encodeAvif({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 4) }, 50);
+  await encodeAvif({ width: 16, height: 16, data: new Uint8Array(16 * 16 * 4) }, 50);
 }
