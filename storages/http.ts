@@ -1,7 +1,15 @@
-import { ConfigError } from "../lib/config/config.ts";
+import { ConfigError, maxSourceByteLimit } from "../lib/config/config.ts";
 import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, NotFound } from "../lib/errors.ts";
-import { encodePath, lastModified, readBaseUrl, readCapped, withDeadline } from "./fetch_body.ts";
+import {
+  acceptEncoding,
+  encodePath,
+  lastModified,
+  readBaseUrl,
+  readCapped,
+  readTimeout,
+  withDeadline,
+} from "./fetch_body.ts";
 import type { GetOptions, Source, StorageFactory } from "./storage.ts";
 
 const maxRedirects = 3;
@@ -30,8 +38,9 @@ export const createHttpStorage: StorageFactory = (config) =>
 function readSettings(reader: ConfigReader): HttpSettings {
   const settings = {
     base: readBaseUrl(reader, "baseUrl"),
-    timeoutMs: reader.duration("timeout", "10s"),
-    maxBytes: reader.integer("maxBytes", Number.MAX_SAFE_INTEGER, 1),
+    timeoutMs: readTimeout(reader),
+    // Bounded like image.maxSourceBytes, which applies as well.
+    maxBytes: reader.integer("maxBytes", maxSourceByteLimit, 1, maxSourceByteLimit),
     headers: reader.stringMap("headers"),
   };
   reader.rejectUnknown();
@@ -52,6 +61,7 @@ function getHttp(
     // Appended as text: resolving it as a relative URL would let "//host" pick another host.
     const url = new URL(settings.base.href + encodePath(path));
     const headers = new Headers(settings.headers);
+    headers.set("Accept-Encoding", acceptEncoding);
     const [kind, value] = splitValidator(options.validator);
     if (kind === "etag") headers.set("If-None-Match", value);
     if (kind === "lm") headers.set("If-Modified-Since", value);
@@ -67,7 +77,8 @@ function getHttp(
       }
       throw new BadGateway(`Upstream answered ${response.status} for "${path}"`);
     }
-    const bytes = await readCapped(response, Math.min(settings.maxBytes, options.maxBytes));
+    const maxBytes = Math.min(settings.maxBytes, options.maxBytes);
+    const bytes = await readCapped(response, maxBytes, signal);
     const validator = await validatorOf(response.headers, bytes);
     if (validator === options.validator) return "not-modified";
     return { bytes, validator, modified: lastModified(response.headers) };
@@ -93,9 +104,50 @@ async function fetchFollowing(url: URL, base: URL, init: RequestInit): Promise<R
   }
 }
 
-/** True when `url` is on `base`'s origin and under its path (already normalised by URL). */
+/**
+ * True when `url` is on `base`'s origin and under its path however the origin reads the path:
+ * as sent (URL has resolved `.` and `..`, `%2e` included), and percent-decoded once or more,
+ * where `%2F` and `%5C` become separators and dot segments appear anew
+ * (`/images/..%2fsecret.png` is `/secret.png` to an origin that decodes `%2F`).
+ */
 function isUnder(url: URL, base: URL): boolean {
-  return url.origin === base.origin && url.pathname.startsWith(base.pathname);
+  if (url.origin !== base.origin) return false;
+  let [path, basePath] = [url.pathname, base.pathname];
+  for (let round = 0; round < maxDecodings; round++) {
+    if (!resolveDots(path).startsWith(resolveDots(basePath))) return false;
+    const [decodedPath, decodedBase] = [decodeOnce(path), decodeOnce(basePath)];
+    // Nothing left to decode, or nothing an origin could decode: every reading was checked.
+    if (decodedPath === path && decodedBase === basePath) return true;
+    [path, basePath] = [decodedPath, decodedBase];
+  }
+  // Still encoded after that many rounds: no real file name needs it.
+  return false;
+}
+
+/** Readings of a redirect target checked: as sent, and decoded up to twice. */
+const maxDecodings = 3;
+
+/** The path percent-decoded once; as it is when it holds a malformed escape. */
+function decodeOnce(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Resolves `.` and `..` segments the strictest way servers do: a backslash is a separator
+ * too, and empty segments are merged (as nginx does), so `/a//../b` is `/b`.
+ */
+function resolveDots(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.replaceAll("\\", "/").split("/")) {
+    if (segment === "..") segments.pop();
+    else if (segment !== "" && segment !== ".") segments.push(segment);
+  }
+  const resolved = `/${segments.join("/")}`;
+  return path.endsWith("/") && segments.length > 0 ? `${resolved}/` : resolved;
 }
 
 /**

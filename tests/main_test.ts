@@ -55,6 +55,10 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
     [{ storages: [{ name: "a", type: "ftp" }] }, /"storages\[0\]\.type" must be one of/],
     [{ storages: [{ name: "a", type: "local", path: "nope" }] }, /"storages\[0\]\.path"/],
     [{ image: { quality: 101 } }, /"image\.quality" must be an integer from 1 to 100/],
+    [
+      { http: { timeout: "600h" } },
+      /"http\.timeout" must be a duration from 1ms to 1h, .* not "600h"/,
+    ],
   ];
   for (const [config, message] of cases) {
     const file = await writeConfig(config);
@@ -64,6 +68,30 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
     assert.match(text, message);
     assert.doesNotMatch(text, /\n\s+at /, "no stack trace");
   }
+});
+
+Deno.test("main: a shared-cache policy behind a token is logged as a warning at start", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1, cacheControl: "public, max-age=60" },
+    security: { token: "s3cret" },
+  });
+  const child = spawn(["-cfg", file]);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening on")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  child.kill("SIGTERM");
+  await reader.cancel();
+  await child.stderr.cancel();
+  await child.status;
+  assert.match(
+    seen,
+    /warning: "http\.cacheControl" is "public, max-age=60" while "security\.token"/,
+  );
+  assert.doesNotMatch(seen, /s3cret/);
 });
 
 Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {

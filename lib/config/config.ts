@@ -71,9 +71,20 @@ export interface Config {
   security: SecurityConfig;
   /** Directory of the config file; relative paths in it are relative to this. */
   baseDir: string;
+  /** Valid but risky settings, for the log at start and on reload. */
+  warnings: string[];
 }
 
 const MiB = 1024 * 1024;
+/**
+ * The largest pixel limit: an RGBA bitmap of 2^29 pixels is 2 GiB, and a 32-bit WebAssembly
+ * codec (4 GiB of memory at most) must hold it and its copy.
+ */
+export const maxPixelLimit = 2 ** 29;
+/** The largest source byte limit: a source is read into one buffer and held by the caches. */
+export const maxSourceByteLimit = 1024 * MiB;
+/** The most image workers: each is a thread with its own heap and codec memory. */
+const maxWorkers = 256;
 
 /**
  * Reads, validates and completes a config file with defaults.
@@ -104,7 +115,8 @@ export async function loadConfig(file: string): Promise<Config> {
  */
 export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
-  const http = readHttp(top.section("http"));
+  const security = readSecurity(top.section("security"));
+  const http = readHttp(top.section("http"), security.token !== undefined);
   const image = readImage(top.section("image"));
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
@@ -128,8 +140,8 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();
   const backend = top.oneOf("backend", "pure", backends);
-  const security = readSecurity(top.section("security"));
   top.rejectUnknown();
+  const warnings = publicWithToken(http.cacheControl, security.token);
   return {
     http,
     log,
@@ -141,6 +153,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     backend,
     security,
     baseDir,
+    warnings,
   };
 }
 
@@ -173,17 +186,40 @@ function readWatermarks(
   return watermarks;
 }
 
-function readHttp(r: ConfigReader): Config["http"] {
-  const workers = r.integer("workers", navigator.hardwareConcurrency, 1, 256);
+/**
+ * Behind a token, responses are for its holders only: a shared cache must not keep them for
+ * everyone, so the default Cache-Control is private.
+ */
+function defaultCacheControl(hasToken: boolean): string {
+  return `${hasToken ? "private" : "public"}, max-age=86400`;
+}
+
+/** An explicit shared-cache policy with a token is kept as given, but said out loud. */
+function publicWithToken(cacheControl: string, token: string | undefined): string[] {
+  if (token === undefined || /\b(private|no-store)\b/i.test(cacheControl)) return [];
+  return [
+    `"http.cacheControl" is ${JSON.stringify(cacheControl)} while "security.token" is set: ` +
+    `a shared cache may serve these responses to clients without the token`,
+  ];
+}
+
+function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
+  // The default follows the machine but stays within the bound, so a 512-core host starts.
+  const workers = r.integer(
+    "workers",
+    Math.min(navigator.hardwareConcurrency, maxWorkers),
+    1,
+    maxWorkers,
+  );
   const http = {
     host: r.string("host", "0.0.0.0"),
     port: r.integer("port", 80, 0, 65535),
     root: r.string("root", "/impressionist"),
-    timeoutMs: r.duration("timeout", "30s"),
+    timeoutMs: r.duration("timeout", "30s", "1h"),
     workers,
     queue: r.integer("queue", 8 * workers, 0),
-    shutdownTimeoutMs: r.duration("shutdownTimeout", "10s"),
-    cacheControl: r.string("cacheControl", "public, max-age=86400"),
+    shutdownTimeoutMs: r.duration("shutdownTimeout", "10s", "10m"),
+    cacheControl: r.string("cacheControl", defaultCacheControl(hasToken)),
     metricsPath: r.string("metricsPath", "/metrics"),
     metricsPort: r.integer("metricsPort", 0, 0, 65535),
   };
@@ -225,10 +261,10 @@ function readImage(r: ConfigReader): ImageConfig {
     background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
-    maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
-    maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1),
-    maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1),
-    maxFrames: r.integer("maxFrames", 256, 1),
+    maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
+    maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1, maxPixelLimit),
+    maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),
+    maxFrames: r.integer("maxFrames", 256, 1, 100_000),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
     maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),
