@@ -32,9 +32,11 @@ export async function encodeAvif(
 }
 
 /**
- * Compiles the encoder (~80 ms) and runs it once on a tiny image (~100 ms, its code's first
- * run), so the first real request does not pay for that: called when a worker starts.
+ * Compiles and instantiates the encoder (~80 ms of CPU), so the first AVIF request of a worker
+ * does not pay for that: called when a worker starts. A trial encode would also take its
+ * code's first run (~100 ms more) off that request, but at the start of every worker (spares
+ * included) it competed for the CPU with the requests being served.
  */
 export async function warmAvifEncoder(): Promise<void> {
-  await encodeAvif({ width: 16, height: 16, data: new Uint8Array(16 * 16 * 4) }, 50);
+  await loadEncoder();
 }

@@ -2,7 +2,7 @@ import type { Backend } from "../image/backend.ts";
 import { MagickCanvas } from "./canvas.ts";
 import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";
-import { encodeAvif, warmAvifEncoder } from "../image/avif.ts";
+import { encodeAvif } from "../image/avif.ts";
 import { type MagickLibrary, openMagick } from "./library.ts";
 import { applyLimits, type MagickLimits } from "./limits.ts";
 
@@ -23,8 +23,6 @@ export function createMagickBackend(library: MagickLibrary, limits: MagickLimits
   applyLimits(api, limits);
   return {
     name: library,
-    // The library needs no warming; AVIF goes through the WebAssembly encoder.
-    warmUp: warmAvifEncoder,
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
     decode(bytes, format, options) {

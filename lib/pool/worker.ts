@@ -2,6 +2,7 @@
 // A pool worker: decode → filters → encode, off the HTTP thread.
 import type { Backend } from "../image/backend.ts";
 import { openBackend } from "./backends.ts";
+import { warmAvifEncoder } from "../image/avif.ts";
 import { HttpError } from "../errors.ts";
 import { runTransform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
@@ -16,10 +17,10 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
       backend = openBackend(data.backend, data.limits);
+      // Before "ready": no job then waits behind the AVIF encoder's compilation, and a broken
+      // install fails the start rather than a request.
+      await warmAvifEncoder();
       reply({ type: "ready" });
-      // Not awaited, so the worker takes jobs at once; a job meanwhile waits for the same
-      // compilation rather than starting its own, and one that fails reports the reason.
-      backend.warmUp?.().catch(() => {});
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });
     }

@@ -16,7 +16,7 @@ const PNG_LEVEL = 6;
  */
 export async function warmUpEncoders(): Promise<void> {
   const tiny = createBitmap(16, 16);
-  for (const type of ["jpeg", "webp", "avif"] as const) {
+  for (const type of ["jpeg", "webp"] as const) {
     await encodeBitmap(tiny, { type, quality: 75 });
   }
 }
