@@ -1,6 +1,7 @@
 // Output formats per backend: the example photo at 1000x750 (a JPEG, q90) → 400x300 → JPEG q80,
 // WebP q75 and AVIF at its default quality, by bytes and encode time, with the AVIF/JPEG byte
-// ratio and the AVIF/WebP time ratio (the encoder speed was chosen to keep it near 3 or less).
+// ratio and the AVIF/WebP time ratio (the encoder speed was chosen to keep it near 3 or less),
+// and each output's PSNR against the pixels encoded, to compare sizes at known quality.
 // Runs alone as `deno run -A bench/formats.ts [--quick] [--backends=pure,…]`, or from bench/run.ts.
 import { type BackendName, parseConfig } from "../lib/config/config.ts";
 import type { Backend } from "../lib/image/backend.ts";
@@ -9,6 +10,7 @@ import { resizeBitmap } from "../lib/image/resample.ts";
 import { openBackend } from "../lib/pool/backends.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
+import { decode, psnr } from "../tests/helpers.ts";
 
 const formats: [string, OutputFormat][] = [
   ["jpeg,80", { type: "jpeg", quality: 80 }],
@@ -26,14 +28,19 @@ async function photo1000(): Promise<Uint8Array> {
   return await encodeBitmap(resizeBitmap(original, 1000, 750), { type: "jpeg", quality: 90 });
 }
 
-/** Decodes and resizes (untimed), then times one encode; its bytes and milliseconds. */
+/**
+ * Decodes and resizes (untimed), then times one encode: its bytes, milliseconds, and PSNR
+ * against the pixels it was given.
+ */
 async function encodeOnce(backend: Backend, source: Uint8Array, format: OutputFormat) {
   const canvas = await backend.decode(source, "jpeg", { allFrames: false });
   try {
     canvas.resize({ width: 400, height: 300 });
+    const pixels = canvas.sample(Infinity);
     const start = performance.now();
     const bytes = await backend.encode(canvas, format);
-    return { bytes: bytes.byteLength, ms: performance.now() - start };
+    const ms = performance.now() - start;
+    return { bytes: bytes.byteLength, ms, psnr: psnr(await decode(bytes), pixels) };
   } finally {
     canvas.dispose();
   }
@@ -59,12 +66,14 @@ export async function benchFormats(rounds: number, backends: readonly BackendNam
     for (const [, format] of formats) await encodeOnce(backend, source, format);
     const times = new Map(formats.map(([label]) => [label, [] as number[]]));
     const bytes = new Map<string, number>();
+    const quality = new Map<string, number>();
     // Interleaved, so a change in the machine's load falls on every format alike.
     for (let round = 0; round < rounds; round++) {
       for (const [label, format] of formats) {
         const result = await encodeOnce(backend, source, format);
         times.get(label)!.push(result.ms);
         bytes.set(label, result.bytes);
+        quality.set(label, result.psnr);
       }
     }
     const ms = (label: string) => median(times.get(label)!);
@@ -72,7 +81,7 @@ export async function benchFormats(rounds: number, backends: readonly BackendNam
       console.log(
         `${name.padEnd(15)} ${label.padEnd(10)} ${String(bytes.get(label)).padStart(7)} bytes ${
           ms(label).toFixed(1).padStart(7)
-        } ms`,
+        } ms ${quality.get(label)!.toFixed(1).padStart(5)} dB`,
       );
     }
     const [jpeg, webp, avif] = formats.map(([label]) => label);

@@ -6,7 +6,15 @@ import { join } from "node:path";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import { ConfigError } from "../lib/config/config.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
-import { decode, encode, makeBitmap, photoLike, startTestServer } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  grayDeviation,
+  makeBitmap,
+  photoLike,
+  psnr,
+  startTestServer,
+} from "./helpers.ts";
 
 type BackendName = "pure" | "imagemagick" | "graphicsmagick";
 
@@ -384,42 +392,6 @@ async function runBackend(
   } finally {
     await server.close();
   }
-}
-
-/**
- * Peak signal-to-noise ratio over R, G and B, in dB (Infinity when equal). Colour is weighted
- * by alpha, so the invisible colour of transparent pixels does not count; alpha itself is
- * compared separately.
- */
-function psnr(a: Bitmap, b: Bitmap, channel: "rgb" | "alpha" = "rgb"): number {
-  assert.equal(a.data.length, b.data.length, "psnr of bitmaps of different sizes");
-  let sum = 0;
-  let count = 0;
-  for (let i = 0; i < a.data.length; i += 4) {
-    if (channel === "alpha") {
-      sum += (a.data[i + 3] - b.data[i + 3]) ** 2;
-      count++;
-      continue;
-    }
-    for (let c = i; c < i + 3; c++) {
-      sum += ((a.data[c] * a.data[i + 3] - b.data[c] * b.data[i + 3]) / 255) ** 2;
-      count++;
-    }
-  }
-  const mse = sum / count;
-  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
-}
-
-/** The largest difference between R, G and B of any pixel. */
-function grayDeviation(bitmap: Bitmap): number {
-  let worst = 0;
-  const { data } = bitmap;
-  for (let i = 0; i < data.length; i += 4) {
-    const spread = Math.max(data[i], data[i + 1], data[i + 2]) -
-      Math.min(data[i], data[i + 1], data[i + 2]);
-    worst = Math.max(worst, spread);
-  }
-  return worst;
 }
 
 /** What one backend measured on one case, and what was wrong with its answer. */

@@ -7,6 +7,7 @@ import {
   busyPixels,
   decode,
   encode,
+  grayDeviation,
   makeBitmap,
   pixelAt,
   quadrantAt,
@@ -48,16 +49,6 @@ function stats(bitmap: Bitmap): { mean: number; spread: number } {
   }
   const mean = sum / count;
   return { mean, spread: Math.sqrt(squares / count - mean * mean) };
-}
-
-/** The largest difference between R, G and B of any pixel. */
-function grayDeviation(bitmap: Bitmap): number {
-  let worst = 0;
-  for (let i = 0; i < bitmap.data.length; i += 4) {
-    const [r, g, b] = bitmap.data.subarray(i, i + 3);
-    worst = Math.max(worst, Math.max(r, g, b) - Math.min(r, g, b));
-  }
-  return worst;
 }
 
 /** Fetches `path` below the root; the decoded image, or throws with the status and body. */
