@@ -1,6 +1,6 @@
-import { resolve, sep } from "node:path";
+import { dirname, resolve, sep } from "node:path";
 import { ConfigError, type StorageConfig } from "../lib/config/config.ts";
-import { NotFound, TooLarge } from "../lib/errors.ts";
+import { Forbidden, NotFound, TooLarge } from "../lib/errors.ts";
 import type { GetOptions, Source, Storage } from "./storage.ts";
 
 /** Files under a directory; symlinks that lead outside it are refused. */
@@ -18,6 +18,7 @@ export async function createLocalStorage(config: StorageConfig, baseDir: string)
   }
   return {
     get: (path, options) => readLocal(root, path, options),
+    put: (path, bytes, signal) => writeLocal(root, path, bytes, signal),
   };
 }
 
@@ -41,6 +42,33 @@ async function readLocal(
   }
   const bytes = await Deno.readFile(real, { signal: options.signal });
   return { bytes, validator, modified: info.mtime ?? undefined };
+}
+
+/**
+ * Writes a file under the root through a temporary name in the same directory and a rename,
+ * so a reader (another instance on a shared volume) sees the old file or the new, never half.
+ *
+ * @throws {Forbidden} for a path outside the root
+ */
+async function writeLocal(
+  root: string,
+  path: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const target = resolve(root, path);
+  if (!target.startsWith(root + sep)) {
+    throw new Forbidden(`Cannot write outside the storage: "${path}"`);
+  }
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const temporary = `${target}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeFile(temporary, bytes, { signal });
+    await Deno.rename(temporary, target);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
 }
 
 /**

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encode, photoLike } from "./helpers.ts";
-
-const main = new URL("../main.ts", import.meta.url).pathname;
+import { encode, listeningUrl, photoLike, spawnMain as spawn } from "./helpers.ts";
 
 /** Writes a config (and an image) into a temp dir and returns the config path. */
 async function writeConfig(config: Record<string, unknown>): Promise<string> {
@@ -12,33 +10,6 @@ async function writeConfig(config: Record<string, unknown>): Promise<string> {
   const file = join(dir, "config.json");
   await Deno.writeTextFile(file, JSON.stringify(config));
   return file;
-}
-
-function spawn(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-/** Reads the child's stdout until it says where it listens. */
-async function listeningUrl(child: Deno.ChildProcess): Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${seen}`);
-    seen += value;
-    const match = /listening on (http:\/\/\S+)/.exec(seen);
-    if (match) {
-      // Keep draining so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return match[1];
-    }
-  }
 }
 
 Deno.test("main: a bad config key is named, exit code 1, no stack trace", async () => {

@@ -66,7 +66,15 @@ export interface Config {
   watermarks: ReadonlyMap<string, Watermark>;
   image: ImageConfig;
   storages: StorageConfig[];
-  caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
+  caches: {
+    source: number;
+    sourceBytes: number;
+    result: number;
+    resultDir?: string;
+    resultDirBytes: number;
+    /** The storage that holds the results shared by every instance. */
+    shared?: string;
+  };
   backend: BackendName;
   security: SecurityConfig;
   /** Directory of the config file; relative paths in it are relative to this. */
@@ -134,8 +142,15 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     sourceBytes: cachesReader.integer("sourceBytes", 256 * MiB, 0),
     result: cachesReader.integer("result", 128 * MiB, 0),
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
+    resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
+    shared: cachesReader.optionalString("shared"),
   };
   cachesReader.rejectUnknown();
+  if (caches.shared !== undefined && !storages.some((s) => s.name === caches.shared)) {
+    throw new ConfigError(
+      `"caches.shared" must name a configured storage, not "${caches.shared}"`,
+    );
+  }
   const logReader = top.section("log");
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();

@@ -16,7 +16,7 @@ export interface ImageAnswer {
   response: Response;
   job: Job;
   source: HeldSource;
-  result: "hit" | "miss" | "not-modified";
+  result: "hit" | "shared" | "miss" | "not-modified";
 }
 
 /**
@@ -61,10 +61,10 @@ export async function serveImage(
       const response = new Response(null, { status: 304, headers });
       return { response, job, source, result: "not-modified" };
     }
-    const cached = await deps.results.get(key);
-    const output = cached ??
+    const cached = await deps.results.get(key, deadline.signal);
+    const output = cached?.bytes ??
       await transform(key, marks.withImages(task), source, ticket, deadline.signal, deps);
-    const result = cached ? "hit" : "miss";
+    const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     headers.push(
       // `auto` decides the format in the worker; the bytes say which it chose.
       ["content-type", contentTypes[sniffEncoded(output)!]],
