@@ -36,7 +36,7 @@ async function encodeOnce(backend: Backend, source: Uint8Array, format: OutputFo
   const canvas = await backend.decode(source, "jpeg", { allFrames: false });
   try {
     canvas.resize({ width: 400, height: 300 });
-    const pixels = canvas.sample(Infinity);
+    const pixels = await canvas.sample(Infinity);
     const start = performance.now();
     const bytes = await backend.encode(canvas, format);
     const ms = performance.now() - start;
@@ -57,7 +57,7 @@ export async function benchFormats(rounds: number, backends: readonly BackendNam
   for (const name of backends) {
     let backend: Backend;
     try {
-      backend = openBackend(name, limits);
+      backend = await openBackend(name, limits);
     } catch (error) {
       console.log(`${name}: skipped (${(error as Error).message})`);
       continue;
@@ -96,6 +96,6 @@ if (import.meta.main) {
   const chosen = Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",");
   await benchFormats(
     Deno.args.includes("--quick") ? 3 : 9,
-    (chosen ?? ["pure", "imagemagick", "graphicsmagick"]) as BackendName[],
+    (chosen ?? ["pure", "imagemagick", "graphicsmagick", "vips"]) as BackendName[],
   );
 }

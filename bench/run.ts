@@ -10,11 +10,13 @@ import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
 import { type LoadResult, loadRun } from "./load.ts";
+import { runDecodeHintPolicy } from "./decode_hint.ts";
+import { runWorkloads } from "./workloads.ts";
 import { benchShared } from "./shared.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
-  ["pure", "imagemagick", "graphicsmagick"]) as BackendName[];
+  ["pure", "imagemagick", "graphicsmagick", "vips"]) as BackendName[];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -118,4 +120,6 @@ if (pure) {
   }
 }
 
+await runWorkloads({ quick, backends });
+await runDecodeHintPolicy(quick, backends);
 await benchShared(quick);

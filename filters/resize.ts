@@ -145,7 +145,9 @@ export const resize: Filter<ResizeParams> = {
     if (!crop) return;
     const smart = params.anchor && "smart" in params.anchor;
     // Decided on a small sample of the scaled image, so every backend picks the same window.
-    const at = smart ? await smartWindow(canvas.sample(SMART_SAMPLE_SIDE), scaled, crop) : crop;
+    const at = smart
+      ? await smartWindow(await canvas.sample(SMART_SAMPLE_SIDE), scaled, crop)
+      : crop;
     canvas.crop({ ...crop, x: at.x, y: at.y });
   },
   decodeHint(input, params) {

@@ -71,7 +71,7 @@ export const watermark: Filter<Watermark> = {
     try {
       const { size, at } = placeWatermark(canvas, mark, params);
       if (size.width !== mark.width || size.height !== mark.height) mark.resize(size);
-      canvas.composite(mark.sample(Infinity), at, params.opacity);
+      canvas.composite(await mark.sample(Infinity), at, params.opacity);
     } finally {
       mark.dispose();
     }

@@ -1,4 +1,4 @@
-// One end-to-end URL table, run against a real server on every backend: the magick backends
+// One end-to-end URL table, run against a real server on every backend: the other backends
 // must answer with the same statuses, sizes and content types as the pure one, and pixels
 // close to its pixels.
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ import {
   startTestServer,
 } from "./helpers.ts";
 
-type BackendName = "pure" | "imagemagick" | "graphicsmagick";
+type BackendName = "pure" | "imagemagick" | "graphicsmagick" | "vips";
 
 /** How an output's pixels are held against the pure backend's. */
 type Compare =
@@ -436,7 +436,7 @@ function decibels(value: number): string {
   return value === Infinity ? "equal" : value.toFixed(1);
 }
 
-Deno.test("backends: imagemagick and graphicsmagick answer the URL table like pure", async (t) => {
+Deno.test("backends: imagemagick, graphicsmagick and vips answer the URL table like pure", async (t) => {
   const files = await makeFixtures();
   const cases = [...table, afterwards];
   const reference = await runBackend("pure", files);
@@ -445,7 +445,7 @@ Deno.test("backends: imagemagick and graphicsmagick answer the URL table like pu
     checkOutcome("pure", item, reference[i], reference[i]).problems
   );
   const report: string[] = [];
-  for (const backend of ["imagemagick", "graphicsmagick"] as const) {
+  for (const backend of ["imagemagick", "graphicsmagick", "vips"] as const) {
     await t.step(backend, async () => {
       const outcomes = await runBackend(backend, files);
       if (!outcomes) return;

@@ -16,7 +16,7 @@ import {
   type TestServer,
 } from "./helpers.ts";
 
-const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
+const backends = ["pure", "imagemagick", "graphicsmagick", "vips"] as const;
 
 /** A smooth colour picture whose channels stay within 40..200, so +-20 % never clips. */
 const soft = makeBitmap(200, 150, (x, y) => [

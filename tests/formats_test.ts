@@ -30,7 +30,7 @@ async function get(server: TestServer, path: string, accept?: string) {
   return { response, body: new Uint8Array(await response.arrayBuffer()) };
 }
 
-for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`formats: webp, auto and Vary on the ${backend} backend`, async () => {
     const server = await startBackendServer(files, backend);
     if (!server) return;
@@ -84,7 +84,7 @@ const animation = encodeGif(
   3,
 );
 
-for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`formats: an animated GIF stays animated with its delays and loop count (${backend})`, async () => {
     const server = await startBackendServer({ "anim.gif": animation }, backend);
     if (!server) return;
@@ -132,7 +132,7 @@ Deno.test("formats: WebP sources decode on the pure backend, lossy and lossless"
   }
 });
 
-for (const backend of ["imagemagick", "graphicsmagick"]) {
+for (const backend of ["imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`formats: image.progressive writes progressive JPEGs (${backend})`, async () => {
     const server = await startBackendServer(files, backend, { image: { progressive: true } });
     if (!server) return;
@@ -148,7 +148,7 @@ for (const backend of ["imagemagick", "graphicsmagick"]) {
   });
 }
 
-for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`formats: avif, and auto choosing AVIF > WebP > PNG/JPEG (${backend})`, async () => {
     const server = await startBackendServer(files, backend, { image: { autoAvif: true } });
     if (!server) return;

@@ -17,7 +17,10 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
     [{ http: { port: "eighty" } }, /"http\.port" must be an integer/],
     [{ http: { timeout: "soon" } }, /"http\.timeout" must be a duration/],
     [{ http: { prot: 1 } }, /Unknown config key "http\.prot"/],
-    [{ backend: "vips" }, /"backend" must be one of "pure", "imagemagick", "graphicsmagick"/],
+    [
+      { backend: "libvips" },
+      /"backend" must be one of "pure", "imagemagick", "graphicsmagick", "vips"/,
+    ],
     [{ filters: [{ name: "s", definition: "gs" }] }, /Preset "s" shadows the filter "s"/],
     [
       { filters: [{ name: "x", definition: "s,0x0" }] },

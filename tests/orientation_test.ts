@@ -80,7 +80,7 @@ function assertUpright(image: Bitmap, name: string) {
 const files: Record<string, Uint8Array> = {};
 for (let o = 1; o <= 8; o++) files[`o${o}.jpg`] = await jpegWithOrientation(o);
 
-for (const backend of ["pure", "imagemagick", "graphicsmagick"]) {
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`orientation: all eight EXIF orientations come out upright (${backend})`, async () => {
     const server = await startBackendServer(files, backend);
     if (!server) return;

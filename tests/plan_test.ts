@@ -75,23 +75,23 @@ Deno.test("plan: each format's side limit, at the limit and one past it", () => 
   assert.deepEqual([...plan("s,100000x1", "png").fitting], ["png"]);
 });
 
-Deno.test("plan: auto picks among the formats that can hold the result", () => {
+Deno.test("plan: auto picks among the formats that can hold the result", async () => {
   /** What `auto` ends as for a still result, opaque or not, for a client that takes WebP or not. */
-  const auto = (chain: string, webp: boolean, alpha = false, frames?: number) => {
+  const auto = async (chain: string, webp: boolean, alpha = false, frames?: number) => {
     const { fitting } = plan(chain, "auto", { frames }, {}, webp);
     const image = { frameCount: frames ?? 1, hasAlpha: () => alpha };
-    return resolveFormat({ type: "auto", quality: 80, webp }, image, fitting).type;
+    return (await resolveFormat({ type: "auto", quality: 80, webp }, image, fitting)).type;
   };
-  assert.equal(auto("s,16383x1", true), "webp");
+  assert.equal(await auto("s,16383x1", true), "webp");
   // Too wide for WebP: PNG or JPEG by the pixels' alpha.
-  assert.equal(auto("s,16384x1", true), "jpeg");
-  assert.equal(auto("s,16384x1", true, true), "png");
-  assert.equal(auto("s,65500x1", false), "jpeg");
+  assert.equal(await auto("s,16384x1", true), "jpeg");
+  assert.equal(await auto("s,16384x1", true, true), "png");
+  assert.equal(await auto("s,65500x1", false), "jpeg");
   // Too wide for JPEG as well: PNG, opaque or not.
-  assert.equal(auto("s,65501x1", false), "png");
-  assert.equal(auto("s,65536x1", true), "png");
+  assert.equal(await auto("s,65501x1", false), "png");
+  assert.equal(await auto("s,65536x1", true), "png");
   // An animation stays a GIF, and a GIF that cannot be written is refused.
-  assert.equal(auto("s,100x100", true, false, 3), "gif");
+  assert.equal(await auto("s,100x100", true, false, 3), "gif");
   refused(() => plan("s,65536x1", "auto", { frames: 2 }), BadRequest, /"gif" allows at most 65535/);
 });
 

@@ -11,7 +11,7 @@ import { parseChain, type Step } from "../jobs/url.ts";
 
 export { ConfigError };
 
-export const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
+export const backends = ["pure", "imagemagick", "graphicsmagick", "vips"] as const;
 export type BackendName = typeof backends[number];
 
 /** Who may ask for what: URL signatures and a bearer token, both optional. */

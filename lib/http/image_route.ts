@@ -40,6 +40,7 @@ export async function serveImage(
   const accept = request.headers.get("accept");
   const ticket = deps.admissions.admit(`${rest}\0${accept}`);
   const deadline = deps.deadlines.start(deps.config.http.timeoutMs);
+  const giveUpAt = Date.now() + deps.config.http.timeoutMs;
   let source: HeldSource | undefined;
   let marks: HeldWatermarks | undefined;
   try {
@@ -62,8 +63,10 @@ export async function serveImage(
       return { response, job, source, result: "not-modified" };
     }
     const cached = await deps.results.get(key, deadline.signal);
+    // The deadline travels with the job, for backends whose library can stop itself then.
+    const timed = { ...task, deadline: giveUpAt };
     const output = cached?.bytes ??
-      await transform(key, marks.withImages(task), source, ticket, deadline.signal, deps);
+      await transform(key, marks.withImages(timed), source, ticket, deadline.signal, deps);
     const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     headers.push(
       // `auto` decides the format in the worker; the bytes say which it chose.

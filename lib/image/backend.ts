@@ -45,11 +45,14 @@ export interface Canvas {
    * A copy of the first frame as straight 8-bit RGBA, shrunk with `resize`'s filter (aspect
    * kept, sides rounded, at least 1) when its longer side exceeds `maxSide`; the canvas is
    * unchanged. For decisions made in TypeScript (smart crops) and for encoders the library
-   * lacks (AVIF).
+   * lacks (AVIF). Asynchronous where the library is (vips).
    */
-  sample(maxSide: number): Bitmap;
-  /** Whether any pixel is not fully opaque. */
-  hasAlpha(): boolean;
+  sample(maxSide: number): Bitmap | Promise<Bitmap>;
+  /**
+   * Whether any pixel is not fully opaque. A backend whose library works asynchronously (vips)
+   * queues the primitives above and answers once it has run them.
+   */
+  hasAlpha(): boolean | Promise<boolean>;
   /** Releases native memory; the canvas is unusable afterwards. */
   dispose(): void;
 }
@@ -64,6 +67,11 @@ export interface DecodeOptions {
   hint?: DecodeHint;
   /** Decode every frame of an animation (GIF output); otherwise only the first. */
   allFrames: boolean;
+  /**
+   * When the job gives up (`Date.now()` milliseconds): a backend whose library can stop its
+   * own work (vips) stops it then, so an abandoned job stops using CPU.
+   */
+  deadline?: number;
 }
 
 /** An image library: turns bytes into a canvas and a canvas into bytes. */

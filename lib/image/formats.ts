@@ -84,11 +84,11 @@ export function negotiate(
  * when the client takes it, else PNG when the image has transparency or JPEG cannot hold it,
  * else JPEG. Other formats pass through.
  */
-export function resolveFormat(
+export async function resolveFormat(
   format: OutputFormat,
-  image: { frameCount: number; hasAlpha(): boolean },
+  image: { frameCount: number; hasAlpha(): boolean | Promise<boolean> },
   fitting: ReadonlySet<EncodedType> = new Set(maxSides.keys()),
-): OutputFormat {
+): Promise<OutputFormat> {
   if (format.type !== "auto") return format;
   if (image.frameCount === 1 && format.avif && fitting.has("avif")) {
     return { ...format, type: "avif", quality: format.avifQuality ?? format.quality };
@@ -97,7 +97,7 @@ export function resolveFormat(
     ? "gif"
     : format.webp && fitting.has("webp")
     ? "webp"
-    : !fitting.has("jpeg") || image.hasAlpha()
+    : !fitting.has("jpeg") || await image.hasAlpha()
     ? "png"
     : "jpeg";
   return { ...format, type };

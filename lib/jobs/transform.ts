@@ -21,6 +21,8 @@ export interface Transform {
    * its identity is computed: their validators, not their bytes, are part of the identity.
    */
   overlays?: Readonly<Record<string, Uint8Array>>;
+  /** When the request gives up (`Date.now()` milliseconds), for backends that can stop then. */
+  deadline?: number;
 }
 
 /** What filters may use while they run: the watermark images that came with the task. */
@@ -67,13 +69,14 @@ export async function runTransform(
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
     allFrames: plan.allFrames,
+    deadline: task.deadline,
   });
   try {
     const context = applyContext(backend, task);
     for (const [i, step] of plan.chain.entries()) {
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
-    const output = resolveFormat(task.format, canvas, plan.fitting);
+    const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();

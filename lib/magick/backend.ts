@@ -31,7 +31,11 @@ export function createMagickBackend(library: MagickLibrary, limits: MagickLimits
     encode(canvas, format) {
       // Debian's ImageMagick writes AVIF through libheif at a fixed, slow speed (~250 ms for
       // 400x300) and GraphicsMagick cannot write it: both use the WebAssembly encoder.
-      if (format.type === "avif") return encodeAvif(canvas.sample(Infinity), format.quality);
+      if (format.type === "avif") {
+        return Promise.try(() => canvas.sample(Infinity)).then((pixels) =>
+          encodeAvif(pixels, format.quality)
+        );
+      }
       return Promise.try(() => encodeWand(api, (canvas as MagickCanvas).wand, format));
     },
   };

@@ -6,8 +6,11 @@ import { pureBackend } from "../pure/backend.ts";
 
 /**
  * Opens the configured backend. For the magick backends this loads the native library, so a
- * missing one fails here, at start-up, with the package to install.
+ * missing one fails here, at start-up, with the package to install. sharp (vips) is imported
+ * only when configured: its native addon and libvips are loaded into the process with it.
  */
-export function openBackend(name: BackendName, limits: ImageLimits): Backend {
-  return name === "pure" ? pureBackend : createMagickBackend(name, limits);
+export async function openBackend(name: BackendName, limits: ImageLimits): Promise<Backend> {
+  if (name === "pure") return pureBackend;
+  if (name === "vips") return (await import("../vips/backend.ts")).createVipsBackend(limits);
+  return createMagickBackend(name, limits);
 }

@@ -16,7 +16,7 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
-      backend = openBackend(data.backend, data.limits);
+      backend = await openBackend(data.backend, data.limits);
       // Before "ready": no job then waits behind the AVIF encoder's compilation, and a broken
       // install fails the start rather than a request.
       await warmAvifEncoder();

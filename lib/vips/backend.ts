@@ -1,0 +1,63 @@
+import sharp from "sharp";
+import type { Backend } from "../image/backend.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import { VipsCanvas } from "./canvas.ts";
+import { encodeCanvas } from "./encode.ts";
+import { Engine, type Input } from "./engine.ts";
+
+/**
+ * The libvips loaders of the formats the server reads (BMP has none in sharp's libvips). Every
+ * other loader is blocked: the bytes are sniffed before, but libvips picks its loader from the
+ * bytes itself, and a format nobody asked for should never reach a decoder.
+ */
+const LOADERS = [
+  "VipsForeignLoadJpegBuffer",
+  "VipsForeignLoadPngBuffer",
+  "VipsForeignLoadNsgifBuffer",
+  "VipsForeignLoadTiffBuffer",
+  "VipsForeignLoadWebpBuffer",
+];
+
+/**
+ * A backend on libvips through sharp, which brings its own libvips from npm. One thread per
+ * worker and no operation cache: the pool runs one job per worker and sources rarely repeat.
+ *
+ * @example
+ * ```ts
+ * const backend = createVipsBackend({ maxSourcePixels: 50_000_000 });
+ * const canvas = await backend.decode(bytes, "jpeg", { allFrames: false });
+ * ```
+ */
+export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">): Backend {
+  sharp.concurrency(1);
+  sharp.cache(false);
+  sharp.block({ operation: ["VipsForeignLoad"] });
+  sharp.unblock({ operation: LOADERS });
+  const engine = new Engine(sharp, limits.maxSourcePixels);
+  return {
+    name: "vips",
+    // The decode hint is not needed: the first resize reads the source itself, and libvips
+    // chooses the reduced scale from the exact target.
+    async decode(bytes, format, { allFrames, deadline }) {
+      const animated = format === "gif" && allFrames;
+      const source = { kind: "source" as const, bytes, format, animated };
+      const { width, height, pageHeight, pages, delay, loop, depth, hasProfile } = await engine
+        .metadata(source);
+      const frames = animated ? pages ?? 1 : 1;
+      const size = { width: width!, height: pageHeight ?? height! };
+      // sharp turns a 16-bit image with a profile into Display P3 and then only narrows its
+      // samples to 8 bits: an sRGB output profile finishes the conversion. Decoded at once, so
+      // the profile never reaches an output.
+      const input: Input = hasProfile && depth === "ushort"
+        ? {
+          kind: "pixels",
+          pixels: await engine.pixels(source, (image) => image.withIccProfile("srgb"), deadline),
+        }
+        : source;
+      return new VipsCanvas(engine, input, size, frames, { delays: delay, loop }, deadline);
+    },
+    encode(canvas, format) {
+      return encodeCanvas(canvas as VipsCanvas, format);
+    },
+  };
+}
