@@ -24,16 +24,49 @@ export type ResizeMode = "exact" | "fit" | "fill";
 
 const resizeModifiers: Record<ResizeMode, string> = { exact: "", fit: "+", fill: "-" };
 
+/** An edge or corner: north is the top, west the left. */
+export type Gravity = "n" | "s" | "e" | "w" | "ne" | "nw" | "se" | "sw";
+
 /**
- * `s,WxH`: resize to `width`×`height`; 0 for one side keeps the aspect ratio.
- *
- * @throws {RangeError} when a side is not a non-negative integer or both are 0
+ * Which part a `fill` resize keeps (the centre when absent): an edge or corner, a focus point
+ * in fractions of the source (`{ x: 0.5, y: 0.5 }` is the centre), or `"smart"`, the region
+ * the server finds most interesting.
  */
-export function resize(width: number, height: number, mode: ResizeMode = "exact"): Step {
+export type FillAnchor = Gravity | "smart" | { x: number; y: number };
+
+/**
+ * `s,WxH`: resize to `width`×`height`; 0 for one side keeps the aspect ratio. `anchor` (with
+ * `fill` only) says which part of the covering size is kept.
+ *
+ * @throws {RangeError} when a side is not a non-negative integer, both are 0, or a focus
+ *   fraction is outside 0..1
+ */
+export function resize(
+  width: number,
+  height: number,
+  mode: ResizeMode = "exact",
+  anchor?: FillAnchor,
+): Step {
   side(width, "width", 0);
   side(height, "height", 0);
   if (width + height === 0) throw new RangeError("Resize needs a width or a height above 0");
-  return `s,${width}x${height}${resizeModifiers[mode]}`;
+  if (anchor !== undefined && mode !== "fill") {
+    throw new RangeError(`Only a "fill" resize takes an anchor, not "${mode}"`);
+  }
+  return `s,${width}x${height}${resizeModifiers[mode]}${anchorText(anchor)}`;
+}
+
+function anchorText(anchor: FillAnchor | undefined): string {
+  if (anchor === undefined || typeof anchor === "string") return anchor ?? "";
+  return `f${fraction(anchor.x)}:${fraction(anchor.y)}`;
+}
+
+/** A focus fraction as the server reads it: 0..1 with at most 6 decimals. */
+function fraction(value: number): string {
+  if (!(value >= 0 && value <= 1)) {
+    throw new RangeError(`A focus fraction must be from 0 to 1, not ${value}`);
+  }
+  return String(Number(value.toFixed(6)));
 }
 
 /**
@@ -76,6 +109,64 @@ export function blur(sigma: number): Step {
   return `b,${sigma}`;
 }
 
+/**
+ * `sh,SIGMA`: sharpen (unsharp mask of amount 1), `sigma` from 0.3 to 10 pixels.
+ *
+ * @throws {RangeError} outside that range
+ */
+export function sharpen(sigma: number): Step {
+  if (!(sigma >= 0.3 && sigma <= 10)) {
+    throw new RangeError(`Sharpen sigma must be from 0.3 to 10, not ${sigma}`);
+  }
+  return `sh,${Number(sigma.toFixed(6))}`;
+}
+
+/** `br,N`: brightness, `level` an integer from -100 to 100 (0 changes nothing). */
+export function brightness(level: number): Step {
+  return `br,${colorLevel(level)}`;
+}
+
+/** `ct,N`: contrast, `level` an integer from -100 (flat grey) to 100. */
+export function contrast(level: number): Step {
+  return `ct,${colorLevel(level)}`;
+}
+
+/** `sat,N`: saturation, `level` an integer from -100 (grey) to 100. */
+export function saturation(level: number): Step {
+  return `sat,${colorLevel(level)}`;
+}
+
+/**
+ * `pad,WxH[:RRGGBB[AA]]`: extends the canvas to `width`×`height` around the centred image, the
+ * border in `color` (hex, 6 or 8 digits; transparent when absent).
+ *
+ * @throws {RangeError} for a size below 1 or a colour that is not 6 or 8 hex digits
+ */
+export function pad(width: number, height: number, color?: string): Step {
+  side(width, "width", 1);
+  side(height, "height", 1);
+  if (color === undefined) return `pad,${width}x${height}`;
+  if (!/^(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(color)) {
+    throw new RangeError(`A pad colour is RRGGBB or RRGGBBAA in hex, not "${color}"`);
+  }
+  return `pad,${width}x${height}:${color}`;
+}
+
+/** `wm,NAME`: composites the watermark the server's config names `name`. */
+export function watermark(name: string): Step {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new RangeError(`A watermark name uses letters, digits, "_" and "-", not "${name}"`);
+  }
+  return `wm,${name}`;
+}
+
+function colorLevel(level: number): number {
+  if (!Number.isInteger(level) || level < -100 || level > 100) {
+    throw new RangeError(`A level must be an integer from -100 to 100, not ${level}`);
+  }
+  return level;
+}
+
 /** What {@link imageUrl} needs. */
 export interface ImageUrlOptions {
   /** Scheme and host, like `https://img.example.com`; without it the answer is a path. */
@@ -84,7 +175,7 @@ export interface ImageUrlOptions {
   root?: string;
   /** The chain as text (`s,300x0,gs`) or as steps (`[resize(300, 0), grayscale()]`). */
   chain: string | readonly Step[];
-  /** `png`, `jpeg`, `webp`, `gif`, `auto`, optionally with a quality: `webp,80`. */
+  /** `png`, `jpeg`, `webp`, `avif`, `gif`, `auto`, optionally with a quality: `webp,80`. */
   format: string;
   /** A configured storage name. */
   storage: string;

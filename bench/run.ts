@@ -8,6 +8,7 @@ import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchEncoders } from "./encoders.ts";
+import { benchFormats } from "./formats.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 import { runDecodeHintPolicy } from "./decode_hint.ts";
 import { runWorkloads } from "./workloads.ts";
@@ -59,6 +60,7 @@ const stages = {
 for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(36)} ${ms(value)}`);
 
 await benchEncoders(quick ? 5 : 20);
+await benchFormats(quick ? 3 : 9, backends);
 
 console.log("\n## Whole requests through the server (2 workers, source and result caches off)");
 const results = new Map<string, LoadResult>();

@@ -1,9 +1,21 @@
 import type { Canvas } from "../lib/image/backend.ts";
 import type { Size } from "../lib/image/bitmap.ts";
+import type { Watermark } from "./watermark.ts";
 
-/** Limits a filter's argument parser must respect. */
+/** Limits a filter's argument parser must respect, and the configured names it may use. */
 export interface ParseContext {
   maxBlurSigma: number;
+  /** The configured watermarks by name (config `watermarks`); none when absent. */
+  watermarks?: ReadonlyMap<string, Watermark>;
+}
+
+/** What a filter may need beyond the canvas while it runs. */
+export interface ApplyContext {
+  /**
+   * A fresh canvas (same backend) of the watermark `name`'s image, which travelled with the
+   * job; the caller of `overlay` disposes it.
+   */
+  overlay(name: string): Promise<Canvas>;
 }
 
 /** One field of a filter's argument, as a form control would offer it. */
@@ -52,9 +64,10 @@ export interface Filter<P> {
   size(input: Size, params: P): Size;
   /**
    * Changes the canvas in place. `input` is the size planned for this step from the source's
-   * full size; the canvas may be smaller when the decoder shrank it for a first resize.
+   * full size; the canvas may be smaller when the decoder shrank it for a first resize. May
+   * be asynchronous (a decision made in TypeScript on the pixels, such as a smart crop).
    */
-  apply(canvas: Canvas, params: P, input: Size): void;
+  apply(canvas: Canvas, params: P, input: Size, context: ApplyContext): void | Promise<void>;
   /**
    * The largest image the filter makes on its way, when that is not its output (fill's scaled
    * size before its crop), so planning can hold it to the pixel limit as well.

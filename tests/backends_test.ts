@@ -6,7 +6,15 @@ import { join } from "node:path";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import { ConfigError } from "../lib/config/config.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
-import { decode, encode, makeBitmap, photoLike, startTestServer } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  grayDeviation,
+  makeBitmap,
+  photoLike,
+  psnr,
+  startTestServer,
+} from "./helpers.ts";
 
 type BackendName = "pure" | "imagemagick" | "graphicsmagick" | "vips";
 
@@ -84,6 +92,16 @@ const table: Case[] = [
   png(`s,100x0/png/${photo}`, [100, 75]),
   png(`small/png/${photo}`, [100, 75]),
   png(`s,1000x0/png/${photo}`, [1000, 750]),
+  // Fill windows: each gravity and a focus point.
+  ...["n", "s", "e", "w", "ne", "nw", "se", "sw"].map((g) =>
+    png(`s,200x100-${g}/png/${photo}`, [200, 100])
+  ),
+  png(`s,100x200-e/png/${photo}`, [100, 200]),
+  png(`s,100x200-sw/png/${photo}`, [100, 200]),
+  png(`s,200x100-f0.3:0.8/png/${photo}`, [200, 100]),
+  png(`s,200x100-smart/png/${photo}`, [200, 100]),
+  png(`s,100x200-smart/png/${photo}`, [100, 200]),
+  png(`s,120x120-smart/png/${alpha}`, [120, 120]),
   // Crop, flip, rotate.
   png(`c,100x50-200x150/png/${photo}`, [200, 150]),
   png(`c,600x400-100x100/png/${photo}`, [40, 80]),
@@ -95,6 +113,29 @@ const table: Case[] = [
   // Grayscale and blur.
   gray(`gs/png/${photo}`, [640, 480]),
   png(`b,2/png/${photo}`, [640, 480], "blur"),
+  // Sharpening: the libraries' unsharp masks against ours.
+  png(`sh,1/png/${photo}`, [640, 480], "blur"),
+  png(`s,200x0,sh,0.5/png/${photo}`, [200, 150], "blur"),
+  png(`sh,3/png/${alpha}`, [160, 120], "blur"),
+  png(`sh,2/png/${frame}`, [160, 120], "blur"),
+  // Padding: transparent, coloured and half-transparent borders.
+  png(`pad,700x500/png/${photo}`, [700, 500]),
+  png(`s,200x0,pad,201x201:336699/png/${photo}`, [201, 201]),
+  png(`pad,171x131:ff000080/png/${alpha}`, [171, 131]),
+  jpeg(`pad,180x130/jpeg/${alpha}`, [180, 130]),
+  // Watermarks: scaled, placed and blended the same way everywhere.
+  png(`wm,mark/png/${photo}`, [640, 480]),
+  png(`s,200x0,wm,frame,wm,mark/png/${photo}`, [200, 150]),
+  png(`wm,mark/png/${alpha}`, [160, 120]),
+  jpeg(`s,300x0,wm,mark/jpeg/${photo}`, [300, 225]),
+  // Colour adjustments: one formula, the same on every backend.
+  png(`br,30/png/${photo}`, [640, 480]),
+  png(`br,-60/png/${alpha}`, [160, 120]),
+  png(`ct,40/png/${photo}`, [640, 480]),
+  png(`ct,-70/png/${alpha}`, [160, 120]),
+  png(`sat,60/png/${photo}`, [640, 480]),
+  gray(`sat,-100/png/${photo}`, [640, 480]),
+  jpeg(`s,200x0,br,10,ct,10,sat,10/jpeg/${photo}`, [200, 150]),
   // Edges: past the border, every backend blurs as if the edge pixels repeated.
   png(`b,8/png/${frame}`, [160, 120], "blur"),
   // Chains.
@@ -125,9 +166,20 @@ const table: Case[] = [
   refused(`x,1/png/${photo}`, 400),
   refused(`s,0x0/png/${photo}`, 400),
   refused(`s,20xx/png/${photo}`, 400),
+  refused(`s,20x20-x/png/${photo}`, 400),
+  refused(`s,20x20-f1.5:0/png/${photo}`, 400),
+  refused(`s,20x20+smart/png/${photo}`, 400),
   refused(`c,700x500-10x10/png/${photo}`, 400),
   refused(`c,0x0-0x10/png/${photo}`, 400),
   refused(`r,45/png/${photo}`, 400),
+  refused(`br,101/png/${photo}`, 400),
+  refused(`wm,nope/png/${photo}`, 400),
+  refused(`pad,600x600/png/${photo}`, 400),
+  refused(`pad,700x700:red/png/${photo}`, 400),
+  refused(`sh,0.2/png/${photo}`, 400),
+  refused(`sh,11/png/${photo}`, 400),
+  refused(`ct,-101/png/${photo}`, 400),
+  refused(`sat,1.5/png/${photo}`, 400),
   refused(`f,x/png/${photo}`, 400),
   refused(`b,x/png/${photo}`, 400),
   refused(`b,1000/png/${photo}`, 400),
@@ -281,6 +333,10 @@ interface Outcome {
 const CONCURRENCY = 4;
 
 const presets = [{ name: "small", definition: "s,100x0" }];
+const watermarks = [
+  { name: "mark", storage: "files", path: "alpha.png", gravity: "sw", opacity: 0.7, scale: 0.3 },
+  { name: "frame", storage: "files", path: "frame.png", gravity: "ne", scale: 0.5, margin: 7 },
+];
 
 /**
  * Starts a server on `backend`, or answers undefined when the backend's library is missing
@@ -288,7 +344,12 @@ const presets = [{ name: "small", definition: "s,100x0" }];
  */
 async function startOn(backend: BackendName, files: Record<string, Uint8Array>) {
   try {
-    return await startTestServer(files, { backend, http: { workers: 2 }, filters: presets });
+    return await startTestServer(files, {
+      backend,
+      http: { workers: 2 },
+      filters: presets,
+      watermarks,
+    });
   } catch (error) {
     if (!(error instanceof ConfigError) || Deno.env.get("CI") === "true") throw error;
     console.log(`skipped the ${backend} backend: ${error.message}`);
@@ -331,42 +392,6 @@ async function runBackend(
   } finally {
     await server.close();
   }
-}
-
-/**
- * Peak signal-to-noise ratio over R, G and B, in dB (Infinity when equal). Colour is weighted
- * by alpha, so the invisible colour of transparent pixels does not count; alpha itself is
- * compared separately.
- */
-function psnr(a: Bitmap, b: Bitmap, channel: "rgb" | "alpha" = "rgb"): number {
-  assert.equal(a.data.length, b.data.length, "psnr of bitmaps of different sizes");
-  let sum = 0;
-  let count = 0;
-  for (let i = 0; i < a.data.length; i += 4) {
-    if (channel === "alpha") {
-      sum += (a.data[i + 3] - b.data[i + 3]) ** 2;
-      count++;
-      continue;
-    }
-    for (let c = i; c < i + 3; c++) {
-      sum += ((a.data[c] * a.data[i + 3] - b.data[c] * b.data[i + 3]) / 255) ** 2;
-      count++;
-    }
-  }
-  const mse = sum / count;
-  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
-}
-
-/** The largest difference between R, G and B of any pixel. */
-function grayDeviation(bitmap: Bitmap): number {
-  let worst = 0;
-  const { data } = bitmap;
-  for (let i = 0; i < data.length; i += 4) {
-    const spread = Math.max(data[i], data[i + 1], data[i + 2]) -
-      Math.min(data[i], data[i + 1], data[i + 2]);
-    worst = Math.max(worst, spread);
-  }
-  return worst;
 }
 
 /** What one backend measured on one case, and what was wrong with its answer. */

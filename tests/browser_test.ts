@@ -139,7 +139,7 @@ browserTest(
         await openPlayground(page, server);
         await page.getByLabel("Width (px)").fill("120");
         await page.getByLabel("Height (px)").fill("90");
-        await page.getByLabel("Mode").selectOption({ label: "fill and crop" });
+        await page.getByLabel("Mode").selectOption("-");
         await resultOfSize(page, 120, 90);
         assert.equal(await page.getByLabel(/^Chain/).inputValue(), "s,120x90-");
         // Adding a step with the keyboard only.
@@ -193,26 +193,36 @@ browserTest(
       })),
 );
 
+/** The type and natural size a plain `<img>` on `page` gets for `url`. */
+async function plainImage(page: Page, url: string) {
+  const [response, size] = await Promise.all([
+    page.waitForResponse(url),
+    page.evaluate(async (src) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      return [img.naturalWidth, img.naturalHeight];
+    }, url),
+  ]);
+  return { type: response.headers()["content-type"], size };
+}
+
 browserTest(
-  "browser: a plain <img> with the auto format receives WebP in Chromium",
+  "browser: a plain <img> with auto gets WebP in Chromium, AVIF with image.autoAvif",
   () =>
-    withServer({}, (server) =>
-      withBrowser(async (browser) => {
-        const page = await browser.newPage();
+    withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await withServer({}, async (server) => {
         await page.goto(`${origin(server)}/health`);
-        const url = `${server.url}/s,64x0/auto/files/photo.jpg`;
-        const [response, size] = await Promise.all([
-          page.waitForResponse(url),
-          page.evaluate(async (src) => {
-            const img = new Image();
-            img.src = src;
-            await img.decode();
-            return [img.naturalWidth, img.naturalHeight];
-          }, url),
-        ]);
-        assert.equal(response.headers()["content-type"], "image/webp");
-        assert.deepEqual(size, [64, 43]);
-      })),
+        const image = await plainImage(page, `${server.url}/s,64x0/auto/files/photo.jpg`);
+        assert.deepEqual(image, { type: "image/webp", size: [64, 43] });
+      });
+      await withServer({ image: { autoAvif: true } }, async (server) => {
+        await page.goto(`${origin(server)}/health`);
+        const image = await plainImage(page, `${server.url}/s,64x0/auto/files/photo.jpg`);
+        assert.deepEqual(image, { type: "image/avif", size: [64, 43] });
+      });
+    }),
 );
 
 /** A page on its own origin (another port) that tries to read our pixels and headers. */

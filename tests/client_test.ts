@@ -3,7 +3,25 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
-import { blur, crop, flip, grayscale, imageUrl, resize, rotate, sign, srcset } from "../client.ts";
+import {
+  blur,
+  brightness,
+  contrast,
+  crop,
+  flip,
+  grayscale,
+  imageUrl,
+  pad,
+  resize,
+  rotate,
+  saturation,
+  sharpen,
+  sign,
+  srcset,
+  watermark,
+} from "../client.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import { parseContextOf } from "../lib/http/deps.ts";
 import { filters } from "../filters/mod.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import {
@@ -48,38 +66,53 @@ Deno.test("client: sign() refuses a key or salt that is not hex", async () => {
 });
 
 Deno.test("client: the step helpers write tokens the server parses", () => {
-  const context = { maxBlurSigma: 50, maxChain: 16, presets: new Map(), defaultQuality: 75 };
-  const steps = [
-    resize(300, 200, "fill"),
-    resize(300, 0),
-    resize(0, 1, "fit"),
-    crop(0, 0, 1, 1),
-    flip("h"),
-    flip("v"),
-    rotate(90),
-    rotate(270),
-    grayscale(),
-    blur(0),
-    blur(1.5),
+  const config = parseConfig({
+    storages: [{ name: "files", type: "local", path: "." }],
+    watermarks: [{ name: "logo", storage: "files", path: "logo.png" }],
+  }, "/");
+  const fill = (anchor: unknown) => ({ width: 10, height: 10, mode: "fill", anchor });
+  const steps: [string, string, unknown][] = [
+    [resize(300, 200, "fill"), "s,300x200-", { width: 300, height: 200, mode: "fill" }],
+    [resize(300, 0), "s,300x0", { width: 300, height: 0, mode: "exact" }],
+    [resize(0, 1, "fit"), "s,0x1+", { width: 0, height: 1, mode: "fit" }],
+    [resize(10, 10, "fill", "ne"), "s,10x10-ne", fill({ gravity: "ne" })],
+    [
+      resize(10, 10, "fill", { x: 0.25, y: 1 }),
+      "s,10x10-f0.25:1",
+      fill({ focus: { x: 0.25, y: 1 } }),
+    ],
+    [
+      resize(10, 10, "fill", { x: 1 / 3, y: 0 }),
+      "s,10x10-f0.333333:0",
+      fill({ focus: { x: 0.333333, y: 0 } }),
+    ],
+    [resize(10, 10, "fill", "smart"), "s,10x10-smart", fill({ smart: true })],
+    [crop(0, 0, 1, 1), "c,0x0-1x1", { x: 0, y: 0, width: 1, height: 1 }],
+    [flip("h"), "f,h", undefined],
+    [flip("v"), "f,v", undefined],
+    [rotate(90), "r,90", undefined],
+    [rotate(270), "r,270", undefined],
+    [grayscale(), "gs", undefined],
+    [blur(0), "b,0", 0],
+    [blur(1.5), "b,1.5", 1.5],
+    [sharpen(0.3), "sh,0.3", 0.3],
+    [sharpen(10), "sh,10", 10],
+    [brightness(-100), "br,-100", -100],
+    [contrast(100), "ct,100", 100],
+    [saturation(0), "sat,0", 0],
+    [pad(400, 300), "pad,400x300", undefined],
+    [pad(1, 1, "ff000080"), "pad,1x1:ff000080", undefined],
+    [watermark("logo"), "wm,logo", undefined],
   ];
-  assert.deepEqual(steps.slice(0, 4), ["s,300x200-", "s,300x0", "s,0x1+", "c,0x0-1x1"]);
-  const parsed = parseChain(steps.join(","), context);
-  assert.deepEqual(parsed.map((s) => s.name), [
-    "s",
-    "s",
-    "s",
-    "c",
-    "f",
-    "f",
-    "r",
-    "r",
-    "gs",
-    "b",
-    "b",
-  ]);
-  assert.deepEqual(parsed[0].params, { width: 300, height: 200, mode: "fill" });
+  const context = parseContextOf(config);
+  for (const [step, token, params] of steps) {
+    assert.equal(step, token);
+    const [parsed] = parseChain(step, context);
+    if (params !== undefined) assert.deepEqual(parsed.params, params, token);
+  }
   // A filter the server has and the client lacks a helper for shows up here.
-  assert.deepEqual(new Set(parsed.map((s) => s.name)), new Set(filters.keys()));
+  const names = steps.map(([step]) => parseChain(step, context)[0].name);
+  assert.deepEqual(new Set(names), new Set(filters.keys()));
 });
 
 Deno.test("client: helpers refuse what the server would refuse", () => {
@@ -94,6 +127,20 @@ Deno.test("client: helpers refuse what the server would refuse", () => {
       () => crop(0, 0, 10, 2 ** 31 + 0.5),
       () => blur(-0.1),
       () => blur(Number.POSITIVE_INFINITY),
+      () => resize(10, 10, "fit", "ne"),
+      () => resize(10, 10, "fill", { x: -0.1, y: 0 }),
+      () => resize(10, 10, "fill", { x: 0, y: 1.000001 }),
+      () => resize(10, 10, "fill", { x: Number.NaN, y: 0 }),
+      () => sharpen(0.29),
+      () => sharpen(10.01),
+      () => brightness(101),
+      () => contrast(-101),
+      () => saturation(0.5),
+      () => pad(0, 10),
+      () => pad(10, 10, "fff"),
+      () => pad(10, 10, "ff00zz"),
+      () => watermark("a/b"),
+      () => watermark(""),
     ]
   ) assert.throws(make, RangeError);
 });
@@ -172,6 +219,13 @@ Deno.test("client: plain URLs are accepted by a running server", () =>
     assert.deepEqual(await sizeOf(await url([resize(320, 0), grayscale()])), [320, 240]);
     assert.deepEqual(await sizeOf(await url([crop(10, 10, 100, 50), rotate(90)])), [50, 100]);
     assert.deepEqual(await sizeOf(await url("s,100x100+")), [100, 75]);
+    const newer = [
+      resize(100, 100, "fill", "smart"),
+      sharpen(1),
+      contrast(20),
+      pad(120, 110, "ffffff"),
+    ];
+    assert.deepEqual(await sizeOf(await url(newer)), [120, 110]);
     assert.deepEqual(await sizeOf(await url([resize(32, 0)], "dir/a b%c+é.jpg")), [32, 24]);
     const candidates = await srcset({
       base,

@@ -2,8 +2,19 @@ import assert from "node:assert/strict";
 import { BadRequest } from "../lib/errors.ts";
 import { filters } from "../filters/mod.ts";
 import { resizePlan } from "../filters/resize.ts";
+import type { Gravity } from "../filters/gravity.ts";
+import { placeWatermark } from "../filters/watermark.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
-import { makeBitmap, pixelAt, type Rgba } from "./helpers.ts";
+import {
+  busyPatch,
+  busyPixels,
+  makeBitmap,
+  noOverlays,
+  pixelAt,
+  quadrantAt,
+  quadrants,
+  type Rgba,
+} from "./helpers.ts";
 
 const context = { maxBlurSigma: 50 };
 
@@ -13,7 +24,7 @@ function run(name: string, arg: string, canvas: BitmapCanvas) {
   const params = filter.parse(arg, context);
   const input = { width: canvas.width, height: canvas.height };
   const planned = filter.size(input, params);
-  filter.apply(canvas, params, input);
+  filter.apply(canvas, params, input, noOverlays);
   assert.deepEqual({ width: canvas.width, height: canvas.height }, planned);
   return canvas.bitmap;
 }
@@ -117,4 +128,237 @@ Deno.test("blur 0 changes nothing and blur spreads a bright pixel", () => {
   assert.ok(pixelAt(out, 10, 10)[0] < 255);
   assert.ok(pixelAt(out, 12, 10)[0] > 0);
   assert.equal(pixelAt(out, 12, 10)[0], pixelAt(out, 8, 10)[0]);
+});
+
+Deno.test("resize fill keeps the edge or corner its gravity names", () => {
+  // The covering size is 200x200. A tall 100x200 box keeps a column (x = 0, 50 or 100): its
+  // top-left and top-right colours. A wide 200x100 box keeps a row: its left top and bottom.
+  const expected: Record<string, [tall: string, wide: string]> = {
+    n: ["rg", "rr"],
+    s: ["rg", "bb"],
+    e: ["gg", "rb"],
+    w: ["rr", "rb"],
+    ne: ["gg", "rr"],
+    nw: ["rr", "rr"],
+    se: ["gg", "bb"],
+    sw: ["rr", "bb"],
+  };
+  for (const [gravity, [tall, wide]] of Object.entries(expected)) {
+    const column = run("s", `100x200-${gravity}`, new BitmapCanvas(quadrants(400)));
+    assert.equal(quadrantAt(column, 10, 10) + quadrantAt(column, 90, 10), tall, gravity);
+    const row = run("s", `200x100-${gravity}`, new BitmapCanvas(quadrants(400)));
+    assert.equal(quadrantAt(row, 10, 10) + quadrantAt(row, 10, 90), wide, gravity);
+  }
+});
+
+Deno.test("resize fill with a focus point centres it as far as the image allows", () => {
+  const plan = (focus: string) => {
+    const params = filters.get("s")!.parse(`100x200-${focus}`, context);
+    return resizePlan({ width: 400, height: 400 }, params as never).crop!;
+  };
+  // Covering size 200x200, window 100 wide: x = clamp(round(X·200 − 50), 0, 100).
+  assert.equal(plan("f0:0").x, 0);
+  assert.equal(plan("f1:1").x, 100);
+  assert.equal(plan("f0.5:0.5").x, 50);
+  assert.equal(plan("f0.6:0").x, 70);
+  assert.equal(plan("f0.2:0.9").x, 0);
+  assert.equal(plan("f0.6:0").y, 0);
+  const out = run("s", "100x200-f0.6:0.5", new BitmapCanvas(quadrants(400)));
+  // The red/green border sits at x = 100 − 70 = 30 in the output.
+  assert.equal(quadrantAt(out, 24, 10), "r");
+  assert.equal(quadrantAt(out, 36, 10), "g");
+});
+
+Deno.test("resize refuses bad gravities and focus points with the expected form", () => {
+  const resize = filters.get("s")!;
+  for (
+    const bad of [
+      "100x100-x",
+      "100x100-nn",
+      "100x100-f",
+      "100x100-f0.5",
+      "100x100-f2:0",
+      "100x100-f0.5:-1",
+      "100x100-f.5:.5",
+      "100x100-f0.5:0.5:1",
+      "100x100+n",
+      "100x100-constructor",
+    ]
+  ) {
+    assert.throws(
+      () => resize.parse(bad, context),
+      (e) => e instanceof BadRequest && e.message.includes(`"${bad}"`) && /-fX:Y/.test(e.message),
+      bad,
+    );
+  }
+});
+
+Deno.test("br, ct and sat follow their documented formulas exactly on 8-bit pixels", () => {
+  const pixel = () => makeBitmap(1, 1, () => [100, 150, 200, 77]);
+  // C' = C + 2.55·N
+  assert.deepEqual(pixelAt(run("br", "50", new BitmapCanvas(pixel())), 0, 0), [228, 255, 255, 77]);
+  assert.deepEqual(pixelAt(run("br", "-40", new BitmapCanvas(pixel())), 0, 0), [0, 48, 98, 77]);
+  // C' = 127.5 + k·(C − 127.5), k = 1 + N/100
+  assert.deepEqual(pixelAt(run("ct", "50", new BitmapCanvas(pixel())), 0, 0), [86, 161, 236, 77]);
+  assert.deepEqual(
+    pixelAt(run("ct", "-100", new BitmapCanvas(pixel())), 0, 0),
+    [128, 128, 128, 77],
+  );
+  // C' = Y + s·(C − Y), Y = 0.299R + 0.587G + 0.114B = 140.75
+  assert.deepEqual(pixelAt(run("sat", "100", new BitmapCanvas(pixel())), 0, 0), [59, 159, 255, 77]);
+  assert.deepEqual(
+    pixelAt(run("sat", "-100", new BitmapCanvas(pixel())), 0, 0),
+    pixelAt(run("gs", "", new BitmapCanvas(pixel())), 0, 0),
+  );
+  for (const name of ["br", "ct", "sat"]) {
+    assert.deepEqual(run(name, "0", new BitmapCanvas(pixel())).data, pixel().data);
+  }
+});
+
+Deno.test("br, ct and sat refuse levels outside -100..100 and non-integers", () => {
+  for (const name of ["br", "ct", "sat"]) {
+    for (const bad of ["101", "-101", "1.5", "+5", "", "x", "007", "1e2", "2147483648", "-"]) {
+      assert.throws(
+        () => filters.get(name)!.parse(bad, context),
+        (e) =>
+          e instanceof BadRequest && e.message.includes(`"${bad}"`) &&
+          /-100 to 100/.test(e.message),
+        `${name},${bad}`,
+      );
+    }
+    assert.equal(filters.get(name)!.parse("-100", context), -100);
+    assert.equal(filters.get(name)!.parse("-0", context), 0);
+  }
+});
+
+Deno.test("sharpen steepens an edge, leaves flat areas and alpha alone", () => {
+  // Dark left half (50), bright right half (200), half transparent.
+  const step = () => makeBitmap(40, 10, (x) => (x < 20 ? [50, 50, 50, 128] : [200, 200, 200, 128]));
+  const out = run("sh", "1.5", new BitmapCanvas(step()));
+  assert.ok(pixelAt(out, 18, 5)[0] < 50, "the dark side of the edge gets darker");
+  assert.ok(pixelAt(out, 21, 5)[0] > 200, "the bright side gets brighter");
+  assert.deepEqual(pixelAt(out, 2, 5), [50, 50, 50, 128]);
+  assert.deepEqual(pixelAt(out, 37, 5), [200, 200, 200, 128]);
+});
+
+Deno.test("sharpen refuses sigmas outside 0.3..10", () => {
+  for (const bad of ["0", "0.29", "10.01", "11", "-1", "x", "", "1e1", "100"]) {
+    assert.throws(
+      () => filters.get("sh")!.parse(bad, context),
+      (e) =>
+        e instanceof BadRequest && e.message.includes(`"${bad}"`) && /0.3 to 10/.test(e.message),
+      bad,
+    );
+  }
+  assert.equal(filters.get("sh")!.parse("0.3", context), 0.3);
+  assert.equal(filters.get("sh")!.parse("10", context), 10);
+});
+
+Deno.test("pad centres the image in the box and paints only the border", () => {
+  const source = () => makeBitmap(3, 2, (x, y) => [x * 80, y * 90, 30, 100 + x]);
+  const out = run("pad", "6x5:ff000080", new BitmapCanvas(source()));
+  assert.deepEqual([out.width, out.height], [6, 5]);
+  // Margins floor((6 - 3) / 2) = 1 left, 2 right; floor((5 - 2) / 2) = 1 top, 2 bottom.
+  assert.deepEqual(pixelAt(out, 0, 0), [255, 0, 0, 128]);
+  assert.deepEqual(pixelAt(out, 1, 1), [0, 0, 30, 100]);
+  assert.deepEqual(pixelAt(out, 3, 2), [160, 90, 30, 102]);
+  assert.deepEqual(pixelAt(out, 4, 2), [255, 0, 0, 128]);
+  assert.deepEqual(pixelAt(out, 3, 3), [255, 0, 0, 128]);
+  const clear = run("pad", "4x2", new BitmapCanvas(source()));
+  assert.deepEqual(pixelAt(clear, 3, 0), [0, 0, 0, 0]);
+  assert.deepEqual(pixelAt(run("pad", "3x3:00FF00", new BitmapCanvas(source())), 0, 2), [
+    0,
+    255,
+    0,
+    255,
+  ]);
+});
+
+Deno.test("pad refuses bad boxes and colours, and an image larger than the box", () => {
+  for (
+    const bad of [
+      "0x10",
+      "10x0",
+      "10",
+      "10x10:",
+      "10x10:fff",
+      "10x10:ff00ff0",
+      "10x10:gg0000",
+      "10x10:#ff0000",
+      "100001x10",
+      "10x10:ff0000ff00",
+    ]
+  ) {
+    assert.throws(
+      () => filters.get("pad")!.parse(bad, context),
+      (e) =>
+        e instanceof BadRequest && e.message.includes(`"${bad}"`) && /WxH:RRGGBBAA/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(
+    () => run("pad", "3x1", new BitmapCanvas(corners())),
+    (e) => e instanceof BadRequest && /4x3 image to 3x1/.test(e.message),
+  );
+});
+
+Deno.test("smart fill keeps a busy patch that a centred fill cuts away", async () => {
+  const filter = filters.get("s")!;
+  const apply = async (arg: string) => {
+    const canvas = new BitmapCanvas(busyPatch());
+    const input = { width: 600, height: 300 };
+    await filter.apply(canvas, filter.parse(arg, context), input, noOverlays);
+    return canvas.bitmap;
+  };
+  // Covering size 400x200; the patch is at x 300..366 there, so the window must start 167..200.
+  const smart = await apply("200x200-smart");
+  const centre = await apply("200x200-");
+  assert.deepEqual([smart.width, smart.height], [200, 200]);
+  const patch = 67 * 67;
+  assert.ok(busyPixels(smart) > 0.9 * patch, `smart kept ${busyPixels(smart)} of ${patch}`);
+  assert.ok(busyPixels(centre) < 0.1 * patch, `centre kept ${busyPixels(centre)}`);
+});
+
+Deno.test("placeWatermark sizes by the output width and keeps the margin from its edges", () => {
+  const mark = { width: 40, height: 20 };
+  const base = { name: "m", storage: "s", path: "p", opacity: 1, scale: 0.25, margin: 10 };
+  const place = (gravity: Gravity) =>
+    placeWatermark({ width: 200, height: 100 }, mark, { ...base, gravity });
+  assert.deepEqual(place("se"), { size: { width: 50, height: 25 }, at: { x: 140, y: 65 } });
+  assert.deepEqual(place("nw").at, { x: 10, y: 10 });
+  assert.deepEqual(place("n").at, { x: 75, y: 10 });
+  assert.deepEqual(place("w").at, { x: 10, y: 37 });
+  // A mark larger than the image starts at its top-left corner and is clipped.
+  const huge = placeWatermark({ width: 10, height: 4 }, mark, { ...base, scale: 1, gravity: "se" });
+  assert.deepEqual(huge, { size: { width: 10, height: 5 }, at: { x: 0, y: 0 } });
+});
+
+Deno.test("wm composites the mark at its place, scale and opacity", async () => {
+  const grey = makeBitmap(200, 100, () => [128, 128, 128, 255]);
+  const canvas = new BitmapCanvas(grey);
+  // Left half opaque red, right half transparent.
+  const logo = makeBitmap(40, 20, (x) => x < 20 ? [255, 0, 0, 255] : [0, 0, 0, 0]);
+  const overlays = { overlay: () => Promise.resolve(new BitmapCanvas(logo)) };
+  const watermarks = new Map([["logo", {
+    name: "logo",
+    storage: "files",
+    path: "logo.png",
+    gravity: "se" as const,
+    opacity: 0.5,
+    scale: 0.25,
+    margin: 10,
+  }]]);
+  const filter = filters.get("wm")!;
+  await filter.apply(canvas, filter.parse("logo", { ...context, watermarks }), grey, overlays);
+  const out = canvas.bitmap;
+  // The 50x25 mark at (140, 65): its red half over x 140..164, half opaque.
+  assert.deepEqual(pixelAt(out, 150, 75), [192, 64, 64, 255]);
+  for (const [x, y] of [[138, 75], [180, 75], [150, 63], [150, 91], [5, 5]]) {
+    assert.deepEqual(pixelAt(out, x, y), [128, 128, 128, 255], `${x},${y}`);
+  }
+  assert.throws(
+    () => filter.parse("nope", { ...context, watermarks }),
+    (e) =>
+      e instanceof BadRequest && /Unknown watermark "nope": expected one of "logo"/.test(e.message),
+  );
 });

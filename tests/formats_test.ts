@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { probeImage } from "../lib/image/probe.ts";
+import { encodeAvif } from "../lib/image/avif.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
@@ -146,3 +147,77 @@ for (const backend of ["imagemagick", "graphicsmagick", "vips"]) {
     }
   });
 }
+
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
+  Deno.test(`formats: avif, and auto choosing AVIF > WebP > PNG/JPEG (${backend})`, async () => {
+    const server = await startBackendServer(files, backend, { image: { autoAvif: true } });
+    if (!server) return;
+    try {
+      for (const format of ["avif", "avif,1", "avif,100"]) {
+        const { response, body } = await get(server, `/s,60x0/${format}/files/photo.jpg`);
+        assert.equal(response.status, 200, format);
+        assert.equal(response.headers.get("content-type"), "image/avif", format);
+        const bitmap = await decode(body);
+        assert.deepEqual([bitmap.width, bitmap.height], [60, 40], format);
+      }
+      // Quality matters: the default (50) lies between 1 and 100.
+      const size = async (format: string) =>
+        (await get(server, `/s,120x0/${format}/files/photo.jpg`)).body.byteLength;
+      const [low, normal, high] = [
+        await size("avif,1"),
+        await size("avif"),
+        await size("avif,100"),
+      ];
+      assert.ok(low < normal && normal < high, `${low} < ${normal} < ${high}`);
+      // Alpha survives.
+      const clear = await decode((await get(server, "/s,60x0/avif/files/clear.png")).body);
+      assert.ok(clear.data[3] > 250 && clear.data[(40 * 60 - 1) * 4 + 3] < 5, "alpha kept");
+
+      const cases: [string, string, string][] = [
+        ["photo.jpg", "image/avif,image/webp,*/*", "image/avif"],
+        ["clear.png", "image/webp,image/avif;q=0.5", "image/avif"],
+        ["photo.jpg", "image/avif;q=0,image/webp", "image/webp"],
+        ["photo.jpg", "image/webp,*/*", "image/webp"],
+        ["photo.jpg", "*/*", "image/jpeg"],
+        ["clear.png", "*/*", "image/png"],
+      ];
+      for (const [file, accept, type] of cases) {
+        const { response, body } = await get(server, `/s,60x0/auto/files/${file}`, accept);
+        assert.equal(response.headers.get("content-type"), type, `${file} with ${accept}`);
+        assert.equal(response.headers.get("vary"), "Accept");
+        const bitmap = await decode(body);
+        assert.deepEqual([bitmap.width, bitmap.height], [60, 40], `${file} with ${accept}`);
+      }
+      const wide = await get(server, "/s,1x1,pad,32769x1/avif/files/photo.jpg");
+      assert.equal(wide.response.status, 400);
+      assert.match(new TextDecoder().decode(wide.body), /"avif" allows at most 32768 pixels/);
+      for (const bad of ["avif,0", "avif,101", "avif,lossless", "avif,50,1"]) {
+        const { response, body } = await get(server, `/s,60x0/${bad}/files/photo.jpg`);
+        assert.equal(response.status, 400, bad);
+        assert.match(new TextDecoder().decode(body), /avif/, bad);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  Deno.test(`formats: JPEG flattens transparency onto image.background (${backend})`, async () => {
+    const server = await startBackendServer(files, backend, { image: { background: "3366CC" } });
+    if (!server) return;
+    try {
+      const jpeg = await decode((await get(server, "/s,60x0/jpeg,95/files/clear.png")).body);
+      const [r, g, b] = jpeg.data.subarray((20 * 60 + 55) * 4);
+      assert.ok(
+        Math.abs(r - 0x33) < 6 && Math.abs(g - 0x66) < 6 && Math.abs(b - 0xcc) < 6,
+        `${r},${g},${b}`,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+Deno.test("formats: AVIF writes a side of 32768, the most its decoders read", async () => {
+  const tall = await encodeAvif({ width: 1, height: 32768, data: new Uint8Array(32768 * 4) }, 50);
+  assert.equal((await decode(tall)).height, 32768);
+});

@@ -2,15 +2,22 @@
 // loopback port.
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
+import type { ApplyContext } from "../filters/filter.ts";
 import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import type { OutputFormat } from "../lib/image/formats.ts";
 import type { Logger } from "../lib/log.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
-import { sniffFormat } from "../lib/image/sniff.ts";
+import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
+import decodeAvifImage, { init as initAvifDecoder } from "@jsquash/avif/decode.js";
 
 export type Rgba = [number, number, number, number];
+
+/** For filters applied outside a job: no watermark images came along. */
+export const noOverlays: ApplyContext = {
+  overlay: (name) => Promise.reject(new Error(`No image for watermark "${name}" in this test`)),
+};
 
 /** A bitmap whose every pixel comes from `paint`. */
 export function makeBitmap(
@@ -35,6 +42,82 @@ export function photoLike(width: number, height: number): Bitmap {
   ]);
 }
 
+/** A square in four quadrants: red top-left, green top-right, blue bottom-left, white. */
+export function quadrants(side: number): Bitmap {
+  const half = side / 2;
+  return makeBitmap(
+    side,
+    side,
+    (x, y) =>
+      y < half
+        ? (x < half ? [255, 0, 0, 255] : [0, 255, 0, 255])
+        : (x < half ? [0, 0, 255, 255] : [255, 255, 255, 255]),
+  );
+}
+
+/** Which {@link quadrants} colour a pixel is: "r", "g", "b", "w", or "?" for none of them. */
+export function quadrantAt(bitmap: Bitmap, x: number, y: number): string {
+  const [r, g, b] = pixelAt(bitmap, x, y).map((v) => v > 128);
+  return r ? (g ? (b ? "w" : "?") : "r") : g ? "g" : b ? "b" : "?";
+}
+
+/**
+ * 600x300 flat grey with one busy 100x100 patch (a colourful 4-pixel checkerboard) at
+ * x 450..549, y 100..199: the subject a smart crop must keep.
+ */
+export function busyPatch(): Bitmap {
+  return makeBitmap(600, 300, (x, y) => {
+    const inside = x >= 450 && x < 550 && y >= 100 && y < 200;
+    if (!inside) return [128, 128, 128, 255];
+    return (x >> 2 ^ y >> 2) & 1 ? [250, 40, 30, 255] : [20, 60, 240, 255];
+  });
+}
+
+/** Pixels that differ from the flat grey: how much of the patch a crop kept. */
+export function busyPixels(bitmap: Bitmap): number {
+  let count = 0;
+  for (let i = 0; i < bitmap.data.length; i += 4) {
+    if (Math.abs(bitmap.data[i] - 128) + Math.abs(bitmap.data[i + 2] - 128) > 60) count++;
+  }
+  return count;
+}
+
+/**
+ * Peak signal-to-noise ratio over R, G and B, in dB (Infinity when equal). Colour is weighted
+ * by alpha, so the invisible colour of transparent pixels does not count; alpha itself is
+ * compared separately.
+ */
+export function psnr(a: Bitmap, b: Bitmap, channel: "rgb" | "alpha" = "rgb"): number {
+  if (a.data.length !== b.data.length) throw new Error("psnr of bitmaps of different sizes");
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    if (channel === "alpha") {
+      sum += (a.data[i + 3] - b.data[i + 3]) ** 2;
+      count++;
+      continue;
+    }
+    for (let c = i; c < i + 3; c++) {
+      sum += ((a.data[c] * a.data[i + 3] - b.data[c] * b.data[i + 3]) / 255) ** 2;
+      count++;
+    }
+  }
+  const mse = sum / count;
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+/** The largest difference between R, G and B of any pixel. */
+export function grayDeviation(bitmap: Bitmap): number {
+  let worst = 0;
+  const { data } = bitmap;
+  for (let i = 0; i < data.length; i += 4) {
+    const spread = Math.max(data[i], data[i + 1], data[i + 2]) -
+      Math.min(data[i], data[i + 1], data[i + 2]);
+    worst = Math.max(worst, spread);
+  }
+  return worst;
+}
+
 export function pixelAt(bitmap: Bitmap, x: number, y: number): Rgba {
   const i = (y * bitmap.width + x) * 4;
   return [...bitmap.data.subarray(i, i + 4)] as Rgba;
@@ -44,8 +127,23 @@ export function encode(bitmap: Bitmap, type: OutputFormat["type"], quality = 90)
   return encodeBitmap(bitmap, { type, quality });
 }
 
+let avifDecoder: Promise<void> | undefined;
+
+/** Decodes an AVIF with libavif's WebAssembly decoder (the server writes AVIF, never reads it). */
+export async function decodeAvif(bytes: Uint8Array): Promise<Bitmap> {
+  avifDecoder ??= (async () => {
+    const url = new URL(import.meta.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"));
+    await initAvifDecoder(await WebAssembly.compile(await Deno.readFile(url)));
+  })();
+  await avifDecoder;
+  const image = await decodeAvifImage(bytes.slice().buffer);
+  if (!image) throw new Error("not an AVIF image");
+  return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer) };
+}
+
 /** Decodes any output of the server, whatever its format. */
 export function decode(bytes: Uint8Array): Promise<Bitmap> {
+  if (sniffEncoded(bytes) === "avif") return decodeAvif(bytes);
   const format = sniffFormat(bytes);
   if (!format) throw new Error("not an image");
   return decodeBitmap(bytes, format);

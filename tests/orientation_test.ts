@@ -6,6 +6,7 @@ import {
   decode,
   encode,
   makeBitmap,
+  noOverlays,
   pixelAt,
   type Rgba,
   startBackendServer,
@@ -38,7 +39,7 @@ function applyChain(bitmap: Bitmap, tokens: string[]): Bitmap {
   for (const token of tokens) {
     const [name, arg] = token.split(",");
     const filter = filters.get(name)!;
-    filter.apply(canvas, filter.parse(arg, { maxBlurSigma: 0 }), canvas);
+    filter.apply(canvas, filter.parse(arg, { maxBlurSigma: 0 }), canvas, noOverlays);
   }
   return canvas.bitmap;
 }

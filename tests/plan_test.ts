@@ -31,6 +31,7 @@ function plan(
         maxBlurSigma: 50,
         maxChain: 16,
         defaultQuality: 80,
+        avifQuality: 50,
       }),
       format: { type, quality: 80, webp },
       autoOrient: true,

@@ -89,6 +89,7 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       "jpg",
       "webp",
       "gif",
+      "avif",
       "auto",
     ]);
     assert.deepEqual(info.formats.find((f: { name: string }) => f.name === "webp"), {

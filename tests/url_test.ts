@@ -5,6 +5,7 @@ import { type JobContext, parseChain, parseFormat, parseJob, parsePath } from ".
 const context: JobContext = {
   presets: new Map([["small", [{ name: "s", params: { width: 100, height: 0, mode: "exact" } }]]]),
   defaultQuality: 75,
+  avifQuality: 50,
   maxChain: 16,
   maxBlurSigma: 50,
 };

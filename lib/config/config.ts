@@ -1,5 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { filters } from "../../filters/mod.ts";
+import { gravityNames } from "../../filters/gravity.ts";
+import type { Watermark } from "../../filters/watermark.ts";
 import { ConfigError, ConfigReader } from "./reader.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import type { SigningKey } from "../jobs/signature.ts";
@@ -26,6 +28,12 @@ export interface ImageConfig extends ImageLimits {
   /** Source bytes that requests may hold at once (reading, or waiting for a worker). */
   maxInflightBytes: number;
   quality: number;
+  /** The quality of `avif` without one. */
+  avifQuality: number;
+  /** Whether `auto` may answer AVIF. */
+  autoAvif: boolean;
+  /** The colour JPEG flattens transparency onto, `RRGGBB`. */
+  background: string;
   autoOrient: boolean;
   progressive: boolean;
 }
@@ -60,6 +68,8 @@ export interface Config {
   presets: ReadonlyMap<string, readonly Step[]>;
   /** Each preset's definition as written in the config, for the playground. */
   presetDefinitions: ReadonlyMap<string, string>;
+  /** The watermarks `wm,NAME` may name, by name. */
+  watermarks: ReadonlyMap<string, Watermark>;
   image: ImageConfig;
   storages: StorageConfig[];
   caches: {
@@ -122,7 +132,6 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const security = readSecurity(top.section("security"));
   const http = readHttp(top.section("http"), security.token !== undefined);
   const image = readImage(top.section("image"));
-  const { presets, presetDefinitions } = readPresets(top.list("filters"), image);
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
     type: entry.string("type"),
@@ -130,6 +139,8 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   }));
   const duplicate = storages.find((s, i) => storages.findIndex((t) => t.name === s.name) !== i);
   if (duplicate) throw new ConfigError(`Storage name "${duplicate.name}" is used twice`);
+  const watermarks = readWatermarks(top.list("watermarks"), storages);
+  const { presets, presetDefinitions } = readPresets(top.list("filters"), image, watermarks);
   const cachesReader = top.section("caches");
   const resultDir = cachesReader.optionalString("resultDir");
   const caches = {
@@ -164,6 +175,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     log,
     presets,
     presetDefinitions,
+    watermarks,
     image,
     storages,
     caches,
@@ -172,6 +184,35 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     baseDir,
     warnings,
   };
+}
+
+function readWatermarks(
+  entries: ConfigReader[],
+  storages: readonly StorageConfig[],
+): ReadonlyMap<string, Watermark> {
+  const watermarks = new Map<string, Watermark>();
+  for (const entry of entries) {
+    const name = entry.string("name");
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+      throw new ConfigError(`Watermark name "${name}" may use only letters, digits, "_" and "-"`);
+    }
+    if (watermarks.has(name)) throw new ConfigError(`Watermark "${name}" is defined twice`);
+    const storage = entry.string("storage");
+    if (!storages.some((s) => s.name === storage)) {
+      throw new ConfigError(`"${entry.name("storage")}" names no configured storage: "${storage}"`);
+    }
+    watermarks.set(name, {
+      name,
+      storage,
+      path: entry.string("path"),
+      gravity: entry.oneOf("gravity", "se", gravityNames),
+      opacity: entry.number("opacity", 1, 0, 1),
+      scale: entry.number("scale", 0.2, 0.001, 1),
+      margin: entry.integer("margin", 0, 0, 10_000),
+    });
+    entry.rejectUnknown();
+  }
+  return watermarks;
 }
 
 /**
@@ -264,6 +305,9 @@ function readSecurity(r: ConfigReader): SecurityConfig {
 function readImage(r: ConfigReader): ImageConfig {
   const image = {
     quality: r.integer("quality", 75, 1, 100),
+    avifQuality: r.integer("avifQuality", 50, 1, 100),
+    autoAvif: r.boolean("autoAvif", false),
+    background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
@@ -274,15 +318,26 @@ function readImage(r: ConfigReader): ImageConfig {
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
     maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),
   };
+  if (!/^[0-9a-f]{6}$/.test(image.background)) {
+    throw new ConfigError(
+      `"${
+        r.name("background")
+      }" must be a colour as 6 hex digits RRGGBB, like "ffffff", not "${image.background}"`,
+    );
+  }
   r.rejectUnknown();
   return image;
 }
 
-function readPresets(entries: ConfigReader[], image: ImageConfig) {
+function readPresets(
+  entries: ConfigReader[],
+  image: ImageConfig,
+  watermarks: ReadonlyMap<string, Watermark>,
+) {
   const presets = new Map<string, Step[]>();
   const presetDefinitions = new Map<string, string>();
   // Definitions use filters only, so a preset can never refer to itself.
-  const context = { ...image, presets: new Map(), defaultQuality: image.quality };
+  const context = { ...image, presets: new Map(), defaultQuality: image.quality, watermarks };
   for (const entry of entries) {
     const name = entry.string("name");
     if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);

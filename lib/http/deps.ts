@@ -37,5 +37,10 @@ export interface ServerDeps {
 
 /** The parse context of a config. */
 export function parseContextOf(config: Config): JobContext {
-  return { ...config.image, presets: config.presets, defaultQuality: config.image.quality };
+  return {
+    ...config.image,
+    presets: config.presets,
+    defaultQuality: config.image.quality,
+    watermarks: config.watermarks,
+  };
 }

@@ -1,7 +1,7 @@
 import type { HeldSource } from "../cache/sources.ts";
 import { HttpError, Unavailable } from "../errors.ts";
-import { contentTypes, type EncodedType } from "../image/formats.ts";
-import { sniffFormat } from "../image/sniff.ts";
+import { contentTypes } from "../image/formats.ts";
+import { sniffEncoded } from "../image/sniff.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Job, parseJob } from "../jobs/url.ts";
 import { WorkerFailure } from "../pool/pool.ts";
@@ -9,6 +9,7 @@ import type { Ticket } from "../pool/pool.ts";
 import { checkSignature } from "./access.ts";
 import { isNotModified } from "./conditional.ts";
 import type { ServerDeps } from "./deps.ts";
+import { type HeldWatermarks, loadWatermarks } from "./watermarks.ts";
 
 /** An image response and how it was made, for the log and the metrics. */
 export interface ImageAnswer {
@@ -41,9 +42,13 @@ export async function serveImage(
   const deadline = deps.deadlines.start(deps.config.http.timeoutMs);
   const giveUpAt = Date.now() + deps.config.http.timeoutMs;
   let source: HeldSource | undefined;
+  let marks: HeldWatermarks | undefined;
   try {
     source = await deps.sources.load(job.storage, job.path, deadline.signal);
-    const { task, key } = deps.memo.identify(rest, job, accept, source.validator);
+    marks = await loadWatermarks(job, deps.sources, deadline.signal);
+    // The watermarks' validators join the source's: replacing one changes the result.
+    const validator = [source.validator, ...marks.validators].join("\n");
+    const { task, key } = deps.memo.identify(rest, job, accept, validator);
     const etag = `"${key}"`;
     const modified = source.modified && lastModified(source, deps);
     const headers: [string, string][] = [
@@ -61,11 +66,11 @@ export async function serveImage(
     // The deadline travels with the job, for backends whose library can stop itself then.
     const timed = { ...task, deadline: giveUpAt };
     const output = cached?.bytes ??
-      await transform(key, timed, source, ticket, deadline.signal, deps);
+      await transform(key, marks.withImages(timed), source, ticket, deadline.signal, deps);
     const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     headers.push(
       // `auto` decides the format in the worker; the bytes say which it chose.
-      ["content-type", contentTypes[sniffFormat(output) as EncodedType]],
+      ["content-type", contentTypes[sniffEncoded(output)!]],
       ["content-length", String(output.byteLength)],
       ["x-cache", result],
     );
@@ -80,6 +85,7 @@ export async function serveImage(
     deadline.end();
     ticket.release();
     source?.release();
+    marks?.release();
   }
 }
 
@@ -104,7 +110,7 @@ async function transform(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { result } = deps.flights.join(key, signal, async (shared) => {
     const bytes = await ticket.run(task, source.bytes, shared);
-    if (bytes.byteLength === 0 || !sniffFormat(bytes)) {
+    if (bytes.byteLength === 0 || !sniffEncoded(bytes)) {
       throw new WorkerFailure(`the encoder returned ${bytes.byteLength} unrecognised bytes`);
     }
     await deps.results.set(key, bytes);

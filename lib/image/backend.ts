@@ -1,4 +1,5 @@
-import type { Rect, Size } from "./bitmap.ts";
+import type { Bitmap, Rect, Size } from "./bitmap.ts";
+import type { ColorMatrix, Rgba } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
 /**
@@ -23,6 +24,30 @@ export interface Canvas {
   grayscale(): void;
   /** Gaussian blur with standard deviation `sigma` in pixels (sigma > 0). */
   blur(sigma: number): void;
+  /**
+   * Grows the canvas to `size`, the image's top-left corner at `at` (the image lies inside),
+   * every new pixel exactly `color`; the image's own pixels are kept as they are.
+   */
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void;
+  /**
+   * Draws `overlay` (straight RGBA) over the image with its top-left corner at `at`, its alpha
+   * multiplied by `opacity` (0..1); parts outside the image are dropped (see `blendOver`).
+   */
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void;
+  /** Applies an affine colour transform to R, G and B; alpha is kept (see `transformSamples`). */
+  transformColors(matrix: ColorMatrix): void;
+  /**
+   * Unsharp mask: C' = C + (C − G), G the Gaussian blur of standard deviation `sigma` (as
+   * `blur`), on R, G and B, rounded and clamped; alpha is kept.
+   */
+  sharpen(sigma: number): void;
+  /**
+   * A copy of the first frame as straight 8-bit RGBA, shrunk with `resize`'s filter (aspect
+   * kept, sides rounded, at least 1) when its longer side exceeds `maxSide`; the canvas is
+   * unchanged. For decisions made in TypeScript (smart crops) and for encoders the library
+   * lacks (AVIF). Asynchronous where the library is (vips).
+   */
+  sample(maxSide: number): Bitmap | Promise<Bitmap>;
   /**
    * Whether any pixel is not fully opaque. A backend whose library works asynchronously (vips)
    * queues the primitives above and answers once it has run them.

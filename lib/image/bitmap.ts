@@ -21,3 +21,11 @@ export interface Rect extends Size {
 export function createBitmap(width: number, height: number): Bitmap {
   return { width, height, data: new Uint8Array(width * height * 4) };
 }
+
+/** `size` shrunk to fit a square of `maxSide` (aspect kept, sides rounded, at least 1). */
+export function fitWithin(size: Size, maxSide: number): Size {
+  const scale = maxSide / Math.max(size.width, size.height);
+  if (scale >= 1) return { width: size.width, height: size.height };
+  const side = (value: number) => Math.max(1, Math.round(value * scale));
+  return { width: side(size.width), height: side(size.height) };
+}

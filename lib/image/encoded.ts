@@ -1,5 +1,5 @@
 import type { EncodedType } from "./formats.ts";
-import { sniffFormat } from "./sniff.ts";
+import { sniffEncoded } from "./sniff.ts";
 
 /**
  * Passes an encoder's output on only when it is an image of the type asked for: an empty or
@@ -12,7 +12,7 @@ export function checkEncoded<T extends Uint8Array>(
   type: EncodedType | "auto",
 ): T {
   if (bytes.length === 0) throw new Error(`The ${type} encoder wrote no bytes`);
-  const found = sniffFormat(bytes);
+  const found = sniffEncoded(bytes);
   if (found !== type) {
     throw new Error(`The ${type} encoder wrote ${found ?? "unrecognised"} bytes`);
   }

@@ -1,4 +1,4 @@
-import type { SourceFormat } from "./formats.ts";
+import type { EncodedType, SourceFormat } from "./formats.ts";
 
 /** Whether `bytes` holds the ASCII `text` at `offset` (false when the bytes run out). */
 export function hasAscii(bytes: Uint8Array, offset: number, text: string): boolean {
@@ -37,4 +37,14 @@ export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
   if (hasAscii(bytes, 0, "RIFF") && hasAscii(bytes, 8, "WEBP")) return "webp";
   if (isBmp(bytes)) return "bmp";
   return undefined;
+}
+
+/**
+ * The format of an encoder's output: the source formats it shares, or AVIF (an ISO-BMFF
+ * `ftyp` box of brand `avif`), which we write but do not read.
+ */
+export function sniffEncoded(bytes: Uint8Array): EncodedType | undefined {
+  if (hasAscii(bytes, 4, "ftypavif")) return "avif";
+  const format = sniffFormat(bytes);
+  return format === "tiff" || format === "bmp" ? undefined : format;
 }

@@ -7,6 +7,10 @@ import type { Job } from "./url.ts";
 export interface ImageSettings extends ImageLimits {
   progressive: boolean;
   autoOrient: boolean;
+  /** Whether `auto` may answer AVIF. */
+  autoAvif: boolean;
+  /** The colour JPEG flattens transparency onto, `RRGGBB`. */
+  background: string;
 }
 
 /**
@@ -17,7 +21,11 @@ export interface ImageSettings extends ImageLimits {
 export function taskFor(job: Job, accept: string | null, image: ImageSettings): Transform {
   return {
     chain: job.chain,
-    format: { ...negotiate(job.format, accept), progressive: image.progressive },
+    format: {
+      ...negotiate(job.format, accept, image.autoAvif),
+      progressive: image.progressive,
+      background: image.background,
+    },
     limits: image,
     autoOrient: image.autoOrient,
   };

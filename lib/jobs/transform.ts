@@ -1,3 +1,4 @@
+import type { ApplyContext } from "../../filters/filter.ts";
 import type { Backend } from "../image/backend.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { Unprocessable } from "../errors.ts";
@@ -15,8 +16,36 @@ export interface Transform {
   limits: ImageLimits;
   /** Turn the image upright by its EXIF orientation before the chain. */
   autoOrient: boolean;
+  /**
+   * The images of the watermarks the chain names, by watermark name. Added to the task after
+   * its identity is computed: their validators, not their bytes, are part of the identity.
+   */
+  overlays?: Readonly<Record<string, Uint8Array>>;
   /** When the request gives up (`Date.now()` milliseconds), for backends that can stop then. */
   deadline?: number;
+}
+
+/** What filters may use while they run: the watermark images that came with the task. */
+function applyContext(backend: Backend, task: Transform): ApplyContext {
+  return {
+    overlay(name) {
+      const bytes = task.overlays?.[name];
+      if (!bytes) throw new Error(`The image of watermark "${name}" did not come with the job`);
+      const format = sniffFormat(bytes);
+      if (!format) {
+        throw new Unprocessable(
+          `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP or BMP image`,
+        );
+      }
+      const { width, height } = probeImage(bytes, format);
+      if (width * height > task.limits.maxSourcePixels) {
+        throw new Unprocessable(
+          `The image of watermark "${name}" is ${width}x${height} pixels: at most ${task.limits.maxSourcePixels} allowed`,
+        );
+      }
+      return backend.decode(bytes, format, { allFrames: false });
+    },
+  };
 }
 
 /**
@@ -43,7 +72,10 @@ export async function runTransform(
     deadline: task.deadline,
   });
   try {
-    plan.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, plan.inputs[i]));
+    const context = applyContext(backend, task);
+    for (const [i, step] of plan.chain.entries()) {
+      await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
+    }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {

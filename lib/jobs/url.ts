@@ -22,6 +22,8 @@ export interface Job {
 export interface JobContext extends ParseContext {
   presets: ReadonlyMap<string, readonly Step[]>;
   defaultQuality: number;
+  /** The quality of `avif` without one (`image.avifQuality`). */
+  avifQuality: number;
   maxChain: number;
 }
 
@@ -32,9 +34,10 @@ const formatAliases = new Map<string, OutputFormat["type"]>([
   ["jpg", "jpeg"],
   ["webp", "webp"],
   ["gif", "gif"],
+  ["avif", "avif"],
   ["auto", "auto"],
 ]);
-const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "auto"]);
+const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "avif", "auto"]);
 
 /** A format name as a URL may write it, and which arguments it takes (for the playground). */
 export interface FormatDoc {
@@ -90,19 +93,29 @@ export function parseChain(text: string, context: JobContext): Step[] {
 }
 
 /**
- * Parses the format segment: `png`, `gif`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]` or
- * `auto[,Q]`, Q from 1 to 100.
+ * Parses the format segment: `png`, `gif`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]`,
+ * `avif[,Q]` or `auto[,Q]`, Q from 1 to 100. AVIF's own default is `avifQuality`; `auto`
+ * without Q keeps it too, for when it turns into AVIF.
  *
  * @throws {BadRequest} naming the bad format or quality
  */
-export function parseFormat(text: string, defaultQuality: number): OutputFormat {
+export function parseFormat(
+  text: string,
+  defaultQuality: number,
+  avifQuality = defaultQuality,
+): OutputFormat {
   const [name, quality, ...rest] = text.split(",");
   const type = formatAliases.get(name);
   if (type === undefined) {
     const known = [...formatAliases.keys()].map((n) => `"${n}"`).join(", ");
     throw new BadRequest(`Unknown format "${name}": expected one of ${known}`);
   }
-  if (quality === undefined) return { type, quality: defaultQuality };
+  if (quality === undefined) {
+    if (type === "avif") return { type, quality: avifQuality };
+    return type === "auto"
+      ? { type, quality: defaultQuality, avifQuality }
+      : { type, quality: defaultQuality };
+  }
   if (type === "webp" && quality === "lossless" && rest.length === 0) {
     return { type, quality: defaultQuality, lossless: true };
   }
@@ -152,7 +165,7 @@ export function parseJob(rest: string, context: JobContext): Job {
   }
   return {
     chain: parseChain(decodeSegment(chain).replaceAll(" ", "+"), context),
-    format: parseFormat(decodeSegment(format), context.defaultQuality),
+    format: parseFormat(decodeSegment(format), context.defaultQuality, context.avifQuality),
     storage: decodeSegment(storage),
     path: parsePath(path),
   };

@@ -1,5 +1,5 @@
 import type { Dialect } from "./dialects.ts";
-import type { commonSymbols } from "./symbols.ts";
+import type { commonSymbols, effectSymbols } from "./symbols.ts";
 
 /** A `MagickWand *` (never null once created). */
 export type Wand = Deno.PointerObject;
@@ -12,7 +12,9 @@ export interface WandException {
 }
 
 /** The functions every wand library has with the same name and ABI. */
-export type CommonSymbols = Deno.DynamicLibrary<typeof commonSymbols>["symbols"];
+export type CommonSymbols = Deno.DynamicLibrary<
+  typeof commonSymbols & typeof effectSymbols
+>["symbols"];
 
 /**
  * One opened wand library. `c` holds the functions all libraries share; the methods cover

@@ -1,12 +1,16 @@
 import type { Canvas } from "../image/backend.ts";
-import type { Rect, Size } from "../image/bitmap.ts";
+import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
+import type { ColorMatrix, Rgba } from "../image/color.ts";
+import { extendWand } from "./extend.ts";
+import { compositeWand } from "./composite.ts";
+import { transformWandColors } from "./color.ts";
 import { check } from "./exception.ts";
-import { eachFrame, frameCount } from "./frames.ts";
+import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
 import { withPixelWand } from "./pixel_wand.ts";
-import { hasTransparency } from "./pixels.ts";
+import { exportBitmap, hasTransparency } from "./pixels.ts";
 
 /**
  * A canvas over a MagickWand: one image, or every frame of an animation, all of one size.
@@ -90,6 +94,43 @@ export class MagickCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((wand) => blurWand(this.api, wand, sigma));
+  }
+
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
+    this.#each((wand) => extendWand(this.api, wand, size, at, color));
+  }
+
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
+    this.#each((wand) => compositeWand(this.api, wand, overlay, at, opacity));
+  }
+
+  sharpen(sigma: number): void {
+    const { api } = this;
+    // Radius 0 sizes the kernel from sigma; amount 1 adds the difference once; threshold 0.
+    this.#each((wand) => {
+      check(api, wand, api.c.MagickUnsharpMaskImage(wand, 0, sigma, 1, 0), "sharpen");
+    });
+  }
+
+  transformColors(matrix: ColorMatrix): void {
+    this.#each((wand) => transformWandColors(this.api, wand, matrix));
+  }
+
+  sample(maxSide: number): Bitmap {
+    const { api } = this;
+    const size = fitWithin(this, maxSide);
+    if (size.width === this.width && size.height === this.height && this.frameCount === 1) {
+      return exportBitmap(api, this.wand);
+    }
+    const copy = firstFrame(api, this.wand);
+    try {
+      if (size.width !== this.width || size.height !== this.height) {
+        check(api, copy, api.resize(copy, size.width, size.height), "sample");
+      }
+      return exportBitmap(api, copy);
+    } finally {
+      api.c.DestroyMagickWand(copy);
+    }
   }
 
   /** Whether any pixel of any frame is not fully opaque. */

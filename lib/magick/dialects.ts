@@ -25,6 +25,11 @@ export interface Dialect {
    * (used for both axes), GraphicsMagick reads horizontal and vertical pairs.
    */
   readonly sampling420: readonly number[];
+  /**
+   * What `MagickExtentImage`'s offset means: -1 where it is the new area's origin in the old
+   * image (ImageMagick), 1 where it is the old image's place in the new one (GraphicsMagick).
+   */
+  readonly extentOffsetSign: 1 | -1;
   /** `ResourceType` values. */
   readonly resources: Readonly<Record<Resource, number>>;
 }
@@ -43,6 +48,7 @@ export const imagemagick6: Dialect = {
   rgb: 13, // sRGBColorspace; RGBColorspace (1) means linear RGB since 6.7.7
   blurWeightsAlpha: true,
   sampling420: [2, 1, 1],
+  extentOffsetSign: -1,
   resources: { area: 1, disk: 2, map: 4, memory: 5, thread: 6, width: 9, height: 10 },
 };
 
@@ -57,6 +63,7 @@ export const imagemagick7: Dialect = {
   rgb: 23,
   blurWeightsAlpha: true,
   sampling420: [2, 1, 1],
+  extentOffsetSign: -1,
   resources: { area: 1, disk: 2, height: 4, map: 5, memory: 6, thread: 7, width: 10 },
 };
 
@@ -71,6 +78,7 @@ export const graphicsmagick: Dialect = {
   rgb: 1, // GraphicsMagick's RGBColorspace is the usual, gamma-encoded RGB
   blurWeightsAlpha: false,
   sampling420: [2, 2, 1, 1, 1, 1],
+  extentOffsetSign: 1,
   // "Pixels" is GraphicsMagick's per-image area limit; it has no separate area resource.
   resources: { area: 5, disk: 1, map: 3, memory: 4, thread: 6, width: 7, height: 8 },
 };

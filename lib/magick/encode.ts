@@ -13,7 +13,8 @@ import { rewritePixels } from "./pixels.ts";
 const PNG_QUALITY = 65;
 
 /**
- * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto white), 8 bits
+ * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto the format's
+ * background, white by default), 8 bits
  * per sample, or as GIF with every frame, its delay and the loop count; without metadata. The
  * other formats take the first frame alone. The result is a fresh copy in JavaScript memory.
  * The wand's format, quality and depth are changed in place: encoding is a canvas's last step.
@@ -43,7 +44,7 @@ function encodeImages(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Ar
   // A GIF needs no text-free copy (strip leaves nothing its writer keeps), and a copy would
   // hold one frame.
   const copy = format.type === "jpeg"
-    ? flattenedCopy(api, wand)
+    ? flattenedCopy(api, wand, format.background ?? "ffffff")
     : gif
     ? null
     : textFreeCopy(api, wand);
@@ -113,11 +114,14 @@ function setJpegOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing:
   check(api, wand, api.keepTrueColor(wand), doing);
 }
 
-/** For JPEG: a new wand with the image composited onto white, or null when it is opaque. */
-function flattenedCopy(api: MagickApi, wand: Wand): Wand | null {
+/**
+ * For JPEG: a new wand with the image composited onto `background` (`RRGGBB`), or null when
+ * it is opaque.
+ */
+function flattenedCopy(api: MagickApi, wand: Wand, background: string): Wand | null {
   if (!api.hasAlpha(wand)) return null;
-  withPixelWand(api, "white", (white) => {
-    check(api, wand, api.c.MagickSetImageBackgroundColor(wand, white), "flatten");
+  withPixelWand(api, `#${background}`, (color) => {
+    check(api, wand, api.c.MagickSetImageBackgroundColor(wand, color), "flatten");
   });
   const flattened = api.flatten(wand);
   if (!flattened) throw failure(api, wand, "flatten");

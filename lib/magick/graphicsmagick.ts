@@ -1,17 +1,21 @@
 import { cString, type MagickApi, type Wand } from "./api.ts";
 import type { Dialect } from "./dialects.ts";
-import { commonSymbols, graphicsmagickSymbols } from "./symbols.ts";
+import { commonSymbols, effectSymbols, graphicsmagickSymbols } from "./symbols.ts";
 
 /** `CompositeOperator.CopyCompositeOp`: replaces every channel, alpha included. */
 const COPY_COMPOSITE = 13;
 
 type Symbols = Deno.DynamicLibrary<
-  typeof commonSymbols & typeof graphicsmagickSymbols
+  typeof commonSymbols & typeof graphicsmagickSymbols & typeof effectSymbols
 >["symbols"];
 
 /** Opens GraphicsMagick from `path` and initialises it (it has no MagickWandGenesis). */
 export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
-  const { symbols } = Deno.dlopen(path, { ...commonSymbols, ...graphicsmagickSymbols });
+  const { symbols } = Deno.dlopen(path, {
+    ...commonSymbols,
+    ...graphicsmagickSymbols,
+    ...effectSymbols,
+  });
   symbols.InitializeMagick(null);
   const rows = (wand: Wand, y: number, count: number) =>
     [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;

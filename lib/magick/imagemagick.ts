@@ -3,6 +3,7 @@ import { type Dialect, imagemagick7 } from "./dialects.ts";
 import { tidyMessage } from "./exception.ts";
 import {
   commonSymbols,
+  effectSymbols,
   imagemagick6Symbols,
   imagemagick7Symbols,
   imagemagickSymbols,
@@ -17,7 +18,11 @@ const TRUE_COLOR_TYPE = 6;
 
 /** Opens ImageMagick 6 or 7 from `path` and starts its wand API. */
 export function openImageMagick(dialect: Dialect, path: string): MagickApi {
-  const { symbols } = Deno.dlopen(path, { ...commonSymbols, ...imagemagickSymbols });
+  const { symbols } = Deno.dlopen(path, {
+    ...commonSymbols,
+    ...imagemagickSymbols,
+    ...effectSymbols,
+  });
   symbols.MagickWandGenesis();
   const rows = (wand: Wand, y: number, count: number) =>
     [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;

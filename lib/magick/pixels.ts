@@ -1,3 +1,4 @@
+import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { check } from "./exception.ts";
 
@@ -30,7 +31,8 @@ function eachStrip(
 }
 
 /**
- * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip}).
+ * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip});
+ * it is told which rows the strip holds.
  *
  * @throws {Unprocessable} when the library cannot read or write the pixels
  */
@@ -38,10 +40,10 @@ export function rewritePixels(
   api: MagickApi,
   wand: Wand,
   map: "RGB" | "RGBA",
-  change: (samples: Uint16Array) => void,
+  change: (samples: Uint16Array, y: number, rows: number) => void,
 ): void {
   eachStrip(api, wand, map, (samples, y, rows) => {
-    change(samples);
+    change(samples, y, rows);
     check(api, wand, api.importRows(wand, y, rows, map, samples), "write the pixels");
   });
 }
@@ -56,4 +58,20 @@ export function hasTransparency(api: MagickApi, wand: Wand): boolean {
     }
   });
   return found;
+}
+
+/**
+ * The current image as straight 8-bit RGBA in JavaScript memory (opaque when it has no alpha).
+ *
+ * @throws {Unprocessable} when the library cannot read the pixels
+ */
+export function exportBitmap(api: MagickApi, wand: Wand): Bitmap {
+  const width = Number(api.c.MagickGetImageWidth(wand));
+  const height = Number(api.c.MagickGetImageHeight(wand));
+  const bitmap = createBitmap(width, height);
+  eachStrip(api, wand, "RGBA", (samples, y) => {
+    const out = bitmap.data.subarray(y * width * 4);
+    for (let i = 0; i < samples.length; i++) out[i] = Math.round(samples[i] / 257);
+  });
+  return bitmap;
 }

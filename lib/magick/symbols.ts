@@ -109,3 +109,17 @@ export const graphicsmagickSymbols = {
   },
   MagickBlurImage: { parameters: ["pointer", "f64", "f64"], result: "u32" },
 } as const;
+
+/**
+ * Effects with the same name and ABI in ImageMagick 6 and GraphicsMagick, bound beside
+ * `commonSymbols`: unsharp mask (radius, sigma, amount, threshold), extent (width, height and
+ * an offset whose sign the libraries read differently), and the alpha switch.
+ */
+export const effectSymbols = {
+  MagickUnsharpMaskImage: { parameters: ["pointer", "f64", "f64", "f64", "f64"], result: "u32" },
+  MagickExtentImage: {
+    parameters: ["pointer", "usize", "usize", "isize", "isize"],
+    result: "u32",
+  },
+  MagickSetImageMatte: { parameters: ["pointer", "u32"], result: "u32" },
+} as const;

@@ -2,6 +2,7 @@
 // A pool worker: decode → filters → encode, off the HTTP thread.
 import type { Backend } from "../image/backend.ts";
 import { openBackend } from "./backends.ts";
+import { warmAvifEncoder } from "../image/avif.ts";
 import { HttpError } from "../errors.ts";
 import { runTransform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
@@ -16,6 +17,9 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
       backend = await openBackend(data.backend, data.limits);
+      // Before "ready": no job then waits behind the AVIF encoder's compilation, and a broken
+      // install fails the start rather than a request.
+      await warmAvifEncoder();
       reply({ type: "ready" });
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });

@@ -1,13 +1,22 @@
 import type { Backend, Canvas } from "../image/backend.ts";
-import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
+import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import { blendOver } from "../image/composite.ts";
+import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { probeImage } from "../image/probe.ts";
 import { checkDecodedSize, decodeBitmap } from "./decode.ts";
 import { encodeBitmap, warmUpEncoders } from "./encode.ts";
 import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";
-import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap } from "./ops.ts";
+import {
+  cropBitmap,
+  extendBitmap,
+  flipBitmap,
+  grayscaleBitmap,
+  rotateBitmap,
+  sharpenBitmap,
+} from "./ops.ts";
 
 /**
  * A canvas over RGBA bitmaps in JavaScript memory: one, or every frame of an animation.
@@ -70,6 +79,39 @@ export class BitmapCanvas implements Canvas {
 
   blur(sigma: number): void {
     this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+  }
+
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
+    this.#each((bitmap) => extendBitmap(bitmap, size, at, color));
+  }
+
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
+    this.#each((bitmap) => {
+      const data = bitmap.data.slice();
+      const image = { width: bitmap.width, y: 0, rows: bitmap.height };
+      blendOver(data, 4, 255, image, overlay, at, opacity);
+      return { ...bitmap, data };
+    });
+  }
+
+  sharpen(sigma: number): void {
+    this.#each((bitmap) => sharpenBitmap(bitmap, sigma));
+  }
+
+  transformColors(matrix: ColorMatrix): void {
+    this.#each((bitmap) => {
+      const data = bitmap.data.slice();
+      transformSamples(data, 4, 255, matrix);
+      return { ...bitmap, data };
+    });
+  }
+
+  sample(maxSide: number): Bitmap {
+    const { width, height } = fitWithin(this.bitmap, maxSide);
+    if (width === this.width && height === this.height) {
+      return { width, height, data: this.bitmap.data.slice() };
+    }
+    return resizeBitmap(this.bitmap, width, height);
   }
 
   hasAlpha(): boolean {

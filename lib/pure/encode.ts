@@ -1,5 +1,7 @@
 import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import type { OutputFormat } from "../image/formats.ts";
+import { encodeAvif } from "../image/avif.ts";
+import { parseHexColor } from "../image/color.ts";
 import { encodeJpeg } from "./jpeg.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
@@ -14,11 +16,14 @@ const PNG_LEVEL = 6;
  */
 export async function warmUpEncoders(): Promise<void> {
   const tiny = createBitmap(16, 16);
-  for (const type of ["jpeg", "webp"] as const) await encodeBitmap(tiny, { type, quality: 75 });
+  for (const type of ["jpeg", "webp"] as const) {
+    await encodeBitmap(tiny, { type, quality: 75 });
+  }
 }
 
 /**
- * Encodes RGBA as PNG or WebP (alpha kept) or JPEG (alpha flattened onto white); no metadata.
+ * Encodes RGBA as PNG, WebP or AVIF (alpha kept) or JPEG (alpha flattened onto the format's
+ * background, white by default); no metadata.
  * A codec failure (a WebAssembly trap or abort included) becomes an ordinary `Error`: an
  * internal error for this one request, never a crash.
  */
@@ -28,9 +33,15 @@ export async function encodeBitmap(
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (format.type === "png") return encodePng(bitmap, PNG_LEVEL);
   try {
+    if (format.type === "avif") return await encodeAvif(bitmap, format.quality);
+    const background = parseHexColor(format.background ?? "ffffff");
     const encoded = format.type === "webp"
       ? await encodeWebp(bitmap, format.quality, format.lossless ?? false)
-      : await encodeJpeg(flattenBitmap(bitmap), format.quality, format.progressive ?? false);
+      : await encodeJpeg(
+        flattenBitmap(bitmap, background),
+        format.quality,
+        format.progressive ?? false,
+      );
     return new Uint8Array(encoded);
   } catch (error) {
     const reason = (error as Error).message;

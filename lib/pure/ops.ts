@@ -1,4 +1,6 @@
 import { type Bitmap, createBitmap, type Rect } from "../image/bitmap.ts";
+import { gaussianBlur } from "../image/blur.ts";
+import type { Rgba } from "../image/color.ts";
 
 // Geometric operations move whole 32-bit pixels, so they work on a Uint32Array view.
 function pixels(bitmap: Bitmap): Uint32Array {
@@ -68,18 +70,52 @@ export function grayscaleBitmap(src: Bitmap): Bitmap {
   return out;
 }
 
-/** Blends onto white, for formats without alpha: a transparent pixel becomes white. */
-export function flattenBitmap(src: Bitmap): Bitmap {
+/**
+ * Blends onto an opaque `background` (default white), for formats without alpha: a
+ * transparent pixel becomes the background.
+ */
+export function flattenBitmap(src: Bitmap, background: Rgba = [255, 255, 255, 255]): Bitmap {
   const out = createBitmap(src.width, src.height);
   const from = src.data;
   const to = out.data;
   for (let i = 0; i < from.length; i += 4) {
     const alpha = from[i + 3];
-    const white = 255 - alpha;
-    to[i] = Math.round((from[i] * alpha) / 255 + white);
-    to[i + 1] = Math.round((from[i + 1] * alpha) / 255 + white);
-    to[i + 2] = Math.round((from[i + 2] * alpha) / 255 + white);
+    const rest = 255 - alpha;
+    for (let c = 0; c < 3; c++) {
+      to[i + c] = Math.round((from[i + c] * alpha + background[c] * rest) / 255);
+    }
     to[i + 3] = 255;
+  }
+  return out;
+}
+
+/** Unsharp mask of amount 1: C' = C + (C − blurred), on R, G and B; alpha is kept. */
+export function sharpenBitmap(src: Bitmap, sigma: number): Bitmap {
+  const blurred = gaussianBlur(src, sigma).data;
+  const from = src.data;
+  const out = createBitmap(src.width, src.height);
+  const to = out.data;
+  for (let i = 0; i < from.length; i += 4) {
+    for (let c = i; c < i + 3; c++) to[c] = Math.min(255, Math.max(0, 2 * from[c] - blurred[c]));
+    to[i + 3] = from[i + 3];
+  }
+  return out;
+}
+
+/** A `size` bitmap of `color` with `src` copied in at `at`. */
+export function extendBitmap(
+  src: Bitmap,
+  size: { width: number; height: number },
+  at: { x: number; y: number },
+  color: Rgba,
+): Bitmap {
+  const out = createBitmap(size.width, size.height);
+  const fill = new Uint8Array(color);
+  pixels(out).fill(new Uint32Array(fill.buffer)[0]);
+  const rowBytes = src.width * 4;
+  for (let y = 0; y < src.height; y++) {
+    const start = ((at.y + y) * size.width + at.x) * 4;
+    out.data.set(src.data.subarray(y * rowBytes, (y + 1) * rowBytes), start);
   }
   return out;
 }

@@ -1,7 +1,17 @@
 import type { Matrix3x3 } from "sharp";
 import type { Canvas } from "../image/backend.ts";
-import type { Rect, Size } from "../image/bitmap.ts";
-import { type Build, type Engine, frameBytes, type Input, type Pixels } from "./engine.ts";
+import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
+import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
+import { blendOver } from "../image/composite.ts";
+import {
+  type Build,
+  type Engine,
+  frameBytes,
+  type Input,
+  type Pixels,
+  splitFrames,
+  stackFrames,
+} from "./engine.ts";
 
 /** Y = 0.299R + 0.587G + 0.114B into each of R, G and B (sharp's `greyscale` weighs otherwise). */
 const LUMA: [number, number, number] = [0.299, 0.587, 0.114];
@@ -36,6 +46,32 @@ interface Step {
   turn?: { transposes: boolean };
   /** Set for a resize, which sharp applies frame by frame to a stacked animation itself. */
   resize?: true;
+  /**
+   * Set for work done in TypeScript on the pixels (then `build` is unused): the shared
+   * per-pixel functions, where sharp has no operation with the same formula.
+   */
+  raw?: (pixels: Pixels) => Promise<Pixels>;
+}
+
+/** The pixels with every frame passed through `change`. */
+async function eachFrame(
+  pixels: Pixels,
+  change: (frame: Pixels) => Pixels | Promise<Pixels>,
+): Promise<Pixels> {
+  const frames: Pixels[] = [];
+  for (const frame of splitFrames(pixels)) frames.push(await change(frame));
+  return stackFrames(frames);
+}
+
+/** A frame as RGBA: a copy, with opaque alpha added to RGB. */
+function toRgba(frame: Pixels): Pixels {
+  if (frame.channels === 4) return { ...frame, data: frame.data.slice() };
+  const data = new Uint8Array(frame.width * frame.height * 4);
+  for (let i = 0, o = 0; i < frame.data.length; i += 3, o += 4) {
+    data.set(frame.data.subarray(i, i + 3), o);
+    data[o + 3] = 255;
+  }
+  return { ...frame, data, channels: 4 };
 }
 
 /** How an animation plays: each frame's delay in milliseconds, and 0 for a loop forever. */
@@ -125,6 +161,73 @@ export class VipsCanvas implements Canvas {
     }, this.#size);
   }
 
+  extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
+    const raw = (pixels: Pixels) =>
+      eachFrame(pixels, (frame) => {
+        const channels = frame.channels === 4 || color[3] < 255 ? 4 : 3;
+        const source = channels === 4 ? toRgba(frame) : frame;
+        const data = new Uint8Array(size.width * size.height * channels);
+        for (let i = 0; i < data.length; i += channels) data.set(color.slice(0, channels), i);
+        const row = frame.width * channels;
+        for (let y = 0; y < frame.height; y++) {
+          const start = ((at.y + y) * size.width + at.x) * channels;
+          data.set(source.data.subarray(y * row, (y + 1) * row), start);
+        }
+        return { ...frame, ...size, data, channels };
+      });
+    this.#pushRaw(raw, size);
+  }
+
+  composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
+    const raw = (pixels: Pixels) =>
+      eachFrame(pixels, (frame) => {
+        const data = frame.data.slice();
+        const image = { width: frame.width, y: 0, rows: frame.height };
+        blendOver(data, frame.channels, 255, image, overlay, at, opacity);
+        return { ...frame, data };
+      });
+    this.#pushRaw(raw, this.#size);
+  }
+
+  transformColors(matrix: ColorMatrix): void {
+    const raw = (pixels: Pixels) => {
+      const data = pixels.data.slice();
+      transformSamples(data, pixels.channels, 255, matrix);
+      return Promise.resolve({ ...pixels, data });
+    };
+    this.#pushRaw(raw, this.#size);
+  }
+
+  /** sharp's own sharpen works on lightness in LAB: the blur is sharp's, the formula ours. */
+  sharpen(sigma: number): void {
+    const blur: Build = (pipeline) => pipeline.blur({ sigma, minAmplitude: BLUR_MIN_AMPLITUDE });
+    const raw = async (pixels: Pixels) => {
+      const input = { kind: "pixels" as const, pixels };
+      const blurred = (await this.engine.pixels(input, blur, this.deadline)).data;
+      const data = pixels.data.slice();
+      const { channels } = pixels;
+      for (let i = 0; i < data.length; i += channels) {
+        for (let c = i; c < i + 3; c++) {
+          data[c] = Math.min(255, Math.max(0, 2 * data[c] - blurred[c]));
+        }
+      }
+      return { ...pixels, data };
+    };
+    this.#pushRaw(raw, this.#size);
+  }
+
+  /** Runs the queued steps; the first frame, resized by sharp when it is larger than `maxSide`. */
+  async sample(maxSide: number): Promise<Bitmap> {
+    const pixels = await this.pixels();
+    const first = { ...pixels, data: pixels.data.subarray(0, frameBytes(pixels)), frames: 1 };
+    const size = fitWithin(first, maxSide);
+    const shrunk = size.width === first.width && size.height === first.height
+      ? first
+      : await this.engine.pixels({ kind: "pixels", pixels: first }, resizeTo(size), this.deadline);
+    const { width, height, data } = toRgba(shrunk);
+    return { width, height, data };
+  }
+
   /** Whether any pixel of any frame is not fully opaque; runs the queued steps. */
   async hasAlpha(): Promise<boolean> {
     const { data, channels } = await this.pixels();
@@ -163,6 +266,10 @@ export class VipsCanvas implements Canvas {
     this.#input = undefined;
   }
 
+  #pushRaw(raw: (pixels: Pixels) => Promise<Pixels>, size: Size): void {
+    this.#push({ build: (pipeline) => pipeline, raw }, size);
+  }
+
   #push(step: Step, size: Size): void {
     this.#steps.push(step);
     this.#size = { width: size.width, height: size.height };
@@ -179,12 +286,17 @@ export class VipsCanvas implements Canvas {
    * the stacked frames as one tall image (they run frame by frame on pixels instead).
    */
   #fusable(step: Step): boolean {
+    if (step.raw) return false;
     const input = this.#current();
     if (input.kind === "source") return !input.animated || step.resize === true;
     return input.pixels.frames === 1;
   }
 
   async #runStep(step: Step): Promise<void> {
+    if (step.raw) {
+      this.#input = { kind: "pixels", pixels: await step.raw(await this.#decoded()) };
+      return;
+    }
     // Frames already in pixels go one by one (see Engine.pixels); an animation's source is
     // decoded first, unless the step is a resize.
     const input = this.#fusable(step) || this.#current().kind === "pixels"

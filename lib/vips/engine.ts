@@ -150,7 +150,7 @@ export function frameBytes(pixels: Pixels): number {
   return pixels.width * pixels.height * pixels.channels;
 }
 
-function splitFrames(pixels: Pixels): Pixels[] {
+export function splitFrames(pixels: Pixels): Pixels[] {
   const size = frameBytes(pixels);
   return Array.from({ length: pixels.frames }, (_, i) => ({
     ...pixels,
@@ -159,7 +159,7 @@ function splitFrames(pixels: Pixels): Pixels[] {
   }));
 }
 
-function stackFrames(frames: Pixels[]): Pixels {
+export function stackFrames(frames: Pixels[]): Pixels {
   const data = new Uint8Array(frames.reduce((sum, frame) => sum + frame.data.length, 0));
   frames.reduce((at, frame) => (data.set(frame.data, at), at + frame.data.length), 0);
   return { ...frames[0], data, frames: frames.length };

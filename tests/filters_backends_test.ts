@@ -1,0 +1,229 @@
+// The newer filters through a real server on every installed backend: the windows a fill
+// keeps, colour adjustments, padding, watermarks and AVIF, checked on pixels a user would see.
+import assert from "node:assert/strict";
+import type { Bitmap } from "../lib/image/bitmap.ts";
+import {
+  busyPatch,
+  busyPixels,
+  decode,
+  encode,
+  grayDeviation,
+  makeBitmap,
+  pixelAt,
+  quadrantAt,
+  quadrants,
+  startBackendServer,
+  type TestServer,
+} from "./helpers.ts";
+
+const backends = ["pure", "imagemagick", "graphicsmagick", "vips"] as const;
+
+/** A smooth colour picture whose channels stay within 40..200, so +-20 % never clips. */
+const soft = makeBitmap(200, 150, (x, y) => [
+  120 + 80 * Math.sin(x / 23),
+  120 + 70 * Math.cos(y / 19),
+  120 + 60 * Math.sin((x + y) / 31),
+  255,
+]);
+
+async function files(): Promise<Record<string, Uint8Array>> {
+  return {
+    "quadrants.png": await encode(quadrants(400), "png"),
+    "soft.png": await encode(soft, "png"),
+    "busy.png": await encode(busyPatch(), "png"),
+    "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
+  };
+}
+
+/** Mean and standard deviation over R, G and B. */
+function stats(bitmap: Bitmap): { mean: number; spread: number } {
+  let sum = 0;
+  let squares = 0;
+  let count = 0;
+  for (let i = 0; i < bitmap.data.length; i += 4) {
+    for (let c = i; c < i + 3; c++) {
+      sum += bitmap.data[c];
+      squares += bitmap.data[c] ** 2;
+      count++;
+    }
+  }
+  const mean = sum / count;
+  return { mean, spread: Math.sqrt(squares / count - mean * mean) };
+}
+
+/** Fetches `path` below the root; the decoded image, or throws with the status and body. */
+async function image(server: TestServer, path: string): Promise<Bitmap> {
+  const response = await fetch(`${server.url}/${path}`);
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (response.status !== 200) {
+    throw new Error(`${path}: ${response.status} ${new TextDecoder().decode(body)}`);
+  }
+  return decode(body);
+}
+
+/** Runs `check` against a server on `backend`; nothing (the helper says why) when it is missing. */
+async function onBackend(
+  backend: string,
+  check: (server: TestServer) => Promise<void>,
+): Promise<void> {
+  const server = await startBackendServer(await files(), backend);
+  if (!server) return;
+  try {
+    await check(server);
+  } finally {
+    await server.close();
+  }
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a fill keeps the window its gravity or focus point names`, () =>
+    onBackend(backend, async (server) => {
+      // Covering size 200x200; see filters_test.ts for the table's reading.
+      const expected: Record<string, [tall: string, wide: string]> = {
+        "": ["rg", "rb"],
+        n: ["rg", "rr"],
+        s: ["rg", "bb"],
+        e: ["gg", "rb"],
+        w: ["rr", "rb"],
+        ne: ["gg", "rr"],
+        nw: ["rr", "rr"],
+        se: ["gg", "bb"],
+        sw: ["rr", "bb"],
+        "f0:0": ["rr", "rr"],
+        "f1:1": ["gg", "bb"],
+      };
+      for (const [anchor, [tall, wide]] of Object.entries(expected)) {
+        const column = await image(server, `s,100x200-${anchor}/png/files/quadrants.png`);
+        assert.deepEqual([column.width, column.height], [100, 200]);
+        assert.equal(quadrantAt(column, 10, 10) + quadrantAt(column, 90, 10), tall, anchor);
+        const row = await image(server, `s,200x100-${anchor}/png/files/quadrants.png`);
+        assert.deepEqual([row.width, row.height], [200, 100]);
+        assert.equal(quadrantAt(row, 10, 10) + quadrantAt(row, 10, 90), wide, anchor);
+      }
+      // x = round(0.6 × 200 − 50) = 70: the red/green border lands at x = 30.
+      const focus = await image(server, "s,100x200-f0.6:0.5/png/files/quadrants.png");
+      assert.equal(quadrantAt(focus, 24, 10) + quadrantAt(focus, 36, 10), "rg");
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a smart fill keeps the busy patch on a flat background`, () =>
+    onBackend(backend, async (server) => {
+      // Covering size 400x200, the patch at x 300..366 there: a centred crop loses it.
+      const smart = await image(server, "s,200x200-smart/png/files/busy.png");
+      assert.deepEqual([smart.width, smart.height], [200, 200]);
+      assert.ok(busyPixels(smart) > 0.9 * 67 * 67, `kept ${busyPixels(smart)} busy pixels`);
+      const tall = await image(server, "s,200x300-smart/png/files/busy.png");
+      assert.deepEqual([tall.width, tall.height], [200, 300]);
+      assert.ok(busyPixels(tall) > 0.9 * 100 * 100, `kept ${busyPixels(tall)} busy pixels`);
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: br, ct and sat move the mean and spread as documented`, () =>
+    onBackend(backend, async (server) => {
+      const before = stats(soft);
+      const check = async (chain: string, mean: number, spread: number) => {
+        const after = stats(await image(server, `${chain}/png/files/soft.png`));
+        assert.ok(
+          Math.abs(after.mean - mean) < 0.6,
+          `${chain}: mean ${after.mean}, expected ${mean}`,
+        );
+        assert.ok(
+          Math.abs(after.spread - spread) < 0.6,
+          `${chain}: spread ${after.spread}, expected ${spread}`,
+        );
+      };
+      // br,N: the mean moves by 2.55·N, the spread stays.
+      await check("br,20", before.mean + 51, before.spread);
+      await check("br,-20", before.mean - 51, before.spread);
+      // ct,N: distances from 127.5 scale by 1 + N/100.
+      await check("ct,50", 127.5 + 1.5 * (before.mean - 127.5), 1.5 * before.spread);
+      await check("ct,-50", 127.5 + 0.5 * (before.mean - 127.5), 0.5 * before.spread);
+      const grey = await image(server, "sat,-100/png/files/soft.png");
+      assert.ok(grayDeviation(grey) <= 1, `sat,-100 leaves R, G, B ${grayDeviation(grey)} apart`);
+      const vivid = await image(server, "sat,50/png/files/soft.png");
+      const plain = await image(server, "sat,0/png/files/soft.png");
+      assert.ok(grayDeviation(vivid) > grayDeviation(plain) * 1.4, "sat,50 adds colour");
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: pad paints the border in its colour and alpha, the image untouched`, () =>
+    onBackend(backend, async (server) => {
+      const near = (got: number[], want: number[], what: string) =>
+        assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1), `${what}: ${got} not ${want}`);
+      const out = await image(server, "pad,300x200:ff000080/png/files/soft.png");
+      assert.deepEqual([out.width, out.height], [300, 200]);
+      // The 200x150 image at (50, 25).
+      for (const [x, y] of [[0, 0], [49, 100], [250, 100], [100, 24], [100, 175], [299, 199]]) {
+        near(pixelAt(out, x, y), [255, 0, 0, 128], `border at ${x},${y}`);
+      }
+      near(pixelAt(out, 50, 25), pixelAt(soft, 0, 0), "image's top-left");
+      near(pixelAt(out, 249, 174), pixelAt(soft, 199, 149), "image's bottom-right");
+      const clear = await image(server, "pad,201x151/png/files/soft.png");
+      assert.deepEqual(pixelAt(clear, 200, 150)[3], 0, "the default border is transparent");
+      // A half-transparent image keeps its own pixels on an opaque border.
+      const kept = await image(server, "pad,30x10:0000ff/png/files/alpha.png");
+      near(pixelAt(kept, 0, 5), [0, 0, 255, 255], "opaque border");
+      near(pixelAt(kept, 15, 5), [200, 100, 50, 100], "the image's own alpha");
+      // JPEG flattens the transparent border onto white.
+      const flat = await image(server, "pad,260x150/jpeg,95/files/soft.png");
+      near(pixelAt(flat, 5, 75).slice(0, 3), [255, 255, 255], "flattened border");
+      const refused = await fetch(`${server.url}/pad,100x100/png/files/soft.png`);
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /200x150 image to 100x100/);
+    }));
+}
+
+const watermarks = [
+  { name: "logo", storage: "files", path: "logo.png", opacity: 0.5, scale: 0.25, margin: 10 },
+  { name: "corner", storage: "files", path: "logo.png", gravity: "nw", scale: 0.1 },
+];
+
+/** 40x20: the left half opaque red, the right half transparent. */
+const logo = makeBitmap(40, 20, (x) => x < 20 ? [255, 0, 0, 255] : [0, 0, 0, 0]);
+
+for (const backend of backends) {
+  Deno.test(`${backend}: wm places the mark by gravity, scale, margin and opacity`, async () => {
+    const grey = await encode(makeBitmap(200, 100, () => [128, 128, 128, 255]), "png");
+    const server = await startBackendServer(
+      { "grey.png": grey, "logo.png": await encode(logo, "png") },
+      backend,
+      { watermarks },
+    );
+    if (!server) return;
+    try {
+      const near = (got: number[], want: number[], what: string) =>
+        assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 2), `${what}: ${got} not ${want}`);
+      const first = await fetch(`${server.url}/wm,logo/png/files/grey.png`);
+      const out = await decode(new Uint8Array(await first.arrayBuffer()));
+      // se, 50x25 at (140, 65): the red half over x 140..164 at opacity 0.5.
+      near(pixelAt(out, 150, 75), [192, 64, 64, 255], "half-opaque red");
+      for (const [x, y] of [[136, 75], [180, 75], [150, 62], [150, 92], [5, 5]]) {
+        near(pixelAt(out, x, y), [128, 128, 128, 255], `outside at ${x},${y}`);
+      }
+      // nw, scale 0.1: 20x10 at (0, 0), opaque; its red half is 10 wide.
+      const corner = await image(server, "wm,corner/png/files/grey.png");
+      near(pixelAt(corner, 4, 4), [255, 0, 0, 255], "opaque corner");
+      near(pixelAt(corner, 4, 14), [128, 128, 128, 255], "below the corner mark");
+      // Replacing the mark's file changes the result and its ETag.
+      await Deno.writeFile(
+        `${server.dir}/files/logo.png`,
+        await encode(makeBitmap(80, 40, () => [0, 0, 255, 255]), "png"),
+      );
+      const second = await fetch(`${server.url}/wm,logo/png/files/grey.png`);
+      const replaced = await decode(new Uint8Array(await second.arrayBuffer()));
+      assert.notEqual(second.headers.get("etag"), first.headers.get("etag"));
+      near(pixelAt(replaced, 150, 75), [64, 64, 192, 255], "the new mark");
+      const unknown = await fetch(`${server.url}/wm,nope/png/files/grey.png`);
+      assert.equal(unknown.status, 400);
+      assert.match(
+        await unknown.text(),
+        /Unknown watermark "nope": expected one of "logo", "corner"/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+}
