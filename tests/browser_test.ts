@@ -171,11 +171,14 @@ browserTest(
       withBrowser(async (browser) => {
         const page = await browser.newPage();
         await openPlayground(page, server);
-        await page.getByLabel(/^Chain/).fill("thumb,c,10x20-50x40,gs");
+        await page.getByLabel(/^Chain/).fill("thumb,c,10x20-50x40,br,-20,gs");
         await resultOfSize(page, 50, 40);
+        const level = page.getByLabel("Level", { exact: true });
+        assert.equal(await level.getAttribute("type"), "number", "a negative level fits its field");
+        assert.equal(await level.inputValue(), "-20");
         assert.equal(await page.getByLabel("Left (px)").inputValue(), "10");
         assert.equal(await page.getByLabel("Top (px)").inputValue(), "20");
-        assert.equal(await page.locator("#steps > li").count(), 3);
+        assert.equal(await page.locator("#steps > li").count(), 4);
         assert.match(await page.locator("#steps").innerText(), /preset: s,200x200-/);
         for (const chain of ["s,0x0", "s,10x10,nope", "b,1000"]) {
           const expected = await fetch(`${server.url}/${chain}/png/files/photo.jpg`);

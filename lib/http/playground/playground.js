@@ -44,8 +44,10 @@ function argumentPattern(filter) {
   const parts = filter.template.split(/(\{[^}]+\})/).map((part) => {
     const field = byName.get(part.slice(1, -1));
     if (!part.startsWith("{") || !field) return escapeRegExp(part);
-    if (field.kind === "integer") return "(\\d+)";
-    if (field.kind === "number") return "(\\d+(?:\\.\\d+)?|\\.\\d+)";
+    // A sign only where the field's range has negative values (levels such as `br,-20`).
+    const sign = field.min === undefined || field.min < 0 ? "-?" : "";
+    if (field.kind === "integer") return `(${sign}\\d+)`;
+    if (field.kind === "number") return `(${sign}(?:\\d+(?:\\.\\d+)?|\\.\\d+))`;
     if (field.kind === "choice") {
       return `(${field.choices.map((c) => escapeRegExp(c.value)).join("|")})`;
     }
