@@ -3,7 +3,7 @@ import type { Storage } from "../storages/storage.ts";
 import { type Config, ConfigError } from "./config/config.ts";
 import type { Logger } from "./log.ts";
 import { createServerMetrics, MetricsRegistry } from "./http/metrics.ts";
-import { WorkerPool } from "./pool/pool.ts";
+import { type PoolOptions, WorkerPool } from "./pool/pool.ts";
 import { ResultCache } from "./cache/results.ts";
 import { createHandler, createMetricsHandler, serverState } from "./http/server.ts";
 import { SourceLoader } from "./cache/sources.ts";
@@ -66,11 +66,16 @@ async function listen(hostname: string, port: number, handler: Deno.ServeHandler
 }
 
 /**
- * Builds the storages, starts the worker pool and serves HTTP.
+ * Builds the storages, starts the worker pool and serves HTTP. `poolTuning` is for tests (a
+ * worker module that ignores cancellation, a shorter grace period).
  *
  * @throws {ConfigError} when a storage or the backend cannot start
  */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(
+  config: Config,
+  log: Logger,
+  poolTuning: Pick<PoolOptions, "graceMs" | "workerUrl"> = {},
+): Promise<App> {
   const storages = await createStorages(config.storages, config.baseDir);
   const pool = await WorkerPool.start({
     size: config.http.workers,
@@ -78,6 +83,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     backend: config.backend,
     limits: config.image,
     onInternalError: (detail) => log.error(`worker: ${detail}`),
+    ...poolTuning,
   }).catch((error) => {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });

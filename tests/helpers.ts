@@ -2,6 +2,7 @@
 // loopback port.
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
+import type { PoolOptions } from "../lib/pool/pool.ts";
 import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import type { OutputFormat } from "../lib/image/formats.ts";
@@ -68,6 +69,7 @@ export interface TestServer {
 export async function startTestServer(
   files: Record<string, Uint8Array>,
   config: Record<string, unknown> = {},
+  poolTuning: Pick<PoolOptions, "graceMs" | "workerUrl"> = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-test-" });
   await Deno.mkdir(join(dir, "files"));
@@ -81,7 +83,7 @@ export async function startTestServer(
     storages: [{ name: "files", type: "local", path: "files" }],
     ...rest,
   };
-  const app = await startApp(parseConfig(raw, dir), quietLog).catch(async (error) => {
+  const app = await startApp(parseConfig(raw, dir), quietLog, poolTuning).catch(async (error) => {
     await Deno.remove(dir, { recursive: true });
     throw error;
   });

@@ -4,7 +4,11 @@ import { ConfigReader } from "../lib/config/reader.ts";
 import { SourceLoader } from "../lib/cache/sources.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import type { Storage } from "../storages/storage.ts";
-import { encode, photoLike, startTestServer } from "./helpers.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import type { HttpError } from "../lib/errors.ts";
+import type { Transform } from "../lib/jobs/transform.ts";
+import { WorkerFailure, WorkerPool } from "../lib/pool/pool.ts";
+import { decode, encode, photoLike, startTestServer } from "./helpers.ts";
 
 const big = await encode(photoLike(2000, 1500), "png");
 const small = await encode(photoLike(64, 48), "png");
@@ -22,20 +26,78 @@ async function timed(url: string, init?: RequestInit) {
   };
 }
 
-Deno.test("pool: a request past http.timeout gets 503 on time and the worker is replaced", async () => {
+Deno.test("pool: a request past http.timeout gets 503 on time and its worker is free once it stops", async () => {
   const server = await startTestServer({ "big.png": big, "small.png": small }, {
-    http: { timeout: "200ms", workers: 1 },
+    http: { timeout: "500ms", workers: 1 },
   });
+  const healthUrl = server.url.replace("/impressionist", "/health");
   try {
     const slow = await timed(`${server.url}/${slowChain}/png/files/big.png`);
     assert.equal(slow.status, 503);
     assert.ok(slow.headers.get("retry-after"));
-    assert.ok(slow.ms < 200 + 250, `answered in ${slow.ms.toFixed(0)} ms`);
+    assert.ok(slow.ms < 500 + 1000, `answered in ${slow.ms.toFixed(0)} ms`);
+    // The worker keeps its slot until it has stopped; no second thread is started meanwhile.
+    let stats = JSON.parse((await timed(healthUrl)).text);
+    assert.equal(stats.workers, 1);
+    while (stats.busy > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stats = JSON.parse((await timed(healthUrl)).text);
+    }
     const next = await timed(`${server.url}/s,10x0/png/files/small.png`);
     assert.equal(next.status, 200);
-    assert.ok(next.ms < 1500, `the next request took ${next.ms.toFixed(0)} ms`);
   } finally {
     await server.close();
+  }
+});
+
+const limits = parseConfig({ storages: [] }, ".").image;
+const task = (chain: Transform["chain"]): Transform => ({
+  chain,
+  format: { type: "png", quality: 75 },
+  limits,
+  autoOrient: true,
+});
+
+Deno.test("pool: a job that cannot be posted fails alone, and the pool stays usable", async () => {
+  const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
+  try {
+    const signal = new AbortController().signal;
+    // A function cannot be cloned into a worker: postMessage throws after the slot was taken.
+    const uncloneable = task([{ name: "gs", params: () => {} }]);
+    await assert.rejects(pool.run(uncloneable, small.slice(), signal), WorkerFailure);
+    assert.equal(pool.stats().busy, 0);
+    for (let i = 0; i < 3; i++) {
+      const output = await pool.run(
+        task([{ name: "gs", params: undefined }]),
+        small.slice(),
+        signal,
+      );
+      assert.equal((await decode(output)).width, 64);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("pool: admission counts requests still reading their source, and release frees them", async () => {
+  const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
+  try {
+    const signal = new AbortController().signal;
+    const first = pool.admit(signal);
+    const second = pool.admit(signal);
+    assert.throws(() => pool.admit(signal), (error: HttpError) => error.status === 503);
+    first.release();
+    first.release(); // twice is harmless
+    const third = pool.admit(signal);
+    const output = await second.run(task([]), small.slice());
+    assert.equal((await decode(output)).height, 48);
+    second.release(); // after run: nothing more to free
+    assert.ok(pool.admit(signal));
+    third.release();
+    const aborted = AbortSignal.abort();
+    assert.throws(() => pool.admit(aborted), (error: HttpError) => error.status === 503);
+  } finally {
+    pool.close();
   }
 });
 

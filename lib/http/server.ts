@@ -131,12 +131,15 @@ function record(deps: ServerDeps, status: number, seconds: number, image?: Image
 }
 
 function health({ pool, sources, results }: RouteDeps): Response {
+  const stats = pool.stats();
+  // A worker that did not stop after its job was cancelled still burns a core: unhealthy.
   const body = {
-    status: "ok",
-    ...pool.stats(),
+    status: stats.stuck ? "unhealthy" : "ok",
+    ...stats,
     caches: { source: sources.stats(), result: results.stats() },
   };
-  return Response.json(body, { headers: { "cache-control": "no-store" } });
+  const status = stats.stuck ? 503 : 200;
+  return Response.json(body, { status, headers: { "cache-control": "no-store" } });
 }
 
 /**

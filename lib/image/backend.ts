@@ -1,4 +1,5 @@
 import type { Rect, Size } from "./bitmap.ts";
+import type { CancelToken } from "./cancel.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
 /**
@@ -39,6 +40,11 @@ export interface DecodeOptions {
   hint?: DecodeHint;
   /** Decode every frame of an animation (GIF output); otherwise only the first. */
   allFrames: boolean;
+  /**
+   * Stops the work once the job is cancelled: the canvas keeps it for its operations and its
+   * encoding, which then throw `Cancelled`. Without it, nothing stops early.
+   */
+  cancel?: CancelToken;
 }
 
 /** An image library: turns bytes into a canvas and a canvas into bytes. */

@@ -1,6 +1,7 @@
 import { filters } from "../../filters/mod.ts";
 import type { Filter } from "../../filters/filter.ts";
 import type { Backend, DecodeHint } from "../image/backend.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { Size } from "../image/bitmap.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { BadRequest, Unprocessable } from "../errors.ts";
@@ -64,11 +65,13 @@ export function planChain(
  *
  * @throws {Unprocessable} when the source is not an image we can decode or is too large
  * @throws {BadRequest} when the chain does not fit the image
+ * @throws {Cancelled} once `cancel` is cancelled (checked between steps and inside them)
  */
 export async function runTransform(
   backend: Backend,
   task: Transform,
   bytes: Uint8Array,
+  cancel: CancelToken = neverCancelled,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { limits } = task;
   const format = sniffFormat(bytes);
@@ -89,9 +92,12 @@ export async function runTransform(
     transposed: upright.length > 0 && isTransposed(info.orientation),
   });
   const allFrames = task.format.type === "gif" || task.format.type === "auto";
-  const canvas = await backend.decode(bytes, format, { hint, allFrames });
+  const canvas = await backend.decode(bytes, format, { hint, allFrames, cancel });
   try {
-    chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, inputs[i]));
+    chain.forEach((step, i) => {
+      cancel.check();
+      filterOf(step).apply(canvas, step.params, inputs[i]);
+    });
     return await backend.encode(canvas, resolveFormat(task.format, canvas));
   } finally {
     canvas.dispose();

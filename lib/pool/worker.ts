@@ -1,12 +1,14 @@
 /// <reference lib="deno.worker" />
 // A pool worker: decode → filters → encode, off the HTTP thread.
 import type { Backend } from "../image/backend.ts";
+import { CancelToken } from "../image/cancel.ts";
 import { openBackend } from "./backends.ts";
 import { HttpError } from "../errors.ts";
 import { runTransform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
 
 let backend: Backend | undefined;
+let cancelFlag: Int32Array | undefined;
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -15,7 +17,8 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
-      backend = openBackend(data.backend, data.limits);
+      backend = openBackend(data.backend, data.limits, data.workers);
+      cancelFlag = data.cancel;
       reply({ type: "ready" });
     } catch (error) {
       reply({ type: "failed", message: (error as Error).message });
@@ -23,10 +26,17 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
     return;
   }
   const { id, task, bytes } = data;
+  const cancel = new CancelToken(cancelFlag!, id);
   try {
-    const output = await runTransform(backend!, task, bytes);
+    const output = await runTransform(backend!, task, bytes, cancel);
     reply({ type: "done", id, bytes: output }, transferList(output));
   } catch (error) {
+    // A cancelled job may fail in any way on its way out (a native call that was interrupted
+    // reports a plain failure): the pool only needs to know it has stopped.
+    if (cancel.cancelled) {
+      reply({ type: "cancelled", id });
+      return;
+    }
     const known = error instanceof HttpError;
     const message = known ? error.message : String((error as Error)?.stack ?? error);
     reply({

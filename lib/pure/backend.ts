@@ -1,6 +1,7 @@
 import type { Backend, Canvas } from "../image/backend.ts";
 import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { decodeBitmap } from "./decode.ts";
@@ -15,13 +16,21 @@ import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap } from "./ops.ts"
 export class BitmapCanvas implements Canvas {
   frames: AnimationFrame[];
 
-  constructor(bitmap: Bitmap, readonly loops?: number) {
+  constructor(
+    bitmap: Bitmap,
+    readonly loops?: number,
+    readonly cancel: CancelToken = neverCancelled,
+  ) {
     this.frames = [{ bitmap, delayMs: 0 }];
   }
 
   /** A canvas over the frames of an animation. */
-  static animated(frames: AnimationFrame[], loops?: number): BitmapCanvas {
-    const canvas = new BitmapCanvas(frames[0].bitmap, loops);
+  static animated(
+    frames: AnimationFrame[],
+    loops?: number,
+    cancel?: CancelToken,
+  ): BitmapCanvas {
+    const canvas = new BitmapCanvas(frames[0].bitmap, loops, cancel);
     canvas.frames = frames;
     return canvas;
   }
@@ -43,8 +52,12 @@ export class BitmapCanvas implements Canvas {
     return this.frames.length;
   }
 
+  /** Applies `op` to every frame, checking for cancellation before each. */
   #each(op: (bitmap: Bitmap) => Bitmap): void {
-    this.frames = this.frames.map((frame) => ({ ...frame, bitmap: op(frame.bitmap) }));
+    this.frames = this.frames.map((frame) => {
+      this.cancel.check();
+      return { ...frame, bitmap: op(frame.bitmap) };
+    });
   }
 
   crop(rect: Rect): void {
@@ -52,7 +65,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   resize(size: Size): void {
-    this.#each((bitmap) => resizeBitmap(bitmap, size.width, size.height));
+    this.#each((bitmap) => resizeBitmap(bitmap, size.width, size.height, this.cancel));
   }
 
   flip(axis: "h" | "v"): void {
@@ -68,7 +81,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   blur(sigma: number): void {
-    this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+    this.#each((bitmap) => gaussianBlur(bitmap, sigma, this.cancel));
   }
 
   hasAlpha(): boolean {
@@ -89,13 +102,15 @@ export const pureBackend: Backend = {
       const frames = await decodeGifFrames(bytes).catch((error) => {
         throw new Unprocessable(`Cannot decode the gif source: ${(error as Error).message}`);
       });
-      return BitmapCanvas.animated(frames, gifLoopCount(bytes));
+      return BitmapCanvas.animated(frames, gifLoopCount(bytes), options.cancel);
     }
-    return new BitmapCanvas(await decodeBitmap(bytes, format, options.hint));
+    const bitmap = await decodeBitmap(bytes, format, options.hint);
+    return new BitmapCanvas(bitmap, undefined, options.cancel);
   },
   encode(canvas, format) {
-    const { frames, loops } = canvas as BitmapCanvas;
+    const { frames, loops, cancel } = canvas as BitmapCanvas;
+    cancel.check();
     if (format.type === "gif") return Promise.resolve(encodeGif(frames, loops));
-    return encodeBitmap(frames[0].bitmap, format);
+    return encodeBitmap(frames[0].bitmap, format, cancel);
   },
 };

@@ -1,5 +1,6 @@
 import codecs from "imagescript/codecs/node/index.js";
 import type { Bitmap } from "../image/bitmap.ts";
+import type { CancelToken } from "../image/cancel.ts";
 import type { OutputFormat } from "../image/formats.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
@@ -13,10 +14,11 @@ const PNG_LEVEL = 6;
 export async function encodeBitmap(
   bitmap: Bitmap,
   format: OutputFormat,
+  cancel?: CancelToken,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { width, height } = bitmap;
   if (format.type === "png") {
-    return encodePng(bitmap, PNG_LEVEL);
+    return encodePng(bitmap, PNG_LEVEL, cancel);
   }
   if (format.type === "webp") {
     const quality = format.lossless ? null : format.quality;
