@@ -258,7 +258,9 @@ for (const backend of backends) {
   Deno.test(`limits (${backend}): a source of exactly image.maxSourcePixels is served`, async () => {
     const files = { "small.png": await encode(photoLike(64, 48), "png") };
     for (const [maxSourcePixels, status] of [[64 * 48, 200], [64 * 48 - 1, 422]]) {
-      const server = await startBackendServer(files, backend, { image: { maxSourcePixels } });
+      // The output limit too: the library's own limit is the larger of the two.
+      const image = { maxSourcePixels, maxOutputPixels: maxSourcePixels };
+      const server = await startBackendServer(files, backend, { image });
       if (!server) return;
       try {
         const answer = await get(`${server.url}/s,10x10/png/files/small.png`);
