@@ -79,6 +79,29 @@ Deno.test("pool: a job that cannot be posted fails alone, and the pool stays usa
   }
 });
 
+Deno.test("pool: a worker that crashes fails its job alone with a 500 and is replaced", async () => {
+  const pool = await WorkerPool.start({
+    size: 1,
+    queueLimit: 1,
+    backend: "pure",
+    limits,
+    workerUrl: new URL("./fixtures/crashing_worker.ts", import.meta.url),
+  });
+  try {
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 2; i++) {
+      const crash = pool.run(task([{ name: "crash", params: undefined }]), small.slice(), signal);
+      await assert.rejects(crash, (error: HttpError) => error.status === 500);
+      // The spare (or a new worker, once started) takes the crashed one's place.
+      const echoed = await pool.run(task([]), small.slice(), signal);
+      assert.deepEqual(echoed, small);
+      assert.deepEqual([pool.stats().workers, pool.stats().busy], [1, 0]);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("pool: admission counts requests still reading their source, and release frees them", async () => {
   const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
   try {
