@@ -57,7 +57,7 @@ export async function benchFormats(rounds: number, backends: readonly BackendNam
   for (const name of backends) {
     let backend: Backend;
     try {
-      backend = await openBackend(name, limits);
+      backend = await openBackend(name, limits, 1);
     } catch (error) {
       console.log(`${name}: skipped (${(error as Error).message})`);
       continue;

@@ -10,7 +10,7 @@ import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
 import { RequestMemo } from "./http/request_memo.ts";
 import { createHandler, createMetricsHandler } from "./http/server.ts";
 import type { Logger } from "./log.ts";
-import { WorkerPool } from "./pool/pool.ts";
+import { type PoolOptions, WorkerPool } from "./pool/pool.ts";
 import { createStorages } from "../storages/mod.ts";
 import type { Storage, WritableStorage } from "../storages/storage.ts";
 
@@ -99,17 +99,23 @@ async function listen(hostname: string, port: number, handler: Deno.ServeHandler
 }
 
 /**
- * Builds the storages, starts the worker pool and serves HTTP.
+ * Builds the storages, starts the worker pool and serves HTTP. `poolTuning` is for tests (a
+ * worker module that ignores cancellation, a shorter grace period).
  *
  * @throws {ConfigError} when a storage or the backend cannot start
  */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(
+  config: Config,
+  log: Logger,
+  poolTuning: Pick<PoolOptions, "graceMs" | "workerUrl"> = {},
+): Promise<App> {
   const pool = await WorkerPool.start({
     size: config.http.workers,
     queueLimit: config.http.queue,
     backend: config.backend,
     limits: config.image,
     onInternalError: (detail) => log.error(`worker: ${detail}`),
+    ...poolTuning,
   }).catch((error) => {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });

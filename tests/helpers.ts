@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
 import type { ApplyContext } from "../filters/filter.ts";
+import type { PoolOptions } from "../lib/pool/pool.ts";
 import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import type { OutputFormat } from "../lib/image/formats.ts";
@@ -166,6 +167,7 @@ export interface TestServer {
 export async function startTestServer(
   files: Record<string, Uint8Array>,
   config: Record<string, unknown> = {},
+  poolTuning: Pick<PoolOptions, "graceMs" | "workerUrl"> = {},
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-test-" });
   await Deno.mkdir(join(dir, "files"));
@@ -179,7 +181,7 @@ export async function startTestServer(
     storages: [{ name: "files", type: "local", path: "files" }],
     ...rest,
   };
-  const app = await startApp(parseConfig(raw, dir), quietLog).catch(async (error) => {
+  const app = await startApp(parseConfig(raw, dir), quietLog, poolTuning).catch(async (error) => {
     await Deno.remove(dir, { recursive: true });
     throw error;
   });

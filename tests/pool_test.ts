@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encode, photoLike, startTestServer } from "./helpers.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import type { HttpError } from "../lib/errors.ts";
+import type { Transform } from "../lib/jobs/transform.ts";
+import { WorkerFailure, WorkerPool } from "../lib/pool/pool.ts";
+import { decode, encode, photoLike, startTestServer } from "./helpers.ts";
 
 const big = await encode(photoLike(2000, 1500), "png");
 const small = await encode(photoLike(64, 48), "png");
@@ -18,20 +22,104 @@ async function timed(url: string, init?: RequestInit) {
   };
 }
 
-Deno.test("pool: a request past http.timeout gets 503 on time and the worker is replaced", async () => {
+Deno.test("pool: a request past http.timeout gets 503 on time and its worker is free once it stops", async () => {
   const server = await startTestServer({ "big.png": big, "small.png": small }, {
-    http: { timeout: "200ms", workers: 1 },
+    http: { timeout: "500ms", workers: 1 },
   });
+  const healthUrl = server.url.replace("/impressionist", "/health");
   try {
     const slow = await timed(`${server.url}/${slowChain}/png/files/big.png`);
     assert.equal(slow.status, 503);
     assert.ok(slow.headers.get("retry-after"));
-    assert.ok(slow.ms < 200 + 250, `answered in ${slow.ms.toFixed(0)} ms`);
+    assert.ok(slow.ms < 500 + 1000, `answered in ${slow.ms.toFixed(0)} ms`);
+    // The worker keeps its slot until it has stopped; no second thread is started meanwhile.
+    let stats = JSON.parse((await timed(healthUrl)).text);
+    assert.equal(stats.workers, 1);
+    while (stats.busy > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stats = JSON.parse((await timed(healthUrl)).text);
+    }
     const next = await timed(`${server.url}/s,10x0/png/files/small.png`);
     assert.equal(next.status, 200);
-    assert.ok(next.ms < 1500, `the next request took ${next.ms.toFixed(0)} ms`);
   } finally {
     await server.close();
+  }
+});
+
+const limits = parseConfig({ storages: [] }, ".").image;
+const task = (chain: Transform["chain"]): Transform => ({
+  chain,
+  format: { type: "png", quality: 75 },
+  limits,
+  autoOrient: true,
+});
+
+Deno.test("pool: a job that cannot be posted fails alone, and the pool stays usable", async () => {
+  const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
+  try {
+    const signal = new AbortController().signal;
+    // A function cannot be cloned into a worker: postMessage throws after the slot was taken.
+    const uncloneable = task([{ name: "gs", params: () => {} }]);
+    await assert.rejects(pool.run(uncloneable, small.slice(), signal), WorkerFailure);
+    assert.equal(pool.stats().busy, 0);
+    for (let i = 0; i < 3; i++) {
+      const output = await pool.run(
+        task([{ name: "gs", params: undefined }]),
+        small.slice(),
+        signal,
+      );
+      assert.equal((await decode(output)).width, 64);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("pool: a worker that crashes fails its job alone with a 500 and is replaced", async () => {
+  const pool = await WorkerPool.start({
+    size: 1,
+    queueLimit: 1,
+    backend: "pure",
+    limits,
+    workerUrl: new URL("./fixtures/crashing_worker.ts", import.meta.url),
+  });
+  try {
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 2; i++) {
+      const crash = pool.run(task([{ name: "crash", params: undefined }]), small.slice(), signal);
+      await assert.rejects(crash, (error: HttpError) => error.status === 500);
+      // The spare (or a new worker, once started) takes the crashed one's place.
+      const echoed = await pool.run(task([]), small.slice(), signal);
+      assert.deepEqual(echoed, small);
+      assert.deepEqual([pool.stats().workers, pool.stats().busy], [1, 0]);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("pool: admission counts requests still reading their source, and release frees them", async () => {
+  const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
+  try {
+    const signal = new AbortController().signal;
+    const first = pool.admit();
+    const second = pool.admit();
+    assert.throws(() => pool.admit(), (error: HttpError) => error.status === 503);
+    first.release();
+    first.release(); // twice is harmless
+    const third = pool.admit();
+    const output = await second.run(task([]), small.slice(), signal);
+    assert.equal((await decode(output)).height, 48);
+    second.release(); // after run: nothing more to free
+    assert.ok(pool.admit());
+    third.release();
+    const aborted = AbortSignal.abort();
+    await assert.rejects(
+      pool.run(task([]), small.slice(), aborted),
+      (error: HttpError) => error.status === 503,
+    );
+  } finally {
+    pool.close();
   }
 });
 

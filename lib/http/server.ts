@@ -56,12 +56,17 @@ async function route(request: Request, id: string, deps: ServerDeps): Promise<An
 }
 
 function health(id: string, { pool, sources, results }: ServerDeps): Response {
+  const stats = pool.stats();
+  // A worker that did not stop after its job was cancelled still burns a core: unhealthy.
   const body = {
-    status: "ok",
-    ...pool.stats(),
+    status: stats.stuck ? "unhealthy" : "ok",
+    ...stats,
     caches: { source: sources.stats(), result: results.stats() },
   };
-  return Response.json(body, { headers: { "cache-control": "no-store", "x-request-id": id } });
+  return Response.json(body, {
+    status: stats.stuck ? 503 : 200,
+    headers: { "cache-control": "no-store", "x-request-id": id },
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Bitmap, Rect, Size } from "./bitmap.ts";
+import type { CancelToken } from "./cancel.ts";
 import type { ColorMatrix, Rgba } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
 
@@ -72,6 +73,11 @@ export interface DecodeOptions {
    * own work (vips) stops it then, so an abandoned job stops using CPU.
    */
   deadline?: number;
+  /**
+   * Stops the work once the job is cancelled: the canvas keeps it for its operations and its
+   * encoding, which then throw `Cancelled`. Without it, nothing stops early.
+   */
+  cancel?: CancelToken;
 }
 
 /** An image library: turns bytes into a canvas and a canvas into bytes. */

@@ -1,4 +1,5 @@
 import { type Bitmap, createBitmap } from "./bitmap.ts";
+import { type CancelToken, neverCancelled } from "./cancel.ts";
 
 /**
  * A fourth-order recursive approximation of a Gaussian: the causal pass computes
@@ -33,19 +34,29 @@ const MID_SCALE = 256;
 /** Samples of padding before and after each line, one per recursion state. */
 const PAD = 4;
 
+/** Values a recursion runs through between two cancellation checks (a few milliseconds). */
+const CHECK_EVERY = 1 << 18;
+
 /**
  * Blurs a bitmap with a Gaussian of standard deviation `sigma` pixels. A recursive filter runs
  * forwards and backwards along each axis, so the time depends on the pixel count only, not on
  * sigma. Works on premultiplied alpha; edges repeat the border pixels. A `sigma` of zero or less
- * returns a copy; one above 1000 is taken as 1000.
+ * returns a copy; one above 1000 is taken as 1000. Memory besides the result: 8 bytes per
+ * sample between the passes and one line of doubles, sized by the image (a 1x200000 image
+ * needs 6 MB of it, not 64 columns' worth). `cancel` is checked every few milliseconds.
  *
+ * @throws {Cancelled} when `cancel` is cancelled meanwhile
  * @example
  * ```ts
  * import { createBitmap } from "./bitmap.ts";
  * const soft = gaussianBlur(createBitmap(640, 480), 2.5);
  * ```
  */
-export function gaussianBlur(src: Bitmap, sigma: number): Bitmap {
+export function gaussianBlur(
+  src: Bitmap,
+  sigma: number,
+  cancel: CancelToken = neverCancelled,
+): Bitmap {
   const { width, height, data: s } = src;
   if (!(sigma > 0)) return { width, height, data: s.slice() };
   const f = recursion(Math.min(sigma, MAX_SIGMA));
@@ -53,9 +64,12 @@ export function gaussianBlur(src: Bitmap, sigma: number): Bitmap {
   // The recursions need doubles: in single precision, poles this close to 1 drift for a large
   // sigma. So each line is filtered in a small double buffer, and the image between the passes
   // is kept in 16 bits, half the memory of floats.
-  const lines = new Float64Array((Math.max(width, STRIP * height) + 2 * PAD * STRIP) * 4);
+  // One row, or a strip of columns (only as many as the image has) down the whole height.
+  const strip = Math.min(STRIP, width);
+  const lines = new Float64Array(Math.max(width + 2 * PAD, strip * (height + 2 * PAD)) * 4);
   const mid = new Uint16Array(width * height * 4);
   for (let y = 0, p = 0; y < height; y++) {
+    cancel.check();
     for (let q = PAD * 4, end = q + width * 4; q < end; q += 4, p += 4) {
       const a = s[p + 3];
       const k = a / 255;
@@ -64,7 +78,7 @@ export function gaussianBlur(src: Bitmap, sigma: number): Bitmap {
       lines[q + 2] = s[p + 2] * k;
       lines[q + 3] = a;
     }
-    recurse(lines, 4, width, f, edge);
+    recurse(lines, 4, width, f, edge, cancel);
     for (let q = PAD * 4, end = q + width * 4, o = y * width * 4; q < end; q++) {
       mid[o++] = Math.max(0, lines[q] * MID_SCALE + 0.5);
     }
@@ -74,14 +88,15 @@ export function gaussianBlur(src: Bitmap, sigma: number): Bitmap {
   const out = createBitmap(width, height);
   // A clamped view rounds and clamps to 0..255 on store.
   const px = new Uint8ClampedArray(out.data.buffer, out.data.byteOffset, out.data.length);
-  for (let x0 = 0; x0 < width; x0 += STRIP) {
-    const len = Math.min(STRIP, width - x0) * 4;
+  for (let x0 = 0; x0 < width; x0 += strip) {
+    cancel.check();
+    const len = Math.min(strip, width - x0) * 4;
     for (let y = 0, q = PAD * len; y < height; y++) {
       for (let p = (y * width + x0) * 4, end = p + len; p < end; p++) {
         lines[q++] = mid[p] / MID_SCALE;
       }
     }
-    recurse(lines, len, height, f, edge);
+    recurse(lines, len, height, f, edge, cancel);
     for (let y = 0, q = PAD * len; y < height; y++) {
       for (let p = (y * width + x0) * 4, end = p + len; p < end; p += 4, q += 4) {
         const a = lines[q + 3];
@@ -99,9 +114,17 @@ export function gaussianBlur(src: Bitmap, sigma: number): Bitmap {
 
 /**
  * Filters `n` samples of `len` values each, in place, forwards then backwards. `buf` holds PAD
- * samples before the data and PAD after, for the states beyond the edges.
+ * samples before the data and PAD after, for the states beyond the edges. A long line (a strip
+ * down a tall image) checks `cancel` every CHECK_EVERY values.
  */
-function recurse(buf: Float64Array, len: number, n: number, f: Recursion, edge: Float64Array) {
+function recurse(
+  buf: Float64Array,
+  len: number,
+  n: number,
+  f: Recursion,
+  edge: Float64Array,
+  cancel: CancelToken,
+) {
   const { b, a1, a2, a3, a4 } = f;
   const start = PAD * len;
   const end = start + n * len;
@@ -110,9 +133,12 @@ function recurse(buf: Float64Array, len: number, n: number, f: Recursion, edge: 
   for (let k = 0; k < PAD; k++) buf.copyWithin(k * len, start, start + len);
   // Keep the last input in the trailing padding: the boundary below starts from it.
   buf.copyWithin(end + 3 * len, end - len, end);
-  for (let i = start; i < end; i++) {
-    buf[i] = b * buf[i] + a1 * buf[i - len] + a2 * buf[i - l2] + a3 * buf[i - l3] +
-      a4 * buf[i - l4];
+  for (let from = start; from < end; from += CHECK_EVERY) {
+    cancel.check();
+    for (let i = from, to = Math.min(end, from + CHECK_EVERY); i < to; i++) {
+      buf[i] = b * buf[i] + a1 * buf[i - len] + a2 * buf[i - l2] + a3 * buf[i - l3] +
+        a4 * buf[i - l4];
+    }
   }
   // Past the end, the input repeats its last value: the backward states follow linearly from
   // the causal states' distance to it (Triggs and Sdika).
@@ -126,9 +152,12 @@ function recurse(buf: Float64Array, len: number, n: number, f: Recursion, edge: 
       buf[end + k * len + j] = v;
     }
   }
-  for (let i = end - 1; i >= start; i--) {
-    buf[i] = b * buf[i] + a1 * buf[i + len] + a2 * buf[i + l2] + a3 * buf[i + l3] +
-      a4 * buf[i + l4];
+  for (let from = end - 1; from >= start; from -= CHECK_EVERY) {
+    cancel.check();
+    for (let i = from, to = Math.max(start, from - CHECK_EVERY + 1); i >= to; i--) {
+      buf[i] = b * buf[i] + a1 * buf[i + len] + a2 * buf[i + l2] + a3 * buf[i + l3] +
+        a4 * buf[i + l4];
+    }
   }
 }
 

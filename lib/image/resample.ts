@@ -1,4 +1,5 @@
 import { type Bitmap, createBitmap } from "./bitmap.ts";
+import { type CancelToken, neverCancelled } from "./cancel.ts";
 
 /**
  * Gives row `y` of an image in premultiplied form, as `width * 4` values: colour channels hold
@@ -26,16 +27,22 @@ const MAX_BLOCK = 181;
  * Resizes a bitmap to exactly `width` x `height` with a separable Lanczos3 filter, widened when
  * shrinking so the result does not alias. Works on premultiplied alpha, so the colour of
  * transparent pixels never bleeds into visible ones; edges repeat the border pixels. The same
- * size gives a copy.
+ * size gives a copy. `cancel` is checked for every row any stage computes.
  *
  * @throws {RangeError} when a dimension is not a positive integer, or the source is empty
+ * @throws {Cancelled} when `cancel` is cancelled meanwhile
  * @example
  * ```ts
  * import { createBitmap } from "./bitmap.ts";
  * const small = resizeBitmap(createBitmap(4000, 3000), 400, 300);
  * ```
  */
-export function resizeBitmap(src: Bitmap, width: number, height: number): Bitmap {
+export function resizeBitmap(
+  src: Bitmap,
+  width: number,
+  height: number,
+  cancel: CancelToken = neverCancelled,
+): Bitmap {
   if (!isPositiveInteger(width) || !isPositiveInteger(height)) {
     throw new RangeError(`Cannot resize to "${width}x${height}": expected positive integers`);
   }
@@ -64,11 +71,11 @@ export function resizeBitmap(src: Bitmap, width: number, height: number): Bitmap
   // An axis that keeps its size needs no pass; at least one axis changes size.
   let rows: Rows;
   if (horizontalFirst) {
-    rows = horizontalRows(sourceRows(src, kx, ky, 1), ax, doY ? ay.taps : 1);
-    if (doY) rows = verticalRows(rows, width, ay);
+    rows = horizontalRows(sourceRows(src, kx, ky, 1, cancel), ax, doY ? ay.taps : 1, cancel);
+    if (doY) rows = verticalRows(rows, width, ay, cancel);
   } else {
-    rows = verticalRows(sourceRows(src, kx, ky, ay.taps), srcWidth, ay);
-    if (doX) rows = horizontalRows(rows, ax, 1);
+    rows = verticalRows(sourceRows(src, kx, ky, ay.taps, cancel), srcWidth, ay, cancel);
+    if (doX) rows = horizontalRows(rows, ax, 1, cancel);
   }
   return unpremultiply(rows, width, height);
 }
@@ -127,11 +134,13 @@ function clamp(n: number, lo: number, hi: number): number {
 
 /**
  * Keeps the last `slots` rows that `fill` computed. Enough slots for the widest window a
- * consumer asks for means no row is computed twice.
+ * consumer asks for means no row is computed twice. Every stage computes its rows here, so
+ * this is where a cancelled resize stops.
  */
 function ringRows(
   width: number,
   slots: number,
+  cancel: CancelToken,
   fill: (y: number, row: Float32Array) => void,
 ): Rows {
   const stride = width * 4;
@@ -144,6 +153,7 @@ function ringRows(
   return (y) => {
     const slot = y % slots;
     if (held[slot] !== y) {
+      cancel.check();
       fill(y, views[slot]);
       held[slot] = y;
     }
@@ -152,10 +162,16 @@ function ringRows(
 }
 
 /** Premultiplied rows of `src`, each pixel the exact average of a kx×ky block (partial at edges). */
-function sourceRows(src: Bitmap, kx: number, ky: number, slots: number): Rows {
+function sourceRows(
+  src: Bitmap,
+  kx: number,
+  ky: number,
+  slots: number,
+  cancel: CancelToken,
+): Rows {
   const { width: sw, height: sh, data: s } = src;
   if (kx === 1 && ky === 1) {
-    return ringRows(sw, slots, (y, row) => {
+    return ringRows(sw, slots, cancel, (y, row) => {
       for (let x = 0, p = y * sw * 4; x < row.length; x += 4, p += 4) {
         const a = s[p + 3];
         row[x] = s[p] * a;
@@ -168,7 +184,7 @@ function sourceRows(src: Bitmap, kx: number, ky: number, slots: number): Rows {
   const width = Math.ceil(sw / kx);
   // Integer sums are exact and much faster than float read-modify-writes.
   const sums = new Int32Array(width * 4);
-  return ringRows(width, slots, (y, row) => {
+  return ringRows(width, slots, cancel, (y, row) => {
     sums.fill(0);
     const lastRow = Math.min(sh, (y + 1) * ky);
     for (let sy = y * ky; sy < lastRow; sy++) {
@@ -195,9 +211,9 @@ function sourceRows(src: Bitmap, kx: number, ky: number, slots: number): Rows {
   });
 }
 
-function horizontalRows(rows: Rows, axis: Axis, slots: number): Rows {
+function horizontalRows(rows: Rows, axis: Axis, slots: number, cancel: CancelToken): Rows {
   const { size, taps, start, count, weights } = axis;
-  return ringRows(size, slots, (y, out) => {
+  return ringRows(size, slots, cancel, (y, out) => {
     const row = rows(y);
     for (let i = 0, o = 0; i < size; i++, o += 4) {
       let r = 0, g = 0, b = 0, a = 0;
@@ -217,10 +233,10 @@ function horizontalRows(rows: Rows, axis: Axis, slots: number): Rows {
   });
 }
 
-function verticalRows(rows: Rows, width: number, axis: Axis): Rows {
+function verticalRows(rows: Rows, width: number, axis: Axis, cancel: CancelToken): Rows {
   const { taps, start, count, weights } = axis;
   const stride = width * 4;
-  return ringRows(width, 1, (y, out) => {
+  return ringRows(width, 1, cancel, (y, out) => {
     out.fill(0);
     for (let k = 0; k < count[y]; k++) {
       const w = weights[y * taps + k];

@@ -1,5 +1,6 @@
 import type { ApplyContext } from "../../filters/filter.ts";
 import type { Backend } from "../image/backend.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { Unprocessable } from "../errors.ts";
 import { type OutputFormat, resolveFormat } from "../image/formats.ts";
@@ -55,11 +56,13 @@ function applyContext(backend: Backend, task: Transform): ApplyContext {
  * @throws {BadRequest} when the chain does not fit the image, a limit or the output format
  * @throws {Error} when the encoder writes nothing, or not the format asked for (an internal
  * error: the result must not be served or cached)
+ * @throws {Cancelled} once `cancel` is cancelled (checked between steps and inside them)
  */
 export async function runTransform(
   backend: Backend,
   task: Transform,
   bytes: Uint8Array,
+  cancel: CancelToken = neverCancelled,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const format = sniffFormat(bytes);
   if (!format) {
@@ -70,12 +73,15 @@ export async function runTransform(
     hint: plan.hint,
     allFrames: plan.allFrames,
     deadline: task.deadline,
+    cancel,
   });
   try {
     const context = applyContext(backend, task);
     for (const [i, step] of plan.chain.entries()) {
+      cancel.check();
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
+    cancel.check();
     const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {

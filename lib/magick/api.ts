@@ -1,3 +1,4 @@
+import type { CancelToken } from "../image/cancel.ts";
 import type { Dialect } from "./dialects.ts";
 import type { commonSymbols, effectSymbols } from "./symbols.ts";
 
@@ -27,9 +28,18 @@ export interface MagickApi {
   /**
    * Makes the next read use this coder ("PNG", "JPEG"…) and no other, whatever the bytes
    * look like: left to sniff, the libraries would run their SVG, MVG or PostScript (through
-   * Ghostscript) coders on a file that merely claims to be a PNG.
+   * Ghostscript) coders on a file that merely claims to be a PNG. The images read are named
+   * `name`; with `firstOnly`, only the first page or frame is decoded (the libraries' `[0]`
+   * subimage syntax), not merely kept.
    */
-  setReadFormat(wand: Wand, coder: string): boolean;
+  setReadFormat(wand: Wand, coder: string, name: string, firstOnly: boolean): boolean;
+  /**
+   * Makes the wand's long operations (reading, resize, blur…) stop once `cancel` is
+   * cancelled: ImageMagick through a progress monitor on the wand, read by this worker's own
+   * thread; GraphicsMagick through the images' names and the pool's process-wide monitor
+   * (lib/magick/interrupt.ts), so nothing is needed here. Call before reading.
+   */
+  watch(wand: Wand, cancel: CancelToken): boolean;
   /** Lets the JPEG decoder shrink by a DCT scale while staying at least this large. */
   setDecodeSize(wand: Wand, width: number, height: number): boolean;
   /**
@@ -58,9 +68,10 @@ export interface MagickApi {
    * Only where blur does not repeat the edge pixels past the border (GraphicsMagick drops the
    * kernel's outside taps and rescales the rest, so edges blur less than on the other
    * backends): a new wand holding one blank image, transparent when `alpha`, black otherwise,
-   * or null. The blur then runs on a copy framed by repeated edge pixels.
+   * or null. The blur then runs on a copy framed by repeated edge pixels. The image is named
+   * like the current image of `like`, so it can be interrupted like it.
    */
-  blankImage?(width: number, height: number, alpha: boolean): Deno.PointerValue;
+  blankImage?(like: Wand, width: number, height: number, alpha: boolean): Deno.PointerValue;
   setQuality(wand: Wand, quality: number): boolean;
   /** Sets an encoder option such as WebP's `lossless`, for the next write. */
   setCoderOption(wand: Wand, coder: string, key: string, value: string): boolean;

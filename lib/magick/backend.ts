@@ -1,4 +1,5 @@
 import type { Backend } from "../image/backend.ts";
+import { neverCancelled } from "../image/cancel.ts";
 import { MagickCanvas } from "./canvas.ts";
 import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";
@@ -9,6 +10,7 @@ import { applyLimits, type MagickLimits } from "./limits.ts";
 /**
  * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
  * called through FFI. Creating it loads the library, so a missing one fails at start-up.
+ * `workers` is how many workers of the process share the library's process-wide limits.
  *
  * @example
  * ```ts
@@ -18,25 +20,37 @@ import { applyLimits, type MagickLimits } from "./limits.ts";
  * ```
  * @throws {Error} naming the Debian package to install when the library is missing
  */
-export function createMagickBackend(library: MagickLibrary, limits: MagickLimits): Backend {
+export function createMagickBackend(
+  library: MagickLibrary,
+  limits: MagickLimits,
+  workers = 1,
+): Backend {
   const api = openMagick(library);
-  applyLimits(api, limits);
+  applyLimits(api, limits, workers);
   return {
     name: library,
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
     decode(bytes, format, options) {
-      return Promise.try(() => new MagickCanvas(api, decodeWand(api, bytes, format, options)));
+      const cancel = options.cancel ?? neverCancelled;
+      return Promise.try(() =>
+        new MagickCanvas(api, decodeWand(api, bytes, format, options), cancel)
+      );
     },
     encode(canvas, format) {
+      const { wand, cancel } = canvas as MagickCanvas;
       // Debian's ImageMagick writes AVIF through libheif at a fixed, slow speed (~250 ms for
       // 400x300) and GraphicsMagick cannot write it: both use the WebAssembly encoder.
       if (format.type === "avif") {
-        return Promise.try(() => canvas.sample(Infinity)).then((pixels) =>
-          encodeAvif(pixels, format.quality)
-        );
+        return Promise.try(() => {
+          cancel.check();
+          return canvas.sample(Infinity);
+        }).then((pixels) => encodeAvif(pixels, format.quality));
       }
-      return Promise.try(() => encodeWand(api, (canvas as MagickCanvas).wand, format));
+      return Promise.try(() => {
+        cancel.check();
+        return encodeWand(api, wand, format);
+      });
     },
   };
 }

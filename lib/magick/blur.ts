@@ -1,3 +1,4 @@
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
@@ -17,18 +18,24 @@ const EDGE_SIGMAS = 3;
  * repeating the edge pixels past the border, as the pure backend does. ImageMagick does both
  * itself. GraphicsMagick blurs each channel on its own and rescales its kernel at the border,
  * so there a premultiplied copy framed by repeated edges is blurred and its inside copied back.
+ * The pixel copies in JavaScript check `cancel` strip by strip.
  *
  * @throws {Unprocessable} with the library's message
  */
-export function blurWand(api: MagickApi, wand: Wand, sigma: number): void {
+export function blurWand(
+  api: MagickApi,
+  wand: Wand,
+  sigma: number,
+  cancel: CancelToken = neverCancelled,
+): void {
   const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
   if (api.blankImage) {
-    blurFramed(api, wand, sigma, premultiply);
+    blurFramed(api, wand, sigma, premultiply, cancel);
     return;
   }
-  if (premultiply) rewritePixels(api, wand, "RGBA", toPremultiplied);
+  if (premultiply) rewritePixels(api, wand, "RGBA", toPremultiplied, cancel);
   check(api, wand, api.blur(wand, sigma), "blur");
-  if (premultiply) rewritePixels(api, wand, "RGBA", toStraight);
+  if (premultiply) rewritePixels(api, wand, "RGBA", toStraight, cancel);
 }
 
 /** The geometry of a blur on a framed copy. */
@@ -43,7 +50,13 @@ interface Frame {
   premultiply: boolean;
 }
 
-function blurFramed(api: MagickApi, wand: Wand, sigma: number, premultiply: boolean): void {
+function blurFramed(
+  api: MagickApi,
+  wand: Wand,
+  sigma: number,
+  premultiply: boolean,
+  cancel: CancelToken,
+): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
   const frame: Frame = {
     map,
@@ -54,12 +67,12 @@ function blurFramed(api: MagickApi, wand: Wand, sigma: number, premultiply: bool
     premultiply,
   };
   const { width, height, pad } = frame;
-  const framed = api.blankImage!(width + 2 * pad, height + 2 * pad, map === "RGBA");
+  const framed = api.blankImage!(wand, width + 2 * pad, height + 2 * pad, map === "RGBA");
   if (!framed) throw failure(api, wand, "blur");
   try {
-    fillFrame(api, wand, framed, frame);
+    fillFrame(api, wand, framed, frame, cancel);
     check(api, framed, api.blur(framed, sigma), "blur");
-    copyInside(api, framed, wand, frame);
+    copyInside(api, framed, wand, frame, cancel);
   } finally {
     api.c.DestroyMagickWand(framed);
   }
@@ -69,7 +82,13 @@ function blurFramed(api: MagickApi, wand: Wand, sigma: number, premultiply: bool
  * Writes the image into the middle of `framed` and repeats its edge pixels out to the frame's
  * border, a strip of rows at a time; premultiplied when the frame says so.
  */
-function fillFrame(api: MagickApi, wand: Wand, framed: Wand, frame: Frame): void {
+function fillFrame(
+  api: MagickApi,
+  wand: Wand,
+  framed: Wand,
+  frame: Frame,
+  cancel: CancelToken,
+): void {
   const { map, channels, width, height, pad } = frame;
   const framedWidth = width + 2 * pad;
   const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
@@ -77,6 +96,7 @@ function fillFrame(api: MagickApi, wand: Wand, framed: Wand, frame: Frame): void
   const out = new Uint16Array(rowsPerStrip * framedWidth * channels);
   const sourceRow = (y: number) => Math.min(height - 1, Math.max(0, y - pad));
   for (let y = 0; y < height + 2 * pad; y += rowsPerStrip) {
+    cancel.check();
     const rows = Math.min(rowsPerStrip, height + 2 * pad - y);
     const first = sourceRow(y);
     const count = sourceRow(y + rows - 1) - first + 1;
@@ -101,13 +121,20 @@ function fillFrame(api: MagickApi, wand: Wand, framed: Wand, frame: Frame): void
 }
 
 /** Copies the middle of `framed` back over the image, straightened when premultiplied. */
-function copyInside(api: MagickApi, framed: Wand, wand: Wand, frame: Frame): void {
+function copyInside(
+  api: MagickApi,
+  framed: Wand,
+  wand: Wand,
+  frame: Frame,
+  cancel: CancelToken,
+): void {
   const { map, channels, width, height, pad } = frame;
   const framedWidth = width + 2 * pad;
   const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
   const source = new Uint16Array(rowsPerStrip * framedWidth * channels);
   const inside = new Uint16Array(rowsPerStrip * width * channels);
   for (let y = 0; y < height; y += rowsPerStrip) {
+    cancel.check();
     const rows = Math.min(rowsPerStrip, height - y);
     const samples = source.subarray(0, rows * framedWidth * channels);
     check(api, framed, api.exportRows(framed, y + pad, rows, map, samples), "read the pixels");

@@ -1,5 +1,6 @@
 import type { Canvas } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import type { ColorMatrix, Rgba } from "../image/color.ts";
@@ -14,12 +15,18 @@ import { exportBitmap, hasTransparency } from "./pixels.ts";
 
 /**
  * A canvas over a MagickWand: one image, or every frame of an animation, all of one size.
- * Each operation applies to every frame. Native memory until `dispose()`.
+ * Each operation applies to every frame, and stops between frames (and inside the library's
+ * long operations, see `MagickApi.watch`) once `cancel` is cancelled. Native memory until
+ * `dispose()`.
  */
 export class MagickCanvas implements Canvas {
   #wand: Wand | null;
 
-  constructor(readonly api: MagickApi, wand: Wand) {
+  constructor(
+    readonly api: MagickApi,
+    wand: Wand,
+    readonly cancel: CancelToken = neverCancelled,
+  ) {
     this.#wand = wand;
   }
 
@@ -44,7 +51,10 @@ export class MagickCanvas implements Canvas {
   /** Runs `op` on each frame in turn, as the wand's current image. */
   #each(op: (wand: Wand) => void): void {
     const { wand } = this;
-    eachFrame(this.api, wand, () => op(wand));
+    eachFrame(this.api, wand, () => {
+      this.cancel.check();
+      op(wand);
+    });
   }
 
   crop(rect: Rect): void {
@@ -89,11 +99,11 @@ export class MagickCanvas implements Canvas {
   }
 
   grayscale(): void {
-    this.#each((wand) => grayscaleWand(this.api, wand));
+    this.#each((wand) => grayscaleWand(this.api, wand, this.cancel));
   }
 
   blur(sigma: number): void {
-    this.#each((wand) => blurWand(this.api, wand, sigma));
+    this.#each((wand) => blurWand(this.api, wand, sigma, this.cancel));
   }
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {

@@ -1,5 +1,6 @@
 import type { DecodeHint, DecodeOptions } from "../image/backend.ts";
 import type { Size } from "../image/bitmap.ts";
+import { neverCancelled } from "../image/cancel.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
 import { probeImage } from "../image/probe.ts";
@@ -12,6 +13,7 @@ import {
   takeException,
 } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
+import { jobImageName } from "./interrupt.ts";
 
 /** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
 const coders: Record<SourceFormat, string> = {
@@ -45,7 +47,9 @@ function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
 
 /**
  * Decodes `bytes` into a new wand, as RGB(A) with its page reset: the first frame, or with
- * `allFrames` every frame of a GIF, each composited onto the full canvas as it shows.
+ * `allFrames` every frame of a GIF, each composited onto the full canvas as it shows. Only
+ * what is kept is decoded: the other pages of a TIFF and frames of a GIF are skipped. The
+ * wand's operations stop once `cancel` is cancelled (see `MagickApi.watch`).
  *
  * @throws {Unprocessable} with the library's message when the bytes are not a valid image
  */
@@ -53,14 +57,17 @@ export function decodeWand(
   api: MagickApi,
   bytes: Uint8Array,
   format: SourceFormat,
-  { hint, allFrames }: DecodeOptions,
+  { hint, allFrames, cancel = neverCancelled }: DecodeOptions,
 ): Wand {
   const { c } = api;
   let wand: Wand | null = c.NewMagickWand();
   if (!wand) throw new Error(`${api.dialect.label} could not allocate a wand`);
   try {
     const doing = `decode the ${format} source`;
-    check(api, wand, api.setReadFormat(wand, coders[format]), doing);
+    const firstOnly = !(format === "gif" && allFrames);
+    check(api, wand, api.watch(wand, cancel), doing);
+    const name = jobImageName(cancel.job);
+    check(api, wand, api.setReadFormat(wand, coders[format], name, firstOnly), doing);
     if (hint && format === "jpeg") {
       const { width, height } = jpegDecodeSize(bytes, hint);
       check(api, wand, api.setDecodeSize(wand, width, height), doing);

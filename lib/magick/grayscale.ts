@@ -1,3 +1,4 @@
+import type { CancelToken } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { rewritePixels } from "./pixels.ts";
 
@@ -8,7 +9,7 @@ import { rewritePixels } from "./pixels.ts";
  *
  * @throws {Unprocessable} when the library cannot read or write the pixels
  */
-export function grayscaleWand(api: MagickApi, wand: Wand): void {
+export function grayscaleWand(api: MagickApi, wand: Wand, cancel?: CancelToken): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
   const step = map.length;
   rewritePixels(api, wand, map, (samples) => {
@@ -16,5 +17,5 @@ export function grayscaleWand(api: MagickApi, wand: Wand): void {
       const luma = 0.299 * samples[i] + 0.587 * samples[i + 1] + 0.114 * samples[i + 2];
       samples[i] = samples[i + 1] = samples[i + 2] = Math.round(luma);
     }
-  });
+  }, cancel);
 }

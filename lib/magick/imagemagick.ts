@@ -16,6 +16,35 @@ const FLATTEN_LAYER = 14;
 /** `ImageType.TrueColorType`, the same in ImageMagick 6 and 7. */
 const TRUE_COLOR_TYPE = 6;
 
+const monitorDefinition = {
+  // MagickBooleanType (*)(const char *text, MagickOffsetType offset, MagickSizeType extent,
+  //                       void *client_data)
+  parameters: ["pointer", "i64", "u64", "pointer"],
+  result: "u32",
+} as const;
+
+/** One progress monitor per cancellation flag, which means one per worker thread. */
+const monitors = new Map<Int32Array, Deno.UnsafeCallback<typeof monitorDefinition>>();
+
+/**
+ * The progress monitor that stops an operation of a wand once its job is cancelled. It is
+ * called on the thread running the operation, this worker's own, so it runs synchronously;
+ * the job's id travels as the monitor's client data, and the flag holds the id of the job to
+ * stop (see lib/image/cancel.ts). Returning false makes the operation give up.
+ */
+function progressMonitor(flag: Int32Array): Deno.PointerValue {
+  let monitor = monitors.get(flag);
+  if (!monitor) {
+    monitor = new Deno.UnsafeCallback(
+      monitorDefinition,
+      (_text, _offset, _extent, job) =>
+        Atomics.load(flag, 0) === Number(Deno.UnsafePointer.value(job)) ? 0 : 1,
+    );
+    monitors.set(flag, monitor);
+  }
+  return monitor.pointer;
+}
+
 /** Opens ImageMagick 6 or 7 from `path` and starts its wand API. */
 export function openImageMagick(dialect: Dialect, path: string): MagickApi {
   const { symbols } = Deno.dlopen(path, {
@@ -30,8 +59,21 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
   return {
     dialect,
     c: symbols,
-    // BlobToImage turns the wand's format into a "PNG:" prefix, which disables sniffing.
-    setReadFormat: (wand, coder) => symbols.MagickSetFormat(wand, cString(coder)) !== 0,
+    // BlobToImage turns the wand's format into a "PNG:" prefix of the file name, which
+    // disables sniffing.
+    setReadFormat: (wand, coder, name, firstOnly) =>
+      symbols.MagickSetFormat(wand, cString(coder)) !== 0 &&
+      symbols.MagickSetFilename(wand, cString(`${name}${firstOnly ? "[0]" : ""}`)) !== 0,
+    watch: (wand, cancel) => {
+      // Job ids start at 1; the null pointer would be the never-cancelled token's.
+      if (cancel.job < 1) return true;
+      symbols.MagickSetProgressMonitor(
+        wand,
+        progressMonitor(cancel.flag),
+        Deno.UnsafePointer.create(BigInt(cancel.job)),
+      );
+      return true;
+    },
     setDecodeSize: (wand, width, height) =>
       symbols.MagickSetOption(wand, cString("jpeg:size"), cString(`${width}x${height}`)) !== 0,
     ensureRgb: (wand) =>

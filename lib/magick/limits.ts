@@ -17,18 +17,21 @@ const CACHE_BYTES_PER_PIXEL = 16;
 const IMAGES_PER_STEP = 3;
 
 /**
- * The resource limits for one process: images no larger than the configured limits, pixel
- * caches in memory only (never spilled to temporary files), one thread. ImageMagick's "time"
- * limit is deliberately left alone: it counts from the first image the process ever made and
- * is a fatal error that ends the process, so it would kill a long-running server.
+ * The resource limits for one process in which `workers` workers use the library at once:
+ * images no larger than the configured limits, pixel caches in memory only (never spilled to
+ * temporary files), one thread each. The size limits apply per image and are exclusive in
+ * ImageMagick (an image of exactly the limit is refused), so they are one above ours; memory
+ * and map are totals over the whole process, so every worker gets its share. ImageMagick's
+ * "time" limit is deliberately left alone: it counts from the first image the process ever
+ * made and is a fatal error that ends the process, so it would kill a long-running server.
  */
-export function resourceLimits(limits: MagickLimits): Record<Resource, number> {
+export function resourceLimits(limits: MagickLimits, workers = 1): Record<Resource, number> {
   const pixels = Math.max(limits.maxSourcePixels, limits.maxOutputPixels ?? 0);
-  const bytes = pixels * CACHE_BYTES_PER_PIXEL * IMAGES_PER_STEP;
+  const bytes = pixels * CACHE_BYTES_PER_PIXEL * IMAGES_PER_STEP * workers;
   return {
-    area: pixels,
-    width: pixels,
-    height: pixels,
+    area: pixels + 1,
+    width: pixels + 1,
+    height: pixels + 1,
     memory: bytes,
     map: bytes,
     disk: 0,
@@ -42,8 +45,8 @@ export function resourceLimits(limits: MagickLimits): Record<Resource, number> {
  *
  * @throws {Error} when the library refuses a limit
  */
-export function applyLimits(api: MagickApi, limits: MagickLimits): void {
-  for (const [resource, value] of Object.entries(resourceLimits(limits))) {
+export function applyLimits(api: MagickApi, limits: MagickLimits, workers = 1): void {
+  for (const [resource, value] of Object.entries(resourceLimits(limits, workers))) {
     const type = api.dialect.resources[resource as Resource];
     if (api.c.MagickSetResourceLimit(type, BigInt(value)) === 0) {
       throw new Error(`${api.dialect.label} refused the "${resource}" limit ${value}`);

@@ -1,4 +1,5 @@
 import { type Bitmap, createBitmap } from "../image/bitmap.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { check } from "./exception.ts";
 
@@ -8,7 +9,7 @@ export const STRIP_SAMPLES = 1 << 20;
 /**
  * Walks the image as 16-bit samples in `map` order ("RGB" or "RGBA"), one strip of rows at a
  * time, so a large image never needs a full copy in JavaScript memory. `visit` may return
- * false to stop early.
+ * false to stop early; `cancel` is checked before each strip.
  *
  * @throws {Unprocessable} when the library cannot read the pixels
  */
@@ -17,12 +18,14 @@ function eachStrip(
   wand: Wand,
   map: "RGB" | "RGBA",
   visit: (samples: Uint16Array, y: number, rows: number) => boolean | void,
+  cancel: CancelToken = neverCancelled,
 ): void {
   const width = Number(api.c.MagickGetImageWidth(wand));
   const height = Number(api.c.MagickGetImageHeight(wand));
   const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (width * map.length)));
   const buffer = new Uint16Array(Math.min(rowsPerStrip, height) * width * map.length);
   for (let y = 0; y < height; y += rowsPerStrip) {
+    cancel.check();
     const rows = Math.min(rowsPerStrip, height - y);
     const samples = buffer.subarray(0, rows * width * map.length);
     check(api, wand, api.exportRows(wand, y, rows, map, samples), "read the pixels");
@@ -41,11 +44,12 @@ export function rewritePixels(
   wand: Wand,
   map: "RGB" | "RGBA",
   change: (samples: Uint16Array, y: number, rows: number) => void,
+  cancel?: CancelToken,
 ): void {
   eachStrip(api, wand, map, (samples, y, rows) => {
     change(samples, y, rows);
     check(api, wand, api.importRows(wand, y, rows, map, samples), "write the pixels");
-  });
+  }, cancel);
 }
 
 /** Whether any pixel is less than fully opaque (an alpha channel alone is not enough). */

@@ -1,8 +1,10 @@
 import type { BackendName } from "../config/config.ts";
+import { cancelJob, createCancelFlag } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { HttpError, Unavailable } from "../errors.ts";
 import { buildVersion } from "./build_version.ts";
 import type { Transform } from "../jobs/transform.ts";
+import { type Interrupter, interrupterOf } from "./backends.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
 
 export interface PoolOptions {
@@ -12,10 +14,15 @@ export interface PoolOptions {
   backend: BackendName;
   limits: ImageLimits;
   /**
-   * Called when a worker cannot be started. Job failures are not reported here: they reach the
-   * caller as WorkerFailure, whose detail the server logs with the request id.
+   * Called when a worker cannot be started or does not stop in time. Job failures are not
+   * reported here: they reach the caller as WorkerFailure, whose detail the server logs with
+   * the request id.
    */
   onInternalError?: (detail: string) => void;
+  /** How long a cancelled job may take to stop before its worker counts as stuck; 2 s. */
+  graceMs?: number;
+  /** The worker module; only tests change it (to one that ignores cancellation). */
+  workerUrl?: URL;
 }
 
 /** A worker failure whose detail went to the log; the client sees only this. */
@@ -30,43 +37,68 @@ interface Job {
   task: Transform;
   bytes: Uint8Array;
   signal: AbortSignal;
+  /** Settles the caller's promise; later calls do nothing. */
   resolve(bytes: Uint8Array<ArrayBuffer>): void;
   reject(error: Error): void;
 }
 
+/** A worker that has loaded its backend, and its cancellation flag (lib/image/cancel.ts). */
+interface Started {
+  worker: Worker;
+  flag: Int32Array<SharedArrayBuffer>;
+}
+
+interface Slot extends Started {
+  /** The job the worker runs, until the worker answers it, even after it was cancelled. */
+  job?: Job;
+  /** Set while the job was cancelled and the worker has not answered yet. */
+  stopping?: { timer: ReturnType<typeof setTimeout>; stuck: boolean };
+}
+
 /**
- * A place in the pool taken before a request does any work (reading its source): `run` uses
- * it for the job, `release` gives it back when the request ends without one. Both may be
- * called in any order and more than once; the place is given back once.
+ * A request's place in the pool, taken before its source is read, so that a full pool costs
+ * a refused request no storage read and no memory. Call `run` once with the source, or
+ * `release` when the request ends without running (cache hit, 304, error); both may be called,
+ * `release` after `run` does nothing.
  */
 export interface Ticket {
+  /**
+   * Runs one transform in this place. Rejects with Unavailable when `signal` aborts first (the
+   * job is then cancelled), and with the worker's typed error when the work fails. The signal
+   * is the job's own, not necessarily its request's: a shared job stops when its last waiter
+   * has gone.
+   */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>>;
   release(): void;
 }
 
-interface Slot {
-  worker: Worker;
-  job?: Job;
-}
+const defaultWorkerUrl = new URL("./worker.ts", import.meta.url);
+const DEFAULT_GRACE_MS = 2000;
 
-const workerUrl = new URL("./worker.ts", import.meta.url);
+/** Job ids are unique in the process: GraphicsMagick's interrupter is process-wide. */
+let lastJobId = 0;
 
 /**
- * A fixed set of Web Workers doing the image work, with a bounded queue in front. A job whose
- * signal aborts while it runs takes its worker with it: the worker is terminated and replaced,
- * so a runaway filter never keeps a worker busy.
+ * A fixed set of Web Workers doing the image work, with a bounded queue in front.
+ *
+ * A job whose signal aborts while it runs is cancelled: its caller gets Unavailable at once,
+ * the worker's shared flag asks the job to stop (see lib/image/cancel.ts), and the worker keeps
+ * its slot until it answers, so no more than `size` threads ever do image work. A worker that
+ * has not answered `graceMs` after the cancellation counts as stuck (see `stats`). A worker
+ * that crashes fails its job alone and is replaced by the warm spare.
  */
 export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
-  /** A started, idle worker kept ready to replace a terminated one at once. */
-  #spare?: Worker;
+  /** A started, idle worker kept ready to replace a crashed one at once. */
+  #spare?: Started;
   #spawning = 0;
-  #nextId = 1;
-  /** Tickets taken and not yet used or released: requests on their way to a job. */
+  /** Tickets taken and not released: requests reading their source, queued or running. */
   #admitted = 0;
   #started = 0;
   #closed = false;
+  readonly #interrupter: Interrupter;
+  readonly #graceMs: number;
 
   /**
    * What makes this pool's pixels: the backend its workers really run and the version of the
@@ -77,6 +109,8 @@ export class WorkerPool {
 
   private constructor(readonly options: PoolOptions, version: string) {
     this.identity = `${options.backend}/${version}`;
+    this.#interrupter = interrupterOf(options.backend);
+    this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   }
 
   /**
@@ -91,68 +125,101 @@ export class WorkerPool {
     );
     const failed = workers.find((w) => w.status === "rejected");
     if (failed) {
-      for (const w of workers) if (w.status === "fulfilled") w.value.terminate();
+      for (const w of workers) if (w.status === "fulfilled") w.value.worker.terminate();
       throw (failed as PromiseRejectedResult).reason;
     }
-    for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Worker>).value);
+    for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Started>).value);
     pool.#fill();
     return pool;
   }
 
-  /** Pool size, workers busy, jobs waiting and jobs ever started, for /health and metrics. */
-  stats(): { workers: number; busy: number; queued: number; jobs: number } {
-    const busy = this.#slots.filter((s) => s.job).length;
-    return { workers: this.options.size, busy, queued: this.#queue.length, jobs: this.#started };
+  /**
+   * For /health and metrics: the pool size; `busy`, slots whose worker is doing image work
+   * (`draining` and `stuck` included); `draining`, workers still running a job that was
+   * cancelled less than `graceMs` ago; `stuck`, those running one cancelled longer ago; jobs
+   * waiting and jobs ever started.
+   */
+  stats(): {
+    workers: number;
+    busy: number;
+    draining: number;
+    stuck: number;
+    queued: number;
+    jobs: number;
+  } {
+    const stopping = this.#slots.filter((s) => s.stopping);
+    const stuck = stopping.filter((s) => s.stopping!.stuck).length;
+    return {
+      workers: this.options.size,
+      busy: this.#slots.filter((s) => s.job).length,
+      draining: stopping.length - stuck,
+      stuck,
+      queued: this.#queue.length,
+      jobs: this.#started,
+    };
   }
 
   /**
-   * Takes a place for a request before it reads its source, so a full pool costs no storage
-   * read and no memory: the places are the workers plus the queue, shared by requests that
-   * hold a ticket and jobs that wait or run.
+   * Takes a place for one request, before any work: call it before reading the source. It
+   * counts against workers + queue together with the requests already admitted (reading their
+   * source, queued or running) and the workers still stopping a cancelled job.
    *
-   * @throws {Unavailable} when every place is taken or the pool is closing
+   * @throws {Unavailable} at once when the pool is full or closed
    */
   admit(): Ticket {
     if (this.#closed) throw new Unavailable("The server is shutting down");
-    const taken = this.#slots.filter((s) => s.job).length + this.#queue.length + this.#admitted;
-    if (taken >= this.options.size + this.options.queueLimit) {
+    const orphans = this.#slots.filter((s) => s.stopping).length;
+    if (this.#admitted + orphans >= this.options.size + this.options.queueLimit) {
       throw new Unavailable("The server is busy: try again shortly");
     }
     this.#admitted++;
     let held = true;
-    const giveBack = () => {
+    let ran = false;
+    const release = () => {
       if (held) this.#admitted--;
       held = false;
     };
     return {
       run: (task, bytes, signal) => {
-        giveBack();
-        return this.#enqueue(task, bytes, signal);
+        if (ran || !held) return Promise.reject(new Error("A pool ticket runs one job"));
+        ran = true;
+        return this.#enqueue(task, bytes, signal).finally(release);
       },
-      release: giveBack,
+      release: () => {
+        if (!ran) release();
+      },
     };
   }
 
   /**
-   * Runs one transform without a ticket. Rejects with Unavailable when the queue is full or
-   * `signal` aborts first, and with the worker's typed error when the image work fails.
+   * Admits and runs one transform: `admit().run(task, bytes, signal)`, for callers that already
+   * hold the source.
    */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-    if (!this.#idleSlot() && this.#queue.length >= this.options.queueLimit) {
-      return Promise.reject(new Unavailable("The server is busy: try again shortly"));
+    if (signal.aborted) return Promise.reject(timeoutError());
+    try {
+      return this.admit().run(task, bytes, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#enqueue(task, bytes, signal);
   }
 
-  #enqueue(
-    task: Transform,
-    bytes: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<Uint8Array<ArrayBuffer>> {
+  /** Stops every worker; queued jobs are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) {
+      job.reject(new Unavailable("The server is shutting down"));
+    }
+    for (const slot of this.#slots.splice(0)) this.#retire(slot);
+    this.#spare?.worker.terminate();
+    this.#spare = undefined;
+  }
+
+  #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
     if (signal.aborted) return Promise.reject(timeoutError());
     if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
-    return new Promise((resolve, reject) => {
-      const job: Job = { id: this.#nextId++, task, bytes, signal, resolve, reject };
+    return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
+      const job: Job = { id: ++lastJobId, task, bytes, signal, resolve, reject };
       const onAbort = () => this.#abort(job);
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
@@ -166,17 +233,6 @@ export class WorkerPool {
     });
   }
 
-  /** Stops every worker; queued jobs are refused. */
-  close(): void {
-    this.#closed = true;
-    for (const job of this.#queue.splice(0)) {
-      job.reject(new Unavailable("The server is shutting down"));
-    }
-    for (const slot of this.#slots.splice(0)) slot.worker.terminate();
-    this.#spare?.terminate();
-    this.#spare = undefined;
-  }
-
   #idleSlot(): Slot | undefined {
     return this.#slots.find((s) => !s.job);
   }
@@ -187,27 +243,61 @@ export class WorkerPool {
       slot.job = job;
       this.#started++;
       const message: ToWorker = { type: "job", id: job.id, task: job.task, bytes: job.bytes };
-      slot.worker.postMessage(message, transferList(job.bytes));
+      try {
+        slot.worker.postMessage(message, transferList(job.bytes));
+      } catch (error) {
+        // Nothing reached the worker (a task that cannot be cloned): free the slot, fail the
+        // job alone.
+        slot.job = undefined;
+        job.reject(new WorkerFailure(`cannot post the job to a worker: ${error}`));
+      }
     }
   }
 
+  /** The caller's deadline passed: answer it now, and ask the worker to stop the job. */
   #abort(job: Job): void {
-    const queued = this.#queue.indexOf(job);
-    if (queued >= 0) this.#queue.splice(queued, 1);
-    const slot = this.#slots.find((s) => s.job === job);
-    if (slot) this.#replace(slot);
     job.reject(timeoutError());
+    const queued = this.#queue.indexOf(job);
+    if (queued >= 0) {
+      this.#queue.splice(queued, 1);
+      return;
+    }
+    const slot = this.#slots.find((s) => s.job === job);
+    if (!slot || slot.stopping) return;
+    cancelJob(slot.flag, job.id);
+    this.#interrupter.interrupt(job.id);
+    const stopping: Slot["stopping"] = {
+      stuck: false,
+      timer: setTimeout(() => {
+        stopping!.stuck = true;
+        this.options.onInternalError?.(
+          `a worker has not stopped ${this.#graceMs} ms after its job was cancelled`,
+        );
+      }, this.#graceMs),
+    };
+    slot.stopping = stopping;
+  }
+
+  /** The slot's job has ended one way or another: the slot is free again. */
+  #finish(slot: Slot): void {
+    if (slot.stopping) {
+      clearTimeout(slot.stopping.timer);
+      slot.stopping = undefined;
+    }
+    if (slot.job) this.#interrupter.forget(slot.job.id);
+    slot.job = undefined;
   }
 
   /** Receives a worker's answers for as long as it lives in the pool. */
-  #adopt(worker: Worker): void {
-    const slot: Slot = { worker };
+  #adopt({ worker, flag }: Started): void {
+    const slot: Slot = { worker, flag };
     this.#slots.push(slot);
     worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
       const job = slot.job;
       if (!job || !("id" in data) || data.id !== job.id) return;
-      slot.job = undefined;
+      this.#finish(slot);
       if (data.type === "done") job.resolve(data.bytes);
+      else if (data.type === "cancelled") job.reject(timeoutError());
       else if (data.type === "error" && data.internal) {
         job.reject(new WorkerFailure(data.error.message));
       } else if (data.type === "error") {
@@ -215,7 +305,8 @@ export class WorkerPool {
       }
       this.#dispatch();
     };
-    // An uncaught exception or an out-of-memory kills only this worker and its job.
+    // An uncaught exception or an out-of-memory kills only this worker and its job; its thread
+    // has ended, so the spare may take its place.
     worker.onerror = (event) => {
       event.preventDefault();
       slot.job?.reject(new WorkerFailure(`worker crashed: ${event.message}`));
@@ -223,9 +314,15 @@ export class WorkerPool {
     };
   }
 
-  /** Terminates a slot's worker and puts the spare in its place. */
-  #replace(slot: Slot): void {
+  /** Ends a slot: its job's bookkeeping, then its worker. */
+  #retire(slot: Slot): void {
+    this.#finish(slot);
     slot.worker.terminate();
+  }
+
+  /** Retires a crashed slot's worker and puts the spare in its place. */
+  #replace(slot: Slot): void {
+    this.#retire(slot);
     const index = this.#slots.indexOf(slot);
     if (index < 0) return;
     this.#slots.splice(index, 1);
@@ -241,9 +338,9 @@ export class WorkerPool {
     while (!this.#closed && this.#slots.length + this.#spawning + (this.#spare ? 1 : 0) < wanted) {
       this.#spawning++;
       this.#spawn().then(
-        (worker) => {
+        (started) => {
           this.#spawning--;
-          this.#place(worker);
+          this.#place(started);
         },
         (error) => {
           // No retry loop: the next replacement tries again.
@@ -255,25 +352,26 @@ export class WorkerPool {
   }
 
   /** A ready worker fills an empty slot first, then the spare place. */
-  #place(worker: Worker): void {
+  #place(started: Started): void {
     if (this.#closed) {
-      worker.terminate();
+      started.worker.terminate();
     } else if (this.#slots.length < this.options.size) {
-      this.#adopt(worker);
+      this.#adopt(started);
       this.#dispatch();
     } else if (!this.#spare) {
-      this.#spare = worker;
+      this.#spare = started;
     } else {
-      worker.terminate();
+      started.worker.terminate();
     }
   }
 
   /** Starts a worker and resolves once its backend is loaded. */
-  #spawn(): Promise<Worker> {
-    const worker = new Worker(workerUrl, { type: "module" });
+  #spawn(): Promise<Started> {
+    const worker = new Worker(this.options.workerUrl ?? defaultWorkerUrl, { type: "module" });
+    const flag = createCancelFlag();
     return new Promise((resolve, reject) => {
       worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
-        if (data.type === "ready") resolve(worker);
+        if (data.type === "ready") resolve({ worker, flag });
         else if (data.type === "failed") {
           worker.terminate();
           reject(new Error(data.message));
@@ -288,6 +386,8 @@ export class WorkerPool {
         type: "init",
         backend: this.options.backend,
         limits: this.options.limits,
+        workers: this.options.size,
+        cancel: flag,
       };
       worker.postMessage(init);
     });

@@ -5,15 +5,27 @@ import type { Transform } from "../jobs/transform.ts";
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
-  // The limits at init bound the native libraries' own resources (magick backends).
-  | { type: "init"; backend: BackendName; limits: ImageLimits }
+  // The limits at init bound the native libraries' own resources (magick backends); `workers`
+  // is how many workers share the process-wide ones. `cancel` is the worker's cancellation
+  // flag (see lib/image/cancel.ts), shared with the pool.
+  | {
+    type: "init";
+    backend: BackendName;
+    limits: ImageLimits;
+    workers: number;
+    cancel: Int32Array<SharedArrayBuffer>;
+  }
   | { type: "job"; id: number; task: Transform; bytes: Uint8Array };
 
-/** Messages from a worker to the pool. `internal` marks errors whose text is not public. */
+/**
+ * Messages from a worker to the pool. `internal` marks errors whose text is not public.
+ * `cancelled` answers a job that stopped because the pool cancelled it.
+ */
 export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "done"; id: number; bytes: Uint8Array<ArrayBuffer> }
+  | { type: "cancelled"; id: number }
   | { type: "error"; id: number; error: ErrorShape; internal: boolean };
 
 /** The buffers of `bytes` that can be moved instead of copied (shared memory is shared). */

@@ -3,6 +3,7 @@ import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts
 import { gaussianBlur } from "../image/blur.ts";
 import { blendOver } from "../image/composite.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { probeImage } from "../image/probe.ts";
@@ -25,13 +26,21 @@ import {
 export class BitmapCanvas implements Canvas {
   frames: AnimationFrame[];
 
-  constructor(bitmap: Bitmap, readonly loops?: number) {
+  constructor(
+    bitmap: Bitmap,
+    readonly loops?: number,
+    readonly cancel: CancelToken = neverCancelled,
+  ) {
     this.frames = [{ bitmap, delayMs: 0 }];
   }
 
   /** A canvas over the frames of an animation. */
-  static animated(frames: AnimationFrame[], loops?: number): BitmapCanvas {
-    const canvas = new BitmapCanvas(frames[0].bitmap, loops);
+  static animated(
+    frames: AnimationFrame[],
+    loops?: number,
+    cancel?: CancelToken,
+  ): BitmapCanvas {
+    const canvas = new BitmapCanvas(frames[0].bitmap, loops, cancel);
     canvas.frames = frames;
     return canvas;
   }
@@ -53,8 +62,12 @@ export class BitmapCanvas implements Canvas {
     return this.frames.length;
   }
 
+  /** Applies `op` to every frame, checking for cancellation before each. */
   #each(op: (bitmap: Bitmap) => Bitmap): void {
-    this.frames = this.frames.map((frame) => ({ ...frame, bitmap: op(frame.bitmap) }));
+    this.frames = this.frames.map((frame) => {
+      this.cancel.check();
+      return { ...frame, bitmap: op(frame.bitmap) };
+    });
   }
 
   crop(rect: Rect): void {
@@ -62,7 +75,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   resize(size: Size): void {
-    this.#each((bitmap) => resizeBitmap(bitmap, size.width, size.height));
+    this.#each((bitmap) => resizeBitmap(bitmap, size.width, size.height, this.cancel));
   }
 
   flip(axis: "h" | "v"): void {
@@ -78,7 +91,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   blur(sigma: number): void {
-    this.#each((bitmap) => gaussianBlur(bitmap, sigma));
+    this.#each((bitmap) => gaussianBlur(bitmap, sigma, this.cancel));
   }
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
@@ -125,13 +138,13 @@ export class BitmapCanvas implements Canvas {
 }
 
 /** Decodes every frame of a GIF, no more than the header probe counted and at its size. */
-async function decodeAnimation(bytes: Uint8Array): Promise<BitmapCanvas> {
+async function decodeAnimation(bytes: Uint8Array, cancel?: CancelToken): Promise<BitmapCanvas> {
   const probed = probeImage(bytes, "gif");
   try {
     const frames = await decodeGifFrames(bytes, probed.frames);
     if (frames.length === 0) throw new Error("the GIF has no frames");
     checkDecodedSize(frames[0].bitmap, probed);
-    return BitmapCanvas.animated(frames, gifLoopCount(bytes));
+    return BitmapCanvas.animated(frames, gifLoopCount(bytes), cancel);
   } catch (error) {
     throw new Unprocessable(`Cannot decode the gif source: ${(error as Error).message}`);
   }
@@ -145,12 +158,15 @@ export const pureBackend: Backend = {
   name: "pure",
   warmUp: warmUpEncoders,
   decode(bytes, format, options) {
-    if (format === "gif" && options.allFrames) return decodeAnimation(bytes);
-    return decodeBitmap(bytes, format, options.hint).then((bitmap) => new BitmapCanvas(bitmap));
+    if (format === "gif" && options.allFrames) return decodeAnimation(bytes, options.cancel);
+    return decodeBitmap(bytes, format, options.hint).then((bitmap) =>
+      new BitmapCanvas(bitmap, undefined, options.cancel)
+    );
   },
   encode(canvas, format) {
-    const { frames, loops } = canvas as BitmapCanvas;
+    const { frames, loops, cancel } = canvas as BitmapCanvas;
+    cancel.check();
     if (format.type === "gif") return Promise.resolve(encodeGif(frames, loops));
-    return encodeBitmap(frames[0].bitmap, format);
+    return encodeBitmap(frames[0].bitmap, format, cancel);
   },
 };

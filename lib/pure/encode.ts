@@ -1,4 +1,5 @@
 import { type Bitmap, createBitmap } from "../image/bitmap.ts";
+import type { CancelToken } from "../image/cancel.ts";
 import type { OutputFormat } from "../image/formats.ts";
 import { encodeAvif } from "../image/avif.ts";
 import { parseHexColor } from "../image/color.ts";
@@ -30,8 +31,9 @@ export async function warmUpEncoders(): Promise<void> {
 export async function encodeBitmap(
   bitmap: Bitmap,
   format: OutputFormat,
+  cancel?: CancelToken,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (format.type === "png") return encodePng(bitmap, PNG_LEVEL);
+  if (format.type === "png") return encodePng(bitmap, PNG_LEVEL, cancel);
   try {
     if (format.type === "avif") return await encodeAvif(bitmap, format.quality);
     const background = parseHexColor(format.background ?? "ffffff");

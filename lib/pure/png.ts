@@ -10,6 +10,7 @@
  */
 import { crc32, deflateSync } from "node:zlib";
 import type { Bitmap } from "../image/bitmap.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 const GRAY = 0;
@@ -27,7 +28,11 @@ const MAX_PALETTE = 256;
  * const bytes = encodePng(createBitmap(16, 16)); // indexed, 1 bit per pixel
  * ```
  */
-export function encodePng(bitmap: Bitmap, level = 6): Uint8Array<ArrayBuffer> {
+export function encodePng(
+  bitmap: Bitmap,
+  level = 6,
+  cancel: CancelToken = neverCancelled,
+): Uint8Array<ArrayBuffer> {
   const { width, height } = bitmap;
   // A Uint32Array view needs an offset that is a multiple of 4.
   const rgba = bitmap.data.byteOffset % 4 === 0 ? bitmap.data : bitmap.data.slice();
@@ -47,7 +52,7 @@ export function encodePng(bitmap: Bitmap, level = 6): Uint8Array<ArrayBuffer> {
   } else {
     colourType = opaque ? (gray ? GRAY : RGB) : RGBA;
     const channels = colourType === GRAY ? 1 : colourType === RGB ? 3 : 4;
-    rows = filterRows(packSamples(rgba, channels), width * channels, height, channels);
+    rows = filterRows(packSamples(rgba, channels), width * channels, height, channels, cancel);
   }
   const ihdr = new Uint8Array(13);
   const view = new DataView(ihdr.buffer);
@@ -205,11 +210,18 @@ function paeth(left: number, up: number, upLeft: number): number {
 }
 
 /** Filters each row with the filter whose output has the smallest sum of |signed byte|. */
-function filterRows(raw: Uint8Array, rowBytes: number, height: number, bpp: number) {
+function filterRows(
+  raw: Uint8Array,
+  rowBytes: number,
+  height: number,
+  bpp: number,
+  cancel: CancelToken,
+) {
   const out = new Uint8Array(height * (rowBytes + 1));
   const candidates = filters.map(() => new Uint8Array(rowBytes));
   let up: Uint8Array = new Uint8Array(rowBytes);
   for (let y = 0; y < height; y++) {
+    cancel.check();
     const row = raw.subarray(y * rowBytes, (y + 1) * rowBytes);
     let best = 0;
     let bestSum = Infinity;

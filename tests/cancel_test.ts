@@ -1,0 +1,395 @@
+// Deadlines that really stop the work: cooperative cancellation on every backend, measured as
+// process CPU time (all threads, the pool's workers included), never as wall-clock time.
+import assert from "node:assert/strict";
+import { createBitmap } from "../lib/image/bitmap.ts";
+import { gaussianBlur } from "../lib/image/blur.ts";
+import { cancelJob, Cancelled, CancelToken, createCancelFlag } from "../lib/image/cancel.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
+import { createMagickBackend } from "../lib/magick/backend.ts";
+import type { MagickCanvas } from "../lib/magick/canvas.ts";
+import { decodeBitmap } from "../lib/pure/decode.ts";
+import { encodeBitmap } from "../lib/pure/encode.ts";
+import { encodeGif } from "../lib/pure/gif.ts";
+import { join } from "node:path";
+import { encode, photoLike, skipWithout, startBackendServer, startTestServer } from "./helpers.ts";
+
+const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
+const magickBackends = ["imagemagick", "graphicsmagick"] as const;
+
+/** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ). */
+const TICK = 0.01;
+
+/** utime + stime, in seconds, from a /proc …/stat line (fields 14 and 15). */
+function cpuOfStat(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK;
+}
+
+/** CPU seconds process `pid` has used so far, all of its threads together. */
+function processCpu(pid: number): number {
+  return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+}
+
+/** CPU seconds used so far by each Web Worker thread (Deno names them "worker-N") of `pid`. */
+function workerThreadCpu(pid: number): Map<string, number> {
+  const threads = new Map<string, number>();
+  for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/${pid}/task/${name}/comm`);
+      if (!comm.startsWith("worker")) continue;
+      threads.set(name, cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/task/${name}/stat`)));
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return threads;
+}
+
+/** CPU seconds the calling thread has used so far. */
+function threadCpu(): number {
+  return cpuOfStat(Deno.readTextFileSync("/proc/thread-self/stat"));
+}
+
+/** Resets the process's peak RSS (Linux `clear_refs` 5). */
+function resetPeakRss(): void {
+  Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+}
+
+/** Peak RSS since the last reset, in MiB. */
+function peakRssMiB(): number {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until process `pid` is idle (workers started): under 30 ms of CPU in 300 ms. */
+async function quiet(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const before = processCpu(pid);
+    await sleep(300);
+    if (processCpu(pid) - before < 0.03) return;
+  }
+  throw new Error("the server never became idle");
+}
+
+/** A server in its own process, whose CPU and threads are its alone. */
+interface ServerProcess {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+const mainModule = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * Starts main.ts serving `big.jpg` on `backend`, as its own process: `deno test --parallel` runs
+ * test files as threads of one process, so this process's CPU is not the server's alone.
+ * Undefined (with a printed reason) when the backend's library is missing, except under CI=true.
+ */
+async function startServerProcess(
+  backend: string,
+  http: Record<string, unknown>,
+): Promise<ServerProcess | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-cancel-" });
+  await Deno.mkdir(join(dir, "files"));
+  await Deno.writeFile(join(dir, "files", "big.jpg"), big);
+  const config = {
+    backend,
+    http: { host: "127.0.0.1", port: 0, ...http },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  };
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", mainModule, "-cfg", join(dir, "config.json")],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const listening = /listening on (http:\/\/\S+)/;
+  while (!listening.test(text)) {
+    const { value, done } = await stdout.read();
+    if (done) break;
+    text += value;
+  }
+  const url = listening.exec(text)?.[1];
+  const errors = new Response(child.stderr).text();
+  if (!url) {
+    const reason = (await errors).trim();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+    if (backend === "pure" || Deno.env.get("CI") === "true") throw new Error(reason);
+    console.log(`skipped: ${reason.slice(0, 200)}`);
+    return undefined;
+  }
+  const drained = (async () => {
+    while (!(await stdout.read()).done) {
+      // the access log
+    }
+  })();
+  return {
+    url,
+    pid: child.pid,
+    async close() {
+      child.kill("SIGKILL");
+      await child.status;
+      await Promise.all([drained, errors]);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** A smooth 4096x4096 picture as a JPEG, made quickly (no per-pixel callback). */
+async function bigJpeg(): Promise<Uint8Array> {
+  const side = 4096;
+  const bitmap = createBitmap(side, side);
+  const d = bitmap.data;
+  for (let y = 0, p = 0; y < side; y++) {
+    for (let x = 0; x < side; x++, p += 4) {
+      d[p] = 128 + 100 * Math.sin(x / 37);
+      d[p + 1] = 128 + 90 * Math.sin((x + y) / 71);
+      d[p + 2] = 128 + 80 * Math.cos(y / 29);
+      d[p + 3] = 255;
+    }
+  }
+  return await encodeBitmap(bitmap, { type: "jpeg", quality: 80 });
+}
+
+/**
+ * The runaway of issue 12: `b,50` eight times on a 4096x4096 JPEG. Debian's ImageMagick policy
+ * caps its pixel cache at 256 MiB, too little to blur 4096x4096 (a quick 422), so there the
+ * image is first shrunk to 2048x2048, which it can blur for many seconds.
+ */
+function runaway(backend: string): string {
+  const chain = Array(8).fill("b,50").join(",");
+  const shrink = backend === "imagemagick" ? "s,2048x2048," : "";
+  return `${shrink}${chain}/png/files/big.jpg`;
+}
+const big = await bigJpeg();
+
+async function get(url: string) {
+  const start = performance.now();
+  const response = await fetch(url);
+  await response.body?.cancel();
+  return { status: response.status, ms: performance.now() - start };
+}
+
+/**
+ * The CPU seconds one pure-backend decode of `bytes` takes here and now. ImageScript's
+ * WebAssembly JPEG decoder is one call that nothing can interrupt, so a deadline that passes
+ * during it is honoured only after it.
+ */
+async function pureDecodeCpu(bytes: Uint8Array): Promise<number> {
+  const before = threadCpu();
+  await decodeBitmap(bytes, "jpeg");
+  return threadCpu() - before;
+}
+
+for (const backend of backends) {
+  Deno.test(`deadline (${backend}): a runaway chain gets 503 in time, then the CPU goes idle`, async () => {
+    // On pure the deadline may fall inside the source's decode, which runs to its end.
+    const codec = backend === "pure" ? await pureDecodeCpu(big) : 0;
+    const server = await startServerProcess(backend, { timeout: "1s", workers: 2 });
+    if (!server) return;
+    try {
+      await quiet(server.pid);
+      const { status, ms } = await get(`${server.url}/${runaway(backend)}`);
+      assert.equal(status, 503);
+      // Generous: the promise is the 503 at the deadline, not a tight wall-clock bound.
+      assert.ok(ms < 1000 + 2000, `the 503 took ${ms.toFixed(0)} ms`);
+      const before = processCpu(server.pid);
+      await sleep(3000);
+      const used = processCpu(server.pid) - before;
+      console.log(
+        `${backend}: ${used.toFixed(2)} s of process CPU in the 3 s after the 503` +
+          (codec ? ` (one uninterruptible decode: ${codec.toFixed(2)} s)` : ""),
+      );
+      assert.ok(used < 0.5 + codec, `${used.toFixed(2)} s of CPU after the 503`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+for (const backend of backends) {
+  Deno.test(`deadline (${backend}): runaway requests in a row never run more threads than http.workers`, async () => {
+    const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });
+    if (!server) return;
+    const { pid } = server;
+    try {
+      await quiet(pid);
+      const rss = () =>
+        Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
+      const baseline = rss();
+      let peak = baseline;
+      // Every 250 ms: how many worker threads used CPU (at least 20 ms) since the last look.
+      let busiest: string[] = [];
+      let last = workerThreadCpu(pid);
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rss());
+        const now = workerThreadCpu(pid);
+        const busy = [...now].filter(([id, cpu]) => cpu - (last.get(id) ?? cpu) >= 0.02);
+        if (busy.length > busiest.length) busiest = busy.map(([id, cpu]) => `${id}:${cpu}`);
+        last = now;
+      }, 250);
+      try {
+        for (let i = 0; i < 4; i++) {
+          assert.equal((await get(`${server.url}/${runaway(backend)}`)).status, 503);
+        }
+        await sleep(3000);
+      } finally {
+        clearInterval(sampler);
+      }
+      const grown = peak - baseline;
+      console.log(
+        `${backend}: at most ${busiest.length} worker thread(s) busy at once (${busiest}); ` +
+          `peak RSS ${grown.toFixed(0)} MiB over the start`,
+      );
+      assert.ok(busiest.length <= 1, `${busiest.length} worker threads were busy at once`);
+      // One job's worth: a 4096x4096 source with the blur's buffers is ~350 MB; four jobs
+      // running at once would be four times that.
+      assert.ok(grown < 700, `peak RSS grew by ${grown.toFixed(0)} MiB`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+Deno.test("cancel: a cancelled token stops resize and blur; a later job's token is not affected", () => {
+  const flag = createCancelFlag();
+  const first = new CancelToken(flag, 1);
+  const second = new CancelToken(flag, 2);
+  const image = photoLike(300, 200);
+  cancelJob(flag, 1);
+  assert.throws(() => gaussianBlur(image, 3, first), Cancelled);
+  assert.throws(() => resizeBitmap(image, 30, 20, first), Cancelled);
+  assert.equal(gaussianBlur(image, 3, second).width, 300);
+  assert.equal(resizeBitmap(image, 30, 20, second).width, 30);
+  assert.equal(new Cancelled().status, 503);
+});
+
+Deno.test("blur: a 1x200000 image needs a scratch buffer sized by the image", () => {
+  const tall = createBitmap(1, 200_000);
+  tall.data.fill(200);
+  resetPeakRss();
+  const before = Deno.memoryUsage().rss / 2 ** 20;
+  const out = gaussianBlur(tall, 20);
+  const grown = peakRssMiB() - before;
+  assert.equal(out.height, 200_000);
+  // The image, its 16-bit copy and the result are ~3 MB; the old scratch alone was 410 MB.
+  assert.ok(grown < 64, `blurring a 1x200000 image took ${grown.toFixed(0)} MiB`);
+});
+
+/** A file made by ImageMagick's command line, for multi-page and many-frame sources. */
+async function convert(args: string[]): Promise<Uint8Array> {
+  const { success, stdout, stderr } = await new Deno.Command("convert", { args }).output();
+  if (!success) throw new Error(new TextDecoder().decode(stderr));
+  return stdout;
+}
+
+/**
+ * A GIF of `count` identical frames: one frame encoded, then its blocks (everything between the
+ * global colour table and the trailer) repeated. Much faster than any encoder.
+ */
+function manyFrameGif(side: number, count: number): Uint8Array {
+  const frame = createBitmap(side, side);
+  frame.data.fill(255);
+  const one = encodeGif([{ bitmap: frame, delayMs: 100 }], 0);
+  const packed = one[10];
+  const head = 13 + (packed & 0x80 ? 3 * 2 ** ((packed & 7) + 1) : 0);
+  const blocks = one.subarray(head, one.length - 1);
+  const out = new Uint8Array(head + blocks.length * count + 1);
+  out.set(one.subarray(0, head));
+  for (let i = 0; i < count; i++) out.set(blocks, head + i * blocks.length);
+  out[out.length - 1] = 0x3b;
+  return out;
+}
+
+for (const library of magickBackends) {
+  Deno.test({
+    name: `${library}: a still output decodes only the first page of a TIFF and frame of a GIF`,
+    ignore: await skipWithout("convert"),
+    async fn() {
+      let backend;
+      try {
+        backend = createMagickBackend(library, { maxSourcePixels: 50_000_000 });
+      } catch (error) {
+        if (Deno.env.get("CI") === "true") throw error;
+        console.log(`skipped: ${(error as Error).message}`);
+        return;
+      }
+      // Five 2000x2000 pages (32 MB each in a Q16 pixel cache), 300 frames of 300x300 (216 MB
+      // in all): decoded whole, either would grow the peak far beyond one page's worth.
+      const pages = ["red", "blue", "green", "white", "black"].map((c) => `xc:${c}`);
+      const tiff = await convert(["-size", "2000x2000", ...pages, "-compress", "lzw", "tiff:-"]);
+      const gif = manyFrameGif(300, 300);
+      for (const [bytes, format, limit] of [[tiff, "tiff", 80], [gif, "gif", 60]] as const) {
+        resetPeakRss();
+        const before = Deno.memoryUsage().rss / 2 ** 20;
+        const canvas = await backend.decode(bytes, format, { allFrames: false });
+        const grown = peakRssMiB() - before;
+        try {
+          assert.equal(canvas.frameCount, 1);
+          const { api, wand } = canvas as MagickCanvas;
+          assert.equal(Number(api.c.MagickGetImageWidth(wand)), format === "tiff" ? 2000 : 300);
+        } finally {
+          canvas.dispose();
+        }
+        console.log(`${library}: ${format} decoded with a peak ${grown.toFixed(0)} MiB higher`);
+        assert.ok(grown < limit, `${format}: peak RSS grew by ${grown.toFixed(0)} MiB`);
+      }
+    },
+  });
+}
+
+for (const backend of backends) {
+  Deno.test(`limits (${backend}): a source of exactly image.maxSourcePixels is served`, async () => {
+    const files = { "small.png": await encode(photoLike(64, 48), "png") };
+    for (const [maxSourcePixels, status] of [[64 * 48, 200], [64 * 48 - 1, 422]]) {
+      // The output limit too: the library's own limit is the larger of the two.
+      const image = { maxSourcePixels, maxOutputPixels: maxSourcePixels };
+      const server = await startBackendServer(files, backend, { image });
+      if (!server) return;
+      try {
+        const answer = await get(`${server.url}/s,10x10/png/files/small.png`);
+        assert.equal(answer.status, status, `maxSourcePixels ${maxSourcePixels}`);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+}
+
+Deno.test("pool: a worker that ignores its cancellation makes /health unhealthy until it stops", async () => {
+  const server = await startTestServer(
+    { "small.png": await encode(photoLike(64, 48), "png") },
+    { http: { timeout: "300ms", workers: 1 } },
+    { graceMs: 200, workerUrl: new URL("./fixtures/stuck_worker.ts", import.meta.url) },
+  );
+  const healthUrl = server.url.replace("/impressionist", "/health");
+  const health = async () => {
+    const response = await fetch(healthUrl);
+    return { status: response.status, body: await response.json() };
+  };
+  try {
+    assert.equal((await get(`${server.url}/s,10x10/png/files/small.png`)).status, 503);
+    // The fixture spins for 1.5 s: past the 200 ms grace it is stuck, then it answers.
+    let seen = await health();
+    while (seen.status === 200 && seen.body.busy === 1) {
+      await sleep(50);
+      seen = await health();
+    }
+    assert.equal(seen.status, 503);
+    assert.equal(seen.body.status, "unhealthy");
+    assert.equal(seen.body.stuck, 1);
+    while (seen.status === 503) {
+      await sleep(100);
+      seen = await health();
+    }
+    assert.equal(seen.body.status, "ok");
+    assert.deepEqual([seen.body.busy, seen.body.stuck, seen.body.draining], [0, 0, 0]);
+  } finally {
+    await server.close();
+  }
+});
