@@ -57,7 +57,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger(flags.debug);
-  const app = await startApp(await loadConfig(flags.cfg), log);
+  const config = await loadConfig(flags.cfg);
+  logWarnings(config, log);
+  const app = await startApp(config, log);
   const configFile = flags.cfg;
   Deno.addSignalListener("SIGHUP", () => reload(app, configFile, log));
 
@@ -71,11 +73,17 @@ async function main(): Promise<number> {
   return 0;
 }
 
+function logWarnings(config: Config, log: Logger): void {
+  for (const warning of config.warnings) log.info(`warning: ${warning}`);
+}
+
 /** Re-reads the config file; a bad one is logged and the running config stays. */
 async function reload(app: App, file: string, log: Logger): Promise<void> {
   try {
-    const needRestart = await app.reload(await loadConfig(file));
+    const config = await loadConfig(file);
+    const needRestart = await app.reload(config);
     log.info(`reloaded ${file}`);
+    logWarnings(config, log);
     if (needRestart.length) log.info(`changes that need a restart: ${needRestart.join(", ")}`);
   } catch (error) {
     log.error(`reload of ${file} failed, keeping the running config: ${(error as Error).message}`);

@@ -21,6 +21,11 @@ export function readBaseUrl(reader: ConfigReader, key: string): URL {
   return url;
 }
 
+/** The per-request `timeout` of a storage: 10 s unless configured, at most an hour. */
+export function readTimeout(reader: ConfigReader): number {
+  return reader.duration("timeout", "10s", "1h");
+}
+
 /**
  * Percent-encodes a relative path segment by segment, to append to a base URL's text.
  * The URL parser resolves `.` and `..` (even as `%2e`), so those segments are refused.

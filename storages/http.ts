@@ -1,7 +1,14 @@
-import { ConfigError } from "../lib/config/config.ts";
+import { ConfigError, maxSourceByteLimit } from "../lib/config/config.ts";
 import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, NotFound } from "../lib/errors.ts";
-import { encodePath, lastModified, readBaseUrl, readCapped, withDeadline } from "./fetch_body.ts";
+import {
+  encodePath,
+  lastModified,
+  readBaseUrl,
+  readCapped,
+  readTimeout,
+  withDeadline,
+} from "./fetch_body.ts";
 import type { GetOptions, Source, StorageFactory } from "./storage.ts";
 
 const maxRedirects = 3;
@@ -30,8 +37,9 @@ export const createHttpStorage: StorageFactory = (config) =>
 function readSettings(reader: ConfigReader): HttpSettings {
   const settings = {
     base: readBaseUrl(reader, "baseUrl"),
-    timeoutMs: reader.duration("timeout", "10s"),
-    maxBytes: reader.integer("maxBytes", Number.MAX_SAFE_INTEGER, 1),
+    timeoutMs: readTimeout(reader),
+    // Bounded like image.maxSourceBytes, which applies as well.
+    maxBytes: reader.integer("maxBytes", maxSourceByteLimit, 1, maxSourceByteLimit),
     headers: reader.stringMap("headers"),
   };
   reader.rejectUnknown();

@@ -2,7 +2,14 @@ import { AwsClient } from "aws4fetch";
 import { ConfigError } from "../lib/config/config.ts";
 import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, Forbidden, NotFound, TooLarge } from "../lib/errors.ts";
-import { encodePath, lastModified, readBaseUrl, readCapped, withDeadline } from "./fetch_body.ts";
+import {
+  encodePath,
+  lastModified,
+  readBaseUrl,
+  readCapped,
+  readTimeout,
+  withDeadline,
+} from "./fetch_body.ts";
 import type { GetOptions, Source, StorageFactory } from "./storage.ts";
 
 // S3's rules, which also keep the name from changing the host of a virtual-hosted URL.
@@ -45,7 +52,7 @@ function readSettings(reader: ConfigReader): S3Settings {
     // Retrying is the caller's decision, within its own deadline.
     retries: 0,
   });
-  const timeoutMs = reader.duration("timeout", "10s");
+  const timeoutMs = readTimeout(reader);
   reader.rejectUnknown();
   if (!bucketPattern.test(bucket)) {
     throw new ConfigError(`"${reader.name("bucket")}" is not a valid bucket name: "${bucket}"`);

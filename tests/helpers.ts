@@ -142,3 +142,16 @@ export async function skipWithout(command: string): Promise<boolean> {
   console.log(`skipped: "${command}" is not installed`);
   return true;
 }
+
+/** The spellings of `signature`'s MAC that a lenient base64 decoder reads as the same bytes. */
+export function alternateSpellings(signature: string): string[] {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  // The last of 43 characters carries 4 bits of the digest and 2 spare ones.
+  const last = alphabet.indexOf(signature.at(-1)!);
+  const spareBits = [1, 2, 3].map((bits) => signature.slice(0, -1) + alphabet[last | bits]);
+  return [
+    ...spareBits,
+    signature + "=",
+    signature.replaceAll("-", "+").replaceAll("_", "/"),
+  ];
+}

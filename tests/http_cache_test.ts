@@ -44,6 +44,10 @@ Deno.test("http cache: ETag, Last-Modified, Cache-Control and 304s without work"
     assert.equal(stale.response.headers.get("x-cache"), "hit");
     assert.deepEqual(stale.body, first.body);
     assert.equal((await health(server.url)).jobs, jobs, "no filter ran for 304s and hits");
+    // A date in the future proves nothing about the client's copy.
+    const future = await get(url, { "if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT" });
+    assert.equal(future.response.status, 200);
+    assert.deepEqual(future.body, first.body);
 
     // Another job on the same source has another ETag.
     const other = await get(`${server.url}/s,50x0/png/files/a.jpg`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseSigningKey, signPath } from "../lib/jobs/signature.ts";
-import { encode, photoLike, startTestServer } from "./helpers.ts";
+import { alternateSpellings, encode, photoLike, startTestServer } from "./helpers.ts";
 
 const keys = [
   { key: "736563726574", salt: "68656c6c6f" },
@@ -36,6 +36,28 @@ Deno.test("security: signed URLs from either key pass, anything else is 403", as
   }
 });
 
+Deno.test("security: a signature in any spelling but the canonical one is 403", async () => {
+  const server = await startTestServer({ "a.png": await encode(photoLike(40, 30), "png") }, {
+    security: { keys },
+  });
+  try {
+    const key = parseSigningKey(keys[0].key, keys[0].salt);
+    // A path whose signature has a "-" and no "_", so its "+" spelling is one path segment.
+    let path = "", signature = "";
+    for (let width = 1; !/^[^_]*-[^_]*$/.test(signature); width++) {
+      path = `/s,${width}x0/png/files/a.png`;
+      signature = await signPath(key, path);
+    }
+    assert.equal(await status(`${server.url}/${signature}${path}`), 200);
+    const spellings = [...alternateSpellings(signature), `${signature}%3D`];
+    for (const spelling of spellings) {
+      assert.equal(await status(`${server.url}/${spelling}${path}`), 403, spelling);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("security: allowUnsigned lets _ stand in for the signature", async () => {
   const server = await startTestServer({ "a.png": await encode(photoLike(40, 30), "png") }, {
     security: { keys, allowUnsigned: true },
@@ -56,7 +78,11 @@ Deno.test("security: a token is required everywhere but /health", async () => {
     const base = server.url.replace("/impressionist", "");
     assert.equal(await status(url), 401);
     assert.equal(await status(url, { headers: { authorization: "Bearer wrong" } }), 401);
-    assert.equal(await status(url, { headers: { authorization: "Bearer s3cret" } }), 200);
+    const allowed = await fetch(url, { headers: { authorization: "Bearer s3cret" } });
+    await allowed.body?.cancel();
+    assert.equal(allowed.status, 200);
+    // Only holders of the token may see it: no shared cache may keep it for everyone.
+    assert.equal(allowed.headers.get("cache-control"), "private, max-age=86400");
     assert.equal(await status(`${base}/metrics`), 401);
     assert.equal(
       await status(`${base}/metrics`, { headers: { authorization: "Bearer s3cret" } }),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseSigningKey, signPath, verifyPath } from "../lib/jobs/signature.ts";
+import { alternateSpellings } from "./helpers.ts";
 
 const key = parseSigningKey("736563726574", "68656c6c6f");
 const other = parseSigningKey("6f74686572", "73616c74");
@@ -54,6 +55,22 @@ Deno.test("verifyPath() returns false for malformed signatures without throwing"
   ) {
     assert.equal(await verifyPath([key], signature, path), false, signature);
   }
+});
+
+Deno.test("verifyPath() accepts only the canonical spelling of a signature", async () => {
+  const spellings = alternateSpellings(vector);
+  assert.equal(spellings.length, 5);
+  assert.equal(new Set([vector, ...spellings]).size, 6);
+  for (const signature of spellings) {
+    // Each spelling carries the right MAC for a lenient decoder.
+    const loose = signature.replace(/=$/, "").replaceAll("+", "-").replaceAll("/", "_");
+    assert.deepEqual(
+      Uint8Array.fromBase64(loose, { alphabet: "base64url" }),
+      Uint8Array.fromBase64(vector, { alphabet: "base64url" }),
+    );
+    assert.equal(await verifyPath([key], signature, path), false, signature);
+  }
+  assert.equal(await verifyPath([key], vector, path), true);
 });
 
 Deno.test("parseSigningKey() decodes upper- and lower-case hex", () => {

@@ -59,9 +59,18 @@ export interface Config {
   security: SecurityConfig;
   /** Directory of the config file; relative paths in it are relative to this. */
   baseDir: string;
+  /** Valid but risky settings, for the log at start and on reload. */
+  warnings: string[];
 }
 
 const MiB = 1024 * 1024;
+/**
+ * The largest pixel limit: an RGBA bitmap of 2^29 pixels is 2 GiB, and a 32-bit WebAssembly
+ * codec (4 GiB of memory at most) must hold it and its copy.
+ */
+export const maxPixelLimit = 2 ** 29;
+/** The largest source byte limit: a source is read into one buffer and held by the caches. */
+export const maxSourceByteLimit = 1024 * MiB;
 
 /**
  * Reads, validates and completes a config file with defaults.
@@ -92,7 +101,8 @@ export async function loadConfig(file: string): Promise<Config> {
  */
 export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
-  const http = readHttp(top.section("http"));
+  const security = readSecurity(top.section("security"));
+  const http = readHttp(top.section("http"), security.token !== undefined);
   const image = readImage(top.section("image"));
   const presets = readPresets(top.list("filters"), image);
   const storages = top.list("storages").map((entry) => ({
@@ -115,22 +125,39 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();
   const backend = top.oneOf("backend", "pure", backends);
-  const security = readSecurity(top.section("security"));
   top.rejectUnknown();
-  return { http, log, presets, image, storages, caches, backend, security, baseDir };
+  const warnings = publicWithToken(http.cacheControl, security.token);
+  return { http, log, presets, image, storages, caches, backend, security, baseDir, warnings };
 }
 
-function readHttp(r: ConfigReader): Config["http"] {
+/**
+ * Behind a token, responses are for its holders only: a shared cache must not keep them for
+ * everyone, so the default Cache-Control is private.
+ */
+function defaultCacheControl(hasToken: boolean): string {
+  return `${hasToken ? "private" : "public"}, max-age=86400`;
+}
+
+/** An explicit shared-cache policy with a token is kept as given, but said out loud. */
+function publicWithToken(cacheControl: string, token: string | undefined): string[] {
+  if (token === undefined || /\b(private|no-store)\b/i.test(cacheControl)) return [];
+  return [
+    `"http.cacheControl" is ${JSON.stringify(cacheControl)} while "security.token" is set: ` +
+    `a shared cache may serve these responses to clients without the token`,
+  ];
+}
+
+function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
   const workers = r.integer("workers", navigator.hardwareConcurrency, 1, 256);
   const http = {
     host: r.string("host", "0.0.0.0"),
     port: r.integer("port", 80, 0, 65535),
     root: r.string("root", "/impressionist"),
-    timeoutMs: r.duration("timeout", "30s"),
+    timeoutMs: r.duration("timeout", "30s", "1h"),
     workers,
     queue: r.integer("queue", 8 * workers, 0),
-    shutdownTimeoutMs: r.duration("shutdownTimeout", "10s"),
-    cacheControl: r.string("cacheControl", "public, max-age=86400"),
+    shutdownTimeoutMs: r.duration("shutdownTimeout", "10s", "10m"),
+    cacheControl: r.string("cacheControl", defaultCacheControl(hasToken)),
     metricsPath: r.string("metricsPath", "/metrics"),
     metricsPort: r.integer("metricsPort", 0, 0, 65535),
   };
@@ -169,9 +196,9 @@ function readImage(r: ConfigReader): ImageConfig {
     quality: r.integer("quality", 75, 1, 100),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
-    maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1),
-    maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1),
-    maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1),
+    maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
+    maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1, maxPixelLimit),
+    maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
   };

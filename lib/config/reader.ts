@@ -78,11 +78,19 @@ export class ConfigReader {
     return value;
   }
 
-  /** A Go-style duration (`500ms`, `30s`, `1m`) in milliseconds. */
-  duration(key: string, fallback: string): number {
-    const ms = parseDuration(this.string(key, fallback));
-    if (ms === undefined) {
-      throw new ConfigError(`"${this.name(key)}" must be a duration like "500ms", "30s" or "1m"`);
+  /**
+   * A Go-style duration (`500ms`, `30s`, `1m`) in milliseconds, from 1 ms to `max`. Timers
+   * need the bound: past 2^31 - 1 ms (about 24.8 days) setTimeout fires at once instead.
+   */
+  duration(key: string, fallback: string, max: string): number {
+    const text = this.string(key, fallback);
+    const ms = parseDuration(text);
+    const maxMs = parseDuration(max)!;
+    if (ms === undefined || ms < 1 || ms > maxMs) {
+      throw new ConfigError(
+        `"${this.name(key)}" must be a duration from 1ms to ${max}, like "500ms", "30s" or "1m", ` +
+          `not ${JSON.stringify(text)}`,
+      );
     }
     return ms;
   }

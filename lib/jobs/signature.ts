@@ -10,6 +10,7 @@ export interface SigningKey {
 
 /** Unpadded base64url of a 32-byte HMAC-SHA256 digest. */
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
+const base64url = { alphabet: "base64url", omitPadding: true } as const;
 
 const encoder = new TextEncoder();
 const cryptoKeys = new WeakMap<SigningKey, Promise<CryptoKey>>();
@@ -38,13 +39,14 @@ export function parseSigningKey(keyHex: string, saltHex: string): SigningKey {
  * ```
  */
 export async function signPath(key: SigningKey, path: string): Promise<string> {
-  return (await digest(key, path)).toBase64({ alphabet: "base64url", omitPadding: true });
+  return (await digest(key, path)).toBase64(base64url);
 }
 
 /**
  * Whether `signature` signs `path` under any of `keys`. Every key is checked and every byte
  * compared, so the time taken does not depend on how much of the signature is right.
- * A malformed signature is simply false.
+ * Only the one canonical spelling is accepted (unpadded, base64url alphabet, unused low bits of
+ * the last character zero), so a signed URL has exactly one form; anything else is false.
  *
  * @example
  * ```ts
@@ -59,7 +61,9 @@ export async function verifyPath(
   path: string,
 ): Promise<boolean> {
   if (!SIGNATURE.test(signature)) return false;
-  const given = Uint8Array.fromBase64(signature, { alphabet: "base64url" });
+  const given = Uint8Array.fromBase64(signature, base64url);
+  // The decoder ignores the last character's 2 spare bits: 4 spellings would decode alike.
+  if (given.toBase64(base64url) !== signature) return false;
   const expected = await Promise.all(keys.map((key) => digest(key, path)));
   return expected.reduce((match, bytes) => match | Number(equalBytes(bytes, given)), 0) === 1;
 }
