@@ -112,7 +112,9 @@ function lzwFlat(count: number, index: number): number[] {
     // Codes 258.. stand for runs of 2, 3, …; stop before code 511 would widen the codes.
     for (let code = 258, run = 2; remaining > 0 && code < 510; code++, run++) {
       if (run > remaining) {
-        for (; remaining > 0; remaining--) codes.push(index);
+        // The rest is shorter than a run already in the dictionary: one code for it.
+        codes.push(remaining === 1 ? index : 258 + remaining - 2);
+        remaining = 0;
         break;
       }
       codes.push(code);

@@ -272,9 +272,13 @@ Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU af
       assert.ok(after < 0.5, `${backend}: ${after.toFixed(2)} s of CPU in the 3 s after`);
       const spent = await cpuSeconds(server.pid) - cpuBefore;
       assert.ok(spent < 2, `${backend}: the refusal cost ${spent.toFixed(2)} s of CPU`);
-      const cap = await get(`${server.url}/png/files/cap.jpg`);
+      const cap = await get(`${server.url}/f,h/png/files/cap.jpg`);
       assert.equal(cap.status, 200, `${backend} 100 scans: ${describe(cap)}`);
-      assertShortError(await get(`${server.url}/png/files/over.jpg`), 422, `${backend} 101 scans`);
+      assertShortError(
+        await get(`${server.url}/f,h/png/files/over.jpg`),
+        422,
+        `${backend} 101 scans`,
+      );
     },
   );
 });
@@ -320,7 +324,7 @@ Deno.test("hostile: an animation's output limit counts all frames; a still from 
     { image: { maxOutputPixels: 100_000 } },
     async (server, backend) => {
       // 20 frames x 10,000 pixels: twice the limit when the animation is kept.
-      const whole = await get(`${server.url}/gif/files/twenty.gif`);
+      const whole = await get(`${server.url}/f,h/gif/files/twenty.gif`);
       if (whole.status === 200) {
         const { width, height, frames = 1 } = dimensions(whole);
         assert.ok(
@@ -330,7 +334,7 @@ Deno.test("hostile: an animation's output limit counts all frames; a still from 
       } else assertShortError(whole, 400, `${backend} 20 frames`);
       const halved = await get(`${server.url}/s,50x50/gif/files/twenty.gif`);
       assert.equal(halved.status, 200, `${backend} 20 x 50x50: ${describe(halved)}`);
-      const still = await get(`${server.url}/png/files/twenty.gif`);
+      const still = await get(`${server.url}/f,h/png/files/twenty.gif`);
       assert.equal(still.status, 200, `${backend}: a still from the animation: ${describe(still)}`);
       assert.deepEqual([dimensions(still).width, dimensions(still).height], [100, 100]);
     },
@@ -392,7 +396,7 @@ Deno.test("hostile: only the first page of a multi-page TIFF is decoded", async 
       await get(`${server.url}/s,8x8/png/files/pages.tif`);
       const base = await rss(server.pid);
       const cpuBefore = await cpuSeconds(server.pid);
-      const answer = await get(`${server.url}/png/files/pages.tif`);
+      const answer = await get(`${server.url}/f,h/png/files/pages.tif`);
       assert.equal(answer.status, 200, `${backend}: ${describe(answer)}`);
       assert.deepEqual([dimensions(answer).width, dimensions(answer).height], [64, 64]);
       const grew = server.peakRss() - base;
@@ -413,6 +417,11 @@ Deno.test("hostile: a blur on a 1x200000 image allocates in proportion to the im
   const tall = await encode(photoLike(1, 200_000), "png");
   await onEveryBackend({ "tall.png": tall }, {}, async (server, backend) => {
     const warm = await get(`${server.url}/gs/png/files/tall.png`);
+    if (warm.status === 422 && backend !== "pure") {
+      // ImageMagick's own policy caps a side (16K on Debian): a clear refusal, not this row.
+      console.log(`${backend} refuses a 1x200000 image: ${warm.text.trim()}`);
+      return;
+    }
     assert.equal(warm.status, 200, `${backend}: ${describe(warm)}`);
     const base = await rss(server.pid);
     const answer = await get(`${server.url}/b,50/png/files/tall.png`);
