@@ -145,3 +145,35 @@ export async function startChildServer(
     close: stop,
   };
 }
+
+/** The backends of the tree under test: the vips one only where lib/vips/ exists. */
+export async function backendNames(): Promise<string[]> {
+  const names = ["pure", "imagemagick", "graphicsmagick"];
+  try {
+    await Deno.stat(new URL("../lib/vips/", import.meta.url));
+    names.push("vips");
+  } catch {
+    // This tree has no vips backend.
+  }
+  return names;
+}
+
+/**
+ * `startChildServer` on one backend; undefined (with a printed reason) when the backend's
+ * library is missing, except for pure and under CI=true, where that fails the test.
+ */
+export async function startBackendChild(
+  files: Record<string, Uint8Array>,
+  backend: string,
+  config: Record<string, unknown> = {},
+  options?: { maxRss?: number },
+): Promise<ChildServer | undefined> {
+  try {
+    return await startChildServer(files, { ...config, backend }, options);
+  } catch (error) {
+    const missing = /Cannot start the/.test((error as Error).message);
+    if (backend === "pure" || !missing || Deno.env.get("CI") === "true") throw error;
+    console.log(`skipped ${backend}: ${(error as Error).message.slice(0, 200)}`);
+    return undefined;
+  }
+}
