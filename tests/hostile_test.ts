@@ -593,8 +593,9 @@ Deno.test("hostile: 30 concurrent 45 MB sources keep the server's memory bounded
   const body = bigSource(45 * MiB);
   const origin = startOrigin(() => new Response(body));
   const server = await startChildServer({}, {
-    storages: [{ name: "web", type: "http", baseUrl: `${origin.url}/images/` }],
-    http: { workers: 2 },
+    // Generous deadlines: a loopback origin on a loaded machine must not turn this into a 504.
+    storages: [{ name: "web", type: "http", baseUrl: `${origin.url}/images/`, timeout: "60s" }],
+    http: { workers: 2, timeout: "60s" },
   }, { maxRss: 2560 * MiB });
   try {
     await get(`${server.url}/gs/png/web/warm.png`);
