@@ -6,6 +6,7 @@ import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
+import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -92,33 +93,10 @@ for (const backend of backends) {
   }
 }
 
-console.log("\n## Result-cache hits at 16 clients, against a minimal Deno.serve (the ceiling)");
-{
-  const tiny = await encodeBitmap(photoLike(64, 48), { type: "png", quality: 75 });
-  const ceiling = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response(tiny, { headers: { "content-type": "image/png" } }),
-  );
-  const server = await startTestServer({ "photo.jpg": photo }, { http: { workers: 2 } });
-  try {
-    const requests = quick ? 2000 : 10000;
-    const base = await loadRun(`http://127.0.0.1:${ceiling.addr.port}/`, 16, requests);
-    const hit = await loadRun(`${server.url}/s,400x0/jpeg,80/files/photo.jpg`, 16, requests);
-    for (
-      const [name, result] of [["minimal Deno.serve", base], ["impressionist hit", hit]] as const
-    ) {
-      console.log(
-        `${name.padEnd(20)} ${result.rps.toFixed(0).padStart(6)} req/s  p99 ${ms(result.p99)}`,
-      );
-    }
-    console.log(
-      `cache hits run at ×${(hit.rps / base.rps).toFixed(2)} of the ceiling (target ≥ 0.5)`,
-    );
-  } finally {
-    await ceiling.shutdown();
-    await server.close();
-  }
-}
+console.log(
+  "\n## Result-cache hits at 16 clients, against a minimal Deno.serve (the ceiling), access log on",
+);
+printCacheHits(await benchCacheHits(quick));
 
 const pure = results.get("pure/2");
 if (pure) {

@@ -1,12 +1,16 @@
-import { createStorages } from "../storages/mod.ts";
-import type { Storage } from "../storages/storage.ts";
-import { type Config, ConfigError } from "./config/config.ts";
-import type { Logger } from "./log.ts";
-import { createServerMetrics, MetricsRegistry } from "./http/metrics.ts";
-import { WorkerPool } from "./pool/pool.ts";
+import { HeldBytes } from "./cache/held_bytes.ts";
+import { Admissions } from "./http/admission.ts";
 import { ResultCache } from "./cache/results.ts";
-import { createHandler, createMetricsHandler, serverState } from "./http/server.ts";
+import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
+import { type Config, ConfigError } from "./config/config.ts";
+import { parseContextOf, type ServerDeps } from "./http/deps.ts";
+import { createServerMetrics } from "./http/metrics.ts";
+import { RequestMemo } from "./http/request_memo.ts";
+import { createHandler, createMetricsHandler } from "./http/server.ts";
+import type { Logger } from "./log.ts";
+import { WorkerPool } from "./pool/pool.ts";
+import { createStorages } from "../storages/mod.ts";
 
 /** A running server and what it owns. */
 export interface App {
@@ -39,6 +43,7 @@ const restartKeys = [
   "backend",
   "caches.result",
   "caches.resultDir",
+  "image.maxInflightBytes",
 ];
 
 function sameValue(a: Config, b: Config, key: string): boolean {
@@ -48,14 +53,6 @@ function sameValue(a: Config, b: Config, key: string): boolean {
       config,
     );
   return read(a) === read(b);
-}
-
-function sourceLoader(config: Config, storages: Map<string, Storage>): SourceLoader {
-  return new SourceLoader(
-    storages,
-    { entries: config.caches.source, bytes: config.caches.sourceBytes },
-    config.image.maxSourceBytes,
-  );
 }
 
 /** Starts `Deno.serve` and resolves with its real address. */
@@ -71,7 +68,6 @@ async function listen(hostname: string, port: number, handler: Deno.ServeHandler
  * @throws {ConfigError} when a storage or the backend cannot start
  */
 export async function startApp(config: Config, log: Logger): Promise<App> {
-  const storages = await createStorages(config.storages, config.baseDir);
   const pool = await WorkerPool.start({
     size: config.http.workers,
     queueLimit: config.http.queue,
@@ -81,37 +77,58 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }).catch((error) => {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });
-  let state = serverState(config, sourceLoader(config, storages));
   const results = new ResultCache({ maxBytes: config.caches.result, dir: config.caches.resultDir });
   if (config.caches.resultDir) await Deno.mkdir(config.caches.resultDir, { recursive: true });
-  const registry = new MetricsRegistry();
-  const metrics = createServerMetrics(registry, {
-    queueLength: () => pool.stats().queued,
-    workersBusy: () => pool.stats().busy,
-  });
-  const handler = createHandler({
-    current: () => state,
-    results,
+  // One bound across reloads: requests that started under the old config still hold bytes.
+  const held = new HeldBytes(config.image.maxInflightBytes);
+  const shared = {
     pool,
+    admissions: new Admissions(pool),
+    results,
+    flights: new SingleFlight<Uint8Array<ArrayBuffer>>(),
     log,
-    registry,
-    metrics,
+    metrics: createServerMetrics({
+      queueLength: () => pool.stats().queued,
+      workersBusy: () => pool.stats().busy,
+    }),
+  };
+  /** The dependencies of one config: storages and the source cache are rebuilt on reload. */
+  async function depsFor(next: Config): Promise<ServerDeps> {
+    const storages = await createStorages(next.storages, next.baseDir);
+    const sources = new SourceLoader(
+      storages,
+      { entries: next.caches.source, bytes: next.caches.sourceBytes },
+      next.image.maxSourceBytes,
+      held,
+    );
+    return {
+      ...shared,
+      config: next,
+      loadedAt: new Date(),
+      parseContext: parseContextOf(next),
+      memo: new RequestMemo(next.image, pool.identity),
+      sources,
+    };
+  }
+  let deps = await depsFor(config).catch((error) => {
+    pool.close();
+    throw error;
   });
+  const handler = createHandler(() => deps);
   const { host, port, metricsPort } = config.http;
   const main = await listen(host, port, handler);
   log.info(
     `impressionist listening on http://${main.addr.hostname}:${main.addr.port}${config.http.root}`,
   );
   const side = metricsPort
-    ? await listen(host, metricsPort, createMetricsHandler({ current: () => state, registry, log }))
+    ? await listen(host, metricsPort, createMetricsHandler(() => deps))
     : undefined;
   return {
     addr: main.addr,
     metricsAddr: side?.addr,
     pool,
     async reload(next) {
-      const storages = await createStorages(next.storages, next.baseDir);
-      state = serverState(next, sourceLoader(next, storages));
+      deps = await depsFor(next);
       return restartKeys.filter((key) => !sameValue(config, next, key));
     },
     async stop() {
@@ -123,6 +140,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       clearTimeout(timer);
       await side?.server.shutdown();
       pool.close();
+      log.flush();
     },
   };
 }

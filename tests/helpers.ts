@@ -51,7 +51,7 @@ export function decode(bytes: Uint8Array): Promise<Bitmap> {
   return decodeBitmap(bytes, format);
 }
 
-export const quietLog: Logger = { verbose: false, info() {}, error() {}, line() {} };
+export const quietLog: Logger = { verbose: false, info() {}, error() {}, line() {}, flush() {} };
 
 /** A server on a free loopback port serving the files given, stopped by `close()`. */
 export interface TestServer {

@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigReader } from "../lib/config/reader.ts";
-import { SourceLoader } from "../lib/cache/sources.ts";
-import { createLocalStorage } from "../storages/local.ts";
-import type { Storage } from "../storages/storage.ts";
 import { encode, photoLike, startTestServer } from "./helpers.ts";
 
 const big = await encode(photoLike(2000, 1500), "png");
@@ -107,35 +103,6 @@ Deno.test("pool: limits on source bytes, output pixels, chain and blur are 4xx",
     assert.equal((await timed(url("b,6/png/files/tiny.png"))).status, 400);
   } finally {
     await server.close();
-  }
-});
-
-Deno.test("SourceLoader: a hit revalidates without reading, a changed file is read anew", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(join(dir, "a.txt"), "one");
-    const reader = ConfigReader.of({ name: "t", type: "local", path: dir }, "storages[0]");
-    reader.string("name");
-    reader.string("type");
-    const local = await createLocalStorage({ name: "t", type: "local", reader }, dir);
-    let reads = 0;
-    const counting: Storage = {
-      async get(path, options) {
-        const result = await local.get(path, options);
-        if (result !== "not-modified") reads++;
-        return result;
-      },
-    };
-    const loader = new SourceLoader(new Map([["t", counting]]), { entries: 10, bytes: 1e6 }, 1e6);
-    const text = async () => new TextDecoder().decode((await loader.load("t", "a.txt")).bytes);
-    assert.equal(await text(), "one");
-    assert.equal((await loader.load("t", "a.txt")).cache, "hit");
-    assert.equal(reads, 1);
-    await Deno.writeTextFile(join(dir, "a.txt"), "two!");
-    assert.equal(await text(), "two!");
-    assert.equal(reads, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,6 +1,7 @@
 import type { Source, Storage } from "../../storages/storage.ts";
 import { LruCache } from "./lru.ts";
 import { NotFound } from "../errors.ts";
+import type { HeldBytes } from "./held_bytes.ts";
 import { SingleFlight } from "./single_flight.ts";
 
 export interface SourceCacheLimits {
@@ -12,6 +13,11 @@ export interface SourceCacheLimits {
 export interface LoadedSource extends Source {
   storage: string;
   cache: "hit" | "miss";
+}
+
+/** A source a request holds: its bytes count against the held-bytes bound until released. */
+export interface HeldSource extends LoadedSource {
+  release(): void;
 }
 
 /**
@@ -27,6 +33,7 @@ export class SourceLoader {
     readonly storages: ReadonlyMap<string, Storage>,
     limits: SourceCacheLimits,
     readonly maxBytes: number,
+    readonly held: HeldBytes,
   ) {
     if (limits.entries > 0) {
       this.#cache = new LruCache({
@@ -43,14 +50,26 @@ export class SourceLoader {
   }
 
   /**
+   * Loads a source and holds its bytes for the caller until `release()`. Concurrent loads of
+   * one source share one read, which runs under its own signal: it stops only when every
+   * caller waiting for it has gone.
+   *
    * @throws {NotFound} for an unknown storage or a missing file
    * @throws {TooLarge} when the source exceeds the byte limit
+   * @throws {Unavailable} when `signal` aborts first, or too many source bytes are held
    */
-  load(storageName: string, path: string, signal?: AbortSignal): Promise<LoadedSource> {
+  async load(storageName: string, path: string, signal: AbortSignal): Promise<HeldSource> {
     const storage = this.storages.get(storageName);
-    if (!storage) return Promise.reject(new NotFound(`Unknown storage "${storageName}"`));
+    if (!storage) throw new NotFound(`Unknown storage "${storageName}"`);
+    this.held.checkRoom();
     const key = `${storageName}\0${path}`;
-    return this.#flights.run(key, () => this.#fetch(storage, storageName, key, path, signal));
+    const { result } = this.#flights.join(
+      key,
+      signal,
+      (shared) => this.#fetch(storage, storageName, key, path, shared),
+    );
+    const source = await result;
+    return { ...source, release: this.held.hold(source.bytes.buffer) };
   }
 
   async #fetch(
@@ -58,7 +77,7 @@ export class SourceLoader {
     storageName: string,
     key: string,
     path: string,
-    signal?: AbortSignal,
+    signal: AbortSignal,
   ): Promise<LoadedSource> {
     const cached = this.#cache?.get(key);
     const result = await storage.get(path, {

@@ -23,6 +23,8 @@ export interface SecurityConfig {
 export type { ImageLimits };
 
 export interface ImageConfig extends ImageLimits {
+  /** Source bytes that requests may hold at once (reading, or waiting for a worker). */
+  maxInflightBytes: number;
   quality: number;
   autoOrient: boolean;
   progressive: boolean;
@@ -201,6 +203,7 @@ function readImage(r: ConfigReader): ImageConfig {
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
+    maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),
   };
   r.rejectUnknown();
   return image;

@@ -1,98 +1,122 @@
-import { isNotModified } from "./conditional.ts";
-import type { Config } from "../config/config.ts";
+import type { HeldSource } from "../cache/sources.ts";
 import { HttpError, Unavailable } from "../errors.ts";
-import { contentTypes, type EncodedType, negotiate } from "../image/formats.ts";
-import type { WorkerPool } from "../pool/pool.ts";
-import type { ResultCache } from "../cache/results.ts";
-import { resultKey } from "../jobs/identity.ts";
-import type { SingleFlight } from "../cache/single_flight.ts";
+import { contentTypes, type EncodedType } from "../image/formats.ts";
 import { sniffFormat } from "../image/sniff.ts";
-import type { LoadedSource, SourceLoader } from "../cache/sources.ts";
-import type { Job } from "../jobs/url.ts";
-
-/** What serving an image needs. */
-export interface ImageDeps {
-  config: Config;
-  sources: SourceLoader;
-  results: ResultCache;
-  pool: WorkerPool;
-  flights: SingleFlight<Uint8Array<ArrayBuffer>>;
-}
+import type { Transform } from "../jobs/transform.ts";
+import { type Job, parseJob } from "../jobs/url.ts";
+import { WorkerFailure } from "../pool/pool.ts";
+import type { Ticket } from "../pool/pool.ts";
+import { checkSignature } from "./access.ts";
+import { isNotModified } from "./conditional.ts";
+import type { ServerDeps } from "./deps.ts";
 
 /** An image response and how it was made, for the log and the metrics. */
-export interface ImageOutcome {
+export interface ImageAnswer {
   response: Response;
-  source: LoadedSource;
+  job: Job;
+  source: HeldSource;
   result: "hit" | "miss" | "not-modified";
 }
 
 /**
- * Answers one image job: source (through its cache), then a 304, a cached result, or the
- * worker pool, all within `http.timeout`.
+ * The image route, in the order the data flows: parse the path → admit the request (a place
+ * in the pool, before any read) → load the source → identify the result → answer 304, a
+ * cached result, or the pool's → respond. All of it within `http.timeout`.
  *
- * @throws {HttpError} for every failure, Unavailable (503) when time ran out
+ * @param rest the URL path after `http.root`, still percent-encoded
+ * @throws {HttpError} for every failure; Unavailable (503) when time or room ran out
  */
 export async function serveImage(
   request: Request,
-  job: Job,
-  deps: ImageDeps,
-): Promise<ImageOutcome> {
-  const { config, sources, results, pool, flights } = deps;
+  rest: string,
+  deps: ServerDeps,
+): Promise<ImageAnswer> {
+  const job = await deps.memo.job(
+    rest,
+    async () => parseJob(await checkSignature(rest, deps.config.security), deps.parseContext),
+  );
+  const ticket = deps.admissions.admit(`${rest}\0${request.headers.get("accept")}`);
   // A timer cleared when the request ends: AbortSignal.timeout would leave one pending per
   // request for the whole timeout, which costs a busy server dearly.
   const deadline = new AbortController();
   const timer = setTimeout(
     () => deadline.abort(new DOMException("Request deadline", "TimeoutError")),
-    config.http.timeoutMs,
+    deps.config.http.timeoutMs,
   );
-  const signal = deadline.signal;
+  let source: HeldSource | undefined;
   try {
-    const source = await sources.load(job.storage, job.path, signal);
-    const format = {
-      ...negotiate(job.format, request.headers.get("accept")),
-      progressive: config.image.progressive,
-    };
-    const variant = `${config.backend}/${config.image.autoOrient ? "upright" : "stored"}`;
-    const key = resultKey({ ...job, format }, source.validator, variant);
-    const etag = `"${key}"`;
-    const headers = new Headers({ "etag": etag, "cache-control": config.http.cacheControl });
-    if (job.format.type === "auto") headers.set("vary", "Accept");
-    if (source.modified) headers.set("last-modified", source.modified.toUTCString());
-    if (isNotModified(request, etag, source.modified)) {
+    source = await deps.sources.load(job.storage, job.path, deadline.signal);
+    const accept = request.headers.get("accept");
+    const { task, key } = deps.memo.identify(rest, job, accept, source.validator);
+    const headers = resultHeaders(key, job, source, deps);
+    if (
+      isNotModified(request, headers.get("etag")!, source.modified && lastModified(source, deps))
+    ) {
       return {
         response: new Response(null, { status: 304, headers }),
+        job,
         source,
         result: "not-modified",
       };
     }
-    const cached = await results.get(key);
-    const output = cached ?? await flights.run(key, async () => {
-      const bytes = await pool.run(
-        {
-          chain: job.chain,
-          format,
-          limits: config.image,
-          autoOrient: config.image.autoOrient,
-        },
-        source.bytes,
-        signal,
-      );
-      await results.set(key, bytes);
-      return bytes;
-    });
+    const cached = await deps.results.get(key);
+    const output = cached ?? await transform(key, task, source, ticket, deadline.signal, deps);
     const result = cached ? "hit" : "miss";
     // `auto` decides the format in the worker; the bytes say which it chose.
     headers.set("content-type", contentTypes[sniffFormat(output) as EncodedType]);
     headers.set("content-length", String(output.byteLength));
     headers.set("x-cache", result);
-    return { response: new Response(output, { headers }), source, result };
+    return { response: new Response(output, { headers }), job, source, result };
   } catch (error) {
-    // A storage read cut short by the deadline fails with its own error; the cause is time.
-    if (signal.aborted && !(error instanceof HttpError)) {
+    // A read or a job cut short by the deadline fails with its own error; the cause is time.
+    if (deadline.signal.aborted && !(error instanceof HttpError)) {
       throw new Unavailable("The request timed out: try again shortly");
     }
     throw error;
   } finally {
     clearTimeout(timer);
+    ticket.release();
+    source?.release();
   }
+}
+
+/** The validators and caching headers of a result. */
+function resultHeaders(key: string, job: Job, source: HeldSource, deps: ServerDeps): Headers {
+  const headers = new Headers({
+    "etag": `"${key}"`,
+    "cache-control": deps.config.http.cacheControl,
+  });
+  if (job.format.type === "auto") headers.set("vary", "Accept");
+  if (source.modified) headers.set("last-modified", lastModified(source, deps).toUTCString());
+  return headers;
+}
+
+/** The last change of what the result depends on: its source, or the config, if later. */
+function lastModified(source: HeldSource, deps: ServerDeps): Date {
+  return source.modified! > deps.loadedAt ? source.modified! : deps.loadedAt;
+}
+
+/**
+ * Makes a result in the pool, once for all concurrent requests for it: the first caller's
+ * place runs the job, under the shared call's own signal, so a caller that gives up does not
+ * stop it for the others. A result whose bytes are not an image we know is a 500 and is
+ * never cached.
+ */
+async function transform(
+  key: string,
+  task: Transform,
+  source: HeldSource,
+  ticket: Ticket,
+  signal: AbortSignal,
+  deps: ServerDeps,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { result } = deps.flights.join(key, signal, async (shared) => {
+    const bytes = await ticket.run(task, source.bytes, shared);
+    if (bytes.byteLength === 0 || !sniffFormat(bytes)) {
+      throw new WorkerFailure(`the encoder returned ${bytes.byteLength} unrecognised bytes`);
+    }
+    await deps.results.set(key, bytes);
+    return bytes;
+  });
+  return await result;
 }

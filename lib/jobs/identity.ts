@@ -1,20 +1,27 @@
 import { createHash } from "node:crypto";
-import type { Job } from "./url.ts";
+import type { Transform } from "./transform.ts";
+
+/** Where a result's pixels come from: the source as its storage identifies it. */
+export interface SourceIdentity {
+  storage: string;
+  path: string;
+  /** Changes whenever the source's content changes (size and mtime, or an upstream ETag). */
+  validator: string;
+}
 
 /**
- * The identity of one result: the source (storage, path and its validator) and the
- * normalised job (presets expanded, format, quality) and the `variant` of the server's
- * settings that change pixels (backend, orientation). It names the cached result and is the
- * ETag, so a changed source can never match a stale result.
+ * The identity of one result, computed in one place: a hash of the exact task the worker
+ * receives, the source it reads, and `producer` (the backend the pool really runs and the
+ * version of the processing code). It is the ETag and names the result in every cache, so
+ * a changed source, a reload or an upgrade can never match a stale result.
  */
-export function resultKey(job: Job, sourceValidator: string, variant: string): string {
+export function resultIdentity(task: Transform, source: SourceIdentity, producer: string): string {
   const identity = JSON.stringify([
-    job.storage,
-    job.path,
-    sourceValidator,
-    job.chain,
-    job.format,
-    variant,
+    source.storage,
+    source.path,
+    source.validator,
+    task,
+    producer,
   ]);
   return createHash("sha256").update(identity).digest("base64url").slice(0, 32);
 }

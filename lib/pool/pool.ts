@@ -1,6 +1,7 @@
 import type { BackendName } from "../config/config.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { HttpError, Unavailable } from "../errors.ts";
+import { buildVersion } from "./build_version.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
 
@@ -33,6 +34,16 @@ interface Job {
   reject(error: Error): void;
 }
 
+/**
+ * A place in the pool taken before a request does any work (reading its source): `run` uses
+ * it for the job, `release` gives it back when the request ends without one. Both may be
+ * called in any order and more than once; the place is given back once.
+ */
+export interface Ticket {
+  run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>>;
+  release(): void;
+}
+
 interface Slot {
   worker: Worker;
   job?: Job;
@@ -52,10 +63,21 @@ export class WorkerPool {
   #spare?: Worker;
   #spawning = 0;
   #nextId = 1;
+  /** Tickets taken and not yet used or released: requests on their way to a job. */
+  #admitted = 0;
   #started = 0;
   #closed = false;
 
-  private constructor(readonly options: PoolOptions) {}
+  /**
+   * What makes this pool's pixels: the backend its workers really run and the version of the
+   * processing code. Part of every result's identity, so neither a reload that names another
+   * backend nor an upgrade can serve results made otherwise.
+   */
+  readonly identity: string;
+
+  private constructor(readonly options: PoolOptions, version: string) {
+    this.identity = `${options.backend}/${version}`;
+  }
 
   /**
    * Starts every worker and waits until each has loaded its backend.
@@ -63,7 +85,7 @@ export class WorkerPool {
    * @throws {Error} with the backend's message when a worker cannot start (missing library)
    */
   static async start(options: PoolOptions): Promise<WorkerPool> {
-    const pool = new WorkerPool(options);
+    const pool = new WorkerPool(options, await buildVersion());
     const workers = await Promise.allSettled(
       Array.from({ length: options.size }, () => pool.#spawn()),
     );
@@ -84,15 +106,51 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one transform. Rejects with Unavailable when the queue is full or `signal` aborts
-   * first, and with the worker's typed error when the image work fails.
+   * Takes a place for a request before it reads its source, so a full pool costs no storage
+   * read and no memory: the places are the workers plus the queue, shared by requests that
+   * hold a ticket and jobs that wait or run.
+   *
+   * @throws {Unavailable} when every place is taken or the pool is closing
+   */
+  admit(): Ticket {
+    if (this.#closed) throw new Unavailable("The server is shutting down");
+    const taken = this.#slots.filter((s) => s.job).length + this.#queue.length + this.#admitted;
+    if (taken >= this.options.size + this.options.queueLimit) {
+      throw new Unavailable("The server is busy: try again shortly");
+    }
+    this.#admitted++;
+    let held = true;
+    const giveBack = () => {
+      if (held) this.#admitted--;
+      held = false;
+    };
+    return {
+      run: (task, bytes, signal) => {
+        giveBack();
+        return this.#enqueue(task, bytes, signal);
+      },
+      release: giveBack,
+    };
+  }
+
+  /**
+   * Runs one transform without a ticket. Rejects with Unavailable when the queue is full or
+   * `signal` aborts first, and with the worker's typed error when the image work fails.
    */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-    if (signal.aborted) return Promise.reject(timeoutError());
-    if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
     if (!this.#idleSlot() && this.#queue.length >= this.options.queueLimit) {
       return Promise.reject(new Unavailable("The server is busy: try again shortly"));
     }
+    return this.#enqueue(task, bytes, signal);
+  }
+
+  #enqueue(
+    task: Transform,
+    bytes: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    if (signal.aborted) return Promise.reject(timeoutError());
+    if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
     return new Promise((resolve, reject) => {
       const job: Job = { id: this.#nextId++, task, bytes, signal, resolve, reject };
       const onAbort = () => this.#abort(job);

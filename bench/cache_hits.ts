@@ -1,0 +1,98 @@
+// Result-cache hits at 16 clients against a minimal Deno.serve answering the same bytes: both
+// servers in processes of their own, impressionist with its access log on as in production
+// (written to /dev/null). Run alone with `deno run -A bench/cache_hits.ts [--quick]`.
+import { join } from "node:path";
+import { encodeBitmap } from "../lib/pure/encode.ts";
+import { photoLike } from "../tests/helpers.ts";
+import { loadRun } from "./load.ts";
+
+const main = new URL("../main.ts", import.meta.url).pathname;
+const ceilingScript = new URL("./ceiling.ts", import.meta.url).pathname;
+
+/** CPU seconds a process has used so far (user + system), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A load run, with the CPU time the serving process spent per request. */
+async function measured(url: string, pid: number, requests: number) {
+  const before = await cpuSeconds(pid);
+  const result = await loadRun(url, 16, requests);
+  const cpuPerRequest = ((await cpuSeconds(pid)) - before) * 1e6 / requests;
+  return { ...result, serverCpuUs: cpuPerRequest };
+}
+
+/** Starts a child process and answers it once it prints a line matching `ready`. */
+async function startChild(args: string[], ready: RegExp) {
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "null" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!ready.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${args.join(" ")} ended before it was ready: ${seen}`);
+    seen += value;
+  }
+  // Keep draining stdout (the access log) so the child never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read()).done);
+  })();
+  return { child, match: ready.exec(seen)! };
+}
+
+/** Runs the comparison and answers both results. */
+export async function benchCacheHits(quick: boolean) {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-bench-" });
+  const photo = await encodeBitmap(photoLike(1600, 1200), { type: "jpeg", quality: 85 });
+  await Deno.mkdir(join(dir, "files"));
+  await Deno.writeFile(join(dir, "files", "photo.jpg"), photo);
+  const config = {
+    http: { host: "127.0.0.1", port: 0, workers: 2 },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  };
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
+  const server = await startChild(
+    ["run", "-A", main, "-cfg", join(dir, "config.json")],
+    /listening on (http:\/\/\S+)/,
+  );
+  const url = `${server.match[1]}/s,400x0/jpeg,80/files/photo.jpg`;
+  const sample = await fetch(url);
+  await Deno.writeFile(join(dir, "result.jpg"), new Uint8Array(await sample.arrayBuffer()));
+  const ceiling = await startChild(["run", "-A", ceilingScript, join(dir, "result.jpg")], /^\d+\n/);
+  try {
+    const requests = quick ? 3000 : 20000;
+    const base = await measured(
+      `http://127.0.0.1:${ceiling.match[0].trim()}/`,
+      ceiling.child.pid,
+      requests,
+    );
+    const hit = await measured(url, server.child.pid, requests);
+    return { base, hit };
+  } finally {
+    server.child.kill("SIGTERM");
+    ceiling.child.kill("SIGTERM");
+    await Promise.all([server.child.status, ceiling.child.status]);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Prints the comparison. */
+export function printCacheHits({ base, hit }: Awaited<ReturnType<typeof benchCacheHits>>): void {
+  for (
+    const [name, result] of [["minimal Deno.serve", base], ["impressionist hit", hit]] as const
+  ) {
+    console.log(
+      `${name.padEnd(20)} ${result.rps.toFixed(0).padStart(6)} req/s  p99 ${
+        result.p99.toFixed(1)
+      } ms  server CPU ${result.serverCpuUs.toFixed(0)} µs/request`,
+    );
+  }
+  console.log(
+    `cache hits run at ×${(hit.rps / base.rps).toFixed(2)} of the ceiling's req/s (target ≥ 0.5)` +
+      `; CPU per request ×${(base.serverCpuUs / hit.serverCpuUs).toFixed(2)} of the ceiling's`,
+  );
+}
+
+if (import.meta.main) printCacheHits(await benchCacheHits(Deno.args.includes("--quick")));

@@ -1,0 +1,54 @@
+import { errorType } from "../errors.ts";
+import { formatAccess } from "./access_log.ts";
+import type { ServerDeps } from "./deps.ts";
+import type { ImageAnswer } from "./image_route.ts";
+import { loggedPath } from "./request_path.ts";
+
+/** A response, and the image work behind it when there was some. */
+export interface Answer {
+  response: Response;
+  image?: ImageAnswer;
+}
+
+/** Writes one finished request to the access log and the metrics. */
+export function recordRequest(
+  deps: ServerDeps,
+  request: Request,
+  { response, image }: Answer,
+  id: string,
+  started: number,
+): void {
+  const { metrics, log } = deps;
+  const seconds = (performance.now() - started) / 1000;
+  const status = response.status;
+  metrics.requests.inc({ status: String(status) });
+  metrics.requestDuration.observe(seconds);
+  if (status >= 400) metrics.errors.inc({ type: errorType(status) });
+  if (image) {
+    const { source, result } = image;
+    (source.cache === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "source" });
+    if (source.cache === "miss") {
+      metrics.sourceBytes.inc({ storage: source.storage }, source.bytes.byteLength);
+    }
+    if (result !== "not-modified") {
+      (result === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "result" });
+    }
+  }
+  log.line(formatAccess(
+    {
+      id,
+      method: request.method,
+      path: loggedPath(request),
+      status,
+      bytes: Number(response.headers.get("content-length") ?? 0),
+      ms: seconds * 1000,
+      cache: image && `source=${image.source.cache} result=${image.result}`,
+      // Only -debug logs the chain; don't spell it out for every request otherwise.
+      chain: log.verbose && image
+        ? image.job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ")
+        : undefined,
+    },
+    deps.config.log.format,
+    log.verbose,
+  ));
+}

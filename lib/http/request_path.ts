@@ -1,0 +1,27 @@
+import { BadRequest } from "../errors.ts";
+
+/** A Host header as RFC 9110 allows it: a name or address, an optional port; no path. */
+const validHost = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The path of the request line, which routing uses and nothing else. `Request.url` is built
+ * from the Host header and the request line, so a Host holding `/`, `?`, `#`, `\` or `@`
+ * could move the route into the header, past a proxy that filters on the path: such a
+ * Host is refused.
+ *
+ * @throws {BadRequest} for a malformed Host header
+ */
+export function requestPath(request: Request): string {
+  const host = request.headers.get("host");
+  if (host !== null && !validHost.test(host)) throw new BadRequest("Malformed Host header");
+  return new URL(request.url).pathname;
+}
+
+/** The path for the access log: the request line's, or "-" when the request is malformed. */
+export function loggedPath(request: Request): string {
+  try {
+    return new URL(request.url).pathname;
+  } catch {
+    return "-";
+  }
+}

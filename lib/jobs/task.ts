@@ -1,0 +1,24 @@
+import type { ImageLimits } from "../image/limits.ts";
+import { negotiate } from "../image/formats.ts";
+import type { Transform } from "./transform.ts";
+import type { Job } from "./url.ts";
+
+/** The server's image settings that a task carries: its limits and what changes pixels. */
+export interface ImageSettings extends ImageLimits {
+  progressive: boolean;
+  autoOrient: boolean;
+}
+
+/**
+ * The exact task a worker receives for a job: the chain, the format with what the client's
+ * `Accept` allows for `auto`, and the image settings. Everything that can change the result
+ * is in here, so the result's identity is a hash of it.
+ */
+export function taskFor(job: Job, accept: string | null, image: ImageSettings): Transform {
+  return {
+    chain: job.chain,
+    format: { ...negotiate(job.format, accept), progressive: image.progressive },
+    limits: image,
+    autoOrient: image.autoOrient,
+  };
+}

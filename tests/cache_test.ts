@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { HeldBytes } from "../lib/cache/held_bytes.ts";
+import { SingleFlight } from "../lib/cache/single_flight.ts";
+import { SourceLoader } from "../lib/cache/sources.ts";
+import { ConfigReader } from "../lib/config/reader.ts";
+import { Unavailable } from "../lib/errors.ts";
+import { createLocalStorage } from "../storages/local.ts";
+import type { Storage } from "../storages/storage.ts";
+
+Deno.test("SourceLoader: a hit revalidates without reading, a changed file is read anew", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "a.txt"), "one");
+    const reader = ConfigReader.of({ name: "t", type: "local", path: dir }, "storages[0]");
+    reader.string("name");
+    reader.string("type");
+    const local = await createLocalStorage({ name: "t", type: "local", reader }, dir);
+    let reads = 0;
+    const counting: Storage = {
+      async get(path, options) {
+        const result = await local.get(path, options);
+        if (result !== "not-modified") reads++;
+        return result;
+      },
+    };
+    const held = new HeldBytes(1e6);
+    const loader = new SourceLoader(
+      new Map([["t", counting]]),
+      { entries: 10, bytes: 1e6 },
+      1e6,
+      held,
+    );
+    const signal = new AbortController().signal;
+    const text = async () =>
+      new TextDecoder().decode((await loader.load("t", "a.txt", signal)).bytes);
+    assert.equal(await text(), "one");
+    assert.equal((await loader.load("t", "a.txt", signal)).cache, "hit");
+    assert.equal(reads, 1);
+    await Deno.writeTextFile(join(dir, "a.txt"), "two!");
+    assert.equal(await text(), "two!");
+    assert.equal(reads, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SingleFlight: concurrent callers share one call; only the first starts it", async () => {
+  const flights = new SingleFlight<number>();
+  let calls = 0;
+  const gate = Promise.withResolvers<number>();
+  const signal = new AbortController().signal;
+  const a = flights.join("k", signal, () => (calls++, gate.promise));
+  const b = flights.join("k", signal, () => (calls++, gate.promise));
+  assert.deepEqual([a.started, b.started], [true, false]);
+  gate.resolve(7);
+  assert.deepEqual(await Promise.all([a.result, b.result]), [7, 7]);
+  assert.equal(calls, 1);
+  const c = flights.join("k", signal, () => Promise.resolve(8));
+  assert.equal(c.started, true, "a finished call is not shared with later callers");
+  assert.equal(await c.result, 8);
+});
+
+Deno.test("SingleFlight: a waiter whose deadline passes gets 503; the others keep the call", async () => {
+  const flights = new SingleFlight<string>();
+  let shared: AbortSignal | undefined;
+  const gate = Promise.withResolvers<string>();
+  const first = new AbortController();
+  const second = new AbortController();
+  const a = flights.join("k", first.signal, (signal) => (shared = signal, gate.promise));
+  const b = flights.join("k", second.signal, () => Promise.resolve("never"));
+  first.abort();
+  await assert.rejects(a.result, Unavailable);
+  assert.equal(shared!.aborted, false, "the call runs on for the second waiter");
+  gate.resolve("done");
+  assert.equal(await b.result, "done");
+});
+
+Deno.test("SingleFlight: the call is aborted when its last waiter has gone, and that is no 500", async () => {
+  const flights = new SingleFlight<string>();
+  let shared: AbortSignal | undefined;
+  const caller = new AbortController();
+  const joined = flights.join("k", caller.signal, (signal) => {
+    shared = signal;
+    return new Promise((_, reject) =>
+      signal.addEventListener("abort", () => reject(new Error("aborted")))
+    );
+  });
+  caller.abort();
+  await assert.rejects(joined.result, Unavailable);
+  assert.equal(shared!.aborted, true);
+  const late = new AbortController();
+  late.abort();
+  await assert.rejects(
+    flights.join("k", late.signal, () => Promise.resolve("x")).result,
+    Unavailable,
+  );
+});
+
+Deno.test("HeldBytes: a shared buffer counts once; the bound refuses with 503 and frees on release", () => {
+  const held = new HeldBytes(100);
+  const a = new ArrayBuffer(60);
+  const b = new ArrayBuffer(50);
+  const releaseA1 = held.hold(a);
+  const releaseA2 = held.hold(a);
+  assert.equal(held.bytes, 60);
+  assert.throws(() => held.hold(b), Unavailable);
+  releaseA1();
+  releaseA1();
+  assert.equal(held.bytes, 60, "one holder is left");
+  releaseA2();
+  assert.equal(held.bytes, 0);
+  const releaseB = held.hold(b);
+  held.checkRoom();
+  const c = new ArrayBuffer(50);
+  held.hold(c);
+  assert.equal(held.bytes, 100);
+  assert.throws(() => held.checkRoom(), Unavailable, "at the bound, no new read starts");
+  releaseB();
+  held.checkRoom();
+});
+
+Deno.test("SourceLoader: a read past the held-bytes bound is refused before the storage is asked", async () => {
+  let reads = 0;
+  const storage: Storage = {
+    get() {
+      reads++;
+      return Promise.resolve({ bytes: new Uint8Array(80), validator: `v${reads}` });
+    },
+  };
+  const held = new HeldBytes(100);
+  const loader = new SourceLoader(new Map([["t", storage]]), { entries: 0, bytes: 0 }, 1e6, held);
+  const signal = new AbortController().signal;
+  const first = await loader.load("t", "a", signal);
+  await assert.rejects(loader.load("t", "b", signal), Unavailable);
+  assert.equal(reads, 2, "the second read happened, but its bytes were not kept");
+  held.hold(new ArrayBuffer(20));
+  await assert.rejects(loader.load("t", "c", signal), Unavailable);
+  assert.equal(reads, 2, "no read at all once the bound is reached");
+  first.release();
+  assert.equal(held.bytes, 20);
+});
