@@ -7,6 +7,7 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
+import { benchEncoders } from "./encoders.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -53,6 +54,8 @@ const stages = {
   "encode jpeg,80": await time(runs, () => encodeBitmap(small, { type: "jpeg", quality: 80 })),
 };
 for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(36)} ${ms(value)}`);
+
+await benchEncoders(quick ? 5 : 20);
 
 console.log("\n## Whole requests through the server (2 workers, source and result caches off)");
 const results = new Map<string, LoadResult>();

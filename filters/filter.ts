@@ -55,6 +55,11 @@ export interface Filter<P> {
    * full size; the canvas may be smaller when the decoder shrank it for a first resize.
    */
   apply(canvas: Canvas, params: P, input: Size): void;
+  /**
+   * The largest image the filter makes on its way, when that is not its output (fill's scaled
+   * size before its crop), so planning can hold it to the pixel limit as well.
+   */
+  peak?(input: Size, params: P): Size;
   /** The smallest decoded size this filter needs when it runs first, if it shrinks. */
   decodeHint?(input: Size, params: P): Size | undefined;
 }

@@ -76,6 +76,9 @@ export const resize: Filter<ResizeParams> = {
     const { scaled, crop } = resizePlan(input, params);
     return crop ? { width: crop.width, height: crop.height } : scaled;
   },
+  peak(input, params) {
+    return resizePlan(input, params).scaled;
+  },
   apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);
     if (scaled.width !== canvas.width || scaled.height !== canvas.height) canvas.resize(scaled);

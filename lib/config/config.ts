@@ -201,6 +201,7 @@ function readImage(r: ConfigReader): ImageConfig {
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
     maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1, maxPixelLimit),
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),
+    maxFrames: r.integer("maxFrames", 256, 1),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
     maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),

@@ -44,6 +44,8 @@ export interface DecodeOptions {
 /** An image library: turns bytes into a canvas and a canvas into bytes. */
 export interface Backend {
   readonly name: string;
+  /** Compiles or loads what the first image would otherwise wait for; optional, idempotent. */
+  warmUp?(): Promise<void>;
   decode(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<Canvas>;
   /** Encodes as `format`, whose type is never `auto` here. */
   encode(canvas: Canvas, format: OutputFormat): Promise<Uint8Array<ArrayBuffer>>;

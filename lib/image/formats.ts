@@ -29,6 +29,18 @@ export const contentTypes: Record<EncodedType, string> = {
   gif: "image/gif",
 };
 
+/**
+ * The widest and tallest image each encoder can write. JPEG's header has 16 bits per side,
+ * but libjpeg (mozjpeg, libjpeg-turbo: every JPEG encoder the backends use) stops at 65500;
+ * GIF has 16 bits; WebP 14 bits (16383); PNG 31 bits.
+ */
+export const maxSides: ReadonlyMap<EncodedType, number> = new Map([
+  ["jpeg", 65500],
+  ["gif", 65535],
+  ["webp", 16383],
+  ["png", 2 ** 31 - 1],
+]);
+
 /** Notes for `auto` whether the request's `Accept` header takes WebP (and not with q=0). */
 export function negotiate(format: OutputFormat, accept: string | null): OutputFormat {
   if (format.type !== "auto") return format;

@@ -121,25 +121,61 @@ function isStartOfFrame(marker: number): boolean {
     marker !== 0xcc;
 }
 
-/** Walks the JPEG segments up to the first frame header, noting the EXIF orientation on the way. */
+/**
+ * The most scans a JPEG may have. A progressive JPEG can repeat scans without end, each one
+ * costing a decoder a pass over the whole image; libjpeg-based decoders stop at 100 as well.
+ */
+export const MAX_JPEG_SCANS = 100;
+
+/**
+ * Walks every JPEG segment, noting the frame header and the EXIF orientation, and counts the
+ * scans: the bytes of each scan's entropy-coded data are skipped by looking for the next marker
+ * (0xFF followed by neither 0x00, a stuffed byte, nor a restart marker).
+ */
 function probeJpeg(h: Header): ImageInfo {
+  const { bytes } = h;
   let orientation: number | undefined;
+  let size: { width: number; height: number } | undefined;
+  let scans = 0;
   let at = 2;
-  for (;;) {
+  while (at < bytes.length) {
+    // Past the frame header, stray bytes before a marker are skipped, as libjpeg does.
+    if (size && bytes[at] !== 0xff) at = nextMarker(bytes, at);
+    if (at >= bytes.length) break;
     if (h.u8(at) !== 0xff) h.fail(`expected a marker at byte ${at}`);
     while (h.u8(at) === 0xff) at++; // fill bytes may pad any marker
     const marker = h.u8(at++);
     if (isStandalone(marker)) continue;
-    if (marker === SOS || marker === EOI) h.fail("the frame header is missing");
+    if (marker === EOI) break;
+    if (!size && marker === SOS) h.fail("the frame header is missing");
     const length = h.u16(at);
     if (length < 2) h.fail(`a segment at byte ${at} has the impossible length ${length}`);
     if (isStartOfFrame(marker)) {
-      return { width: h.u16(at + 5), height: h.u16(at + 3), orientation: orientation ?? 1 };
+      if (size) h.fail("the file has a second frame header");
+      size = { width: h.u16(at + 5), height: h.u16(at + 3) };
     }
     if (marker === APP1 && orientation === undefined && h.is(at + 2, "Exif\0\0")) {
-      orientation = exifOrientation(h.bytes.subarray(at + 8, at + length));
+      orientation = exifOrientation(bytes.subarray(at + 8, at + length));
     }
     at += length;
+    if (marker === SOS) {
+      if (++scans > MAX_JPEG_SCANS) h.fail(`the file has more than ${MAX_JPEG_SCANS} scans`);
+      at = nextMarker(bytes, at);
+    }
+  }
+  // A file cut short after its frame header still shows what was read, as decoders do.
+  if (!size) h.fail("the frame header is missing");
+  return { ...size, orientation: orientation ?? 1 };
+}
+
+/** The offset of the first marker at or after `at` in entropy-coded data, or the end. */
+function nextMarker(bytes: Uint8Array, at: number): number {
+  for (;;) {
+    at = bytes.indexOf(0xff, at);
+    if (at < 0 || at + 1 >= bytes.length) return bytes.length;
+    const next = bytes[at + 1];
+    if (next !== 0 && !(next >= 0xd0 && next <= 0xd7)) return at;
+    at += 2;
   }
 }
 
@@ -195,6 +231,7 @@ function probeGif(h: Header): ImageInfo {
 const TIFF_WIDTH = 0x100;
 const TIFF_HEIGHT = 0x101;
 const TIFF_ORIENTATION = 0x112;
+const sizeTags = new Set([TIFF_WIDTH, TIFF_HEIGHT]);
 const TIFF_SHORT = 3;
 const TIFF_LONG = 4;
 
@@ -221,7 +258,11 @@ function ifd0Numbers(h: Header): Map<number, number> {
   const numbers = new Map<number, number>();
   for (let i = 0; i < count; i++) {
     const entry = ifd + 2 + i * 12;
-    numbers.set(h.u16(entry, little), tiffNumber(h, entry, little));
+    const tag = h.u16(entry, little);
+    // Readers disagree on which of two size tags counts (libtiff takes the first, others the
+    // last): such a file could be decoded at a size the limits never saw.
+    if (numbers.has(tag) && sizeTags.has(tag)) h.fail(`the size tag ${tag} appears twice`);
+    numbers.set(tag, tiffNumber(h, entry, little));
   }
   return numbers;
 }

@@ -3,8 +3,9 @@ import type { Bitmap, Rect, Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
 import { Unprocessable } from "../errors.ts";
 import { resizeBitmap } from "../image/resample.ts";
-import { decodeBitmap } from "./decode.ts";
-import { encodeBitmap } from "./encode.ts";
+import { probeImage } from "../image/probe.ts";
+import { checkDecodedSize, decodeBitmap } from "./decode.ts";
+import { encodeBitmap, warmUpEncoders } from "./encode.ts";
 import { type AnimationFrame, decodeGifFrames, encodeGif, gifLoopCount } from "./gif.ts";
 import { cropBitmap, flipBitmap, grayscaleBitmap, rotateBitmap } from "./ops.ts";
 
@@ -81,17 +82,29 @@ export class BitmapCanvas implements Canvas {
   dispose(): void {}
 }
 
-/** The default backend: ImageScript's WASM decoders and our own TypeScript pixel code. */
+/** Decodes every frame of a GIF, no more than the header probe counted and at its size. */
+async function decodeAnimation(bytes: Uint8Array): Promise<BitmapCanvas> {
+  const probed = probeImage(bytes, "gif");
+  try {
+    const frames = await decodeGifFrames(bytes, probed.frames);
+    if (frames.length === 0) throw new Error("the GIF has no frames");
+    checkDecodedSize(frames[0].bitmap, probed);
+    return BitmapCanvas.animated(frames, gifLoopCount(bytes));
+  } catch (error) {
+    throw new Unprocessable(`Cannot decode the gif source: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The default backend: WebAssembly codecs (ImageScript's decoders, libwebp, mozjpeg), gifenc
+ * and our own TypeScript pixel code; no native code at all.
+ */
 export const pureBackend: Backend = {
   name: "pure",
-  async decode(bytes, format, options) {
-    if (format === "gif" && options.allFrames) {
-      const frames = await decodeGifFrames(bytes).catch((error) => {
-        throw new Unprocessable(`Cannot decode the gif source: ${(error as Error).message}`);
-      });
-      return BitmapCanvas.animated(frames, gifLoopCount(bytes));
-    }
-    return new BitmapCanvas(await decodeBitmap(bytes, format, options.hint));
+  warmUp: warmUpEncoders,
+  decode(bytes, format, options) {
+    if (format === "gif" && options.allFrames) return decodeAnimation(bytes);
+    return decodeBitmap(bytes, format, options.hint).then((bitmap) => new BitmapCanvas(bitmap));
   },
   encode(canvas, format) {
     const { frames, loops } = canvas as BitmapCanvas;

@@ -1,31 +1,52 @@
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
 import type { DecodeHint } from "../image/backend.ts";
-import { type Bitmap, createBitmap } from "../image/bitmap.ts";
+import { type Bitmap, createBitmap, type Size } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
-import { readTiffTags } from "../image/probe.ts";
+import { probeImage, readTiffTags } from "../image/probe.ts";
 import { decodeGifFrames } from "./gif.ts";
+import { compiledWasm } from "./wasm.ts";
 import { decodeWebp } from "./webp.ts";
 
-type Decoder = (bytes: Uint8Array, hint?: DecodeHint) => Promise<Bitmap>;
+/** Decodes `bytes`, whose header said `probed`, failing before allocating for any other size. */
+type Decoder = (bytes: Uint8Array, probed: Size, hint?: DecodeHint) => Promise<Bitmap>;
 
 // Each call instantiates the (cached, compiled) WASM module afresh, so the memory a large
 // image grew is released with the instance instead of staying with the worker forever.
-const decoders: Partial<Record<SourceFormat, Decoder>> = {
-  jpeg: decodeJpeg,
-  png: async (bytes) => {
+const decoders = new Map<SourceFormat, Decoder>([
+  ["jpeg", decodeJpeg],
+  ["png", async (bytes) => {
     const { width, height, framebuffer } = (await pngCodec.init()).decode(bytes);
     return { width, height, data: framebuffer };
-  },
-  tiff: decodeTiff,
-  gif: async (bytes) => {
-    const [first] = await decodeGifFrames(bytes, true);
+  }],
+  ["tiff", decodeTiff],
+  ["gif", async (bytes) => {
+    const [first] = await decodeGifFrames(bytes, 1);
     if (!first) throw new Error("the GIF has no frames");
     return first.bitmap;
-  },
-  webp: decodeWebp,
-};
+  }],
+  ["webp", decodeWebp],
+]);
+
+/**
+ * Refuses a decoder's answer whose size is not the one the header probe (and so the limits)
+ * saw: a file whose header and data disagree could otherwise get past the limits. `scales`
+ * are the reductions the decoder may have applied (each side rounded up).
+ *
+ * @throws {Error} when the size differs
+ */
+export function checkDecodedSize(decoded: Size, probed: Size, scales: readonly number[] = [1]) {
+  const matches = scales.some((scale) =>
+    decoded.width === Math.ceil(probed.width * scale) &&
+    decoded.height === Math.ceil(probed.height * scale)
+  );
+  if (!matches) {
+    throw new Error(
+      `the decoder found ${decoded.width}x${decoded.height} pixels where the header says ${probed.width}x${probed.height}`,
+    );
+  }
+}
 
 /**
  * Decodes JPEG, PNG, TIFF, GIF (first frame) and WebP into RGBA.
@@ -37,11 +58,13 @@ export async function decodeBitmap(
   format: SourceFormat,
   hint?: DecodeHint,
 ): Promise<Bitmap> {
-  const decoder = decoders[format];
+  const decoder = decoders.get(format);
   if (!decoder) throw new Unprocessable(`Cannot decode ${format} images on the pure backend`);
+  const probed = probeImage(bytes, format);
   let bitmap: Bitmap;
   try {
-    bitmap = await decoder(bytes, hint);
+    bitmap = await decoder(bytes, probed, hint);
+    checkDecodedSize(bitmap, probed, format === "jpeg" ? JPEG_SCALES : undefined);
   } catch (error) {
     throw new Unprocessable(`Cannot decode the ${format} source: ${(error as Error).message}`);
   }
@@ -53,6 +76,8 @@ export async function decodeBitmap(
   return bitmap;
 }
 
+/** The scales libjpeg-turbo's decoder can reduce a JPEG by while decoding. */
+const JPEG_SCALES = [1, 1 / 2, 1 / 4, 1 / 8];
 const JPEG_GRAY = 0;
 const JPEG_RGB = 1;
 
@@ -60,12 +85,13 @@ const JPEG_RGB = 1;
  * The JPEG decoder can decode at 1/2, 1/4 or 1/8 scale; it picks the smallest scale that still
  * covers the size it is given. Asking for twice the hint keeps the final resize anti-aliased.
  */
-async function decodeJpeg(bytes: Uint8Array, hint?: DecodeHint): Promise<Bitmap> {
+async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
   const codec = await jpegCodec.init();
   const frame = hint
     ? codec.decode(bytes, hint.minSize.width * 2, hint.minSize.height * 2)
     : codec.decode(bytes);
   const { width, height, format, buffer } = frame;
+  checkDecodedSize(frame, probed, hint ? JPEG_SCALES : undefined);
   const out = createBitmap(width, height);
   const to = out.data;
   const count = width * height;
@@ -114,13 +140,14 @@ interface TiffDecoder {
  * decoder fail or trap. JPEG-compressed ones would come out in the wrong colours, so they are
  * refused before; premultiplied ("associated") alpha is turned straight.
  */
-async function decodeTiff(bytes: Uint8Array): Promise<Bitmap> {
+async function decodeTiff(bytes: Uint8Array, probed: Size): Promise<Bitmap> {
   const tags = readTiffTags(bytes);
   const compression = tags.get(TIFF_COMPRESSION);
   if (compression === TIFF_OLD_JPEG || compression === TIFF_JPEG) {
     throw new Error("JPEG-compressed TIFF is not supported");
   }
-  const wasm = new WebAssembly.Instance(await tiffModule()).exports as unknown as TiffDecoder;
+  const tiff = await compiledWasm("imagescript/wasm/any/tiff.wasm", withStack);
+  const wasm = new WebAssembly.Instance(tiff).exports as unknown as TiffDecoder;
   const input = wasm.walloc(bytes.length);
   new Uint8Array(wasm.memory.buffer, input, bytes.length).set(bytes);
   let image: number;
@@ -132,6 +159,7 @@ async function decodeTiff(bytes: Uint8Array): Promise<Bitmap> {
   if (image === 0) throw new Error(`this TIFF variant is not supported (${TIFF_SUPPORTED})`);
   const width = wasm.decode_width(image);
   const height = wasm.decode_height(image);
+  checkDecodedSize({ width, height }, probed);
   const pixels = wasm.decode_buffer(image);
   const data = new Uint8Array(wasm.memory.buffer, pixels, wasm.wlen()).slice(0, width * height * 4);
   if (tags.get(TIFF_EXTRA_SAMPLES) === TIFF_ASSOCIATED_ALPHA) unpremultiply(data);
@@ -144,17 +172,6 @@ function unpremultiply(data: Uint8Array): void {
     if (alpha === 0 || alpha === 255) continue;
     for (let c = i; c < i + 3; c++) data[c] = Math.min(255, Math.round((data[c] * 255) / alpha));
   }
-}
-
-let compiledTiff: Promise<WebAssembly.Module> | undefined;
-
-/** Compiles the TIFF decoder once per worker, with the stack it was shipped without. */
-function tiffModule(): Promise<WebAssembly.Module> {
-  compiledTiff ??= (async () => {
-    const url = new URL(import.meta.resolve("imagescript/wasm/any/tiff.wasm"));
-    return WebAssembly.compile(withStack(await Deno.readFile(url)));
-  })();
-  return compiledTiff;
 }
 
 const WASM_MEMORY_SECTION = 5;

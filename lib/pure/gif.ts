@@ -1,5 +1,5 @@
-import { GIF } from "imagescript";
-import codecs from "imagescript/codecs/node/index.js";
+import gifCodec from "imagescript/wasm/node/gif.js";
+import gifenc from "gifenc";
 import type { Bitmap } from "../image/bitmap.ts";
 
 /** One frame of an animation: a full-canvas bitmap and how long it shows. */
@@ -8,19 +8,71 @@ export interface AnimationFrame {
   delayMs: number;
 }
 
+/** One frame as ImageScript's WebAssembly GIF decoder (the Rust `gif` crate) hands it out. */
+interface RawGifFrame {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Centiseconds. */
+  delay: number;
+  /** GIF disposal method: 0 unspecified, 1 keep, 2 clear to background, 3 restore previous. */
+  dispose: number;
+  /** RGBA, `width` x `height`; alpha 0 where the frame is transparent. */
+  buffer: Uint8Array;
+}
+
+interface GifDecoder {
+  width: number;
+  height: number;
+  frame(): RawGifFrame | null;
+}
+
+const { applyPalette, GIFEncoder, quantize } = gifenc;
+
+const DISPOSE_BACKGROUND = 2;
+const DISPOSE_PREVIOUS = 3;
+
 /**
- * Every frame of a GIF (or only the first), composited onto its logical screen with the
- * disposal modes applied.
+ * The frames of a GIF (at most `maxFrames`, so a decoder that finds more frames than the header
+ * probe counted cannot allocate for them), composited onto its logical screen with the
+ * disposal modes applied; the screen starts fully transparent, as browsers show it.
+ *
+ * @throws {Error} when the decoder fails
  */
 export async function decodeGifFrames(
   bytes: Uint8Array,
-  firstOnly = false,
+  maxFrames = Infinity,
 ): Promise<AnimationFrame[]> {
-  const gif = await GIF.decode(bytes, firstOnly);
-  return [...gif].map((frame) => ({
-    bitmap: { width: frame.width, height: frame.height, data: new Uint8Array(frame.bitmap) },
-    delayMs: frame.duration,
-  }));
+  const { Decoder } = await gifCodec.init();
+  const decoder: GifDecoder = new Decoder(bytes);
+  const { width, height } = decoder;
+  const screen = new Uint32Array(width * height);
+  const frames: AnimationFrame[] = [];
+  for (let raw = decoder.frame(); raw; raw = frames.length < maxFrames ? decoder.frame() : null) {
+    const right = Math.min(width, raw.x + raw.width);
+    const bottom = Math.min(height, raw.y + raw.height);
+    if (raw.buffer.length < raw.width * raw.height * 4) throw new Error("a frame is incomplete");
+    const saved = raw.dispose === DISPOSE_PREVIOUS ? screen.slice() : undefined;
+    const pixels = new Uint32Array(
+      raw.buffer.buffer,
+      raw.buffer.byteOffset,
+      raw.width * raw.height,
+    );
+    for (let y = raw.y; y < bottom; y++) {
+      for (let x = raw.x; x < right; x++) {
+        const pixel = pixels[(y - raw.y) * raw.width + (x - raw.x)];
+        if (pixel >>> 24 !== 0) screen[y * width + x] = pixel;
+      }
+    }
+    const shown = new Uint8Array(screen.slice().buffer);
+    frames.push({ bitmap: { width, height, data: shown }, delayMs: raw.delay * 10 });
+    if (saved) screen.set(saved);
+    if (raw.dispose === DISPOSE_BACKGROUND) {
+      for (let y = raw.y; y < bottom; y++) screen.fill(0, y * width + raw.x, y * width + right);
+    }
+  }
+  return frames;
 }
 
 /**
@@ -39,31 +91,51 @@ export function gifLoopCount(bytes: Uint8Array): number | undefined {
   return undefined;
 }
 
-/** GIF palette quality for the encoder, 1..100: high, since outputs are usually small. */
-const GIF_QUALITY = 95;
+/** gifenc's disposal code that clears a frame before the next one is drawn. */
+const CLEAR_BEFORE_NEXT = 2;
 
-/** Encodes frames of one size as a GIF with their delays and the loop count kept. */
+/** Whether any pixel is not fully opaque. */
+function hasTransparency(data: Uint8Array): boolean {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+  return false;
+}
+
+/**
+ * Encodes frames of one size as a GIF (gifenc, plain JavaScript) with their delays and the loop
+ * count kept, each frame with its own 256-colour palette. Partly transparent pixels become
+ * fully transparent or opaque (GIF has one transparent colour).
+ */
 export function encodeGif(
   frames: AnimationFrame[],
   loops: number | undefined,
 ): Uint8Array<ArrayBuffer> {
-  const { width, height } = frames[0].bitmap;
-  const encoder = new codecs.gif.encoder(width, height);
+  const encoder = GIFEncoder();
   for (const { bitmap, delayMs } of frames) {
-    encoder.add(bitmap.data, {
-      quality: GIF_QUALITY,
-      x: 0,
-      y: 0,
-      width,
-      height,
-      speed: null,
-      colors: null,
-      delay: Math.round(delayMs / 10),
+    // gifenc reads the whole underlying buffer: hand it one that holds this bitmap alone.
+    const rgba = bitmap.data.byteOffset === 0 &&
+        bitmap.data.byteLength === bitmap.data.buffer.byteLength
+      ? bitmap.data
+      : bitmap.data.slice();
+    const transparent = hasTransparency(rgba);
+    // 5-6-5 bits of colour when opaque; with transparency, 4 bits a channel plus 1 of alpha.
+    const format = transparent ? "rgba4444" : "rgb565";
+    const palette = quantize(rgba, 256, { format, oneBitAlpha: transparent });
+    const index = applyPalette(rgba, palette, format);
+    const transparentIndex = transparent
+      ? palette.findIndex((colour: number[]) => colour[3] === 0)
+      : -1;
+    encoder.writeFrame(index, bitmap.width, bitmap.height, {
+      palette,
+      delay: delayMs,
+      // gifenc: -1 writes no loop block (play once), 0 loops forever, n repeats n times.
+      repeat: loops === undefined ? -1 : loops,
+      transparent: transparentIndex >= 0,
+      transparentIndex,
       // Frames are full-canvas: clear each before the next, so transparency never shows the
       // previous frame through.
-      dispose: "background",
+      dispose: CLEAR_BEFORE_NEXT,
     });
   }
-  // The encoder's `repeat`: 0 writes no loop block (play once), null loops forever (our 0).
-  return encoder.finish({ repeat: loops === undefined ? 0 : loops === 0 ? null : loops });
+  encoder.finish();
+  return encoder.bytes();
 }

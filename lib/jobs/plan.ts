@@ -1,0 +1,145 @@
+import { filters } from "../../filters/mod.ts";
+import type { Filter } from "../../filters/filter.ts";
+import type { DecodeHint } from "../image/backend.ts";
+import type { Size } from "../image/bitmap.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import type { ImageInfo } from "../image/probe.ts";
+import { BadRequest, Unprocessable } from "../errors.ts";
+import { type EncodedType, maxSides, type OutputFormat } from "../image/formats.ts";
+import { isTransposed, orientationSteps } from "./orientation.ts";
+import type { Step } from "./url.ts";
+
+/** What a worker decides about one request from the source's header, before decoding. */
+export interface Plan {
+  /** The whole chain: the upright orientation steps, then the request's own. */
+  chain: Step[];
+  /** The size each step of `chain` receives, planned from the source's full size. */
+  inputs: Size[];
+  output: Size;
+  /** The size the decoder may shrink to, when the first real step shrinks. */
+  hint?: DecodeHint;
+  /** Whether every frame of an animation is decoded (a GIF result); otherwise only the first. */
+  allFrames: boolean;
+  /**
+   * The output format with `auto` narrowed to what can hold the result: a concrete type, or
+   * still `auto` (with WebP ruled out when it does not fit) where the choice between PNG and
+   * JPEG waits for the pixels' alpha.
+   */
+  format: OutputFormat;
+}
+
+export function filterOf(step: Step): Filter<unknown> {
+  const filter = filters.get(step.name);
+  if (!filter) throw new BadRequest(`Unknown filter "${step.name}"`);
+  return filter;
+}
+
+/**
+ * Plans a request on sizes alone, before any pixel is decoded, and refuses whatever a limit
+ * forbids (as imgproxy's fixSize step does): the source's pixels (every decoded frame counted),
+ * the frame count of an animation kept whole, the pixels of every image a step makes on its way
+ * (fill's scaled size before its crop included, every frame counted), and a result that the
+ * output format cannot hold. `auto` picks among the formats that can.
+ *
+ * @throws {Unprocessable} when the source is over `maxSourcePixels` or `maxFrames`
+ * @throws {BadRequest} when a step makes no sense for the size, or makes an image over
+ * `maxOutputPixels`, or the result is too wide or tall for its format
+ */
+export function planTransform(
+  request: { chain: readonly Step[]; format: OutputFormat; autoOrient: boolean },
+  source: ImageInfo,
+  limits: ImageLimits,
+): Plan {
+  const sourceFrames = source.frames ?? 1;
+  const allFrames = sourceFrames > 1 &&
+    (request.format.type === "gif" || request.format.type === "auto");
+  const frames = allFrames ? sourceFrames : 1;
+  if (frames > limits.maxFrames) {
+    throw new Unprocessable(
+      `The source has ${frames} frames: at most ${limits.maxFrames} allowed for an animated result`,
+    );
+  }
+  const pixels = source.width * source.height * frames;
+  if (pixels > limits.maxSourcePixels) {
+    const what = frames > 1 ? ` in each of ${frames} frames` : "";
+    throw new Unprocessable(
+      `The source is ${source.width}x${source.height} pixels${what}: at most ${limits.maxSourcePixels} allowed in all`,
+    );
+  }
+  const upright = request.autoOrient ? orientationSteps(source.orientation) : [];
+  const chain = [...upright, ...request.chain];
+  const { inputs, output } = planSizes(chain, source, limits.maxOutputPixels, frames);
+  const first = upright.length;
+  const minSize = chain[first] &&
+    filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params);
+  const transposed = upright.length > 0 && isTransposed(source.orientation);
+  const hint: DecodeHint | undefined = minSize && {
+    minSize: transposed ? { width: minSize.height, height: minSize.width } : minSize,
+  };
+  return {
+    chain,
+    inputs,
+    output,
+    hint,
+    allFrames,
+    format: planFormat(request.format, output, allFrames),
+  };
+}
+
+/**
+ * The input size of each step and the result's; refuses a step that makes (on its way or as
+ * its result) an image over `maxPixels` in all of its `frames`.
+ */
+function planSizes(
+  chain: readonly Step[],
+  source: Size,
+  maxPixels: number,
+  frames: number,
+): { inputs: Size[]; output: Size } {
+  const inputs: Size[] = [];
+  let size: Size = source;
+  for (const step of chain) {
+    inputs.push(size);
+    const filter = filterOf(step);
+    const peak = filter.peak?.(size, step.params);
+    size = filter.size(size, step.params);
+    for (const made of peak ? [peak, size] : [size]) {
+      if (made.width * made.height * frames > maxPixels) {
+        const what = frames > 1 ? ` in each of ${frames} frames` : "";
+        throw new BadRequest(
+          `Filter "${step.name}" would make a ${made.width}x${made.height} image${what}: at most ${maxPixels} pixels allowed in all`,
+        );
+      }
+    }
+  }
+  return { inputs, output: size };
+}
+
+function fits(type: EncodedType, size: Size): boolean {
+  const side = maxSides.get(type)!;
+  return size.width <= side && size.height <= side;
+}
+
+function refuse(type: EncodedType, size: Size): never {
+  throw new BadRequest(
+    `Format "${type}" allows at most ${
+      maxSides.get(type)
+    } pixels per side: the result would be ${size.width}x${size.height}`,
+  );
+}
+
+/**
+ * The format the result can be written in. A named format that cannot hold it is refused;
+ * `auto` keeps to its order (GIF for an animation, WebP when the client takes it, PNG for
+ * transparency, JPEG) among the formats that can, and is decided here where the pixels do not
+ * matter.
+ */
+function planFormat(format: OutputFormat, size: Size, animated: boolean): OutputFormat {
+  if (format.type !== "auto") return fits(format.type, size) ? format : refuse(format.type, size);
+  if (animated) return fits("gif", size) ? { ...format, type: "gif" } : refuse("gif", size);
+  if (format.webp && fits("webp", size)) return { ...format, type: "webp" };
+  if (!fits("jpeg", size)) {
+    return fits("png", size) ? { ...format, type: "png" } : refuse("png", size);
+  }
+  return { ...format, webp: false };
+}
