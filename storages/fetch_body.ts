@@ -69,33 +69,107 @@ export function lastModified(headers: Headers): Date | undefined {
 }
 
 /**
- * Reads a response body of at most `maxBytes`: refused early by its Content-Length, and
- * counted while streaming since that header may be absent or wrong. Cancels what is left.
+ * The content codings asked for on every upstream request. Deno's fetch decodes these itself,
+ * a few KiB at a time as the body is read, so a compression bomb never grows past what we
+ * read; it leaves any other coding (deflate, zstd…) encoded, and those are refused.
+ */
+export const acceptEncoding = "gzip, br";
+const decodedCodings = new Set(["identity", "gzip", "br"]);
+
+/** The first buffer when the decoded length is unknown; it doubles from there. */
+const initialCapacity = 256 * 1024;
+/** The read past a full buffer, which tells the end of the body from more of it. */
+const probeBytes = 16 * 1024;
+
+/**
+ * Reads a response body of at most `maxBytes` decoded bytes into one buffer, without keeping
+ * the stream's chunks: an exact-size buffer when the body is unencoded and its Content-Length
+ * is within the limit, otherwise a buffer that doubles up to the limit and is trimmed once at
+ * the end. A Content-Length past the limit is refused before reading; the stream is still
+ * counted, since that header may be absent or wrong, and an encoded body's Content-Length
+ * says nothing about its decoded size. Stops at once, cancelling the stream, when `signal`
+ * aborts or on any error.
  *
  * @throws {TooLarge} past `maxBytes`
+ * @throws {BadGateway} for a content coding other than gzip or br
  */
 export async function readCapped(
   response: Response,
   maxBytes: number,
+  signal?: AbortSignal,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(response.headers.get("content-length"));
-  if (declared > maxBytes) {
+  const coding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  const declared = coding === "identity" ? declaredLength(response.headers) : undefined;
+  if (!decodedCodings.has(coding)) {
+    await response.body?.cancel();
+    throw new BadGateway(
+      `Upstream sent Content-Encoding "${coding.slice(0, 100)}": only gzip and br are accepted`,
+    );
+  }
+  if (declared !== undefined && declared > maxBytes) {
     await response.body?.cancel();
     throw new TooLarge(`Source is ${declared} bytes: at most ${maxBytes} allowed`);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += chunk.byteLength;
-    // Leaving the loop early cancels the stream.
-    if (total > maxBytes) throw new TooLarge(`Source exceeds ${maxBytes} bytes`);
-    chunks.push(chunk);
+  if (!response.body) return new Uint8Array();
+  const reader = response.body.getReader({ mode: "byob" });
+  // Cancelling ends a pending read at once; the loop then sees the abort.
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort);
+  try {
+    const capacity = declared ?? Math.min(initialCapacity, maxBytes);
+    return await readInto(reader, capacity, maxBytes, signal);
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
+}
+
+/** Content-Length as a number, when it is a plain decimal. */
+function declaredLength(headers: Headers): number | undefined {
+  const text = headers.get("content-length")?.trim() ?? "";
+  return /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * Reads the stream straight into `capacity` bytes (BYOB: the stream writes into our buffer,
+ * no chunk is allocated), growing by doubling up to `maxBytes` when they do not suffice.
+ */
+async function readInto(
+  reader: ReadableStreamBYOBReader,
+  capacity: number,
+  maxBytes: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let buffer = new ArrayBuffer(capacity);
+  let probe = new ArrayBuffer(probeBytes);
+  let length = 0;
+  signal?.throwIfAborted();
+  for (;;) {
+    // Past a full buffer, a small read tells the end of the body from more of it.
+    const full = length === buffer.byteLength;
+    // The read transfers the buffer under the view and gives it back, filled a little further.
+    const { done, value } = await reader.read(
+      full ? new Uint8Array(probe) : new Uint8Array(buffer, length),
+    );
+    // A cancelled read is "done" without giving the buffer back: the abort says why.
+    signal?.throwIfAborted();
+    if (!full && value) buffer = value.buffer;
+    if (done) break;
+    if (!full) {
+      length += value.byteLength;
+      continue;
+    }
+    probe = value.buffer;
+    if (length + value.byteLength > maxBytes) {
+      throw new TooLarge(`Source exceeds ${maxBytes} bytes`);
+    }
+    const grown = Math.max(2 * length, length + value.byteLength, initialCapacity);
+    buffer = buffer.transfer(Math.min(grown, maxBytes));
+    new Uint8Array(buffer).set(value, length);
+    length += value.byteLength;
   }
-  return bytes;
+  // Trimming may reallocate: the one copy of a body whose length was not known.
+  return new Uint8Array(length === buffer.byteLength ? buffer : buffer.transfer(length));
 }

@@ -2,6 +2,7 @@ import { ConfigError, maxSourceByteLimit } from "../lib/config/config.ts";
 import type { ConfigReader } from "../lib/config/reader.ts";
 import { BadGateway, NotFound } from "../lib/errors.ts";
 import {
+  acceptEncoding,
   encodePath,
   lastModified,
   readBaseUrl,
@@ -60,6 +61,7 @@ function getHttp(
     // Appended as text: resolving it as a relative URL would let "//host" pick another host.
     const url = new URL(settings.base.href + encodePath(path));
     const headers = new Headers(settings.headers);
+    headers.set("Accept-Encoding", acceptEncoding);
     const [kind, value] = splitValidator(options.validator);
     if (kind === "etag") headers.set("If-None-Match", value);
     if (kind === "lm") headers.set("If-Modified-Since", value);
@@ -75,7 +77,8 @@ function getHttp(
       }
       throw new BadGateway(`Upstream answered ${response.status} for "${path}"`);
     }
-    const bytes = await readCapped(response, Math.min(settings.maxBytes, options.maxBytes));
+    const maxBytes = Math.min(settings.maxBytes, options.maxBytes);
+    const bytes = await readCapped(response, maxBytes, signal);
     const validator = await validatorOf(response.headers, bytes);
     if (validator === options.validator) return "not-modified";
     return { bytes, validator, modified: lastModified(response.headers) };

@@ -75,6 +75,7 @@ function getS3(
   return withDeadline(settings.timeoutMs, options.signal, async (signal) => {
     const key = settings.prefix ? `${settings.prefix}/${path}` : path;
     const url = settings.bucketUrl + encodePath(key);
+    // No Accept-Encoding of ours: it would be signed, and fetch's default is the same.
     const headers = new Headers();
     if (options.validator) headers.set("If-None-Match", options.validator);
     // Redirects name another region or host; the signature would not hold there anyway.
@@ -83,8 +84,8 @@ function getS3(
       await response.body?.cancel();
       return "not-modified";
     }
-    if (!response.ok) throw await s3Error(response, path);
-    const bytes = await readCapped(response, options.maxBytes);
+    if (!response.ok) throw await s3Error(response, path, signal);
+    const bytes = await readCapped(response, options.maxBytes, signal);
     const validator = response.headers.get("etag");
     if (!validator) throw new BadGateway(`S3 sent "${path}" without an ETag`);
     return { bytes, validator, modified: lastModified(response.headers) };
@@ -92,8 +93,8 @@ function getS3(
 }
 
 /** Maps an S3 error answer to our errors, naming S3's error code from its XML body. */
-async function s3Error(response: Response, path: string): Promise<Error> {
-  const body = await readCapped(response, maxErrorBytes).catch((error) => {
+async function s3Error(response: Response, path: string, signal: AbortSignal): Promise<Error> {
+  const body = await readCapped(response, maxErrorBytes, signal).catch((error) => {
     // Too long for an error document: there is just no code to report.
     if (error instanceof TooLarge) return new Uint8Array();
     throw error;
