@@ -294,7 +294,8 @@ async function hostileSources(): Promise<Record<string, Uint8Array>> {
     "anim.gif": animatedGif(32, 32, 20),
     "pages.tif": await multiPageTiff(32, 512, 3),
     "scans.jpg": await manyScanJpeg(64, 150),
-    "scans100.jpg": await manyScanJpeg(64, 100),
+    "scans100.jpg": await progressiveJpeg(64, 100),
+    "scans101.jpg": await progressiveJpeg(64, 101),
     "dup.tif": duplicatedWidthTiff([100_000, 10], 40),
   };
 }

@@ -67,6 +67,54 @@ export async function manyScanJpeg(size: number, scans: number): Promise<Uint8Ar
   return out;
 }
 
+/**
+ * A valid progressive grayscale JPEG of `size`x`size` with exactly `scans` scans (4 to 128): the
+ * two DC scans, then the AC coefficients split into single-coefficient bands, each sent in a
+ * first scan and a refinement scan (successive approximation), the rest in one last band. A
+ * strict decoder accepts it, so it shows exactly where a scan cap sits. The pixels are flat,
+ * so every AC scan's data is the same end-of-band run, taken from a file `convert` wrote.
+ */
+export async function progressiveJpeg(size: number, scans: number): Promise<Uint8Array> {
+  const plain = await convert(
+    ["-size", `${size}x${size}`, "xc:gray50", "-colorspace", "Gray", "-interlace", "JPEG"],
+    "progressive.jpg",
+  );
+  // Each scan with the segments (tables) written since the previous one.
+  const groups: { head: Uint8Array; sos: number; end: number; from: number }[] = [];
+  let from = 0;
+  for (const [marker, start, end] of jpegSegments(plain)) {
+    if (marker !== 0xda) continue;
+    groups.push({ head: plain.subarray(from, start), sos: start, end, from });
+    from = end;
+  }
+  const field = (sos: number, offset: number) => plain[sos + 7 + offset]; // Ss, Se, Ah|Al
+  const ac = groups.find((g) => field(g.sos, 0) > 0 && field(g.sos, 2) >> 4 === 0);
+  const dcRefine = groups.find((g) => field(g.sos, 0) === 0 && field(g.sos, 2) >> 4 > 0);
+  if (!ac || !dcRefine || plain[groups[0].sos + 4] !== 1) {
+    throw new Error("convert wrote no single-component progressive JPEG");
+  }
+  const component = plain[ac.sos + 5];
+  const tables = plain[ac.sos + 6];
+  const data = plain.subarray(ac.sos + 10, ac.end);
+  const scan = (ss: number, se: number, ah: number, al: number) => [
+    ...[0xff, 0xda, 0, 8, 1, component, tables, ss, se, (ah << 4) | al],
+    ...data,
+  ];
+  const bands: [number, number][] = [];
+  const acScans = scans - 2;
+  const last = acScans % 2 ? 62 : 63; // an odd count sends coefficient 63 once, unrefined
+  const pairs = Math.floor(acScans / 2);
+  if (pairs < 1 || pairs > last) throw new Error(`cannot write ${scans} valid scans`);
+  for (let k = 1; k < pairs; k++) bands.push([k, k]);
+  bands.push([pairs, last]);
+  const out = [...plain.subarray(0, groups[0].end), ...ac.head];
+  for (const [ss, se] of bands) out.push(...scan(ss, se, 0, 1));
+  for (const [ss, se] of bands) out.push(...scan(ss, se, 1, 0));
+  if (last === 62) out.push(...scan(63, 63, 0, 0));
+  out.push(...plain.subarray(dcRefine.from, dcRefine.end), 0xff, 0xd9);
+  return new Uint8Array(out);
+}
+
 /** Counts the scans (SOS markers) of a JPEG. */
 export function countScans(bytes: Uint8Array): number {
   return jpegSegments(bytes).filter(([marker]) => marker === 0xda).length;

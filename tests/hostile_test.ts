@@ -24,6 +24,7 @@ import {
   gzipBomb,
   manyScanJpeg,
   multiPageTiff,
+  progressiveJpeg,
 } from "./hostile_images.ts";
 
 const MiB = 1024 * 1024;
@@ -160,7 +161,8 @@ Deno.test("hostile: built-in property names as format, filter, preset or storage
 
 /** Each format's largest side, and URLs one past it that must be a 400 naming the limit. */
 const sideLimits = [
-  { format: "jpeg", limit: 65535 },
+  // libjpeg (and mozjpeg) stop at 65500 (JPEG_MAX_DIMENSION), below the header's 16 bits.
+  { format: "jpeg", limit: 65500 },
   { format: "gif", limit: 65535 },
   { format: "webp", limit: 16383 },
 ];
@@ -168,7 +170,7 @@ const sideLimits = [
 Deno.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
   await onEveryBackend({ "logo.png": logo }, {}, async (server, backend) => {
     for (const { format, limit } of sideLimits) {
-      for (const size of [`${limit + 1}x1`, `1x${limit + 1}`, `70000x1`]) {
+      for (const size of [`${limit + 1}x1`, `1x${limit + 1}`, "65536x1", "70000x1"]) {
         const path = `/s,${size}/${format}/files/logo.png`;
         const answer = await get(server.url + path);
         assertShortError(answer, 400, `${backend} ${path}`);
@@ -248,8 +250,8 @@ Deno.test("hostile: after a 503 for time, the server's CPU returns to idle and i
 
 Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU afterwards", async () => {
   const bomb = await manyScanJpeg(4000, 10_000);
-  const atCap = await manyScanJpeg(64, 100);
-  const overCap = await manyScanJpeg(64, 101);
+  const atCap = await progressiveJpeg(64, 100);
+  const overCap = await progressiveJpeg(64, 101);
   await onEveryBackend(
     { "bomb.jpg": bomb, "cap.jpg": atCap, "over.jpg": overCap },
     { http: { timeout: "2s" } },
@@ -286,7 +288,7 @@ Deno.test("hostile: a 1000-frame GIF is refused from the frame count, with bound
       if (answer.status === 200) {
         const { width, height, frames: count = 1 } = dimensions(answer);
         assert.ok(width * height * count <= 1_000_000, `${backend}: ${count} frames served`);
-      } else assertShortError(answer, 400, `${backend} 1000 frames`);
+      } else assertShortError(answer, [400, 422], `${backend} 1000 frames`);
       assert.ok(
         server.peakRss() - base < 512 * MiB,
         `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
@@ -297,8 +299,9 @@ Deno.test("hostile: a 1000-frame GIF is refused from the frame count, with bound
   await onEveryBackend({ "frames.gif": frames }, {}, async (server, backend) => {
     const base = await rss(server.pid);
     const answer = await get(`${server.url}/s,7000x7000/gif/files/frames.gif`);
-    if (answer.status !== 200) assertShortError(answer, 400, `${backend} 7000x7000 x 1000 frames`);
-    else assert.equal(dimensions(answer).frames ?? 1, 1, `${backend}: all frames at 7000x7000`);
+    if (answer.status !== 200) {
+      assertShortError(answer, [400, 422], `${backend} 7000x7000 x 1000 frames`);
+    } else assert.equal(dimensions(answer).frames ?? 1, 1, `${backend}: all frames at 7000x7000`);
     assert.ok(
       server.peakRss() - base < 1024 * MiB,
       `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
@@ -320,7 +323,7 @@ Deno.test("hostile: an animation's output limit counts all frames; a still from 
           width * height * frames <= 100_000,
           `${backend}: ${frames} frames of ${width}x${height}`,
         );
-      } else assertShortError(whole, 400, `${backend} 20 frames`);
+      } else assertShortError(whole, [400, 422], `${backend} 20 frames`);
       const halved = await get(`${server.url}/s,50x50/gif/files/twenty.gif`);
       assert.equal(halved.status, 200, `${backend} 20 x 50x50: ${describe(halved)}`);
       const still = await get(`${server.url}/f,h/png/files/twenty.gif`);
@@ -561,7 +564,7 @@ Deno.test("hostile: a 65,000-character token, format, storage or path gets a sho
       [`/gs/jpeg,${digits}/files/logo.png`, 400],
       [`/gs/png/${long}/logo.png`, 404],
       [`/gs/png/files/${long}.png`, 404],
-      [`/gs/png/files/${"%2e".repeat(20_000)}/logo.png`, 400],
+      [`/gs/png/files/${"%2e".repeat(20_000)}/logo.png`, 404],
       [`/${long}`, 400],
     ];
     for (const [path, status] of cases) {
@@ -606,8 +609,9 @@ Deno.test("hostile: 30 concurrent 45 MB sources keep the server's memory bounded
     for (const answer of answers) {
       assert.ok(answer.status < 500 || answer.status === 503, describe(answer));
     }
+    const statuses = answers.map((answer) => answer.status).sort().join(" ");
     const grew = server.peakRss() - base;
-    assert.ok(grew < 768 * MiB, `RSS grew by ${(grew / MiB).toFixed(0)} MiB for 30 x 45 MB`);
+    assert.ok(grew < 768 * MiB, `RSS grew by ${(grew / MiB).toFixed(0)} MiB; ${statuses}`);
     await sleep(2000);
     const settled = await rss(server.pid) - base;
     assert.ok(settled < 512 * MiB, `RSS stays ${(settled / MiB).toFixed(0)} MiB above its start`);

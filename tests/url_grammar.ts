@@ -3,8 +3,8 @@
 // bits, 20 digits, and every property name a plain object or a function inherits, in every
 // position of the URL.
 
-/** The largest side each output format can encode. */
-export const sideLimits: Record<string, number> = { jpeg: 65535, gif: 65535, webp: 16383 };
+/** The largest side each output format can encode (libjpeg stops JPEG at 65500). */
+export const sideLimits: Record<string, number> = { jpeg: 65500, gif: 65535, webp: 16383 };
 
 /** Every name a lookup in `{}` or on a function would find without a Map. */
 export const builtInNames: readonly string[] = [
