@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { sniffFormat } from "../lib/image/sniff.ts";
 import { backendNames, type ChildServer, startBackendChild } from "./child_server.ts";
 import { requireCommand, startTestServer, type TestServer } from "./helpers.ts";
-import { animatedGif, duplicatedWidthTiff, manyScanJpeg, multiPageTiff } from "./hostile_images.ts";
+import {
+  animatedGif,
+  duplicatedWidthTiff,
+  manyScanJpeg,
+  multiPageTiff,
+  progressiveJpeg,
+} from "./hostile_images.ts";
 import { boundaryUrls, builtInUrls, grammarUrl } from "./url_grammar.ts";
 
 /** FUZZ_SEED repeats another run; every failure message names the seed it came from. */
