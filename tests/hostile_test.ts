@@ -33,6 +33,7 @@ const MAX_ERROR_BODY = 300;
 
 const logo = await Deno.readFile(new URL("../examples/logo.png", import.meta.url));
 const small = await encode(photoLike(64, 48), "png");
+const photo = await encode(photoLike(120, 80), "jpeg");
 
 interface Answer {
   status: number;
@@ -168,7 +169,7 @@ const sideLimits = [
 ];
 
 Deno.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
-  await onEveryBackend({ "logo.png": logo }, {}, async (server, backend) => {
+  await onEveryBackend({ "logo.png": logo, "photo.jpg": photo }, {}, async (server, backend) => {
     for (const { format, limit } of sideLimits) {
       for (const size of [`${limit + 1}x1`, `1x${limit + 1}`, "65536x1", "70000x1"]) {
         const path = `/s,${size}/${format}/files/logo.png`;
@@ -177,9 +178,10 @@ Deno.test("hostile: an output side over the format's limit is a 400 naming it, d
         assert.match(answer.text, new RegExp(String(limit)), `${backend} ${path}: names the limit`);
         assert.ok(server.alive(), `${backend} ${path}: the server died`);
       }
+      // auto picks JPEG for an opaque source, WebP when Accept takes it.
       const accept = { headers: { accept: `image/${format}` } };
       if (format !== "gif") {
-        const auto = await get(`${server.url}/s,${limit + 1}x1/auto/files/logo.png`, accept);
+        const auto = await get(`${server.url}/s,${limit + 1}x1/auto/files/photo.jpg`, accept);
         assertShortError(auto, 400, `${backend} auto as ${format}`);
       }
       // The limit itself is fine, and the answer is what its Content-Type says.
