@@ -21,7 +21,7 @@ import { boundaryUrls, builtInUrls, grammarUrl } from "./url_grammar.ts";
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20240611);
 /** FUZZ_LONG=1: ten times the URLs, for a run outside `deno task test`. */
 const LONG = Deno.env.get("FUZZ_LONG") === "1";
-const URL_COUNT = LONG ? 200_000 : 20_000;
+const URL_COUNT = LONG ? 200_000 : 12_000;
 /** URLs sent before the memory baseline is taken, enough for the heaps to reach their size. */
 const WARM_UP_URLS = 3_000;
 const VARIANTS_PER_IMAGE = 200;
@@ -283,13 +283,13 @@ Deno.test({
 /** Requests per batch; after each, the server must still answer /health. */
 const BATCH = 100;
 /** Random grammar URLs per backend. */
-const GRAMMAR_URLS = LONG ? 5_000 : 300;
+const GRAMMAR_URLS = LONG ? 5_000 : 200;
 /** Groups of identical, uncached requests sent at once (single flight), per backend. */
 const DUPLICATE_GROUPS = LONG ? 40 : 4;
 const DUPLICATES = 8;
 /** The fuzz server's output limit: big enough for every side limit, small enough to be cheap. */
-const MAX_OUTPUT_PIXELS = 4_000_000;
-const MAX_OUTPUT_SIDE = 2000;
+const MAX_OUTPUT_PIXELS = 1_000_000;
+const MAX_OUTPUT_SIDE = 1000;
 
 /** Its own sequence, so the grammar URLs do not depend on which tests ran before. */
 const grammarRandom = prng(SEED + 1);
@@ -406,7 +406,7 @@ Deno.test({
     const problems: string[] = [];
     for (const backend of await backendNames()) {
       const server = await startBackendChild(files, backend, {
-        http: { workers: 2, timeout: "3s" },
+        http: { workers: 2, timeout: "2s" },
         image: { maxOutputPixels: MAX_OUTPUT_PIXELS },
         filters: [{ name: "small", definition: "s,100x0" }],
       }, { maxRss: 2048 * 1024 * 1024 });
