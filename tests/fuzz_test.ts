@@ -21,10 +21,10 @@ import { boundaryUrls, builtInUrls, grammarUrl } from "./url_grammar.ts";
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20240611);
 /** FUZZ_LONG=1: ten times the URLs, for a run outside `deno task test`. */
 const LONG = Deno.env.get("FUZZ_LONG") === "1";
-const URL_COUNT = LONG ? 200_000 : 12_000;
+const URL_COUNT = LONG ? 200_000 : 8_000;
 /** URLs sent before the memory baseline is taken, enough for the heaps to reach their size. */
 const WARM_UP_URLS = 3_000;
-const VARIANTS_PER_IMAGE = 200;
+const VARIANTS_PER_IMAGE = LONG ? 1_000 : 120;
 const CONCURRENCY = 16;
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_RSS_GROWTH = 300 * 1024 * 1024;
@@ -287,9 +287,13 @@ const GRAMMAR_URLS = LONG ? 5_000 : 200;
 /** Groups of identical, uncached requests sent at once (single flight), per backend. */
 const DUPLICATE_GROUPS = LONG ? 40 : 4;
 const DUPLICATES = 8;
-/** The fuzz server's output limit: big enough for every side limit, small enough to be cheap. */
-const MAX_OUTPUT_PIXELS = 1_000_000;
-const MAX_OUTPUT_SIDE = 1000;
+/**
+ * The fuzz server's limits: the output limit big enough for every format's side limit (65500x1),
+ * both small enough that the boundary values around them cost little work.
+ */
+const MAX_OUTPUT_SIDE = 500;
+const MAX_OUTPUT_PIXELS = MAX_OUTPUT_SIDE ** 2;
+const MAX_BLUR_SIGMA = 5;
 
 /** Its own sequence, so the grammar URLs do not depend on which tests ran before. */
 const grammarRandom = prng(SEED + 1);
@@ -329,7 +333,13 @@ interface Sent {
   body: Uint8Array;
 }
 
-/** Sends `paths`, CONCURRENCY at a time; answers each status, and every failure in `failures`. */
+/** Requests in flight at once against the grammar's server: twice its workers. */
+const GRAMMAR_CONCURRENCY = 4;
+
+/**
+ * Sends `paths`, GRAMMAR_CONCURRENCY at a time; answers each status, and every failure in
+ * `failures`.
+ */
 async function sendBatch(base: string, paths: string[], failures: string[]): Promise<Sent[]> {
   const sent: Sent[] = [];
   let next = 0;
@@ -348,7 +358,7 @@ async function sendBatch(base: string, paths: string[], failures: string[]): Pro
       }
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  await Promise.all(Array.from({ length: GRAMMAR_CONCURRENCY }, lane));
   return sent;
 }
 
@@ -400,25 +410,27 @@ Deno.test({
       ...boundaryUrls(MAX_OUTPUT_SIDE),
       ...Array.from(
         { length: GRAMMAR_URLS },
-        () => grammarUrl(grammarRandom, sources, MAX_OUTPUT_SIDE),
+        () => grammarUrl(grammarRandom, sources, MAX_OUTPUT_SIDE, MAX_BLUR_SIGMA),
       ),
     ];
     const problems: string[] = [];
     for (const backend of await backendNames()) {
       const server = await startBackendChild(files, backend, {
-        http: { workers: 2, timeout: "2s" },
-        image: { maxOutputPixels: MAX_OUTPUT_PIXELS },
+        http: { workers: 2, timeout: "5s" },
+        image: { maxOutputPixels: MAX_OUTPUT_PIXELS, maxBlurSigma: MAX_BLUR_SIGMA },
         filters: [{ name: "small", definition: "s,100x0" }],
       }, { maxRss: 2048 * 1024 * 1024 });
       if (!server) continue;
       const failures: string[] = [];
       const statuses = new Map<number, number>();
+      const busy: string[] = [];
       const started = performance.now();
       try {
         for (let at = 0; at < paths.length && server.alive(); at += BATCH) {
           const batch = paths.slice(at, at + BATCH);
-          for (const { status } of await sendBatch(server.url, batch, failures)) {
+          for (const { status, path } of await sendBatch(server.url, batch, failures)) {
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status === 503) busy.push(path);
           }
           const sick = await healthy(server);
           if (sick) failures.push(`after URLs ${at}..${at + batch.length}: ${sick}`);
@@ -430,6 +442,9 @@ Deno.test({
         const counts = [...statuses].sort().map(([status, n]) => `${status}: ${n}`).join(", ");
         const peak = megabytes(server.peakRss());
         console.log(`fuzz ${backend}: ${counts} in ${seconds} s, peak RSS ${peak}`);
+        if (busy.length) {
+          console.log(`fuzz ${backend}: the first 503s: ${busy.slice(0, 5).join(" ")}`);
+        }
         if (failures.length) {
           problems.push(
             `${backend}: ${failures.length} bad answers, the first ones:`,

@@ -36,7 +36,6 @@ export function boundaryNumbers(maxOutputSide: number): string[] {
 }
 
 const qualities = ["0", "1", "50", "99", "100", "101", "2147483648", "99999999999999999999"];
-const sigmas = ["0", "0.5", "1", "49", "50", "51", "50.0001", "32768", "2147483648", "1e999"];
 const rotations = ["0", "90", "180", "270", "360", "-90", "45", "4294967386"];
 const formats = ["png", "jpeg", "jpg", "webp", "gif", "auto"];
 
@@ -60,7 +59,7 @@ export function builtInUrls(): string[] {
 /** For each format, `s,Nx1` and `s,1xN` for every boundary number N, on a small source. */
 export function boundaryUrls(maxOutputSide: number): string[] {
   const numbers = boundaryNumbers(maxOutputSide);
-  return formats.flatMap((format) =>
+  return formats.filter((format) => format !== "jpg").flatMap((format) =>
     numbers.flatMap((n) => [`/s,${n}x1/${format}/files/a.png`, `/s,1x${n}/${format}/files/a.png`])
   ).concat(numbers.map((n) => `/s,${n}x${n}/png/files/a.png`));
 }
@@ -70,7 +69,10 @@ export function grammarUrl(
   random: () => number,
   sources: readonly string[],
   maxOutputSide: number,
+  maxBlurSigma: number,
 ): string {
+  const sigmas = [0, 0.5, 1, maxBlurSigma - 1, maxBlurSigma, maxBlurSigma + 1, maxBlurSigma + 1e-4]
+    .map(String).concat(["32768", "2147483648", "1e999", "-1", "NaN"]);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const numbers = boundaryNumbers(maxOutputSide);
   const small = () => String(Math.floor(random() * 120));
