@@ -9,6 +9,7 @@ import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchEncoders } from "./encoders.ts";
 import { type LoadResult, loadRun } from "./load.ts";
+import { benchShared } from "./shared.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -114,3 +115,5 @@ if (pure) {
     if (result) console.log(`${backend.padEnd(15)} ×${(result.rps / pure.rps).toFixed(2)} of pure`);
   }
 }
+
+await benchShared(quick);

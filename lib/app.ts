@@ -1,16 +1,18 @@
 import { HeldBytes } from "./cache/held_bytes.ts";
-import { Admissions } from "./http/admission.ts";
-import { ResultCache } from "./cache/results.ts";
+import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
 import { type Config, ConfigError } from "./config/config.ts";
+import { Admissions } from "./http/admission.ts";
+import { Deadlines } from "./http/deadlines.ts";
 import { parseContextOf, type ServerDeps } from "./http/deps.ts";
-import { createServerMetrics } from "./http/metrics.ts";
+import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
 import { RequestMemo } from "./http/request_memo.ts";
 import { createHandler, createMetricsHandler } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { WorkerPool } from "./pool/pool.ts";
 import { createStorages } from "../storages/mod.ts";
+import type { Storage, WritableStorage } from "../storages/storage.ts";
 
 /** A running server and what it owns. */
 export interface App {
@@ -44,6 +46,8 @@ const restartKeys = [
   "caches.result",
   "caches.resultDir",
   "image.maxInflightBytes",
+  "caches.resultDirBytes",
+  "caches.shared",
 ];
 
 function sameValue(a: Config, b: Config, key: string): boolean {
@@ -53,6 +57,38 @@ function sameValue(a: Config, b: Config, key: string): boolean {
       config,
     );
   return read(a) === read(b);
+}
+
+/**
+ * The shared result store of `caches.shared`: its storage, whose failures cost a log line and
+ * a count in `impressionist_shared_store_errors_total`.
+ *
+ * @throws {ConfigError} when that storage cannot be written
+ */
+function sharedStore(
+  config: Config,
+  storages: Map<string, Storage>,
+  log: Logger,
+  metrics: ServerMetrics,
+): SharedStoreOptions | undefined {
+  const name = config.caches.shared;
+  if (name === undefined) return undefined;
+  const storage = storages.get(name);
+  if (!storage?.put) {
+    const type = config.storages.find((s) => s.name === name)?.type;
+    throw new ConfigError(
+      `"caches.shared": storage "${name}" of type "${type}" is read-only: use an "s3" or "local" storage`,
+    );
+  }
+  return {
+    storage: storage as WritableStorage,
+    onError(operation, error) {
+      metrics.sharedStoreErrors.inc({ operation });
+      const cause = (error as Error)?.cause as Error | undefined;
+      const detail = `${(error as Error)?.message ?? error}${cause ? `: ${cause.message}` : ""}`;
+      log.error(`shared result store "${name}": ${operation} failed: ${detail}`);
+    },
+  };
 }
 
 /** Starts `Deno.serve` and resolves with its real address. */
@@ -77,26 +113,46 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }).catch((error) => {
     throw new ConfigError(`Cannot start the "${config.backend}" backend: ${error.message}`);
   });
-  const results = new ResultCache({ maxBytes: config.caches.result, dir: config.caches.resultDir });
-  if (config.caches.resultDir) await Deno.mkdir(config.caches.resultDir, { recursive: true });
+  const metrics = createServerMetrics({
+    queueLength: () => pool.stats().queued,
+    workersBusy: () => pool.stats().busy,
+  });
+  let storages: Map<string, Storage>;
+  let results: ResultCache;
+  try {
+    storages = await createStorages(config.storages, config.baseDir);
+    results = await ResultCache.open({
+      maxBytes: config.caches.result,
+      dir: config.caches.resultDir,
+      dirMaxBytes: config.caches.resultDirBytes,
+      shared: sharedStore(config, storages, log, metrics),
+    }).catch((error) => {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(
+        `"caches.resultDir": cannot use "${config.caches.resultDir}": ${(error as Error).message}`,
+      );
+    });
+  } catch (error) {
+    pool.close();
+    throw error;
+  }
   // One bound across reloads: requests that started under the old config still hold bytes.
   const held = new HeldBytes(config.image.maxInflightBytes);
   const shared = {
     pool,
     admissions: new Admissions(pool),
+    deadlines: new Deadlines(),
     results,
     flights: new SingleFlight<Uint8Array<ArrayBuffer>>(),
     log,
-    metrics: createServerMetrics({
-      queueLength: () => pool.stats().queued,
-      workersBusy: () => pool.stats().busy,
-    }),
+    metrics,
   };
-  /** The dependencies of one config: storages and the source cache are rebuilt on reload. */
-  async function depsFor(next: Config): Promise<ServerDeps> {
-    const storages = await createStorages(next.storages, next.baseDir);
+  /** The dependencies of one config: its storages, source cache, parse context and memo. */
+  function depsFor(next: Config, storages: Map<string, Storage>): ServerDeps {
+    // The shared result store holds sealed results, not images: no URL reads from it.
+    const readable = new Map([...storages].filter(([name]) => name !== config.caches.shared));
     const sources = new SourceLoader(
-      storages,
+      readable,
       { entries: next.caches.source, bytes: next.caches.sourceBytes },
       next.image.maxSourceBytes,
       held,
@@ -110,10 +166,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       sources,
     };
   }
-  let deps = await depsFor(config).catch((error) => {
-    pool.close();
-    throw error;
-  });
+  let deps = depsFor(config, storages);
   const handler = createHandler(() => deps);
   const { host, port, metricsPort } = config.http;
   const main = await listen(host, port, handler);
@@ -128,7 +181,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     metricsAddr: side?.addr,
     pool,
     async reload(next) {
-      deps = await depsFor(next);
+      deps = depsFor(next, await createStorages(next.storages, next.baseDir));
       return restartKeys.filter((key) => !sameValue(config, next, key));
     },
     async stop() {
@@ -140,6 +193,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       clearTimeout(timer);
       await side?.server.shutdown();
       pool.close();
+      shared.deadlines.close();
+      // Results made by the last requests still reach the other instances.
+      await results.settled();
       log.flush();
     },
   };

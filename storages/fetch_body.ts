@@ -88,7 +88,8 @@ const probeBytes = 16 * 1024;
  * the end. A Content-Length past the limit is refused before reading; the stream is still
  * counted, since that header may be absent or wrong, and an encoded body's Content-Length
  * says nothing about its decoded size. Stops at once, cancelling the stream, when `signal`
- * aborts or on any error.
+ * aborts or on any error. `response` comes from fetch, whose body is a byte stream (a BYOB
+ * reader lets it write into our buffer).
  *
  * @throws {TooLarge} past `maxBytes`
  * @throws {BadGateway} for a content coding other than gzip or br

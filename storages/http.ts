@@ -104,9 +104,50 @@ async function fetchFollowing(url: URL, base: URL, init: RequestInit): Promise<R
   }
 }
 
-/** True when `url` is on `base`'s origin and under its path (already normalised by URL). */
+/**
+ * True when `url` is on `base`'s origin and under its path however the origin reads the path:
+ * as sent (URL has resolved `.` and `..`, `%2e` included), and percent-decoded once or more,
+ * where `%2F` and `%5C` become separators and dot segments appear anew
+ * (`/images/..%2fsecret.png` is `/secret.png` to an origin that decodes `%2F`).
+ */
 function isUnder(url: URL, base: URL): boolean {
-  return url.origin === base.origin && url.pathname.startsWith(base.pathname);
+  if (url.origin !== base.origin) return false;
+  let [path, basePath] = [url.pathname, base.pathname];
+  for (let round = 0; round < maxDecodings; round++) {
+    if (!resolveDots(path).startsWith(resolveDots(basePath))) return false;
+    const [decodedPath, decodedBase] = [decodeOnce(path), decodeOnce(basePath)];
+    // Nothing left to decode, or nothing an origin could decode: every reading was checked.
+    if (decodedPath === path && decodedBase === basePath) return true;
+    [path, basePath] = [decodedPath, decodedBase];
+  }
+  // Still encoded after that many rounds: no real file name needs it.
+  return false;
+}
+
+/** Readings of a redirect target checked: as sent, and decoded up to twice. */
+const maxDecodings = 3;
+
+/** The path percent-decoded once; as it is when it holds a malformed escape. */
+function decodeOnce(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Resolves `.` and `..` segments the strictest way servers do: a backslash is a separator
+ * too, and empty segments are merged (as nginx does), so `/a//../b` is `/b`.
+ */
+function resolveDots(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.replaceAll("\\", "/").split("/")) {
+    if (segment === "..") segments.pop();
+    else if (segment !== "" && segment !== ".") segments.push(segment);
+  }
+  const resolved = `/${segments.join("/")}`;
+  return path.endsWith("/") && segments.length > 0 ? `${resolved}/` : resolved;
 }
 
 /**

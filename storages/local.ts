@@ -1,6 +1,6 @@
-import { resolve, sep } from "node:path";
+import { dirname, resolve, sep } from "node:path";
 import { ConfigError, type StorageConfig } from "../lib/config/config.ts";
-import { NotFound, TooLarge } from "../lib/errors.ts";
+import { Forbidden, NotFound, TooLarge } from "../lib/errors.ts";
 import type { GetOptions, Source, Storage } from "./storage.ts";
 
 /** Files under a directory; symlinks that lead outside it are refused. */
@@ -18,6 +18,7 @@ export async function createLocalStorage(config: StorageConfig, baseDir: string)
   }
   return {
     get: (path, options) => readLocal(root, path, options),
+    put: (path, bytes, signal) => writeLocal(root, path, bytes, signal),
   };
 }
 
@@ -27,7 +28,7 @@ async function readLocal(
   options: GetOptions,
 ): Promise<Source | "not-modified"> {
   const target = resolve(root, path);
-  const info = statFile(target);
+  const info = await statFile(target);
   if (!info?.isFile) throw new NotFound(`No file "${path}"`);
   const validator = `${info.size.toString(36)}-${(info.mtime?.getTime() ?? 0).toString(36)}`;
   // A cached copy was checked to lie inside the root when it was read, so a revalidation
@@ -44,13 +45,41 @@ async function readLocal(
 }
 
 /**
- * The stat that revalidates every cached source. Synchronous on purpose: on a local disk it
- * takes microseconds, while the async form's round trip through the thread pool cost a sixth
- * of the main thread on result-cache hits.
+ * Writes a file under the root through a temporary name in the same directory and a rename,
+ * so a reader (another instance on a shared volume) sees the old file or the new, never half.
+ *
+ * @throws {Forbidden} for a path outside the root
  */
-function statFile(path: string): Deno.FileInfo | undefined {
+async function writeLocal(
+  root: string,
+  path: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const target = resolve(root, path);
+  if (!target.startsWith(root + sep)) {
+    throw new Forbidden(`Cannot write outside the storage: "${path}"`);
+  }
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const temporary = `${target}.${crypto.randomUUID()}.tmp`;
   try {
-    return Deno.statSync(path);
+    await Deno.writeFile(temporary, bytes, { signal });
+    await Deno.rename(temporary, target);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * The stat that revalidates every cached source. Asynchronous, so a slow disk (a network
+ * mount, a busy device) delays only its own request, never the event loop; it costs the main
+ * thread about 12 µs instead of 3, and concurrent requests for one source share one `get`
+ * (the source loader's single flight), so a popular file is not stat'ed once per request.
+ */
+async function statFile(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
   } catch {
     return undefined;
   }

@@ -36,7 +36,10 @@ export const createS3Storage: StorageFactory = (config) =>
   // Promise.try turns a bad key into a rejection, as from an async factory.
   Promise.try(() => {
     const settings = readSettings(config.reader);
-    return { get: (path, options) => getS3(settings, path, options) };
+    return {
+      get: (path, options) => getS3(settings, path, options),
+      put: (path, bytes, signal) => putS3(settings, path, bytes, signal),
+    };
   });
 
 function readSettings(reader: ConfigReader): S3Settings {
@@ -73,8 +76,7 @@ function getS3(
   options: GetOptions,
 ): Promise<Source | "not-modified"> {
   return withDeadline(settings.timeoutMs, options.signal, async (signal) => {
-    const key = settings.prefix ? `${settings.prefix}/${path}` : path;
-    const url = settings.bucketUrl + encodePath(key);
+    const url = objectUrl(settings, path);
     // No Accept-Encoding of ours: it would be signed, and fetch's default is the same.
     const headers = new Headers();
     if (options.validator) headers.set("If-None-Match", options.validator);
@@ -90,6 +92,31 @@ function getS3(
     if (!validator) throw new BadGateway(`S3 sent "${path}" without an ETag`);
     return { bytes, validator, modified: lastModified(response.headers) };
   });
+}
+
+/** Writes one object, signed like the reads (the payload's SHA-256 included), within `timeout`. */
+function putS3(
+  settings: S3Settings,
+  path: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  signal?: AbortSignal,
+): Promise<void> {
+  return withDeadline(settings.timeoutMs, signal, async (signal) => {
+    const response = await settings.client.fetch(objectUrl(settings, path), {
+      method: "PUT",
+      body: bytes,
+      headers: { "content-type": "application/octet-stream" },
+      signal,
+      redirect: "manual",
+    });
+    if (!response.ok) throw await s3Error(response, path, signal);
+    await response.body?.cancel();
+  });
+}
+
+function objectUrl(settings: S3Settings, path: string): string {
+  const key = settings.prefix ? `${settings.prefix}/${path}` : path;
+  return settings.bucketUrl + encodePath(key);
 }
 
 /** Maps an S3 error answer to our errors, naming S3's error code from its XML body. */

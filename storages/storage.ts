@@ -26,7 +26,15 @@ export interface Storage {
    * @throws {TooLarge} when the file exceeds `maxBytes`
    */
   get(path: string, options: GetOptions): Promise<Source | "not-modified">;
+  /**
+   * Stores `bytes` under `path`, replacing what was there, for storages that accept writes
+   * (the shared result store). Readers never see a half-written object.
+   */
+  put?(path: string, bytes: Uint8Array<ArrayBuffer>, signal?: AbortSignal): Promise<void>;
 }
+
+/** A storage that accepts writes. */
+export type WritableStorage = Storage & Required<Pick<Storage, "put">>;
 
 /** A storage module: builds a storage from its config entry. */
 export type StorageFactory = (config: StorageConfig, baseDir: string) => Promise<Storage>;

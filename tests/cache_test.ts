@@ -5,6 +5,7 @@ import { SingleFlight } from "../lib/cache/single_flight.ts";
 import { SourceLoader } from "../lib/cache/sources.ts";
 import { ConfigReader } from "../lib/config/reader.ts";
 import { Unavailable } from "../lib/errors.ts";
+import { Deadlines } from "../lib/http/deadlines.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import type { Storage } from "../storages/storage.ts";
 
@@ -139,4 +140,24 @@ Deno.test("SourceLoader: a read past the held-bytes bound is refused before the 
   assert.equal(reads, 2, "no read at all once the bound is reached");
   first.release();
   assert.equal(held.bytes, 20);
+});
+
+Deno.test("Deadlines: a signal aborts with a TimeoutError after its time, unless ended", async () => {
+  const deadlines = new Deadlines();
+  try {
+    const short = deadlines.start(30);
+    const ended = deadlines.start(30);
+    const long = deadlines.start(5000);
+    ended.end();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.equal(short.signal.aborted, true);
+    assert.equal((short.signal.reason as DOMException).name, "TimeoutError");
+    assert.equal(ended.signal.aborted, false);
+    assert.equal(long.signal.aborted, false, "another timeout keeps its own time");
+    const later = deadlines.start(30);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.equal(later.signal.aborted, true, "a deadline started after others expired still fires");
+  } finally {
+    deadlines.close();
+  }
 });

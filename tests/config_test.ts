@@ -121,6 +121,23 @@ Deno.test("config: the other numeric keys refuse 0 or values past their range", 
   for (const raw of bad) assert.throws(() => parse(raw), ConfigError, JSON.stringify(raw));
 });
 
+Deno.test("config: the default worker count follows the CPU count within its bound", () => {
+  const cpus = Object.getOwnPropertyDescriptor(Navigator.prototype, "hardwareConcurrency")!;
+  try {
+    for (const [count, workers] of [[1, 1], [8, 8], [256, 256], [512, 256]]) {
+      Object.defineProperty(navigator, "hardwareConcurrency", { value: count, configurable: true });
+      assert.equal(parse({}).http.workers, workers);
+      assert.equal(parse({}).http.queue, 8 * workers);
+    }
+  } finally {
+    delete (navigator as { hardwareConcurrency?: number }).hardwareConcurrency;
+    assert.deepEqual(
+      Object.getOwnPropertyDescriptor(Navigator.prototype, "hardwareConcurrency"),
+      cpus,
+    );
+  }
+});
+
 Deno.test("config: with a token, Cache-Control defaults to private", () => {
   assert.equal(parse({}).http.cacheControl, "public, max-age=86400");
   assert.deepEqual(parse({}).warnings, []);

@@ -171,3 +171,34 @@ Deno.test("encoders: the pure backend decodes and encodes every format with FFI 
     written: { png: "png", jpeg: "jpeg", webp: "webp", gif: "gif" },
   });
 });
+
+/** A 2x1 GIF of 1x1 frames: each frame's x, palette index (red, blue, green) and disposal. */
+function disposalGif(frames: [x: number, index: number, dispose: number][]): Uint8Array {
+  const bytes = [..."GIF89a"].map((c) => c.charCodeAt(0));
+  bytes.push(2, 0, 1, 0, 0x81, 0, 0, 255, 0, 0, 0, 0, 255, 0, 255, 0, 0, 0, 0);
+  for (const [x, index, dispose] of frames) {
+    bytes.push(0x21, 0xf9, 4, dispose << 2, 0, 0, 0, 0);
+    bytes.push(0x2c, x, 0, 0, 0, 1, 0, 1, 0, 0);
+    // LZW, 2-bit codes: clear (4), the index, end (5), packed low bits first.
+    const codes = 4 | index << 3 | 5 << 6;
+    bytes.push(2, 2, codes & 0xff, codes >> 8, 0);
+  }
+  bytes.push(0x3b);
+  return new Uint8Array(bytes);
+}
+
+Deno.test("decoders: GIF disposal modes 2 (clear to background) and 3 (restore previous)", async () => {
+  const red = [255, 0, 0, 255], blue = [0, 0, 255, 255], green = [0, 255, 0, 255];
+  const none = [0, 0, 0, 0];
+  const gif = disposalGif([[0, 0, 1], [1, 1, 3], [0, 2, 2], [1, 0, 1]]);
+  const frames = await decodeGifFrames(gif);
+  const shown = frames.map((
+    { bitmap },
+  ) => [[...pixelAt(bitmap, 0, 0)], [...pixelAt(bitmap, 1, 0)]]);
+  assert.deepEqual(shown, [
+    [red, none],
+    [red, blue], // then restored: blue goes
+    [green, none], // then cleared: green goes
+    [none, red],
+  ]);
+});

@@ -155,3 +155,33 @@ export function alternateSpellings(signature: string): string[] {
     signature.replaceAll("-", "+").replaceAll("_", "/"),
   ];
 }
+
+const mainModule = new URL("../main.ts", import.meta.url).pathname;
+
+/** `main.ts` in a process of its own, with its output piped. */
+export function spawnMain(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", mainModule, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads the child's stdout until it says where it listens. */
+export async function listeningUrl(child: Deno.ChildProcess): Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${seen}`);
+    seen += value;
+    const match = /listening on (http:\/\/\S+)/.exec(seen);
+    if (match) {
+      // Keep draining so the child never blocks on a full pipe.
+      (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return match[1];
+    }
+  }
+}

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encode, photoLike } from "./helpers.ts";
-
-const main = new URL("../main.ts", import.meta.url).pathname;
+import { encode, listeningUrl, photoLike, spawnMain as spawn } from "./helpers.ts";
 
 /** Writes a config (and an image) into a temp dir and returns the config path. */
 async function writeConfig(config: Record<string, unknown>): Promise<string> {
@@ -12,33 +10,6 @@ async function writeConfig(config: Record<string, unknown>): Promise<string> {
   const file = join(dir, "config.json");
   await Deno.writeTextFile(file, JSON.stringify(config));
   return file;
-}
-
-function spawn(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-/** Reads the child's stdout until it says where it listens. */
-async function listeningUrl(child: Deno.ChildProcess): Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${seen}`);
-    seen += value;
-    const match = /listening on (http:\/\/\S+)/.exec(seen);
-    if (match) {
-      // Keep draining so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return match[1];
-    }
-  }
 }
 
 Deno.test("main: a bad config key is named, exit code 1, no stack trace", async () => {
@@ -55,6 +26,10 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
     [{ storages: [{ name: "a", type: "ftp" }] }, /"storages\[0\]\.type" must be one of/],
     [{ storages: [{ name: "a", type: "local", path: "nope" }] }, /"storages\[0\]\.path"/],
     [{ image: { quality: 101 } }, /"image\.quality" must be an integer from 1 to 100/],
+    [
+      { http: { timeout: "600h" } },
+      /"http\.timeout" must be a duration from 1ms to 1h, .* not "600h"/,
+    ],
   ];
   for (const [config, message] of cases) {
     const file = await writeConfig(config);
@@ -64,6 +39,30 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
     assert.match(text, message);
     assert.doesNotMatch(text, /\n\s+at /, "no stack trace");
   }
+});
+
+Deno.test("main: a shared-cache policy behind a token is logged as a warning at start", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1, cacheControl: "public, max-age=60" },
+    security: { token: "s3cret" },
+  });
+  const child = spawn(["-cfg", file]);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening on")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  child.kill("SIGTERM");
+  await reader.cancel();
+  await child.stderr.cancel();
+  await child.status;
+  assert.match(
+    seen,
+    /warning: "http\.cacheControl" is "public, max-age=60" while "security\.token"/,
+  );
+  assert.doesNotMatch(seen, /s3cret/);
 });
 
 Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
@@ -88,7 +87,14 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
       return r.status;
     })
   );
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // SIGTERM only once the server holds all three (a loaded machine may take a while to send
+  // them): requests that never reached it are not "in flight".
+  const health = url.replace("/impressionist", "/health");
+  for (let i = 0; i < 500; i++) {
+    const { busy, queued } = await (await fetch(health)).json();
+    if (busy + queued === 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   child.kill("SIGTERM");
   assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
   const status = await child.status;

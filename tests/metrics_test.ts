@@ -96,6 +96,7 @@ Deno.test("createServerMetrics() registers the server's metrics under their docu
       ["impressionist_cache_misses_total", "counter"],
       ["impressionist_source_bytes_total", "counter"],
       ["impressionist_errors_total", "counter"],
+      ["impressionist_shared_store_errors_total", "counter"],
     ]
   ) {
     assert.equal(types.get(name), type, name);

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { planTransform } from "../lib/jobs/plan.ts";
+import { resolveFormat } from "../lib/image/formats.ts";
+import { parseConfig } from "../lib/config/config.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import { BadRequest, Unprocessable } from "../lib/errors.ts";
 import type { ImageLimits } from "../lib/image/limits.ts";
 import type { ImageInfo } from "../lib/image/probe.ts";
-import type { OutputFormat } from "../lib/image/formats.ts";
+import type { EncodedType, OutputFormat } from "../lib/image/formats.ts";
 
 const limits: ImageLimits = {
   maxSourceBytes: 1e9,
@@ -47,13 +49,13 @@ function refused(run: () => unknown, type: typeof BadRequest | typeof Unprocessa
 }
 
 Deno.test("plan: each format's side limit, at the limit and one past it", () => {
-  const cases: [OutputFormat["type"], number][] = [["jpeg", 65500], ["gif", 65535], [
+  const cases: [EncodedType, number][] = [["jpeg", 65500], ["gif", 65535], [
     "webp",
     16383,
   ]];
   for (const [type, side] of cases) {
-    assert.equal(plan(`s,${side}x1`, type).format.type, type);
-    assert.equal(plan(`s,1x${side}`, type).format.type, type);
+    assert.ok(plan(`s,${side}x1`, type).fitting.has(type));
+    assert.ok(plan(`s,1x${side}`, type).fitting.has(type));
     for (const chain of [`s,${side + 1}x1`, `s,1x${side + 1}`]) {
       const size = chain.slice(2);
       refused(
@@ -69,19 +71,26 @@ Deno.test("plan: each format's side limit, at the limit and one past it", () => 
   refused(() => plan("s,65536x1", "jpeg"), BadRequest, /at most 65500 pixels per side/);
   refused(() => plan("s,100000x1", "gif"), BadRequest, /at most 65535 pixels per side/);
   // PNG's limit is 2^31-1: only the pixel limit applies.
-  assert.equal(plan("s,100000x1", "png").format.type, "png");
+  assert.deepEqual([...plan("s,100000x1", "png").fitting], ["png"]);
 });
 
 Deno.test("plan: auto picks among the formats that can hold the result", () => {
-  assert.equal(plan("s,16383x1", "auto", {}, {}, true).format.type, "webp");
-  // Too wide for WebP: the PNG-or-JPEG choice is left to the pixels' alpha.
-  const wide = plan("s,16384x1", "auto", {}, {}, true).format;
-  assert.deepEqual([wide.type, wide.webp], ["auto", false]);
-  // Too wide for JPEG as well: PNG.
-  assert.equal(plan("s,65501x1", "auto").format.type, "png");
-  assert.equal(plan("s,65536x1", "auto", {}, {}, true).format.type, "png");
+  /** What `auto` ends as for a still result, opaque or not, for a client that takes WebP or not. */
+  const auto = (chain: string, webp: boolean, alpha = false, frames?: number) => {
+    const { fitting } = plan(chain, "auto", { frames }, {}, webp);
+    const image = { frameCount: frames ?? 1, hasAlpha: () => alpha };
+    return resolveFormat({ type: "auto", quality: 80, webp }, image, fitting).type;
+  };
+  assert.equal(auto("s,16383x1", true), "webp");
+  // Too wide for WebP: PNG or JPEG by the pixels' alpha.
+  assert.equal(auto("s,16384x1", true), "jpeg");
+  assert.equal(auto("s,16384x1", true, true), "png");
+  assert.equal(auto("s,65500x1", false), "jpeg");
+  // Too wide for JPEG as well: PNG, opaque or not.
+  assert.equal(auto("s,65501x1", false), "png");
+  assert.equal(auto("s,65536x1", true), "png");
   // An animation stays a GIF, and a GIF that cannot be written is refused.
-  assert.equal(plan("s,100x100", "auto", { frames: 3 }, {}, true).format.type, "gif");
+  assert.equal(auto("s,100x100", true, false, 3), "gif");
   refused(() => plan("s,65536x1", "auto", { frames: 2 }), BadRequest, /"gif" allows at most 65535/);
 });
 
@@ -155,4 +164,15 @@ Deno.test("plan: the decode hint comes from the first step after the upright ste
   const rotated = plan("s,100x0", "jpeg", { width: 2000, height: 1000, orientation: 6 });
   assert.deepEqual(rotated.hint, { minSize: { width: 200, height: 100 } });
   assert.equal(plan("gs", "jpeg").hint, undefined);
+});
+
+Deno.test("config: image.maxFrames defaults to 256, takes 1 and more, refuses 0 and fractions", () => {
+  const read = (image: Record<string, unknown>) =>
+    parseConfig({ image, storages: [] }, "/tmp").image.maxFrames;
+  assert.equal(read({}), 256);
+  assert.equal(read({ maxFrames: 1 }), 1);
+  assert.equal(read({ maxFrames: 100000 }), 100000);
+  for (const bad of [0, -1, 1.5, "256"]) {
+    assert.throws(() => read({ maxFrames: bad }), /image\.maxFrames/, String(bad));
+  }
 });

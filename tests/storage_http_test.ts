@@ -144,20 +144,40 @@ Deno.test("http storage rethrows the caller's abort unchanged", async () => {
   });
 });
 
-/** `/img/rN` redirects to `/img/r(N-1)` and `/img/r0` is the file; `/img/oN` to `outside[N]`. */
+/** Redirect targets that leave `/img/`, some only once percent-decoded (`/img/oN` sends `N`). */
+const outside = [
+  (port: string) => `http://localhost:${port}/img/r0`, // another origin, though the same server
+  () => "/other/r0",
+  () => "/img/../other/r0",
+  () => "/img/%2e%2e/other/r0",
+  () => "//example.com/img/r0",
+  () => "/img/..%2fother/r0",
+  () => "/img/..%2Fother/r0",
+  () => "/img/%2e%2e%2fother/r0",
+  () => "/img/..%5cother/r0",
+  () => "/img/a%2f..%2f..%2fother/r0",
+  () => "/img/a/..%2f..%2fother/r0",
+  () => "/img/%2f..%2fother/r0", // "/img//../other/r0" decoded: "/other/r0" to nginx
+  () => "/img/%252e%252e%252fother/r0", // for an origin that decodes twice
+  () => "/img/%25252e%25252e%25252fother/r0", // encoded past any real name
+  () => "/img/..%2f",
+];
+
+/**
+ * `/img/rN` redirects to `/img/r(N-1)` and `/img/r0` is the file; `/img/oN` to `outside[N]`
+ * (past the list: a redirect without a location); `/img/d0` to `/img/dir%2Fr0`, which stays
+ * under `/img/` even decoded, and is the file too.
+ */
 function redirecting(request: Request): Response {
   const url = new URL(request.url);
-  const outside = [
-    `http://localhost:${url.port}/img/r0`, // another origin, though the same server
-    "/other/r0",
-    "/img/../other/r0",
-    "/img/%2e%2e/other/r0",
-    "//example.com/img/r0",
-  ];
-  const [, kind, n] = /^\/img\/([ro])(\d+)$/.exec(url.pathname) ?? [];
+  if (url.pathname === "/img/dir%2Fr0") return new Response(png);
+  const [, kind, n] = /^\/img\/([rod])(\d+)$/.exec(url.pathname) ?? [];
   if (kind === "r" && n === "0") return new Response(png);
-  const location = kind === "r" ? `r${Number(n) - 1}` : outside[Number(n)];
-  // Past the list: a redirect without a location.
+  const location = kind === "r"
+    ? `r${Number(n) - 1}`
+    : kind === "d"
+    ? "/img/dir%2Fr0"
+    : outside[Number(n)]?.(url.port);
   const headers: HeadersInit = location === undefined ? {} : { location };
   return new Response(null, { status: kind === "r" ? 302 : 307, headers });
 }
@@ -174,20 +194,40 @@ Deno.test("http storage follows up to 3 redirects under its base URL", async () 
   });
 });
 
-Deno.test("http storage refuses redirects that leave its base URL", async () => {
+Deno.test("http storage refuses redirects that leave its base URL, decoded or not", async () => {
   await withOrigin(redirecting, async (origin, seen) => {
     const storage = await httpStorage({ baseUrl: `${origin}/img` });
-    for (let n = 0; n < 6; n++) {
-      await assert.rejects(storage.get(`o${n}`, options), BadGateway);
+    const paths = Array.from({ length: outside.length + 1 }, (_, n) => `o${n}`);
+    for (const path of paths) await assert.rejects(storage.get(path, options), BadGateway, path);
+    // Only the first request of each was sent: no target outside was ever asked for.
+    assert.deepEqual(pathsOf(seen), paths.map((path) => `/img/${path}`));
+  });
+});
+
+Deno.test("http storage follows a redirect that stays under its base URL decoded", async () => {
+  await withOrigin(redirecting, async (origin, seen) => {
+    const storage = await httpStorage({ baseUrl: `${origin}/img/` });
+    const source = await storage.get("d0", options) as Source;
+    assert.deepEqual(source.bytes, png);
+    assert.deepEqual(pathsOf(seen), ["/img/d0", "/img/dir%2Fr0"]);
+  });
+});
+
+Deno.test("http storage refuses the issue's redirect to /images/..%2fsecret.png", async () => {
+  const origin: Handler = (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/images/a.png") {
+      return new Response(null, { status: 302, headers: { location: "/images/..%2fsecret.png" } });
     }
-    assert.deepEqual(pathsOf(seen), [
-      "/img/o0",
-      "/img/o1",
-      "/img/o2",
-      "/img/o3",
-      "/img/o4",
-      "/img/o5",
-    ]);
+    return new Response(png);
+  };
+  await withOrigin(origin, async (url, seen) => {
+    const storage = await httpStorage({ baseUrl: `${url}/images/` });
+    await assert.rejects(storage.get("a.png", options), {
+      name: "BadGateway",
+      message: "Upstream redirected outside its base URL",
+    });
+    assert.deepEqual(pathsOf(seen), ["/images/a.png"]);
   });
 });
 

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { AwsClient } from "aws4fetch";
-// A test-only dependency, so it stays out of the app's import map.
-// deno-lint-ignore no-import-prefix
-import S3rver from "npm:s3rver@3.7.1";
 import { ConfigError } from "../lib/config/config.ts";
 import { ConfigReader } from "../lib/config/reader.ts";
 import { Forbidden, GatewayTimeout, NotFound, TooLarge } from "../lib/errors.ts";
 import { createS3Storage } from "../storages/s3.ts";
 import type { Source, Storage } from "../storages/storage.ts";
+import { expectOk, s3Credentials as credentials, startS3 } from "./s3rver.ts";
 
-// s3rver's built-in account.
-const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 4, 5, 6]);
 const options = { maxBytes: 1024 };
 
@@ -22,28 +17,15 @@ async function withS3(
   objects: Record<string, Uint8Array<ArrayBuffer>>,
   run: (endpoint: string) => Promise<void>,
 ): Promise<void> {
-  const directory = await Deno.makeTempDir({ prefix: "impressionist-s3-" });
-  const server = new S3rver({ address: "127.0.0.1", port: 0, directory, silent: true });
+  const s3 = await startS3(["photos"]);
   try {
-    const { port } = await server.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const admin = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" });
-    await expectOk(admin.fetch(`${endpoint}/photos`, { method: "PUT" }));
     for (const [key, body] of Object.entries(objects)) {
-      const url = `${endpoint}/photos/${key.split("/").map(encodeURIComponent).join("/")}`;
-      await expectOk(admin.fetch(url, { method: "PUT", body }));
+      await expectOk(s3.client.fetch(s3.objectUrl("photos", key), { method: "PUT", body }));
     }
-    await run(endpoint);
+    await run(s3.endpoint);
   } finally {
-    await server.close();
-    await Deno.remove(directory, { recursive: true });
+    await s3.close();
   }
-}
-
-async function expectOk(pending: Promise<Response>): Promise<void> {
-  const response = await pending;
-  const text = await response.text();
-  assert.ok(response.ok, `${response.status}: ${text}`);
 }
 
 function s3Storage(settings: Record<string, unknown>): Promise<Storage> {

@@ -3,6 +3,8 @@ export interface LruLimits<V> {
   maxEntries: number;
   maxBytes: number;
   sizeOf(value: V): number;
+  /** Told about each entry pushed out by the bounds (not about `delete`), e.g. to free it. */
+  onEvict?(key: string, value: V): void;
 }
 
 /**
@@ -44,6 +46,7 @@ export class LruCache<V> {
       }
       this.#entries.delete(oldest);
       this.#bytes -= this.limits.sizeOf(old);
+      this.limits.onEvict?.(oldest, old);
     }
   }
 

@@ -1,27 +1,43 @@
-import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { LruCache } from "./lru.ts";
+import { ResultDirectory } from "./result_dir.ts";
+import { SharedResults, type SharedStoreOptions } from "./shared_results.ts";
+
+export type { SharedOperation, SharedStoreOptions } from "./shared_results.ts";
 
 export interface ResultCacheOptions {
   /** Memory budget in bytes; 0 disables the memory tier. */
   maxBytes: number;
   /** A directory that keeps results across restarts, or undefined. */
   dir?: string;
+  /** What the directory may hold, in bytes (`caches.resultDirBytes`). */
+  dirMaxBytes: number;
+  /** The store shared by every instance (`caches.shared`), or undefined. */
+  shared?: SharedStoreOptions;
 }
 
-const HEADER = 4 + 32; // byte length, then SHA-256 of the content
+/** Which tier answered a lookup: this process, this machine's disk, or the shared store. */
+export type ResultTier = "memory" | "disk" | "shared";
+
+export interface CachedResult {
+  bytes: Uint8Array<ArrayBuffer>;
+  tier: ResultTier;
+}
 
 /**
- * Encoded results by key: an LRU in memory in front of an optional directory. Files are
- * written to a temporary name and renamed, and carry their length and checksum, so neither a
- * crash mid-write nor a damaged file can ever be served.
+ * Encoded results by key, looked up nearest first: an LRU in memory, an optional directory,
+ * an optional store shared by every instance. A result found further away is copied into the
+ * nearer tiers. No tier can fail a request: a tier that fails is a miss.
  */
 export class ResultCache {
   readonly #memory: LruCache<Uint8Array<ArrayBuffer>>;
   hits = 0;
   misses = 0;
 
-  constructor(readonly options: ResultCacheOptions) {
+  private constructor(
+    readonly options: ResultCacheOptions,
+    readonly directory?: ResultDirectory,
+    readonly shared?: SharedResults,
+  ) {
     this.#memory = new LruCache({
       maxEntries: options.maxBytes > 0 ? Number.MAX_SAFE_INTEGER : 0,
       maxBytes: options.maxBytes,
@@ -29,65 +45,64 @@ export class ResultCache {
     });
   }
 
-  /** Entries and bytes in memory, hits and misses, for /health and metrics. */
+  /** Opens the tiers the options name (scanning the directory, see {@linkcode ResultDirectory}). */
+  static async open(options: ResultCacheOptions): Promise<ResultCache> {
+    const directory = options.dir === undefined
+      ? undefined
+      : await ResultDirectory.open(options.dir, options.dirMaxBytes);
+    const shared = options.shared && new SharedResults(options.shared);
+    return new ResultCache(options, directory, shared);
+  }
+
+  /** Entries and bytes in memory, hits and misses, and each further tier's own, for /health. */
   stats() {
     return {
       entries: this.#memory.size,
       bytes: this.#memory.bytes,
       hits: this.hits,
       misses: this.misses,
+      ...(this.directory && { dir: this.directory.stats() }),
+      ...(this.shared && { shared: this.shared.stats() }),
     };
   }
 
-  async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    const found = this.#memory.get(key) ?? await this.#readFile(key);
-    if (found) {
-      this.hits++;
-      this.#memory.set(key, found);
-    } else {
-      this.misses++;
-    }
+  /** The result under `key` and the tier it came from; `signal` ends a shared-store read. */
+  async get(key: string, signal?: AbortSignal): Promise<CachedResult | undefined> {
+    const found = await this.#find(key, signal);
+    if (found) this.hits++;
+    else this.misses++;
     return found;
   }
 
+  /**
+   * Stores a fresh result in memory and on disk now, and in the shared store in the
+   * background: the caller never waits for the store.
+   */
   async set(key: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     this.#memory.set(key, bytes);
-    if (this.options.dir) await this.#writeFile(key, bytes);
+    await this.directory?.write(key, bytes);
+    this.shared?.put(key, bytes);
   }
 
-  async #readFile(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    if (!this.options.dir) return undefined;
-    let file: Uint8Array<ArrayBuffer>;
-    try {
-      file = await Deno.readFile(join(this.options.dir, key));
-    } catch {
-      return undefined;
+  /** Resolves when the shared-store writes started so far have ended. */
+  async settled(): Promise<void> {
+    await this.shared?.settled();
+  }
+
+  async #find(key: string, signal?: AbortSignal): Promise<CachedResult | undefined> {
+    const inMemory = this.#memory.get(key);
+    if (inMemory) return { bytes: inMemory, tier: "memory" };
+    const onDisk = await this.directory?.read(key);
+    if (onDisk) {
+      this.#memory.set(key, onDisk);
+      return { bytes: onDisk, tier: "disk" };
     }
-    if (file.byteLength < HEADER) return undefined;
-    const length = new DataView(file.buffer, file.byteOffset).getUint32(0);
-    const content = file.subarray(HEADER);
-    if (content.byteLength !== length) return undefined;
-    if (!digest(content).equals(file.subarray(4, HEADER))) return undefined;
-    return content;
-  }
-
-  async #writeFile(key: string, bytes: Uint8Array): Promise<void> {
-    const file = new Uint8Array(HEADER + bytes.byteLength);
-    new DataView(file.buffer).setUint32(0, bytes.byteLength);
-    file.set(digest(bytes), 4);
-    file.set(bytes, HEADER);
-    const path = join(this.options.dir!, key);
-    const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.writeFile(temporary, file);
-      await Deno.rename(temporary, path);
-    } catch {
-      // A full or read-only disk costs the disk tier, never the request.
-      await Deno.remove(temporary).catch(() => {});
+    const shared = await this.shared?.get(key, signal);
+    if (shared) {
+      this.#memory.set(key, shared);
+      await this.directory?.write(key, shared);
+      return { bytes: shared, tier: "shared" };
     }
+    return undefined;
   }
-}
-
-function digest(bytes: Uint8Array) {
-  return createHash("sha256").update(bytes).digest();
 }

@@ -56,7 +56,15 @@ export interface Config {
   presets: ReadonlyMap<string, readonly Step[]>;
   image: ImageConfig;
   storages: StorageConfig[];
-  caches: { source: number; sourceBytes: number; result: number; resultDir?: string };
+  caches: {
+    source: number;
+    sourceBytes: number;
+    result: number;
+    resultDir?: string;
+    resultDirBytes: number;
+    /** The storage that holds the results shared by every instance. */
+    shared?: string;
+  };
   backend: BackendName;
   security: SecurityConfig;
   /** Directory of the config file; relative paths in it are relative to this. */
@@ -73,6 +81,8 @@ const MiB = 1024 * 1024;
 export const maxPixelLimit = 2 ** 29;
 /** The largest source byte limit: a source is read into one buffer and held by the caches. */
 export const maxSourceByteLimit = 1024 * MiB;
+/** The most image workers: each is a thread with its own heap and codec memory. */
+const maxWorkers = 256;
 
 /**
  * Reads, validates and completes a config file with defaults.
@@ -121,8 +131,15 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     sourceBytes: cachesReader.integer("sourceBytes", 256 * MiB, 0),
     result: cachesReader.integer("result", 128 * MiB, 0),
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
+    resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
+    shared: cachesReader.optionalString("shared"),
   };
   cachesReader.rejectUnknown();
+  if (caches.shared !== undefined && !storages.some((s) => s.name === caches.shared)) {
+    throw new ConfigError(
+      `"caches.shared" must name a configured storage, not "${caches.shared}"`,
+    );
+  }
   const logReader = top.section("log");
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();
@@ -150,7 +167,13 @@ function publicWithToken(cacheControl: string, token: string | undefined): strin
 }
 
 function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
-  const workers = r.integer("workers", navigator.hardwareConcurrency, 1, 256);
+  // The default follows the machine but stays within the bound, so a 512-core host starts.
+  const workers = r.integer(
+    "workers",
+    Math.min(navigator.hardwareConcurrency, maxWorkers),
+    1,
+    maxWorkers,
+  );
   const http = {
     host: r.string("host", "0.0.0.0"),
     port: r.integer("port", 80, 0, 65535),
@@ -201,7 +224,7 @@ function readImage(r: ConfigReader): ImageConfig {
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
     maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1, maxPixelLimit),
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),
-    maxFrames: r.integer("maxFrames", 256, 1),
+    maxFrames: r.integer("maxFrames", 256, 1, 100_000),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
     maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),

@@ -6,6 +6,7 @@ import type { JobContext } from "../jobs/url.ts";
 import type { Logger } from "../log.ts";
 import type { WorkerPool } from "../pool/pool.ts";
 import type { Admissions } from "./admission.ts";
+import type { Deadlines } from "./deadlines.ts";
 import type { RequestMemo } from "./request_memo.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
@@ -23,6 +24,8 @@ export interface ServerDeps {
   memo: RequestMemo;
   sources: SourceLoader;
   results: ResultCache;
+  /** One timer per timeout value for every request's deadline. */
+  deadlines: Deadlines;
   /** Transforms in flight by result identity, shared by concurrent identical requests. */
   flights: SingleFlight<Uint8Array<ArrayBuffer>>;
   pool: WorkerPool;

@@ -31,6 +31,7 @@ export function errorResponse(error: unknown, id: string, log: Logger): Response
     "content-type": "text/plain; charset=utf-8",
     "content-length": String(body.byteLength),
     "cache-control": "no-store",
+    "x-request-id": id,
   });
   if (status === 503) headers.set("retry-after", "1");
   if (status === 405) headers.set("allow", "GET, HEAD");

@@ -15,7 +15,7 @@ export interface ImageAnswer {
   response: Response;
   job: Job;
   source: HeldSource;
-  result: "hit" | "miss" | "not-modified";
+  result: "hit" | "shared" | "miss" | "not-modified";
 }
 
 /**
@@ -29,43 +29,43 @@ export interface ImageAnswer {
 export async function serveImage(
   request: Request,
   rest: string,
+  id: string,
   deps: ServerDeps,
 ): Promise<ImageAnswer> {
   const job = await deps.memo.job(
     rest,
     async () => parseJob(await checkSignature(rest, deps.config.security), deps.parseContext),
   );
-  const ticket = deps.admissions.admit(`${rest}\0${request.headers.get("accept")}`);
-  // A timer cleared when the request ends: AbortSignal.timeout would leave one pending per
-  // request for the whole timeout, which costs a busy server dearly.
-  const deadline = new AbortController();
-  const timer = setTimeout(
-    () => deadline.abort(new DOMException("Request deadline", "TimeoutError")),
-    deps.config.http.timeoutMs,
-  );
+  const accept = request.headers.get("accept");
+  const ticket = deps.admissions.admit(`${rest}\0${accept}`);
+  const deadline = deps.deadlines.start(deps.config.http.timeoutMs);
   let source: HeldSource | undefined;
   try {
     source = await deps.sources.load(job.storage, job.path, deadline.signal);
-    const accept = request.headers.get("accept");
     const { task, key } = deps.memo.identify(rest, job, accept, source.validator);
-    const headers = resultHeaders(key, job, source, deps);
-    if (
-      isNotModified(request, headers.get("etag")!, source.modified && lastModified(source, deps))
-    ) {
-      return {
-        response: new Response(null, { status: 304, headers }),
-        job,
-        source,
-        result: "not-modified",
-      };
+    const etag = `"${key}"`;
+    const modified = source.modified && lastModified(source, deps);
+    const headers: [string, string][] = [
+      ["etag", etag],
+      ["cache-control", deps.config.http.cacheControl],
+      ["x-request-id", id],
+    ];
+    if (job.format.type === "auto") headers.push(["vary", "Accept"]);
+    if (modified) headers.push(["last-modified", modified.toUTCString()]);
+    if (isNotModified(request, etag, modified)) {
+      const response = new Response(null, { status: 304, headers });
+      return { response, job, source, result: "not-modified" };
     }
-    const cached = await deps.results.get(key);
-    const output = cached ?? await transform(key, task, source, ticket, deadline.signal, deps);
-    const result = cached ? "hit" : "miss";
-    // `auto` decides the format in the worker; the bytes say which it chose.
-    headers.set("content-type", contentTypes[sniffFormat(output) as EncodedType]);
-    headers.set("content-length", String(output.byteLength));
-    headers.set("x-cache", result);
+    const cached = await deps.results.get(key, deadline.signal);
+    const output = cached?.bytes ??
+      await transform(key, task, source, ticket, deadline.signal, deps);
+    const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
+    headers.push(
+      // `auto` decides the format in the worker; the bytes say which it chose.
+      ["content-type", contentTypes[sniffFormat(output) as EncodedType]],
+      ["content-length", String(output.byteLength)],
+      ["x-cache", result],
+    );
     return { response: new Response(output, { headers }), job, source, result };
   } catch (error) {
     // A read or a job cut short by the deadline fails with its own error; the cause is time.
@@ -74,21 +74,10 @@ export async function serveImage(
     }
     throw error;
   } finally {
-    clearTimeout(timer);
+    deadline.end();
     ticket.release();
     source?.release();
   }
-}
-
-/** The validators and caching headers of a result. */
-function resultHeaders(key: string, job: Job, source: HeldSource, deps: ServerDeps): Headers {
-  const headers = new Headers({
-    "etag": `"${key}"`,
-    "cache-control": deps.config.http.cacheControl,
-  });
-  if (job.format.type === "auto") headers.set("vary", "Accept");
-  if (source.modified) headers.set("last-modified", lastModified(source, deps).toUTCString());
-  return headers;
 }
 
 /** The last change of what the result depends on: its source, or the config, if later. */

@@ -21,6 +21,8 @@ export interface ServerMetrics {
   sourceBytes: Counter<"storage">;
   /** `impressionist_errors_total{type}` */
   errors: Counter<"type">;
+  /** `impressionist_shared_store_errors_total{operation}`: `get` or `put` */
+  sharedStoreErrors: Counter<"operation">;
 }
 
 /** Bucket bounds of `impressionist_request_duration_seconds`, in seconds. */
@@ -87,6 +89,12 @@ export function createServerMetrics(collectors: ServerCollectors): ServerMetrics
       name: "impressionist_errors_total",
       help: "Errors, by type",
       labelNames: ["type"],
+      registers,
+    }),
+    sharedStoreErrors: new Counter({
+      name: "impressionist_shared_store_errors_total",
+      help: "Failed or timed-out reads and writes of the shared result store, by operation",
+      labelNames: ["operation"],
       registers,
     }),
   };

@@ -31,7 +31,8 @@ export function recordRequest(
       metrics.sourceBytes.inc({ storage: source.storage }, source.bytes.byteLength);
     }
     if (result !== "not-modified") {
-      (result === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "result" });
+      const counter = result === "miss" ? metrics.cacheMisses : metrics.cacheHits;
+      counter.inc({ cache: result === "shared" ? "shared" : "result" });
     }
   }
   log.line(formatAccess(

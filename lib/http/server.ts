@@ -21,40 +21,40 @@ export function createHandler(current: () => ServerDeps): (request: Request) => 
     const id = requestId(request);
     let answer: Answer;
     try {
-      answer = await route(request, deps);
+      answer = await route(request, id, deps);
     } catch (error) {
       answer = { response: errorResponse(error, id, deps.log) };
     }
     const { response } = answer;
-    response.headers.set("x-request-id", id);
     recordRequest(deps, request, answer, id, started);
     return request.method === "HEAD" ? new Response(null, response) : response;
   };
 }
 
-async function route(request: Request, deps: ServerDeps): Promise<Answer> {
+/** Answers a request; every response carries `X-Request-Id: id`. */
+async function route(request: Request, id: string, deps: ServerDeps): Promise<Answer> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     throw new MethodNotAllowed(`Method ${request.method} is not allowed: use GET or HEAD`);
   }
   const path = requestPath(request);
-  if (path === "/health") return { response: health(deps) };
+  if (path === "/health") return { response: health(id, deps) };
   const { http, security } = deps.config;
   checkToken(request, security.token);
   if (path === http.metricsPath && !http.metricsPort) {
-    return { response: await metricsResponse(deps) };
+    return { response: await metricsResponse(id, deps) };
   }
   if (!path.startsWith(`${http.root}/`)) throw new NotFound(`Nothing at "${path}"`);
-  const image = await serveImage(request, path.slice(http.root.length), deps);
+  const image = await serveImage(request, path.slice(http.root.length), id, deps);
   return { response: image.response, image };
 }
 
-function health({ pool, sources, results }: ServerDeps): Response {
+function health(id: string, { pool, sources, results }: ServerDeps): Response {
   const body = {
     status: "ok",
     ...pool.stats(),
     caches: { source: sources.stats(), result: results.stats() },
   };
-  return Response.json(body, { headers: { "cache-control": "no-store" } });
+  return Response.json(body, { headers: { "cache-control": "no-store", "x-request-id": id } });
 }
 
 /**
@@ -66,20 +66,25 @@ export function createMetricsHandler(
 ): (request: Request) => Promise<Response> {
   return async function handleMetrics(request) {
     const deps = current();
+    const id = requestId(request);
     try {
       const path = requestPath(request);
       if (path !== deps.config.http.metricsPath) throw new NotFound(`Nothing at "${path}"`);
       checkToken(request, deps.config.security.token);
-      return await metricsResponse(deps);
+      return await metricsResponse(id, deps);
     } catch (error) {
-      return errorResponse(error, requestId(request), deps.log);
+      return errorResponse(error, id, deps.log);
     }
   };
 }
 
 /** The Prometheus text of the registry. */
-async function metricsResponse({ metrics }: ServerDeps): Promise<Response> {
+async function metricsResponse(id: string, { metrics }: ServerDeps): Promise<Response> {
   return new Response(await metrics.registry.metrics(), {
-    headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
+    headers: {
+      "content-type": metrics.registry.contentType,
+      "cache-control": "no-store",
+      "x-request-id": id,
+    },
   });
 }

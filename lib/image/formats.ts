@@ -48,17 +48,22 @@ export function negotiate(format: OutputFormat, accept: string | null): OutputFo
   return { ...format, webp: takesWebp };
 }
 
-/** Decides `auto` for a finished image; other formats pass through. */
+/**
+ * Decides `auto` for a finished image, among the types that can hold it (`fitting`, from
+ * planning): GIF for an animation, else WebP when the client takes it, else PNG when the image
+ * has transparency or JPEG cannot hold it, else JPEG. Other formats pass through.
+ */
 export function resolveFormat(
   format: OutputFormat,
   image: { frameCount: number; hasAlpha(): boolean },
+  fitting: ReadonlySet<EncodedType> = new Set(maxSides.keys()),
 ): OutputFormat {
   if (format.type !== "auto") return format;
   const type = image.frameCount > 1
     ? "gif"
-    : format.webp
+    : format.webp && fitting.has("webp")
     ? "webp"
-    : image.hasAlpha()
+    : !fitting.has("jpeg") || image.hasAlpha()
     ? "png"
     : "jpeg";
   return { ...format, type };

@@ -21,11 +21,10 @@ export interface Plan {
   /** Whether every frame of an animation is decoded (a GIF result); otherwise only the first. */
   allFrames: boolean;
   /**
-   * The output format with `auto` narrowed to what can hold the result: a concrete type, or
-   * still `auto` (with WebP ruled out when it does not fit) where the choice between PNG and
-   * JPEG waits for the pixels' alpha.
+   * The output types whose side limit holds the result; the requested type is among them, and
+   * `auto` chooses among them once the pixels are known (see `resolveFormat`).
    */
-  format: OutputFormat;
+  fitting: ReadonlySet<EncodedType>;
 }
 
 export function filterOf(step: Step): Filter<unknown> {
@@ -39,7 +38,7 @@ export function filterOf(step: Step): Filter<unknown> {
  * forbids (as imgproxy's fixSize step does): the source's pixels (every decoded frame counted),
  * the frame count of an animation kept whole, the pixels of every image a step makes on its way
  * (fill's scaled size before its crop included, every frame counted), and a result that the
- * output format cannot hold. `auto` picks among the formats that can.
+ * output format cannot hold. `auto` is left to choose among the formats that can.
  *
  * @throws {Unprocessable} when the source is over `maxSourcePixels` or `maxFrames`
  * @throws {BadRequest} when a step makes no sense for the size, or makes an image over
@@ -82,7 +81,7 @@ export function planTransform(
     output,
     hint,
     allFrames,
-    format: planFormat(request.format, output, allFrames),
+    fitting: fittingFormats(request.format, output, allFrames),
   };
 }
 
@@ -115,31 +114,25 @@ function planSizes(
   return { inputs, output: size };
 }
 
-function fits(type: EncodedType, size: Size): boolean {
-  const side = maxSides.get(type)!;
-  return size.width <= side && size.height <= side;
-}
-
 function refuse(type: EncodedType, size: Size): never {
+  const side = maxSides.get(type);
+  const result = `${size.width}x${size.height}`;
   throw new BadRequest(
-    `Format "${type}" allows at most ${
-      maxSides.get(type)
-    } pixels per side: the result would be ${size.width}x${size.height}`,
+    `Format "${type}" allows at most ${side} pixels per side: the result would be ${result}`,
   );
 }
 
 /**
- * The format the result can be written in. A named format that cannot hold it is refused;
- * `auto` keeps to its order (GIF for an animation, WebP when the client takes it, PNG for
- * transparency, JPEG) among the formats that can, and is decided here where the pixels do not
- * matter.
+ * The types that can hold a result of `size`. A named format that cannot is refused; so is
+ * `auto` when no candidate it could end with can: GIF for an animation, PNG (which holds every
+ * size the pixel limits allow) otherwise.
  */
-function planFormat(format: OutputFormat, size: Size, animated: boolean): OutputFormat {
-  if (format.type !== "auto") return fits(format.type, size) ? format : refuse(format.type, size);
-  if (animated) return fits("gif", size) ? { ...format, type: "gif" } : refuse("gif", size);
-  if (format.webp && fits("webp", size)) return { ...format, type: "webp" };
-  if (!fits("jpeg", size)) {
-    return fits("png", size) ? { ...format, type: "png" } : refuse("png", size);
+function fittingFormats(format: OutputFormat, size: Size, animated: boolean): Set<EncodedType> {
+  const fitting = new Set<EncodedType>();
+  for (const [type, side] of maxSides) {
+    if (size.width <= side && size.height <= side) fitting.add(type);
   }
-  return { ...format, webp: false };
+  const needed = format.type !== "auto" ? format.type : animated ? "gif" : "png";
+  if (!fitting.has(needed)) refuse(needed, size);
+  return fitting;
 }

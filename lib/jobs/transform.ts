@@ -41,7 +41,7 @@ export async function runTransform(
   });
   try {
     plan.chain.forEach((step, i) => filterOf(step).apply(canvas, step.params, plan.inputs[i]));
-    const output = resolveFormat(plan.format, canvas);
+    const output = resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();

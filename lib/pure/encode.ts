@@ -1,19 +1,20 @@
-import type { Bitmap } from "../image/bitmap.ts";
+import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import type { OutputFormat } from "../image/formats.ts";
-import { encodeJpeg, warmUpJpeg } from "./jpeg.ts";
+import { encodeJpeg } from "./jpeg.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
-import { encodeWebp, warmUpWebp } from "./webp.ts";
+import { encodeWebp } from "./webp.ts";
 
 /** zlib level for PNG: 6 is zlib's own default balance of size and time. */
 const PNG_LEVEL = 6;
 
 /**
- * Compiles the WebAssembly codecs, so the first request of a worker does not pay for it.
- * Safe to call more than once.
+ * Compiles the WebAssembly encoders and runs each once on a tiny image, so a worker's first
+ * request does not pay for that, and a broken install fails at start. Safe to call again.
  */
 export async function warmUpEncoders(): Promise<void> {
-  await Promise.all([warmUpJpeg(), warmUpWebp()]);
+  const tiny = createBitmap(16, 16);
+  for (const type of ["jpeg", "webp"] as const) await encodeBitmap(tiny, { type, quality: 75 });
 }
 
 /**

@@ -16,7 +16,11 @@ interface RawGifFrame {
   height: number;
   /** Centiseconds. */
   delay: number;
-  /** GIF disposal method: 0 unspecified, 1 keep, 2 clear to background, 3 restore previous. */
+  /**
+   * What to do with the frame's area after showing it, in the decoder's own numbering (not the
+   * file's, where 2 and 3 are the other way round): 0 unspecified, 1 keep, 2 restore the
+   * previous state, 3 clear to transparent.
+   */
   dispose: number;
   /** RGBA, `width` x `height`; alpha 0 where the frame is transparent. */
   buffer: Uint8Array;
@@ -30,8 +34,8 @@ interface GifDecoder {
 
 const { applyPalette, GIFEncoder, quantize } = gifenc;
 
-const DISPOSE_BACKGROUND = 2;
-const DISPOSE_PREVIOUS = 3;
+const DISPOSE_PREVIOUS = 2;
+const DISPOSE_BACKGROUND = 3;
 
 /**
  * The frames of a GIF (at most `maxFrames`, so a decoder that finds more frames than the header

@@ -1,16 +1,11 @@
 import encodeMozjpeg, { init } from "@jsquash/jpeg/encode.js";
 import type { Bitmap } from "../image/bitmap.ts";
-import { asImageData, compiledWasm, runCodec } from "./wasm.ts";
+import { asImageData, runCodec } from "./wasm.ts";
 
 const MOZJPEG = "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 
 /** From this quality up, chroma is kept at full resolution (4:4:4), as libjpeg tools do. */
 const FULL_CHROMA_QUALITY = 90;
-
-/** Compiles mozjpeg once per worker. */
-export async function warmUpJpeg(): Promise<void> {
-  await compiledWasm(MOZJPEG);
-}
 
 /**
  * Encodes opaque RGBA as a JPEG with mozjpeg (WebAssembly): 4:2:0 chroma below quality 90,

@@ -6,6 +6,7 @@ const compiled = new Map<string, Promise<WebAssembly.Module>>();
  * Compiles a `.wasm` file shipped in an npm package once per worker, from its own file (the
  * packages' glue would otherwise fetch it itself). Instances are made from it per call, so the
  * memory a large image grew goes away with the instance instead of staying with the worker.
+ * `transform` rewrites the bytes before compiling (the TIFF decoder's missing stack).
  *
  * @example
  * ```ts

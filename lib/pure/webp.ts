@@ -1,17 +1,12 @@
 import decodeWebpImage, { init as initDecoder } from "@jsquash/webp/decode.js";
 import encodeWebpImage, { init as initEncoder } from "@jsquash/webp/encode.js";
 import type { Bitmap } from "../image/bitmap.ts";
-import { asImageData, compiledWasm, runCodec } from "./wasm.ts";
+import { asImageData, runCodec } from "./wasm.ts";
 
 const DECODER = "@jsquash/webp/codec/dec/webp_dec.wasm";
 // The package's glue picks its SIMD build whenever the engine has WebAssembly SIMD, as V8 in
 // Deno always does; the module handed to it must be that build.
 const ENCODER = "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
-
-/** Compiles libwebp's encoder and decoder once per worker. */
-export async function warmUpWebp(): Promise<void> {
-  await Promise.all([compiledWasm(DECODER), compiledWasm(ENCODER)]);
-}
 
 /** Decodes a still WebP (or the first frame of an animated one) into RGBA. */
 export async function decodeWebp(bytes: Uint8Array): Promise<Bitmap> {

@@ -1,0 +1,270 @@
+// The whole arrangement of deploy/: two instances (separate processes) sharing a result store
+// on an S3 server, behind an nginx running deploy/nginx.conf with only its ports and paths
+// replaced. Skips with a printed reason when nginx is not installed, except under CI=true.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encode, listeningUrl, photoLike, spawnMain } from "./helpers.ts";
+import { s3Credentials, startS3, type TestS3 } from "./s3rver.ts";
+
+const nginxBinary = "/usr/sbin/nginx";
+const committedConfig = new URL("../deploy/nginx.conf", import.meta.url);
+
+async function nginxMissing(): Promise<boolean> {
+  const found = await Deno.stat(nginxBinary).then(() => true, () => false);
+  if (found || Deno.env.get("CI") === "true") return false;
+  console.log(`skipped: ${nginxBinary} is not installed (apt-get install nginx)`);
+  return true;
+}
+
+/** An instance of main.ts, with its own config file. */
+interface Instance {
+  child: Deno.ChildProcess;
+  port: number;
+  stderr: Promise<string>;
+}
+
+/** Writes an instance's config file; `port` 0 picks a free one. */
+async function writeInstanceConfig(file: string, s3: TestS3, port: number, cacheControl?: string) {
+  const config = {
+    http: { host: "127.0.0.1", port, workers: 1, queue: 64, timeout: "60s", cacheControl },
+    storages: [
+      { name: "files", type: "local", path: "files" },
+      { name: "store", type: "s3", ...s3Credentials, endpoint: s3.endpoint, bucket: "results" },
+    ],
+    caches: { shared: "store" },
+  };
+  await Deno.writeTextFile(file, JSON.stringify(config));
+}
+
+async function startInstance(dir: string, name: string, s3: TestS3): Promise<Instance> {
+  const file = join(dir, `${name}.json`);
+  await writeInstanceConfig(file, s3, 0);
+  const child = spawnMain(["-cfg", file]);
+  const stderr = new Response(child.stderr).text();
+  const url = await listeningUrl(child).catch(async (error) => {
+    throw new Error(`${error.message}\n${await stderr}`);
+  });
+  return { child, port: Number(new URL(url).port), stderr };
+}
+
+/** Stops a child process if it still runs, and waits for it. */
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM") {
+  try {
+    child.kill(signal);
+  } catch {
+    // It has exited already.
+  }
+  await child.status;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Replaces `from` in `text`, which must occur exactly `count` times. */
+function replaceExactly(text: string, from: string, to: string, count = 1): string {
+  const found = text.split(from).length - 1;
+  assert.equal(found, count, `deploy/nginx.conf should hold "${from}" ${count} time(s)`);
+  return text.replaceAll(from, to);
+}
+
+/**
+ * Writes the committed deploy/nginx.conf with the instances' ports, a loopback listen port and
+ * a cache under `dir`, and a main config around it whose files all live in `dir`.
+ */
+async function writeNginxConfig(dir: string, ports: number[], listen: number): Promise<string> {
+  let site = await Deno.readTextFile(committedConfig);
+  site = replaceExactly(site, "server 127.0.0.1:8081 ", `server 127.0.0.1:${ports[0]} `);
+  site = replaceExactly(site, "server 127.0.0.1:8082 ", `server 127.0.0.1:${ports[1]} `);
+  site = replaceExactly(site, "listen 80;", `listen 127.0.0.1:${listen};`);
+  site = replaceExactly(site, "/var/cache/nginx/impressionist ", `${dir}/cache `);
+  await Deno.writeTextFile(join(dir, "impressionist.conf"), site);
+  const main = [
+    // As root, nginx's workers would run as nobody, who cannot enter the temporary directory.
+    Deno.uid() === 0 ? "user root;" : "",
+    "daemon off;",
+    "worker_processes 1;",
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    "events { worker_connections 256; }",
+    "http {",
+    `  access_log ${dir}/access.log;`,
+    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((temp) =>
+      `  ${temp}_temp_path ${dir}/${temp}_temp;`
+    ),
+    `  include ${dir}/impressionist.conf;`,
+    "}",
+  ].join("\n");
+  const file = join(dir, "nginx.conf");
+  await Deno.writeTextFile(file, main);
+  return file;
+}
+
+async function startNginx(dir: string, ports: number[]) {
+  const listen = freePort();
+  const config = await writeNginxConfig(dir, ports, listen);
+  const child = new Deno.Command(nginxBinary, {
+    args: ["-p", dir, "-c", config, "-e", `${dir}/error.log`],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const url = `http://127.0.0.1:${listen}`;
+  for (let i = 0;; i++) {
+    const up = await fetch(`${url}/health`).then(async (r) => {
+      await r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (up) break;
+    if (i === 100) {
+      await stop(child);
+      const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
+      throw new Error(`nginx did not start: ${await stderr}${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { child, url };
+}
+
+async function get(url: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { headers });
+  const body = new Uint8Array(await response.arrayBuffer());
+  const header = (name: string) => response.headers.get(name);
+  return { status: response.status, body, header };
+}
+
+Deno.test({
+  name:
+    "deploy: two instances share results through S3, nginx caches them, a SIGTERM loses nothing",
+  ignore: await nginxMissing(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "impressionist-deploy-" });
+    const s3 = await startS3(["results"]);
+    const children: Deno.ChildProcess[] = [];
+    try {
+      await Deno.mkdir(join(dir, "files"));
+      const photo = await encode(photoLike(640, 480), "jpeg");
+      await Deno.writeFile(join(dir, "files", "photo.jpg"), photo);
+      const a = await startInstance(dir, "a", s3);
+      children.push(a.child);
+      const b = await startInstance(dir, "b", s3);
+      children.push(b.child);
+      await Deno.mkdir(join(dir, "nginx"));
+      const nginx = await startNginx(join(dir, "nginx"), [a.port, b.port]);
+      children.push(nginx.child);
+
+      // A result made on A is served by B from the shared store.
+      const path = "/impressionist/s,400x0/jpeg/files/photo.jpg";
+      const made = await get(`http://127.0.0.1:${a.port}${path}`);
+      assert.equal(made.status, 200);
+      assert.equal(made.header("x-cache"), "miss");
+      const key = `results/${made.header("etag")!.slice(1, -1)}`;
+      for (let i = 0; !(await s3.client.fetch(s3.objectUrl("results", key))).ok; i++) {
+        assert.ok(i < 100, "instance A never wrote the result to the shared store");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const shared = await get(`http://127.0.0.1:${b.port}${path}`);
+      assert.equal(shared.status, 200);
+      assert.equal(shared.header("x-cache"), "shared");
+      assert.equal(shared.header("etag"), made.header("etag"));
+      assert.deepEqual(shared.body, made.body);
+
+      // nginx answers a repeat from its own cache.
+      const first = await get(`${nginx.url}/impressionist/s,300x0/jpeg/files/photo.jpg`);
+      assert.equal(first.status, 200);
+      assert.equal(first.header("x-cache-status"), "MISS");
+      const repeat = await get(`${nginx.url}/impressionist/s,300x0/jpeg/files/photo.jpg`);
+      assert.equal(repeat.header("x-cache-status"), "HIT");
+      assert.equal(repeat.header("etag"), first.header("etag"));
+      assert.deepEqual(repeat.body, first.body);
+      const conditional = await fetch(`${nginx.url}/impressionist/s,300x0/jpeg/files/photo.jpg`, {
+        headers: { "if-none-match": first.header("etag")! },
+      });
+      await conditional.body?.cancel();
+      assert.equal(conditional.status, 304);
+
+      // `auto`: one entry per answer the server can give, whatever the Accept spelling.
+      const auto = `${nginx.url}/impressionist/s,200x0/auto/files/photo.jpg`;
+      const accepts: [string, string, string][] = [
+        ["image/webp,*/*", "image/webp", "MISS"],
+        ["image/avif,image/webp;q=0.9,image/*", "image/webp", "HIT"],
+        ["image/jpeg,*/*;q=0.8", "image/jpeg", "MISS"],
+        ["image/webp;q=0,image/*", "image/jpeg", "HIT"],
+        ["", "image/jpeg", "HIT"],
+      ];
+      for (const [accept, type, status] of accepts) {
+        const answer = await get(auto, accept ? { accept } : {});
+        assert.equal(answer.header("content-type"), type, `Accept: ${accept}`);
+        assert.equal(answer.header("x-cache-status"), status, `Accept: ${accept}`);
+        assert.equal(answer.header("vary"), "Accept");
+      }
+
+      // Requests with Authorization always reach an instance, and are not stored.
+      const authorized = `${nginx.url}/impressionist/s,150x0/jpeg/files/photo.jpg`;
+      const withToken = await get(authorized, { authorization: "Bearer t" });
+      assert.equal(withToken.status, 200);
+      assert.equal(withToken.header("x-cache-status"), "BYPASS");
+      assert.equal((await get(authorized)).header("x-cache-status"), "MISS");
+      // `no-store` answers are not stored.
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await get(`${nginx.url}/health`)).header("x-cache-status"), "MISS");
+      }
+
+      // 200 distinct results through nginx, 8 at a time; instance A stops after the 40th.
+      const total = 200;
+      const statuses: number[] = [];
+      let next = 0;
+      let sigterm: Promise<Deno.CommandStatus> | undefined;
+      const client = async () => {
+        while (next < total) {
+          const width = 100 + next++;
+          const answer = await get(`${nginx.url}/impressionist/s,${width}x0/jpeg/files/photo.jpg`);
+          assert.equal(
+            answer.status,
+            200,
+            `s,${width}x0: ${new TextDecoder().decode(answer.body)}`,
+          );
+          assert.equal(answer.header("content-type"), "image/jpeg");
+          assert.equal(answer.body.byteLength, Number(answer.header("content-length")));
+          statuses.push(answer.status);
+          if (statuses.length === 40) {
+            a.child.kill("SIGTERM");
+            sigterm = a.child.status;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, client));
+      assert.equal(statuses.length, total);
+      assert.ok(sigterm, "instance A was stopped during the run");
+      assert.equal((await sigterm).code, 0, await a.stderr);
+      const afterwards = await get(`${nginx.url}/impressionist/s,99x0/jpeg/files/photo.jpg`);
+      assert.equal(afterwards.status, 200, "instance B serves alone");
+
+      // `private` answers are not stored: B is reloaded (SIGHUP) to send them.
+      await writeInstanceConfig(join(dir, "b.json"), s3, b.port, "private, max-age=600");
+      b.child.kill("SIGHUP");
+      const personal = `${nginx.url}/impressionist/s,98x0/jpeg/files/photo.jpg`;
+      for (let i = 0;; i++) {
+        const answer = await get(
+          `http://127.0.0.1:${b.port}/impressionist/s,97x0/jpeg/files/photo.jpg`,
+        );
+        if (answer.header("cache-control") === "private, max-age=600") break;
+        assert.ok(i < 100, "instance B never reloaded its config");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const expected of ["MISS", "MISS"]) {
+        const answer = await get(personal);
+        assert.equal(answer.status, 200);
+        assert.equal(answer.header("cache-control"), "private, max-age=600");
+        assert.equal(answer.header("x-cache-status"), expected);
+      }
+    } finally {
+      for (const child of children.reverse()) await stop(child);
+      await s3.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
