@@ -85,8 +85,9 @@ const originOf = (url: string) => new URL(url).origin;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs `check` against a child server on every installed backend. A backend whose library is
- * missing is skipped with a printed reason, except under CI=true.
+ * Runs `check` against a child server on every installed backend, every backend to the end, and
+ * fails with what went wrong on each. A backend whose library is missing is skipped with a
+ * printed reason, except under CI=true.
  */
 async function onEveryBackend(
   files: Record<string, Uint8Array>,
@@ -94,20 +95,24 @@ async function onEveryBackend(
   check: (server: ChildServer, backend: string) => Promise<void>,
   options?: { maxRss?: number },
 ): Promise<void> {
+  const failures: string[] = [];
   for (const backend of await backendNames()) {
     const server = await startBackendChild(files, backend, config, options);
     if (!server) continue;
     try {
       await check(server, backend);
-      assert.ok(server.alive(), `${backend}: the server died: ${server.output().slice(-2000)}`);
+      assert.ok(server.alive(), `${backend}: the server died`);
       await assertHealthy(server.origin, backend);
     } catch (error) {
-      (error as Error).message += `\n[${backend}] server output: ${server.output().slice(-1500)}`;
-      throw error;
+      const output = server.output().slice(-1500);
+      failures.push(
+        `[${backend}] ${(error as Error).message}\n[${backend}] server output: ${output}`,
+      );
     } finally {
       await server.close();
     }
   }
+  assert.deepEqual(failures, [], failures.join("\n\n"));
 }
 
 /** An HTTP origin on a free loopback port; `handler` sees every request it gets. */
