@@ -5,13 +5,26 @@
 // failure repeats.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { sniffFormat } from "../lib/image/sniff.ts";
+import { backendNames, type ChildServer, startBackendChild } from "./child_server.ts";
 import { requireCommand, startTestServer, type TestServer } from "./helpers.ts";
+import {
+  animatedGif,
+  duplicatedWidthTiff,
+  manyScanJpeg,
+  multiPageTiff,
+  progressiveJpeg,
+} from "./hostile_images.ts";
+import { boundaryUrls, builtInUrls, grammarUrl } from "./url_grammar.ts";
 
-const SEED = 20240611;
-const URL_COUNT = 20_000;
+/** FUZZ_SEED repeats another run; every failure message names the seed it came from. */
+const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20240611);
+/** FUZZ_LONG=1: ten times the URLs, for a run outside `deno task test`. */
+const LONG = Deno.env.get("FUZZ_LONG") === "1";
+const URL_COUNT = LONG ? 200_000 : 8_000;
 /** URLs sent before the memory baseline is taken, enough for the heaps to reach their size. */
 const WARM_UP_URLS = 3_000;
-const VARIANTS_PER_IMAGE = 200;
+const VARIANTS_PER_IMAGE = LONG ? 1_000 : 120;
 const CONCURRENCY = 16;
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_RSS_GROWTH = 300 * 1024 * 1024;
@@ -249,7 +262,11 @@ Deno.test({
       console.log(`fuzz: the slowest answer took ${Math.round(ms)} ms: ${JSON.stringify(path)}`);
       console.log(`fuzz: rss ${megabytes(warm)} after warm-up, ${megabytes(rss)} at the end`);
 
-      assert.deepEqual(tally.failures.slice(0, 20), [], `${tally.failures.length} bad answers`);
+      assert.deepEqual(
+        tally.failures.slice(0, 20),
+        [],
+        `${tally.failures.length} bad answers (FUZZ_SEED=${SEED})`,
+      );
       const health = await fetch(new URL("/health", server.url));
       assert.equal(health.status, 200, await health.text());
       const normal = await fetch(`${server.url}${seeds[0]}`);
@@ -258,5 +275,187 @@ Deno.test({
     } finally {
       await server.close();
     }
+  },
+});
+
+// --- The grammar, against every backend ---------------------------------------------------------
+
+/** Requests per batch; after each, the server must still answer /health. */
+const BATCH = 100;
+/** Random grammar URLs per backend. */
+const GRAMMAR_URLS = LONG ? 5_000 : 200;
+/** Groups of identical, uncached requests sent at once (single flight), per backend. */
+const DUPLICATE_GROUPS = LONG ? 40 : 4;
+const DUPLICATES = 8;
+/**
+ * The fuzz server's limits: the output limit big enough for every format's side limit (65500x1),
+ * both small enough that the boundary values around them cost little work.
+ */
+const MAX_OUTPUT_SIDE = 500;
+const MAX_OUTPUT_PIXELS = MAX_OUTPUT_SIDE ** 2;
+const MAX_BLUR_SIGMA = 5;
+
+/** Its own sequence, so the grammar URLs do not depend on which tests ran before. */
+const grammarRandom = prng(SEED + 1);
+
+/** Hostile sources beside the plain ones: animation, pages, many scans. */
+async function hostileSources(): Promise<Record<string, Uint8Array>> {
+  return {
+    "anim.gif": animatedGif(32, 32, 20),
+    "pages.tif": await multiPageTiff(32, 512, 3),
+    "scans.jpg": await manyScanJpeg(64, 150),
+    "scans100.jpg": await progressiveJpeg(64, 100),
+    "scans101.jpg": await progressiveJpeg(64, 101),
+    "dup.tif": duplicatedWidthTiff([100_000, 10], 40),
+  };
+}
+
+const imageTypes: Record<string, string> = {
+  jpeg: "image/jpeg",
+  png: "image/png",
+  gif: "image/gif",
+  webp: "image/webp",
+};
+
+/** What is wrong with one answer, or undefined: a 2xx must be the image its type names. */
+function wrongAnswer(status: number, type: string | null, body: Uint8Array): string | undefined {
+  if (status >= 500 && status !== 503) return `${status}: ${new TextDecoder().decode(body)}`;
+  if (status !== 200) return undefined;
+  const format = sniffFormat(body);
+  if (!format || imageTypes[format] !== type) {
+    return `200 with ${body.length} bytes of ${format ?? "no image"} as ${type}`;
+  }
+}
+
+interface Sent {
+  path: string;
+  status: number;
+  body: Uint8Array;
+}
+
+/** Requests in flight at once against the grammar's server: twice its workers. */
+const GRAMMAR_CONCURRENCY = 4;
+
+/**
+ * Sends `paths`, GRAMMAR_CONCURRENCY at a time; answers each status, and every failure in
+ * `failures`.
+ */
+async function sendBatch(base: string, paths: string[], failures: string[]): Promise<Sent[]> {
+  const sent: Sent[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < paths.length) {
+      const path = paths[next++];
+      const deadline = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+      try {
+        const response = await fetch(base + path, { signal: deadline });
+        const body = new Uint8Array(await response.arrayBuffer());
+        const wrong = wrongAnswer(response.status, response.headers.get("content-type"), body);
+        if (wrong) failures.push(`${JSON.stringify(path)}: ${wrong.slice(0, 300)}`);
+        sent.push({ path, status: response.status, body });
+      } catch (error) {
+        failures.push(`${JSON.stringify(path)}: ${(error as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: GRAMMAR_CONCURRENCY }, lane));
+  return sent;
+}
+
+/** /health answers "ok" within a few seconds (a worker may still be winding down a deadline). */
+async function healthy(server: ChildServer): Promise<string | undefined> {
+  let last = "";
+  for (let waited = 0; waited < 5000; waited += 100) {
+    if (!server.alive()) return "the server process ended";
+    try {
+      const response = await fetch(`${server.origin}/health`);
+      last = `${response.status} ${await response.text()}`;
+      if (response.status === 200 && JSON.parse(last.slice(4)).status === "ok") return undefined;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return `/health: ${last}`;
+}
+
+/** Groups of identical requests at once; each group's answers must agree, byte for byte. */
+async function duplicates(server: ChildServer, failures: string[]): Promise<void> {
+  for (let group = 0; group < DUPLICATE_GROUPS; group++) {
+    // A size no other request used, so the group starts with an empty result cache.
+    const format = ["png", "jpeg", "webp"][group % 3];
+    const source = ["a.jpg", "a.png", "a.tif"][group % 3];
+    const path = `/s,${300 + group}x0,b,${1 + group % 5}/${format}/files/${source}`;
+    const sent = await sendBatch(server.url, Array(DUPLICATES).fill(path), failures);
+    const statuses = new Set(sent.map((answer) => answer.status));
+    if (statuses.size > 1 && !statuses.has(503)) {
+      failures.push(`${path} x${DUPLICATES}: statuses ${[...statuses]}`);
+    }
+    const bodies = new Set(
+      sent.filter((a) => a.status === 200).map((a) => a.body.join(",")),
+    );
+    if (bodies.size > 1) failures.push(`${path} x${DUPLICATES}: ${bodies.size} different bodies`);
+  }
+}
+
+Deno.test({
+  name:
+    "fuzz: grammar URLs with boundary numbers and built-in names, on every backend, never a 5xx but 503",
+  ignore: !haveConvert,
+  async fn() {
+    const files = { ...await makeOriginals(), ...await hostileSources() };
+    const sources = Object.keys(files);
+    const paths = [
+      ...builtInUrls(),
+      ...boundaryUrls(MAX_OUTPUT_SIDE),
+      ...Array.from(
+        { length: GRAMMAR_URLS },
+        () => grammarUrl(grammarRandom, sources, MAX_OUTPUT_SIDE, MAX_BLUR_SIGMA),
+      ),
+    ];
+    const problems: string[] = [];
+    for (const backend of await backendNames()) {
+      const server = await startBackendChild(files, backend, {
+        http: { workers: 2, timeout: "5s" },
+        image: { maxOutputPixels: MAX_OUTPUT_PIXELS, maxBlurSigma: MAX_BLUR_SIGMA },
+        filters: [{ name: "small", definition: "s,100x0" }],
+      }, { maxRss: 2048 * 1024 * 1024 });
+      if (!server) continue;
+      const failures: string[] = [];
+      const statuses = new Map<number, number>();
+      const busy: string[] = [];
+      const started = performance.now();
+      try {
+        for (let at = 0; at < paths.length && server.alive(); at += BATCH) {
+          const batch = paths.slice(at, at + BATCH);
+          for (const { status, path } of await sendBatch(server.url, batch, failures)) {
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status === 503) busy.push(path);
+          }
+          const sick = await healthy(server);
+          if (sick) failures.push(`after URLs ${at}..${at + batch.length}: ${sick}`);
+        }
+        if (server.alive()) await duplicates(server, failures);
+        const sick = await healthy(server);
+        if (sick) failures.push(`after the duplicates: ${sick}`);
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        const counts = [...statuses].sort().map(([status, n]) => `${status}: ${n}`).join(", ");
+        const peak = megabytes(server.peakRss());
+        console.log(`fuzz ${backend}: ${counts} in ${seconds} s, peak RSS ${peak}`);
+        if (busy.length) {
+          console.log(`fuzz ${backend}: the first 503s: ${busy.slice(0, 5).join(" ")}`);
+        }
+        if (failures.length) {
+          problems.push(
+            `${backend}: ${failures.length} bad answers, the first ones:`,
+            ...failures.slice(0, 15),
+            `${backend} server output: ${server.output().slice(-1000)}`,
+          );
+        }
+      } finally {
+        await server.close();
+      }
+    }
+    assert.deepEqual(problems, [], `FUZZ_SEED=${SEED}`);
   },
 });
