@@ -91,7 +91,7 @@ export async function startChildServer(
     exited = true;
     return status;
   });
-  const drain = (stream: ReadableStream<Uint8Array>) =>
+  const drain = (stream: ReadableStream<Uint8Array<ArrayBuffer>>) =>
     (async () => {
       for await (const text of stream.pipeThrough(new TextDecoderStream())) seen += text;
     })();
