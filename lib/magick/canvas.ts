@@ -1,11 +1,12 @@
 import type { Canvas } from "../image/backend.ts";
 import type { Rect, Size } from "../image/bitmap.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
-import type { MagickApi, Wand } from "./api.ts";
+import { cString, type MagickApi, type Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import { check } from "./exception.ts";
 import { eachFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
+import { jobImageName } from "./interrupt.ts";
 import { withPixelWand } from "./pixel_wand.ts";
 import { hasTransparency } from "./pixels.ts";
 
@@ -44,11 +45,16 @@ export class MagickCanvas implements Canvas {
     return frameCount(this.api, this.wand);
   }
 
-  /** Runs `op` on each frame in turn, as the wand's current image. */
+  /**
+   * Runs `op` on each frame in turn, as the wand's current image, named after the job first:
+   * GraphicsMagick's interrupter goes by that name, and some operations lose it.
+   */
   #each(op: (wand: Wand) => void): void {
     const { wand } = this;
+    const name = cString(jobImageName(this.cancel.job));
     eachFrame(this.api, wand, () => {
       this.cancel.check();
+      check(this.api, wand, this.api.c.MagickSetImageFilename(wand, name), "name the image");
       op(wand);
     });
   }
