@@ -69,9 +69,9 @@ export interface MagickApi {
    * kernel's outside taps and rescales the rest, so edges blur less than on the other
    * backends): a new wand holding one blank image, transparent when `alpha`, black otherwise,
    * or null. The blur then runs on a copy framed by repeated edge pixels. The image is named
-   * like the current image of `like`, so it can be interrupted like it.
+   * `name`, the job's (see lib/magick/interrupt.ts), so it can be interrupted.
    */
-  blankImage?(like: Wand, width: number, height: number, alpha: boolean): Deno.PointerValue;
+  blankImage?(width: number, height: number, alpha: boolean, name: string): Deno.PointerValue;
   setQuality(wand: Wand, quality: number): boolean;
   /** Sets an encoder option such as WebP's `lossless`, for the next write. */
   setCoderOption(wand: Wand, coder: string, key: string, value: string): boolean;

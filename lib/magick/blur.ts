@@ -1,5 +1,6 @@
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
+import { jobImageName } from "./interrupt.ts";
 import { check, failure } from "./exception.ts";
 import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 
@@ -67,7 +68,8 @@ function blurFramed(
     premultiply,
   };
   const { width, height, pad } = frame;
-  const framed = api.blankImage!(wand, width + 2 * pad, height + 2 * pad, map === "RGBA");
+  const name = jobImageName(cancel.job);
+  const framed = api.blankImage!(width + 2 * pad, height + 2 * pad, map === "RGBA", name);
   if (!framed) throw failure(api, wand, "blur");
   try {
     fillFrame(api, wand, framed, frame, cancel);

@@ -1,7 +1,7 @@
 import type { Canvas } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
-import type { MagickApi, Wand } from "./api.ts";
+import { cString, type MagickApi, type Wand } from "./api.ts";
 import { blurWand } from "./blur.ts";
 import type { ColorMatrix, Rgba } from "../image/color.ts";
 import { extendWand } from "./extend.ts";
@@ -10,6 +10,7 @@ import { transformWandColors } from "./color.ts";
 import { check } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
+import { jobImageName } from "./interrupt.ts";
 import { withPixelWand } from "./pixel_wand.ts";
 import { exportBitmap, hasTransparency } from "./pixels.ts";
 
@@ -48,11 +49,16 @@ export class MagickCanvas implements Canvas {
     return frameCount(this.api, this.wand);
   }
 
-  /** Runs `op` on each frame in turn, as the wand's current image. */
+  /**
+   * Runs `op` on each frame in turn, as the wand's current image, named after the job first:
+   * GraphicsMagick's interrupter goes by that name, and some operations lose it.
+   */
   #each(op: (wand: Wand) => void): void {
     const { wand } = this;
+    const name = cString(jobImageName(this.cancel.job));
     eachFrame(this.api, wand, () => {
       this.cancel.check();
+      check(this.api, wand, this.api.c.MagickSetImageFilename(wand, name), "name the image");
       op(wand);
     });
   }

@@ -65,8 +65,8 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     setCoderOption: (wand, coder, key, value) =>
       symbols.MagickSetImageOption(wand, cString(coder), cString(key), cString(value)) !== 0,
     keepTrueColor: () => true,
-    blankImage: (like, width, height, alpha) =>
-      blankImage(symbols, like, BigInt(width), BigInt(height), alpha),
+    blankImage: (width, height, alpha, name) =>
+      blankImage(symbols, BigInt(width), BigInt(height), alpha, name),
     copyPixels: (wand) => pixelsOnly(symbols, wand),
     flatten: (wand) => symbols.MagickFlattenImages(wand),
     // MagickWriteImageBlob writes from the current image to the end of the list, as far as
@@ -79,22 +79,19 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
   };
 }
 
-/**
- * A new wand with one blank image from the built-in "xc" coder, named like the current image
- * of `like` (so the pool can interrupt work on it), or null.
- */
+/** A new wand with one blank image from the built-in "xc" coder, named `name`, or null. */
 function blankImage(
   symbols: Symbols,
-  like: Wand,
   width: bigint,
   height: bigint,
   alpha: boolean,
+  name: string,
 ) {
   const wand = symbols.NewMagickWand();
   if (!wand) return null;
   const made = symbols.MagickSetSize(wand, width, height) !== 0 &&
     symbols.MagickReadImage(wand, cString(alpha ? "xc:none" : "xc:black")) !== 0 &&
-    copyName(symbols, like, wand);
+    symbols.MagickSetImageFilename(wand, cString(name)) !== 0;
   if (made) return wand;
   symbols.DestroyMagickWand(wand);
   return null;
@@ -105,20 +102,9 @@ function pixelsOnly(symbols: Symbols, wand: Wand): Deno.PointerValue {
   const alpha = symbols.MagickGetImageMatte(wand) !== 0;
   const width = symbols.MagickGetImageWidth(wand);
   const height = symbols.MagickGetImageHeight(wand);
-  const copy = blankImage(symbols, wand, width, height, alpha);
+  const copy = blankImage(symbols, width, height, alpha, "");
   if (!copy) return null;
   if (symbols.MagickCompositeImage(copy, wand, COPY_COMPOSITE, 0n, 0n) !== 0) return copy;
   symbols.DestroyMagickWand(copy);
   return null;
-}
-
-/** Gives the current image of `to` the name of the current image of `from`. */
-function copyName(symbols: Symbols, from: Wand, to: Wand): boolean {
-  const name = symbols.MagickGetImageFilename(from);
-  if (!name) return false;
-  try {
-    return symbols.MagickSetImageFilename(to, name) !== 0;
-  } finally {
-    symbols.MagickRelinquishMemory(name);
-  }
 }

@@ -15,7 +15,7 @@ export const commonSymbols = {
   MagickSetFormat: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetFilename: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickGetImageFilename: { parameters: ["pointer"], result: "pointer" },
-  MagickSetImageFilename: { parameters: ["pointer", "pointer"], result: "u32" },
+  MagickSetImageFilename: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickReadImageBlob: { parameters: ["pointer", "buffer", "usize"], result: "u32" },
   MagickGetNumberImages: { parameters: ["pointer"], result: "usize" },
   MagickGetImage: { parameters: ["pointer"], result: "pointer" },
