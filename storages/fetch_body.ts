@@ -93,11 +93,13 @@ const probeBytes = 16 * 1024;
  *
  * @throws {TooLarge} past `maxBytes`
  * @throws {BadGateway} for a content coding other than gzip or br
+ * @throws whatever `reserve` throws, called before each allocation with its size
  */
 export async function readCapped(
   response: Response,
   maxBytes: number,
   signal?: AbortSignal,
+  reserve?: (bytes: number) => void,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const coding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
   const declared = coding === "identity" ? declaredLength(response.headers) : undefined;
@@ -118,7 +120,7 @@ export async function readCapped(
   signal?.addEventListener("abort", onAbort);
   try {
     const capacity = declared ?? Math.min(initialCapacity, maxBytes);
-    return await readInto(reader, capacity, maxBytes, signal);
+    return await readInto(reader, capacity, maxBytes, signal, reserve);
   } catch (error) {
     reader.cancel().catch(() => {});
     throw error;
@@ -142,7 +144,9 @@ async function readInto(
   capacity: number,
   maxBytes: number,
   signal: AbortSignal | undefined,
+  reserve: ((bytes: number) => void) | undefined,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  reserve?.(capacity);
   let buffer = new ArrayBuffer(capacity);
   let probe = new ArrayBuffer(probeBytes);
   let length = 0;
@@ -166,8 +170,12 @@ async function readInto(
     if (length + value.byteLength > maxBytes) {
       throw new TooLarge(`Source exceeds ${maxBytes} bytes`);
     }
-    const grown = Math.max(2 * length, length + value.byteLength, initialCapacity);
-    buffer = buffer.transfer(Math.min(grown, maxBytes));
+    const grown = Math.min(
+      Math.max(2 * length, length + value.byteLength, initialCapacity),
+      maxBytes,
+    );
+    reserve?.(grown - buffer.byteLength);
+    buffer = buffer.transfer(grown);
     new Uint8Array(buffer).set(value, length);
     length += value.byteLength;
   }

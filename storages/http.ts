@@ -78,7 +78,7 @@ function getHttp(
       throw new BadGateway(`Upstream answered ${response.status} for "${path}"`);
     }
     const maxBytes = Math.min(settings.maxBytes, options.maxBytes);
-    const bytes = await readCapped(response, maxBytes, signal);
+    const bytes = await readCapped(response, maxBytes, signal, options.reserve);
     const validator = await validatorOf(response.headers, bytes);
     if (validator === options.validator) return "not-modified";
     return { bytes, validator, modified: lastModified(response.headers) };

@@ -40,6 +40,7 @@ async function readLocal(
   if (info.size > options.maxBytes) {
     throw new TooLarge(`Source is ${info.size} bytes: at most ${options.maxBytes} allowed`);
   }
+  options.reserve?.(info.size);
   const bytes = await Deno.readFile(real, { signal: options.signal });
   return { bytes, validator, modified: info.mtime ?? undefined };
 }

@@ -87,7 +87,7 @@ function getS3(
       return "not-modified";
     }
     if (!response.ok) throw await s3Error(response, path, signal);
-    const bytes = await readCapped(response, options.maxBytes, signal);
+    const bytes = await readCapped(response, options.maxBytes, signal, options.reserve);
     const validator = response.headers.get("etag");
     if (!validator) throw new BadGateway(`S3 sent "${path}" without an ETag`);
     return { bytes, validator, modified: lastModified(response.headers) };

@@ -14,6 +14,13 @@ export interface GetOptions {
   /** Larger sources are refused with TooLarge (413) before they are read. */
   maxBytes: number;
   signal?: AbortSignal;
+  /**
+   * Called before the storage allocates room for source bytes, with how many: the known size
+   * before reading, or each growth of a buffer whose final size is unknown. It throws (a 503)
+   * when the server holds too many source bytes already, which stops the read before the
+   * memory is taken.
+   */
+  reserve?(bytes: number): void;
 }
 
 /**

@@ -161,3 +161,28 @@ Deno.test("Deadlines: a signal aborts with a TimeoutError after its time, unless
     deadlines.close();
   }
 });
+
+Deno.test("SourceLoader: concurrent reads reserve their bytes before allocating them", async () => {
+  const gate = Promise.withResolvers<void>();
+  let allocated = 0;
+  const storage: Storage = {
+    async get(_path, options) {
+      options.reserve?.(60); // the storage knows the size (a stat, a Content-Length)
+      allocated += 60;
+      await gate.promise;
+      return { bytes: new Uint8Array(60), validator: "v" };
+    },
+  };
+  const held = new HeldBytes(100);
+  const loader = new SourceLoader(new Map([["t", storage]]), { entries: 0, bytes: 0 }, 1e6, held);
+  const signal = new AbortController().signal;
+  const first = loader.load("t", "a", signal);
+  await assert.rejects(loader.load("t", "b", signal), Unavailable);
+  assert.equal(allocated, 60, "the second read stopped before allocating");
+  assert.equal(held.bytes, 60);
+  gate.resolve();
+  const source = await first;
+  assert.equal(held.bytes, 60, "the reservation became the held buffer");
+  source.release();
+  assert.equal(held.bytes, 0);
+});

@@ -26,6 +26,29 @@ export class HeldBytes {
   }
 
   /**
+   * Counts `bytes` that a read is about to allocate, before it does; `release` gives them back
+   * once the read has ended (its bytes are then held as a buffer, or dropped).
+   *
+   * @throws {Unavailable} when they would pass the bound
+   */
+  reserve(bytes: number): { add(bytes: number): void; release(): void } {
+    let reserved = 0;
+    const add = (more: number) => {
+      if (this.#bytes + more > this.max) throw full(this.max);
+      this.#bytes += more;
+      reserved += more;
+    };
+    add(bytes);
+    return {
+      add,
+      release: () => {
+        this.#bytes -= reserved;
+        reserved = 0;
+      },
+    };
+  }
+
+  /**
    * Holds `buffer` until the returned release is called (once; later calls do nothing).
    *
    * @throws {Unavailable} when holding a buffer not yet held would pass the bound

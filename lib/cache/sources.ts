@@ -80,11 +80,14 @@ export class SourceLoader {
     signal: AbortSignal,
   ): Promise<LoadedSource> {
     const cached = this.#cache?.get(key);
+    // What the storage allocates counts against the held-bytes bound before it is allocated.
+    const reading = this.held.reserve(0);
     const result = await storage.get(path, {
       validator: cached?.validator,
       maxBytes: this.maxBytes,
       signal,
-    });
+      reserve: reading.add,
+    }).finally(reading.release);
     if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
     // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
     // memory: one copy here, none when a worker receives them.
