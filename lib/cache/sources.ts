@@ -82,19 +82,40 @@ export class SourceLoader {
     const cached = this.#cache?.get(key);
     // What the storage allocates counts against the held-bytes bound before it is allocated.
     const reading = this.held.reserve(0);
-    const result = await storage.get(path, {
-      validator: cached?.validator,
-      maxBytes: this.maxBytes,
-      signal,
-      reserve: reading.add,
-    }).finally(reading.release);
-    if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
-    // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
-    // memory: one copy here, none when a worker receives them.
-    const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
-    shared.set(result.bytes);
-    const source = { ...result, bytes: shared };
-    this.#cache?.set(key, source);
-    return { ...source, storage: storageName, cache: "miss" };
+    try {
+      const result = await storage.get(path, {
+        validator: cached?.validator,
+        maxBytes: this.maxBytes,
+        signal,
+        reserve: reading.add,
+      });
+      if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
+      // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
+      // memory: one copy here, none when a worker receives them.
+      const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
+      shared.set(result.bytes);
+      releaseNow(result.bytes);
+      const source = { ...result, bytes: shared };
+      this.#cache?.set(key, source);
+      return { ...source, storage: storageName, cache: "miss" };
+    } finally {
+      reading.release();
+    }
+  }
+}
+
+/**
+ * Frees the memory of bytes that were just copied, at once rather than at the next garbage
+ * collection: a large source would otherwise count twice in the process for a while, which is
+ * what the held-bytes bound is there to prevent. Only a buffer the storage made for us alone
+ * (exactly these bytes) is detached.
+ */
+function releaseNow(bytes: Uint8Array): void {
+  const { buffer } = bytes;
+  if (
+    buffer instanceof ArrayBuffer && bytes.byteOffset === 0 &&
+    bytes.byteLength === buffer.byteLength
+  ) {
+    buffer.transfer(0);
   }
 }

@@ -316,7 +316,7 @@ function readImage(r: ConfigReader): ImageConfig {
     maxFrames: r.integer("maxFrames", 256, 1, 100_000),
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
-    maxInflightBytes: r.integer("maxInflightBytes", 512 * MiB, 1),
+    maxInflightBytes: r.integer("maxInflightBytes", 256 * MiB, 1),
   };
   if (!/^[0-9a-f]{6}$/.test(image.background)) {
     throw new ConfigError(
