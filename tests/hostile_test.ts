@@ -175,7 +175,12 @@ const sideLimits = [
 
 Deno.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
   await onEveryBackend({ "logo.png": logo, "photo.jpg": photo }, {}, async (server, backend) => {
-    for (const { format, limit } of sideLimits) {
+    // A library may have a side limit of its own below the format's (Debian's ImageMagick
+    // policy: 16KP); the 400 then names that one, and it is the limit that applies.
+    const own = await get(`${server.url}/s,70000x1/png/files/logo.png`);
+    const backendSide = /backend allows at most (\d+) pixels per side/.exec(own.text)?.[1];
+    for (const { format, limit: formatLimit } of sideLimits) {
+      const limit = Math.min(formatLimit, Number(backendSide ?? Infinity));
       for (const size of [`${limit + 1}x1`, `1x${limit + 1}`, "65536x1", "70000x1"]) {
         const path = `/s,${size}/${format}/files/logo.png`;
         const answer = await get(server.url + path);

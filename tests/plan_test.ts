@@ -177,3 +177,28 @@ Deno.test("config: image.maxFrames defaults to 256, takes 1 and more, refuses 0 
     assert.throws(() => read({ maxFrames: bad }), /image\.maxFrames/, String(bad));
   }
 });
+
+Deno.test("planTransform() refuses an image past the backend's own side limit, at the limit ±1", () => {
+  const request = (width: number) => ({
+    chain: parseChain(`s,${width}x1`, {
+      presets: new Map(),
+      maxBlurSigma: 50,
+      maxChain: 16,
+      defaultQuality: 80,
+      avifQuality: 50,
+    }),
+    format: { type: "png" as const, quality: 80 },
+    autoOrient: true,
+  });
+  const source = { width: 1000, height: 1000, orientation: 1 };
+  const backend = { name: "imagemagick", maxSide: 15999 };
+  assert.equal(planTransform(request(15998), source, limits, backend).output.width, 15998);
+  assert.equal(planTransform(request(15999), source, limits, backend).output.width, 15999);
+  assert.throws(
+    () => planTransform(request(16000), source, limits, backend),
+    (error: BadRequest) =>
+      error instanceof BadRequest &&
+      /the imagemagick backend allows at most 15999 pixels per side/.test(error.message),
+  );
+  assert.equal(planTransform(request(16000), source, limits).output.width, 16000);
+});

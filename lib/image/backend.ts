@@ -83,6 +83,11 @@ export interface DecodeOptions {
 /** An image library: turns bytes into a canvas and a canvas into bytes. */
 export interface Backend {
   readonly name: string;
+  /**
+   * The largest side of any image this backend can make, when its library has a limit of its
+   * own below the formats' (ImageMagick's policy): planning refuses larger ones up front.
+   */
+  readonly maxSide?: number;
   /** Compiles or loads what the first image would otherwise wait for; optional, idempotent. */
   warmUp?(): Promise<void>;
   decode(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<Canvas>;

@@ -48,6 +48,7 @@ export function planTransform(
   request: { chain: readonly Step[]; format: OutputFormat; autoOrient: boolean },
   source: ImageInfo,
   limits: ImageLimits,
+  backend: { name: string; maxSide?: number } = { name: "" },
 ): Plan {
   const sourceFrames = source.frames ?? 1;
   const allFrames = sourceFrames > 1 &&
@@ -67,7 +68,7 @@ export function planTransform(
   }
   const upright = request.autoOrient ? orientationSteps(source.orientation) : [];
   const chain = [...upright, ...request.chain];
-  const { inputs, output } = planSizes(chain, source, limits.maxOutputPixels, frames);
+  const { inputs, output } = planSizes(chain, source, limits.maxOutputPixels, frames, backend);
   const first = upright.length;
   const minSize = chain[first] &&
     filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params);
@@ -94,6 +95,7 @@ function planSizes(
   source: Size,
   maxPixels: number,
   frames: number,
+  backend: { name: string; maxSide?: number },
 ): { inputs: Size[]; output: Size } {
   const inputs: Size[] = [];
   let size: Size = source;
@@ -103,6 +105,12 @@ function planSizes(
     const peak = filter.peak?.(size, step.params);
     size = filter.size(size, step.params);
     for (const made of peak ? [peak, size] : [size]) {
+      const side = backend.maxSide;
+      if (side !== undefined && (made.width > side || made.height > side)) {
+        throw new BadRequest(
+          `Filter "${step.name}" would make a ${made.width}x${made.height} image: the ${backend.name} backend allows at most ${side} pixels per side`,
+        );
+      }
       if (made.width * made.height * frames > maxPixels) {
         const what = frames > 1 ? ` in each of ${frames} frames` : "";
         throw new BadRequest(

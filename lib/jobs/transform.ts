@@ -68,7 +68,7 @@ export async function runTransform(
   if (!format) {
     throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
   }
-  const plan = planTransform(task, probeImage(bytes, format), task.limits);
+  const plan = planTransform(task, probeImage(bytes, format), task.limits, backend);
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
     allFrames: plan.allFrames,

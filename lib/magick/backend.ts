@@ -5,7 +5,7 @@ import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";
 import { encodeAvif } from "../image/avif.ts";
 import { type MagickLibrary, openMagick } from "./library.ts";
-import { applyLimits, type MagickLimits } from "./limits.ts";
+import { applyLimits, type MagickLimits, policySideLimit } from "./limits.ts";
 
 /**
  * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
@@ -29,6 +29,7 @@ export function createMagickBackend(
   applyLimits(api, limits, workers);
   return {
     name: library,
+    maxSide: policySideLimit(api, limits),
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
     decode(bytes, format, options) {

@@ -40,6 +40,22 @@ export function resourceLimits(limits: MagickLimits, workers = 1): Record<Resour
 }
 
 /**
+ * The largest side the library will make, when its own policy (ImageMagick's policy.xml, 16K
+ * on Debian) is below ours: planning then refuses larger images with a 400 before any work,
+ * instead of the library failing halfway. Its limits are exclusive, hence the 1.
+ */
+export function policySideLimit(api: MagickApi, limits: MagickLimits): number | undefined {
+  const read = api.c.MagickGetResourceLimit;
+  if (!read) return undefined;
+  const ours = resourceLimits(limits).width;
+  const sides = [api.dialect.resources.width, api.dialect.resources.height].map((type) =>
+    Number(read(type))
+  );
+  const smallest = Math.min(...sides);
+  return smallest > 0 && smallest < ours ? smallest - 1 : undefined;
+}
+
+/**
  * Applies `resourceLimits` to an opened library. Limits are process-wide, and ImageMagick's
  * policy.xml may lower them further; it never lets them rise above its own maximums.
  *

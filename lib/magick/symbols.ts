@@ -12,6 +12,8 @@ export const commonSymbols = {
   MagickClearException: { parameters: ["pointer"], result: "void" },
   MagickRelinquishMemory: { parameters: ["pointer"], result: "void" },
   MagickSetResourceLimit: { parameters: ["u32", "u64"], result: "u32" },
+  // ImageMagick only: reads back a limit its policy.xml may have lowered below ours.
+  MagickGetResourceLimit: { parameters: ["u32"], result: "u64", optional: true },
   MagickSetFormat: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickSetFilename: { parameters: ["pointer", "buffer"], result: "u32" },
   MagickGetImageFilename: { parameters: ["pointer"], result: "pointer" },
