@@ -118,6 +118,7 @@ export class WorkerPool {
       throw (failed as PromiseRejectedResult).reason;
     }
     for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Started>).value);
+    pool.#interrupter.open();
     pool.#fill();
     return pool;
   }
@@ -195,6 +196,7 @@ export class WorkerPool {
 
   /** Stops every worker; queued jobs are refused. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     for (const job of this.#queue.splice(0)) {
       job.reject(new Unavailable("The server is shutting down"));
@@ -202,6 +204,7 @@ export class WorkerPool {
     for (const slot of this.#slots.splice(0)) this.#retire(slot);
     this.#spare?.worker.terminate();
     this.#spare = undefined;
+    this.#interrupter.close();
   }
 
   #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
