@@ -4,8 +4,10 @@
  * an operation stops when the handler returns 0. A Deno callback, though, always runs on the
  * thread of the isolate that made it: called from another thread, that thread blocks until the
  * owner's event loop has run it. So no worker can own the handler (a busy worker would stall
- * every other one); the pool's thread owns it, and installs it only while some job is being
- * cancelled, so normal work makes no cross-thread calls at all.
+ * every other one); the pool's thread owns it. It stays installed while a pool is open:
+ * GraphicsMagick looks at whether a handler exists once, when an operation starts, so one
+ * installed only at the deadline would not stop the operation already running. The cost is a
+ * call into the pool's thread every few rows of an operation.
  *
  * The handler learns which job is calling from the text GraphicsMagick passes, which starts
  * with the image's file name in brackets ("[impressionist-job-7] Blur columns…"): the decoder
@@ -27,6 +29,9 @@ const namePattern = new RegExp(`^\\[${PREFIX}(\\d+)\\]`);
 
 /** Stops the GraphicsMagick operations of the jobs it is told to, from the pool's thread. */
 export interface GraphicsMagickInterrupter {
+  /** A pool starts using the handler (installed while any pool is open). */
+  open(): void;
+  close(): void;
   interrupt(job: number): void;
   forget(job: number): void;
 }
@@ -52,6 +57,9 @@ function createInterrupter(): GraphicsMagickInterrupter {
     | { install(on: boolean): void }
     | undefined;
   const open = () => {
+    // As in library.ts: OpenMP reads this when the library pulls libgomp in, and this may be
+    // the first load in the process; its spinning threads crash the process at exit otherwise.
+    Deno.env.set("OMP_NUM_THREADS", "1");
     // The symbol lives in the core library; the wand library the workers load pulls it in.
     const { symbols } = Deno.dlopen(graphicsmagick.sonames[0], {
       SetMonitorHandler: { parameters: ["function"], result: "pointer" },
@@ -70,16 +78,21 @@ function createInterrupter(): GraphicsMagickInterrupter {
       },
     };
   };
+  let users = 0;
   return {
-    interrupt(job) {
-      cancelled.add(job);
-      if (cancelled.size > 1) return;
+    open() {
+      if (users++ > 0) return;
       handler ??= open();
       handler.install(true);
     },
+    close() {
+      if (--users === 0) handler?.install(false);
+    },
+    interrupt(job) {
+      cancelled.add(job);
+    },
     forget(job) {
-      if (!cancelled.delete(job) || cancelled.size > 0) return;
-      handler?.install(false);
+      cancelled.delete(job);
     },
   };
 }

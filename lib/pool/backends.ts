@@ -27,13 +27,16 @@ export async function openBackend(
  * driven from here (see lib/magick/interrupt.ts).
  */
 export interface Interrupter {
+  /** The pool has started; `close` when it stops. */
+  open(): void;
+  close(): void;
   /** Job `id` was cancelled and has not stopped yet. */
   interrupt(id: number): void;
   /** Job `id` has stopped (or its worker is gone). */
   forget(id: number): void;
 }
 
-const nothingToDo: Interrupter = { interrupt() {}, forget() {} };
+const nothingToDo: Interrupter = { open() {}, close() {}, interrupt() {}, forget() {} };
 
 /** The interrupter of a backend, opened on the pool's thread. */
 export function interrupterOf(name: BackendName): Interrupter {

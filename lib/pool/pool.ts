@@ -129,6 +129,7 @@ export class WorkerPool {
       throw (failed as PromiseRejectedResult).reason;
     }
     for (const w of workers) pool.#adopt((w as PromiseFulfilledResult<Started>).value);
+    pool.#interrupter.open();
     pool.#fill();
     return pool;
   }
@@ -206,13 +207,26 @@ export class WorkerPool {
 
   /** Stops every worker; queued jobs are refused. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     for (const job of this.#queue.splice(0)) {
       job.reject(new Unavailable("The server is shutting down"));
     }
-    for (const slot of this.#slots.splice(0)) this.#retire(slot);
+    for (const slot of this.#slots.splice(0)) {
+      const { job } = slot;
+      if (!job) {
+        this.#retire(slot);
+        continue;
+      }
+      // Terminating a worker inside a native call would free the progress callbacks the
+      // library still calls: stop its job, and end the worker once it has answered.
+      cancelJob(slot.flag, job.id);
+      job.reject(new Unavailable("The server is shutting down"));
+      slot.worker.onmessage = () => this.#retire(slot);
+    }
     this.#spare?.worker.terminate();
     this.#spare = undefined;
+    this.#interrupter.close();
   }
 
   #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
