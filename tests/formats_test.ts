@@ -190,7 +190,11 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
       }
       const wide = await get(server, "/s,1x1,pad,32769x1/avif/files/photo.jpg");
       assert.equal(wide.response.status, 400);
-      assert.match(new TextDecoder().decode(wide.body), /"avif" allows at most 32768 pixels/);
+      // A library with a lower side limit of its own (Debian's ImageMagick policy) names that.
+      assert.match(
+        new TextDecoder().decode(wide.body),
+        /"avif" allows at most 32768 pixels|backend allows at most \d+ pixels per side/,
+      );
       for (const bad of ["avif,0", "avif,101", "avif,lossless", "avif,50,1"]) {
         const { response, body } = await get(server, `/s,60x0/${bad}/files/photo.jpg`);
         assert.equal(response.status, 400, bad);
