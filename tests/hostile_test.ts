@@ -235,6 +235,12 @@ Deno.test("hostile: after a 503 for time, the server's CPU returns to idle and i
     { http: { timeout: "1s", workers: 1 } },
     async (server, backend) => {
       const first = await get(server.url + runaway);
+      if (first.status === 422 && backend === "imagemagick") {
+        // Debian's ImageMagick policy caps its pixel cache (256 MiB): it refuses this blur at
+        // once, so there is no runaway to stop here (tests/cancel_test.ts shrinks first).
+        console.log(`${backend} refuses the runaway at once: ${first.text.trim()}`);
+        return;
+      }
       assert.equal(first.status, 503, `${backend}: ${describe(first)}`);
       assert.ok(first.headers.get("retry-after"), `${backend}: Retry-After`);
       // The promise: idle within 0.5 s of the 503, so under 0.5 s of CPU in the next 3 s.
@@ -446,7 +452,7 @@ Deno.test("hostile: a blur on a 1x200000 image allocates in proportion to the im
   const tall = await encode(photoLike(1, 200_000), "png");
   await onEveryBackend({ "tall.png": tall }, {}, async (server, backend) => {
     const warm = await get(`${server.url}/gs/png/files/tall.png`);
-    if (warm.status === 422 && backend !== "pure") {
+    if ((warm.status === 422 || warm.status === 400) && backend !== "pure") {
       // ImageMagick's own policy caps a side (16K on Debian): a clear refusal, not this row.
       console.log(`${backend} refuses a 1x200000 image: ${warm.text.trim()}`);
       return;
@@ -454,6 +460,12 @@ Deno.test("hostile: a blur on a 1x200000 image allocates in proportion to the im
     assert.equal(warm.status, 200, `${backend}: ${describe(warm)}`);
     const base = await rss(server.pid);
     const answer = await get(`${server.url}/b,50/png/files/tall.png`);
+    if (answer.status === 422 && backend === "graphicsmagick") {
+      // GraphicsMagick refuses to blur so tall an image, at once: no allocation, not this row.
+      assert.ok(server.peakRss() - base < 100 * MiB, `${backend}: memory grew on a refusal`);
+      console.log(`${backend} refuses the blur: ${answer.text.trim()}`);
+      return;
+    }
     assert.equal(answer.status, 200, `${backend}: ${describe(answer)}`);
     assert.deepEqual([dimensions(answer).width, dimensions(answer).height], [1, 200_000]);
     const grew = server.peakRss() - base;

@@ -112,7 +112,10 @@ for (const backend of backends) {
       for (const [url, message] of refusals) {
         const { status, body } = await get(server, `${url}/files/photo.jpg`);
         assert.equal(status, 400, url);
-        assert.ok(text(body).includes(message), `${url}: ${text(body)}`);
+        // A library with a lower side limit of its own (Debian's ImageMagick policy, 16KP)
+        // refuses first, naming its limit instead.
+        const own = /the \w+ backend allows at most \d+ pixels per side/.test(text(body));
+        assert.ok(own || text(body).includes(message), `${url}: ${text(body)}`);
       }
       await stillAnswers(server);
     } finally {
