@@ -90,8 +90,6 @@ export interface MagickApi {
   flatten(wand: Wand): Deno.PointerValue;
   /** Encodes in the image's format; the result must go to `MagickRelinquishMemory`. */
   writeBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
-  /** As `writeBlob`, but every image of the wand, first to last: the frames of a GIF. */
-  writeImagesBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
 }
 
 /** A NUL-terminated C string for a `const char *` argument. */

@@ -29,6 +29,11 @@ export interface Dialect {
    * What `MagickExtentImage`'s offset means: -1 where it is the new area's origin in the old
    * image (ImageMagick), 1 where it is the old image's place in the new one (GraphicsMagick).
    */
+  /**
+   * Whether an image's "iterations" count the first play: ImageMagick reads a GIF's loop
+   * count n as n + 1 (0 stays "forever"), GraphicsMagick keeps n.
+   */
+  readonly iterationsCountFirstPlay: boolean;
   readonly extentOffsetSign: 1 | -1;
   /** `ResourceType` values. */
   readonly resources: Readonly<Record<Resource, number>>;
@@ -49,6 +54,7 @@ export const imagemagick6: Dialect = {
   blurWeightsAlpha: true,
   sampling420: [2, 1, 1],
   extentOffsetSign: -1,
+  iterationsCountFirstPlay: true,
   resources: { area: 1, disk: 2, map: 4, memory: 5, thread: 6, width: 9, height: 10 },
 };
 
@@ -64,6 +70,7 @@ export const imagemagick7: Dialect = {
   blurWeightsAlpha: true,
   sampling420: [2, 1, 1],
   extentOffsetSign: -1,
+  iterationsCountFirstPlay: true,
   resources: { area: 1, disk: 2, height: 4, map: 5, memory: 6, thread: 7, width: 10 },
 };
 
@@ -79,6 +86,7 @@ export const graphicsmagick: Dialect = {
   blurWeightsAlpha: false,
   sampling420: [2, 2, 1, 1, 1, 1],
   extentOffsetSign: 1,
+  iterationsCountFirstPlay: false,
   // "Pixels" is GraphicsMagick's per-image area limit; it has no separate area resource.
   resources: { area: 5, disk: 1, map: 3, memory: 4, thread: 6, width: 7, height: 8 },
 };

@@ -3,7 +3,8 @@ import { cString, type MagickApi, type Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { withPixelWand } from "./pixel_wand.ts";
-import { rewritePixels } from "./pixels.ts";
+import { exportBitmap } from "./pixels.ts";
+import { type AnimationFrame, encodeGif } from "../image/gif_encode.ts";
 
 /**
  * PNG "quality" is two digits for the libraries: zlib level 6 (zlib's own default balance,
@@ -14,9 +15,8 @@ const PNG_QUALITY = 65;
 
 /**
  * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto the format's
- * background, white by default), 8 bits
- * per sample, or as GIF with every frame, its delay and the loop count; without metadata. The
- * other formats take the first frame alone. The result is a fresh copy in JavaScript memory.
+ * background, white by default), 8 bits per sample, or as GIF with every frame, its delay and
+ * the loop count; without metadata. The other formats take the first frame alone. The result is a fresh copy in JavaScript memory.
  * The wand's format, quality and depth are changed in place: encoding is a canvas's last step.
  *
  * @throws {Unprocessable} with the library's message when encoding fails
@@ -26,8 +26,8 @@ export function encodeWand(
   wand: Wand,
   format: OutputFormat,
 ): Uint8Array<ArrayBuffer> {
-  const animated = format.type === "gif";
-  const first = !animated && frameCount(api, wand) > 1 ? firstFrame(api, wand) : null;
+  if (format.type === "gif") return encodeGifFrames(api, wand);
+  const first = frameCount(api, wand) > 1 ? firstFrame(api, wand) : null;
   try {
     return encodeImages(api, first ?? wand, format);
   } finally {
@@ -35,18 +35,31 @@ export function encodeWand(
   }
 }
 
-/** `encodeWand` once the wand holds what to write: one image, or a GIF's frames. */
+/**
+ * GIF through gifenc, as on the pure backend: GraphicsMagick's own GIF writer spends seconds
+ * to minutes on wide, thin images (10000x1: 37 s of CPU) inside one call nothing can
+ * interrupt, and one encoder for every backend writes the same palettes. Every frame keeps its
+ * delay, and an animation its loop count.
+ */
+function encodeGifFrames(api: MagickApi, wand: Wand): Uint8Array<ArrayBuffer> {
+  const frames: AnimationFrame[] = [];
+  eachFrame(api, wand, () => {
+    const delayMs = Number(api.c.MagickGetImageDelay(wand)) * 10;
+    frames.push({ bitmap: exportBitmap(api, wand), delayMs });
+  });
+  if (frames.length === 1) return encodeGif(frames, undefined);
+  const iterations = Number(api.c.MagickGetImageIterations(wand));
+  const firstPlay = api.dialect.iterationsCountFirstPlay && iterations > 0 ? 1 : 0;
+  return encodeGif(frames, iterations - firstPlay);
+}
+
+/** `encodeWand` once the wand holds the one image to write. */
 function encodeImages(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Array<ArrayBuffer> {
   const doing = `encode ${format.type}`;
   const { c } = api;
-  const gif = format.type === "gif";
   eachFrame(api, wand, () => check(api, wand, c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), doing));
-  // A GIF needs no text-free copy (strip leaves nothing its writer keeps), and a copy would
-  // hold one frame.
   const copy = format.type === "jpeg"
     ? flattenedCopy(api, wand, format.background ?? "ffffff")
-    : gif
-    ? null
     : textFreeCopy(api, wand);
   const target = copy ?? wand;
   try {
@@ -56,35 +69,15 @@ function encodeImages(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Ar
     eachFrame(api, target, () => {
       check(api, target, c.MagickStripImage(target), doing);
       check(api, target, c.MagickSetImageFormat(target, coder), doing);
-      if (!gif) return;
-      // Each frame covers the whole canvas: cleared before the next one, every frame shows
-      // as decoded, where otherwise the previous one would show through transparent pixels.
-      check(api, target, c.MagickSetImageDispose(target, BACKGROUND_DISPOSE), doing);
-      thresholdAlpha(api, target);
     });
     check(api, target, c.MagickSetFormat(target, coder), doing);
     if (format.type === "png") setPngOptions(api, target, doing);
     else if (format.type === "webp") setWebpOptions(api, target, format, doing);
     else if (format.type === "jpeg") setJpegOptions(api, target, format, doing);
-    return takeBlob(api, target, gif, doing);
+    return takeBlob(api, target, doing);
   } finally {
     if (copy) api.c.DestroyMagickWand(copy);
   }
-}
-
-/** `DisposeType.BackgroundDispose`, the same in both libraries: clear the frame's area. */
-const BACKGROUND_DISPOSE = 2;
-
-/**
- * GIF has one transparent colour and no partial alpha: a pixel at least half opaque becomes
- * opaque, any other transparent, as the pure backend and ImageMagick decide. GraphicsMagick's
- * writer would make every pixel that is not fully transparent opaque, fringing soft edges.
- */
-function thresholdAlpha(api: MagickApi, wand: Wand): void {
-  if (!api.hasAlpha(wand)) return;
-  rewritePixels(api, wand, "RGBA", (samples) => {
-    for (let i = 3; i < samples.length; i += 4) samples[i] = samples[i] < 0x8000 ? 0 : 0xffff;
-  });
 }
 
 /** `LineInterlace` in both libraries' InterlaceType: their JPEG writers make it progressive. */
@@ -140,14 +133,9 @@ function textFreeCopy(api: MagickApi, wand: Wand): Wand | null {
  * Encodes the current image, or with `allImages` every image of the wand, copies the
  * library's buffer into JavaScript memory and frees it.
  */
-function takeBlob(
-  api: MagickApi,
-  wand: Wand,
-  allImages: boolean,
-  doing: string,
-): Uint8Array<ArrayBuffer> {
+function takeBlob(api: MagickApi, wand: Wand, doing: string): Uint8Array<ArrayBuffer> {
   const length = new BigUint64Array(1);
-  const blob = allImages ? api.writeImagesBlob(wand, length) : api.writeBlob(wand, length);
+  const blob = api.writeBlob(wand, length);
   if (!blob) throw failure(api, wand, doing);
   try {
     const bytes = new Uint8Array(Number(length[0]));

@@ -69,13 +69,8 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
       blankImage(symbols, BigInt(width), BigInt(height), alpha, name),
     copyPixels: (wand) => pixelsOnly(symbols, wand),
     flatten: (wand) => symbols.MagickFlattenImages(wand),
-    // MagickWriteImageBlob writes from the current image to the end of the list, as far as
-    // the format holds several images (GIF does); the encoder gives other formats one image.
+    // MagickWriteImageBlob writes from the current image on; the encoder hands it one image.
     writeBlob: (wand, length) => symbols.MagickWriteImageBlob(wand, length),
-    writeImagesBlob: (wand, length) =>
-      symbols.MagickSetImageIndex(wand, 0n) !== 0
-        ? symbols.MagickWriteImageBlob(wand, length)
-        : null,
   };
 }
 

@@ -106,7 +106,6 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
     flatten: (wand) => symbols.MagickMergeImageLayers(wand, FLATTEN_LAYER),
     // MagickGetImageBlob writes the current image alone, whatever the format.
     writeBlob: (wand, length) => symbols.MagickGetImageBlob(wand, length),
-    writeImagesBlob: (wand, length) => symbols.MagickGetImagesBlob(wand, length),
   };
 }
 

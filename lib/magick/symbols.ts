@@ -22,6 +22,8 @@ export const commonSymbols = {
   MagickGetNumberImages: { parameters: ["pointer"], result: "usize" },
   MagickGetImage: { parameters: ["pointer"], result: "pointer" },
   MagickGetImageWidth: { parameters: ["pointer"], result: "usize" },
+  MagickGetImageDelay: { parameters: ["pointer"], result: "usize" },
+  MagickGetImageIterations: { parameters: ["pointer"], result: "usize" },
   MagickGetImageHeight: { parameters: ["pointer"], result: "usize" },
   MagickGetImageColorspace: { parameters: ["pointer"], result: "u32" },
   MagickSetImagePage: {
@@ -42,7 +44,6 @@ export const commonSymbols = {
   MagickSetSamplingFactors: { parameters: ["pointer", "usize", "buffer"], result: "u32" },
   MagickStripImage: { parameters: ["pointer"], result: "u32" },
   MagickCoalesceImages: { parameters: ["pointer"], result: "pointer" },
-  MagickSetImageDispose: { parameters: ["pointer", "u32"], result: "u32" },
 } as const;
 
 /** Pixel export and import: one signature, two names per family. */
@@ -62,7 +63,6 @@ export const imagemagickSymbols = {
   MagickSetImageCompressionQuality: { parameters: ["pointer", "usize"], result: "u32" },
   MagickMergeImageLayers: { parameters: ["pointer", "u32"], result: "pointer" },
   MagickGetImageBlob: { parameters: ["pointer", "buffer"], result: "pointer" },
-  MagickGetImagesBlob: { parameters: ["pointer", "buffer"], result: "pointer" },
 } as const;
 
 /**

@@ -1,12 +1,8 @@
 import gifCodec from "imagescript/wasm/node/gif.js";
-import gifenc from "gifenc";
-import type { Bitmap } from "../image/bitmap.ts";
+import type { AnimationFrame } from "../image/gif_encode.ts";
 
-/** One frame of an animation: a full-canvas bitmap and how long it shows. */
-export interface AnimationFrame {
-  bitmap: Bitmap;
-  delayMs: number;
-}
+export type { AnimationFrame };
+export { encodeGif } from "../image/gif_encode.ts";
 
 /** One frame as ImageScript's WebAssembly GIF decoder (the Rust `gif` crate) hands it out. */
 interface RawGifFrame {
@@ -31,8 +27,6 @@ interface GifDecoder {
   height: number;
   frame(): RawGifFrame | null;
 }
-
-const { applyPalette, GIFEncoder, quantize } = gifenc;
 
 const DISPOSE_PREVIOUS = 2;
 const DISPOSE_BACKGROUND = 3;
@@ -93,53 +87,4 @@ export function gifLoopCount(bytes: Uint8Array): number | undefined {
     }
   }
   return undefined;
-}
-
-/** gifenc's disposal code that clears a frame before the next one is drawn. */
-const CLEAR_BEFORE_NEXT = 2;
-
-/** Whether any pixel is not fully opaque. */
-function hasTransparency(data: Uint8Array): boolean {
-  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
-  return false;
-}
-
-/**
- * Encodes frames of one size as a GIF (gifenc, plain JavaScript) with their delays and the loop
- * count kept, each frame with its own 256-colour palette. Partly transparent pixels become
- * fully transparent or opaque (GIF has one transparent colour).
- */
-export function encodeGif(
-  frames: AnimationFrame[],
-  loops: number | undefined,
-): Uint8Array<ArrayBuffer> {
-  const encoder = GIFEncoder();
-  for (const { bitmap, delayMs } of frames) {
-    // gifenc reads the whole underlying buffer: hand it one that holds this bitmap alone.
-    const rgba = bitmap.data.byteOffset === 0 &&
-        bitmap.data.byteLength === bitmap.data.buffer.byteLength
-      ? bitmap.data
-      : bitmap.data.slice();
-    const transparent = hasTransparency(rgba);
-    // 5-6-5 bits of colour when opaque; with transparency, 4 bits a channel plus 1 of alpha.
-    const format = transparent ? "rgba4444" : "rgb565";
-    const palette = quantize(rgba, 256, { format, oneBitAlpha: transparent });
-    const index = applyPalette(rgba, palette, format);
-    const transparentIndex = transparent
-      ? palette.findIndex((colour: number[]) => colour[3] === 0)
-      : -1;
-    encoder.writeFrame(index, bitmap.width, bitmap.height, {
-      palette,
-      delay: delayMs,
-      // gifenc: -1 writes no loop block (play once), 0 loops forever, n repeats n times.
-      repeat: loops === undefined ? -1 : loops,
-      transparent: transparentIndex >= 0,
-      transparentIndex,
-      // Frames are full-canvas: clear each before the next, so transparency never shows the
-      // previous frame through.
-      dispose: CLEAR_BEFORE_NEXT,
-    });
-  }
-  encoder.finish();
-  return encoder.bytes();
 }
