@@ -7,23 +7,21 @@ import { cancelJob, Cancelled, CancelToken, createCancelFlag } from "../lib/imag
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import type { MagickCanvas } from "../lib/magick/canvas.ts";
-import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
 import { join } from "node:path";
-import { encode, photoLike, skipWithout, startBackendServer, startTestServer } from "./helpers.ts";
+import {
+  cpuOfStat,
+  encode,
+  photoLike,
+  pureDecodeCpu,
+  skipWithout,
+  startBackendServer,
+  startTestServer,
+} from "./helpers.ts";
 
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 const magickBackends = ["imagemagick", "graphicsmagick"] as const;
-
-/** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ). */
-const TICK = 0.01;
-
-/** utime + stime, in seconds, from a /proc …/stat line (fields 14 and 15). */
-function cpuOfStat(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * TICK;
-}
 
 /** CPU seconds process `pid` has used so far, all of its threads together. */
 function processCpu(pid: number): number {
@@ -43,11 +41,6 @@ function workerThreadCpu(pid: number): Map<string, number> {
     }
   }
   return threads;
-}
-
-/** CPU seconds the calling thread has used so far. */
-function threadCpu(): number {
-  return cpuOfStat(Deno.readTextFileSync("/proc/thread-self/stat"));
 }
 
 /** Resets the process's peak RSS (Linux `clear_refs` 5). */
@@ -183,11 +176,6 @@ async function get(url: string) {
  * WebAssembly JPEG decoder is one call that nothing can interrupt, so a deadline that passes
  * during it is honoured only after it.
  */
-async function pureDecodeCpu(bytes: Uint8Array): Promise<number> {
-  const before = threadCpu();
-  await decodeBitmap(bytes, "jpeg");
-  return threadCpu() - before;
-}
 
 for (const backend of backends) {
   Deno.test(`deadline (${backend}): a runaway chain gets 503 in time, then the CPU goes idle`, async () => {

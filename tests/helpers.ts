@@ -297,3 +297,27 @@ export async function clientBundle(): Promise<string> {
   if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
   return new TextDecoder().decode(built.stdout);
 }
+
+/** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ). */
+const TICK = 0.01;
+
+/** utime + stime, in seconds, from a /proc …/stat line (fields 14 and 15). */
+export function cpuOfStat(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK;
+}
+
+/** CPU seconds the calling thread has used so far. */
+export function threadCpu(): number {
+  return cpuOfStat(Deno.readTextFileSync("/proc/thread-self/stat"));
+}
+
+/**
+ * CPU seconds one decode of a JPEG takes on the pure backend: a single WebAssembly call that
+ * nothing can interrupt, so a deadline falling inside it is kept only once it returns.
+ */
+export async function pureDecodeCpu(bytes: Uint8Array): Promise<number> {
+  const before = threadCpu();
+  await decodeBitmap(bytes, "jpeg");
+  return threadCpu() - before;
+}
