@@ -5,22 +5,16 @@ import { join } from "node:path";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { photoLike } from "../tests/helpers.ts";
 import { loadRun } from "./load.ts";
+import { cpuMsOf } from "./process.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 const ceilingScript = new URL("./ceiling.ts", import.meta.url).pathname;
 
-/** CPU seconds a process has used so far (user + system), from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** A load run, with the CPU time the serving process spent per request. */
 async function measured(url: string, pid: number, requests: number) {
-  const before = await cpuSeconds(pid);
+  const before = cpuMsOf(pid);
   const result = await loadRun(url, 16, requests);
-  const cpuPerRequest = ((await cpuSeconds(pid)) - before) * 1e6 / requests;
+  const cpuPerRequest = (cpuMsOf(pid) - before) * 1000 / requests;
   return { ...result, serverCpuUs: cpuPerRequest };
 }
 
