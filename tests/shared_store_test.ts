@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
-import { seal, SEAL_BYTES, unseal } from "../lib/cache/sealed.ts";
+import { SEAL_BYTES, Sealer } from "../lib/cache/sealed.ts";
 import { ConfigError, parseConfig } from "../lib/config/config.ts";
 import { ConfigReader } from "../lib/config/reader.ts";
 import { Forbidden } from "../lib/errors.ts";
@@ -28,21 +28,27 @@ async function withFiles(run: (dir: string) => Promise<void>) {
   }
 }
 
-/** One instance serving `dir/files`, with `store` as its shared result store. */
+/**
+ * One instance serving `dir/files`, with `store` as its shared result store (and `caches`
+ * settings beyond it).
+ */
 function startInstance(
   dir: string,
   store: Record<string, unknown>,
   log: Logger = quietLog,
+  caches: Record<string, unknown> = {},
 ): Promise<App> {
   return startApp(
     parseConfig({
       http: { host: "127.0.0.1", port: 0, workers: 1 },
       storages: [{ name: "files", type: "local", path: "files" }, { name: "store", ...store }],
-      caches: { shared: "store" },
+      caches: { shared: "store", ...caches },
     }, dir),
     log,
   );
 }
+
+const sealer = new Sealer();
 
 const localStore = { type: "local", path: "store" };
 const s3Store = (endpoint: string, timeout = "2s") => ({
@@ -110,7 +116,10 @@ for (const kind of ["local", "s3"]) {
 
         const object = await storedObject(kind, dir, s3, keyOf(made.etag));
         assert.equal(object.byteLength, SEAL_BYTES + made.body.byteLength);
-        assert.deepEqual(unseal(object as Uint8Array<ArrayBuffer>), made.body);
+        assert.deepEqual(
+          sealer.unseal(keyOf(made.etag), object as Uint8Array<ArrayBuffer>),
+          made.body,
+        );
 
         const b = await startInstance(dir, store);
         try {
@@ -154,7 +163,8 @@ for (const kind of ["local", "s3"]) {
           good.slice(0, -1), // truncated
           flipped,
           new Uint8Array(0),
-          seal(new Uint8Array(7)).slice(0, SEAL_BYTES - 1),
+          sealer.seal(key, new Uint8Array(7)).slice(0, SEAL_BYTES - 1),
+          sealer.seal("another key", made.body),
         ];
         for (const bad of foreign) {
           await replaceObject(kind, dir, s3, key, bad);
@@ -162,12 +172,61 @@ for (const kind of ["local", "s3"]) {
           const b = await startInstance(dir, store, log);
           const served = await get(b, job);
           await b.stop();
-          assert.deepEqual(log.errors, []);
+          assert.equal(log.errors.length, 1, log.errors.join("\n"));
+          assert.match(
+            log.errors[0],
+            new RegExp(`^result cache: refused the shared copy of ${key}`),
+          );
           assert.equal(served.response.status, 200);
           assert.equal(served.cache, "miss");
           assert.deepEqual(served.body, made.body);
           assert.deepEqual(await storedObject(kind, dir, s3, key), good, "the miss wrote it again");
         }
+      });
+    } finally {
+      await s3.close();
+    }
+  });
+}
+
+for (const kind of ["local", "s3"]) {
+  Deno.test(`shared store (${kind}): a result replaced by a validly sealed HTML page is a miss, logged, never copied into the result directory`, async () => {
+    const s3 = await startS3(["results"]);
+    try {
+      await withFiles(async (dir) => {
+        const store = kind === "local" ? localStore : s3Store(s3.endpoint);
+        const a = await startInstance(dir, store);
+        const made = await get(a, job);
+        await a.stop();
+        const key = keyOf(made.etag);
+        const page = new TextEncoder().encode("<html><script>alert(document.domain)</script>");
+        await replaceObject(kind, dir, s3, key, sealer.seal(key, page));
+
+        const log = recordingLog();
+        const b = await startInstance(dir, store, log, { resultDir: "results" });
+        try {
+          const served = await get(b, job);
+          assert.equal(served.response.status, 200);
+          assert.equal(served.cache, "miss");
+          assert.equal(served.response.headers.get("content-type"), "image/png");
+          assert.equal(served.response.headers.get("x-content-type-options"), "nosniff");
+          assert.deepEqual(served.body, made.body);
+          assert.equal(log.errors.length, 1, log.errors.join("\n"));
+          assert.match(
+            log.errors[0],
+            new RegExp(
+              `^result cache: refused the shared copy of ${key} \\(a miss\\): it holds no image`,
+            ),
+          );
+          const health = await (await fetch(`http://127.0.0.1:${b.addr.port}/health`)).json();
+          assert.equal(health.caches.result.shared.refused, 1);
+          // The directory holds the recomputed result, never the page.
+          const onDisk = await Deno.readFile(join(dir, "results", key));
+          assert.deepEqual(sealer.unseal(key, onDisk), made.body);
+        } finally {
+          await b.stop();
+        }
+        assert.deepEqual(await storedObject(kind, dir, s3, key), sealer.seal(key, made.body));
       });
     } finally {
       await s3.close();

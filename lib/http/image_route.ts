@@ -1,6 +1,6 @@
 import type { HeldSource } from "../cache/sources.ts";
 import { HttpError, Unavailable } from "../errors.ts";
-import { contentTypes } from "../image/formats.ts";
+import { contentTypes, possibleTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Job, parseJob } from "../jobs/url.ts";
@@ -62,15 +62,16 @@ export async function serveImage(
       const response = new Response(null, { status: 304, headers });
       return { response, job, source, result: "not-modified" };
     }
-    const cached = await deps.results.get(key, deadline.signal);
+    const cached = await deps.results.get(key, possibleTypes(task.format), deadline.signal);
     // The deadline travels with the job, for backends whose library can stop itself then.
     const timed = { ...task, deadline: giveUpAt };
     const output = cached?.bytes ??
       await transform(key, marks.withImages(timed), source, ticket, deadline.signal, deps);
     const result = cached ? (cached.tier === "shared" ? "shared" : "hit") : "miss";
     headers.push(
-      // `auto` decides the format in the worker; the bytes say which it chose.
-      ["content-type", contentTypes[sniffEncoded(output)!]],
+      // `auto` decides the format in the worker; the bytes say which it chose (both paths
+      // checked they are an image of a type the format allows).
+      ["content-type", contentTypes[cached?.type ?? sniffEncoded(output)!]],
       ["content-length", String(output.byteLength)],
       ["x-cache", result],
     );

@@ -31,6 +31,7 @@ export function createHandler(current: () => ServerDeps): (request: Request) => 
     }
     const { response } = answer;
     addCorsHeaders(request, response.headers, cors);
+    noSniff(response);
     recordRequest(deps, request, answer, id, started);
     return request.method === "HEAD" ? new Response(null, response) : response;
   };
@@ -79,15 +80,26 @@ export function createMetricsHandler(
   return async function handleMetrics(request) {
     const deps = current();
     const id = requestId(request);
+    let response: Response;
     try {
       const path = requestPath(request);
       if (path !== deps.config.http.metricsPath) throw new NotFound(`Nothing at "${path}"`);
       checkToken(request, deps.config.security.token);
-      return await metricsResponse(id, deps);
+      response = await metricsResponse(id, deps);
     } catch (error) {
-      return errorResponse(error, id, deps.log);
+      response = errorResponse(error, id, deps.log);
     }
+    return noSniff(response);
   };
+}
+
+/**
+ * Every answer says its `Content-Type` is the only one: a browser never guesses another (a
+ * stored result that is not what it claims, an error page) and runs it as HTML or script.
+ */
+function noSniff(response: Response): Response {
+  response.headers.set("x-content-type-options", "nosniff");
+  return response;
 }
 
 /** The Prometheus text of the registry. */
