@@ -58,14 +58,16 @@ async function route(request: Request, id: string, deps: ServerDeps): Promise<An
 
 function health(id: string, { pool, sources, results }: ServerDeps): Response {
   const stats = pool.stats();
-  // A worker that did not stop after its job was cancelled still burns a core: unhealthy.
+  // Unhealthy while fewer than the configured workers can take jobs: one is missing (its
+  // replacement is starting) or stuck in a job that was cancelled.
+  const healthy = stats.available >= stats.workers;
   const body = {
-    status: stats.stuck ? "unhealthy" : "ok",
+    status: healthy ? "ok" : "unhealthy",
     ...stats,
     caches: { source: sources.stats(), result: results.stats() },
   };
   return Response.json(body, {
-    status: stats.stuck ? 503 : 200,
+    status: healthy ? 200 : 503,
     headers: { "cache-control": "no-store", "x-request-id": id },
   });
 }

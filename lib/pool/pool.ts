@@ -14,9 +14,9 @@ export interface PoolOptions {
   backend: BackendName;
   limits: ImageLimits;
   /**
-   * Called when a worker cannot be started or does not stop in time. Job failures are not
-   * reported here: they reach the caller as WorkerFailure, whose detail the server logs with
-   * the request id.
+   * Called when a worker cannot be started, ends on its own or does not stop in time. Job
+   * failures are not reported here: they reach the caller as WorkerFailure, whose detail the
+   * server logs with the request id.
    */
   onInternalError?: (detail: string) => void;
   /** How long a cancelled job may take to stop before its worker counts as stuck; 2 s. */
@@ -74,6 +74,13 @@ export interface Ticket {
 
 const defaultWorkerUrl = new URL("./worker.ts", import.meta.url);
 const DEFAULT_GRACE_MS = 2000;
+/**
+ * After a worker fails to start, the next start waits this long, doubling with each failure
+ * in a row up to MAX_RESTART_DELAY_MS: a broken install or an exhausted machine is not hammered,
+ * and a passing problem heals within seconds.
+ */
+const FIRST_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 10_000;
 
 /** Job ids are unique in the process: GraphicsMagick's interrupter is process-wide. */
 let lastJobId = 0;
@@ -85,7 +92,8 @@ let lastJobId = 0;
  * the worker's shared flag asks the job to stop (see lib/image/cancel.ts), and the worker keeps
  * its slot until it answers, so no more than `size` threads ever do image work. A worker that
  * has not answered `graceMs` after the cancellation counts as stuck (see `stats`). A worker
- * that crashes fails its job alone and is replaced by the warm spare.
+ * that crashes or exits fails its job alone and is replaced by the warm spare; a new spare is
+ * started, again and again with a growing delay while starts fail.
  */
 export class WorkerPool {
   readonly #slots: Slot[] = [];
@@ -93,6 +101,9 @@ export class WorkerPool {
   /** A started, idle worker kept ready to replace a crashed one at once. */
   #spare?: Started;
   #spawning = 0;
+  /** The wait before the next start after starts failed in a row (0: the last one worked). */
+  #restartDelay = 0;
+  #restartTimer?: ReturnType<typeof setTimeout>;
   /** Tickets taken and not released: requests reading their source, queued or running. */
   #admitted = 0;
   #started = 0;
@@ -135,13 +146,18 @@ export class WorkerPool {
   }
 
   /**
-   * For /health and metrics: the pool size; `busy`, slots whose worker is doing image work
-   * (`draining` and `stuck` included); `draining`, workers still running a job that was
-   * cancelled less than `graceMs` ago; `stuck`, those running one cancelled longer ago; jobs
-   * waiting and jobs ever started.
+   * For /health and metrics: `workers`, the configured pool size; `live`, workers started and
+   * in their place (fewer while a lost one's replacement starts); `available`, live workers
+   * that can take jobs (not stuck); `spare`, 1 while a started worker waits to replace one
+   * that is lost; `busy`, workers doing image work (`draining` and `stuck`
+   * included); `draining`, workers still running a job that was cancelled less than `graceMs`
+   * ago; `stuck`, those running one cancelled longer ago; jobs waiting and jobs ever started.
    */
   stats(): {
     workers: number;
+    live: number;
+    available: number;
+    spare: number;
     busy: number;
     draining: number;
     stuck: number;
@@ -152,6 +168,9 @@ export class WorkerPool {
     const stuck = stopping.filter((s) => s.stopping!.stuck).length;
     return {
       workers: this.options.size,
+      live: this.#slots.length,
+      available: this.#slots.length - stuck,
+      spare: this.#spare ? 1 : 0,
       busy: this.#slots.filter((s) => s.job).length,
       draining: stopping.length - stuck,
       stuck,
@@ -226,6 +245,7 @@ export class WorkerPool {
     }
     this.#spare?.worker.terminate();
     this.#spare = undefined;
+    clearTimeout(this.#restartTimer);
     this.#interrupter.close();
   }
 
@@ -307,6 +327,7 @@ export class WorkerPool {
     const slot: Slot = { worker, flag };
     this.#slots.push(slot);
     worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+      if (data.type === "exit") return this.#lose(slot, "exited");
       const job = slot.job;
       if (!job || !("id" in data) || data.id !== job.id) return;
       this.#finish(slot);
@@ -323,9 +344,16 @@ export class WorkerPool {
     // has ended, so the spare may take its place.
     worker.onerror = (event) => {
       event.preventDefault();
-      slot.job?.reject(new WorkerFailure(`worker crashed: ${event.message}`));
-      this.#replace(slot);
+      this.#lose(slot, `crashed: ${event.message}`);
     };
+  }
+
+  /** A slot's thread has ended on its own: its job fails alone, another takes its place. */
+  #lose(slot: Slot, how: string): void {
+    if (!this.#slots.includes(slot)) return;
+    this.options.onInternalError?.(`a worker ${how}; replacing it`);
+    slot.job?.reject(new WorkerFailure(`worker ${how}`));
+    this.#replace(slot);
   }
 
   /** Ends a slot: its job's bookkeeping, then its worker. */
@@ -346,23 +374,39 @@ export class WorkerPool {
     this.#fill();
   }
 
-  /** Starts workers until every slot and the spare are taken or on their way. */
+  /**
+   * Starts workers until every slot and the spare are taken or on their way; after a failed
+   * start, not before the restart delay has passed.
+   */
   #fill(): void {
+    if (this.#restartTimer !== undefined) return;
     const wanted = this.options.size + 1;
     while (!this.#closed && this.#slots.length + this.#spawning + (this.#spare ? 1 : 0) < wanted) {
       this.#spawning++;
       this.#spawn().then(
         (started) => {
           this.#spawning--;
+          this.#restartDelay = 0;
           this.#place(started);
         },
         (error) => {
-          // No retry loop: the next replacement tries again.
           this.#spawning--;
-          this.options.onInternalError?.(`cannot start a worker: ${error}`);
+          this.#fillLater(error);
         },
       );
     }
+  }
+
+  /** A start failed: try again after a delay that doubles while starts keep failing. */
+  #fillLater(error: unknown): void {
+    if (this.#closed || this.#restartTimer !== undefined) return;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 2 * this.#restartDelay || FIRST_RESTART_DELAY_MS);
+    this.#restartDelay = delay;
+    this.options.onInternalError?.(`cannot start a worker: ${error}; trying again in ${delay} ms`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#fill();
+    }, delay);
   }
 
   /** A ready worker fills an empty slot first, then the spare place. */
@@ -374,6 +418,21 @@ export class WorkerPool {
       this.#dispatch();
     } else if (!this.#spare) {
       this.#spare = started;
+      // A spare that ends while it waits is replaced too.
+      const lost = () => {
+        if (this.#spare !== started) return;
+        this.#spare = undefined;
+        started.worker.terminate();
+        this.options.onInternalError?.("the spare worker ended; replacing it");
+        this.#fill();
+      };
+      started.worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+        if (data.type === "exit") lost();
+      };
+      started.worker.onerror = (event) => {
+        event.preventDefault();
+        lost();
+      };
     } else {
       started.worker.terminate();
     }
@@ -386,9 +445,11 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
         if (data.type === "ready") resolve({ worker, flag });
-        else if (data.type === "failed") {
+        else if (data.type === "failed" || data.type === "exit") {
           worker.terminate();
-          reject(new Error(data.message));
+          reject(
+            new Error(data.type === "exit" ? "the worker exited while starting" : data.message),
+          );
         }
       };
       worker.onerror = (event) => {

@@ -19,10 +19,12 @@ export type ToWorker =
 
 /**
  * Messages from a worker to the pool. `internal` marks errors whose text is not public.
- * `cancelled` answers a job that stopped because the pool cancelled it.
+ * `cancelled` answers a job that stopped because the pool cancelled it. `exit` is the
+ * worker's last word when its thread ends on its own (a library calling `process.exit`).
  */
 export type FromWorker =
   | { type: "ready" }
+  | { type: "exit" }
   | { type: "failed"; message: string }
   | { type: "done"; id: number; bytes: Uint8Array<ArrayBuffer> }
   | { type: "cancelled"; id: number }
