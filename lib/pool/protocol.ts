@@ -6,7 +6,7 @@ import type { Transform } from "../jobs/transform.ts";
 /** Messages from the pool to a worker. */
 export type ToWorker =
   // The limits at init bound the native libraries' own resources (magick backends); `workers`
-  // is how many workers share the process-wide ones. `cancel` is the worker's cancellation
+  // is how many workers may use the process-wide ones at once (the pool's, and one replaced). `cancel` is the worker's cancellation
   // flag (see lib/image/cancel.ts), shared with the pool.
   | {
     type: "init";
