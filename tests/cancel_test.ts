@@ -283,8 +283,15 @@ for (const backend of [...backends, "vips"]) {
     try {
       await quiet(pid);
       const idle = workerThreads(pid);
+      const rss = () =>
+        Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
+      const idleRss = rss();
       let peak = idle;
-      const sampler = setInterval(() => peak = Math.max(peak, workerThreads(pid)), 10);
+      let peakRss = idleRss;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, workerThreads(pid));
+        peakRss = Math.max(peakRss, rss());
+      }, 10);
       let heavy, next, used;
       try {
         heavy = await get(`${server.url}/${runaway(backend)}`);
@@ -300,7 +307,8 @@ for (const backend of [...backends, "vips"]) {
           `${next.status} in ${
             next.ms.toFixed(0)
           } ms; worker threads idle ${idle}, peak ${peak}; ` +
-          `${used.toFixed(2)} CPU-s in the 3 s after`,
+          `${used.toFixed(2)} CPU-s in the 3 s after; peak RSS ${(peakRss - idleRss).toFixed(0)} ` +
+          `MiB over idle (${idleRss.toFixed(0)} MiB)`,
       );
       assert.equal(heavy.status, 503);
       assert.equal(next.status, 200);
