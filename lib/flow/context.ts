@@ -29,7 +29,7 @@ export class FlowContext {
   /** `Date.now()` when the request gives up, for backends that can stop themselves then. */
   readonly giveUpAt: number;
   #deadline?: { signal: AbortSignal; end(): void };
-  #signal?: AbortSignal;
+  #onClientGone?: () => void;
 
   constructor(readonly request: ImageRequest, readonly deps: FlowDeps) {
     this.giveUpAt = Date.now() + deps.config.http.timeoutMs;
@@ -40,18 +40,26 @@ export class FlowContext {
    * first. Made on first use: a hit in memory never needs one.
    */
   get signal(): AbortSignal {
-    if (!this.#signal) {
-      // The full timeout, not what is left of it: the deadlines keep one timer per distinct
-      // value, and the little already spent is a parse or a lookup in memory.
-      this.#deadline = this.deps.deadlines.start(this.deps.config.http.timeoutMs);
-      this.#signal = AbortSignal.any([this.#deadline.signal, this.request.clientSignal]);
+    if (!this.#deadline) {
+      // One controller for both causes (AbortSignal.any costs a visible share of a hit). The
+      // full timeout, not what is left of it: the deadlines keep one timer per distinct value,
+      // and the little already spent is a parse or a lookup in memory.
+      const controller = new AbortController();
+      this.#deadline = this.deps.deadlines.start(this.deps.config.http.timeoutMs, controller);
+      const { clientSignal } = this.request;
+      if (clientSignal.aborted) controller.abort(clientSignal.reason);
+      else {
+        this.#onClientGone = () => controller.abort(clientSignal.reason);
+        clientSignal.addEventListener("abort", this.#onClientGone, { once: true });
+      }
     }
-    return this.#signal;
+    return this.#deadline.signal;
   }
 
   /** True once the deadline passed (not when the client left). */
   get timedOut(): boolean {
-    return this.#deadline?.signal.aborted ?? false;
+    const signal = this.#deadline?.signal;
+    return signal?.aborted === true && (signal.reason as Error)?.name === "TimeoutError";
   }
 
   /** Identical requests in flight share a place in the pool: same path, same `Accept`. */
@@ -62,6 +70,9 @@ export class FlowContext {
   /** Gives back everything the request holds. */
   end(): void {
     this.#deadline?.end();
+    if (this.#onClientGone) {
+      this.request.clientSignal.removeEventListener("abort", this.#onClientGone);
+    }
     this.ticket?.release();
     this.source?.release();
     this.marks?.release();
