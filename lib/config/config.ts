@@ -7,7 +7,7 @@ import type { ImageLimits } from "../image/limits.ts";
 import type { SigningKey } from "../jobs/signature.ts";
 import { substituteEnv } from "./env.ts";
 import { parseSigningKey } from "../jobs/signature.ts";
-import { parseChain, type Step } from "../jobs/url.ts";
+import { noFilters, parseChain, type Step } from "../jobs/url.ts";
 
 export { ConfigError };
 
@@ -347,6 +347,7 @@ function readPresets(
   for (const entry of entries) {
     const name = entry.string("name");
     if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);
+    if (name === noFilters) throw new ConfigError(`Preset name "${name}" is the empty chain's`);
     if (presets.has(name)) throw new ConfigError(`Preset "${name}" is defined twice`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) {
       throw new ConfigError(`Preset name "${name}" may use only letters, digits, "_" and "-"`);
