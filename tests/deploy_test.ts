@@ -333,7 +333,7 @@ Deno.test("deploy: the unit runs what the install steps install, and needs no op
   assert.match(launcher, /exec deno run --allow-all --quiet "\$here\/main.ts" "\$@"/);
   // Every step of the install comment is in deploy/README.md, which walks through them.
   const readme = await Deno.readTextFile(new URL("../deploy/README.md", import.meta.url));
-  for (const step of unit.matchAll(/^#   (.+)$/gm)) {
+  for (const step of unit.matchAll(/^# {3}(.+)$/gm)) {
     const command = step[1].replace(/\s*\\$/, "").trim();
     assert.ok(readme.includes(command), `deploy/README.md shows "${command}"`);
   }
