@@ -132,6 +132,7 @@ Deno.test("pool: a worker that exits is replaced; while starts fail they back of
     await assert.rejects(pool.run(task([]), exitNow.slice(), signal), WorkerFailure);
     assert.deepEqual(gap(), { workers: 1, live: 0, available: 0 });
     const waiting = pool.run(task([]), small.slice(), signal);
+    waiting.catch(() => {}); // awaited below; a failure before that must not go unhandled
     await sleep(1500);
     assert.deepEqual(gap(), { workers: 1, live: 0, available: 0 });
     const failed = errors.filter((e) => e.startsWith("cannot start a worker")).length;

@@ -1,7 +1,7 @@
 import type { BackendName } from "../config/config.ts";
 import { cancelJob, createCancelFlag } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import { HttpError, Unavailable } from "../errors.ts";
+import { HttpError, TimedOut, Unavailable } from "../errors.ts";
 import { buildVersion } from "./build_version.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Interrupter, interrupterOf } from "./backends.ts";
@@ -38,7 +38,8 @@ export class WorkerFailure extends HttpError {
   }
 }
 
-interface Job {
+/** A transform waiting for, or running on, a worker. */
+interface QueuedJob {
   id: number;
   task: Transform;
   bytes: Uint8Array;
@@ -56,7 +57,7 @@ interface Started {
 
 interface Slot extends Started {
   /** The job the worker runs, until the worker answers it, even after it was cancelled. */
-  job?: Job;
+  job?: QueuedJob;
   /**
    * Set while the job was cancelled and the worker has not answered yet: `overdue` past
    * `replaceAfterMs`, `stuck` past `graceMs`.
@@ -106,13 +107,12 @@ let lastJobId = 0;
  * spare as soon as it answers. There is one such thread at most, and no spare meanwhile, so no
  * more than `size` + 1 threads ever exist; a second worker that cannot stop keeps its place until
  * it answers. A worker that has not answered `graceMs` after the cancellation counts as stuck
- * (see `stats`). A worker
- * that crashes or exits fails its job alone and is replaced by the warm spare; a new spare is
- * started, again and again with a growing delay while starts fail.
+ * (see `stats`). A worker that crashes or exits fails its job alone and is replaced by the warm
+ * spare; a new spare is started, again and again with a growing delay while starts fail.
  */
 export class WorkerPool {
   readonly #slots: Slot[] = [];
-  readonly #queue: Job[] = [];
+  readonly #queue: QueuedJob[] = [];
   /** A started, idle worker kept ready to replace a lost or stopping one at once. */
   #spare?: Started;
   /** A worker the spare replaced while it finishes a cancelled job's call. */
@@ -240,7 +240,7 @@ export class WorkerPool {
    * hold the source.
    */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     try {
       return this.admit().run(task, bytes, signal);
     } catch (error) {
@@ -276,10 +276,10 @@ export class WorkerPool {
   }
 
   #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
     return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
-      const job: Job = { id: ++lastJobId, task, bytes, signal, resolve, reject };
+      const job: QueuedJob = { id: ++lastJobId, task, bytes, signal, resolve, reject };
       const onAbort = () => this.#abort(job);
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
@@ -315,8 +315,8 @@ export class WorkerPool {
   }
 
   /** The caller's deadline passed: answer it now, and ask the worker to stop the job. */
-  #abort(job: Job): void {
-    job.reject(timeoutError());
+  #abort(job: QueuedJob): void {
+    job.reject(new TimedOut());
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) {
       this.#queue.splice(queued, 1);
@@ -345,7 +345,8 @@ export class WorkerPool {
   /**
    * Puts the spare in the place of a worker whose cancelled job is overdue, when there is a
    * spare and no other replaced worker. The replaced one is not terminated (a native library
-   * may be inside a call that would then use freed memory): it is ended once it answers.
+   * may be inside a call that would then use freed memory): it becomes the spare once it
+   * answers.
    */
   #replaceOverdue(): void {
     if (this.#closed || this.#replaced || !this.#spare) return;
@@ -401,7 +402,7 @@ export class WorkerPool {
       if (!job || !("id" in data) || data.id !== job.id) return;
       this.#finish(slot);
       if (data.type === "done") job.resolve(data.bytes);
-      else if (data.type === "cancelled") job.reject(timeoutError());
+      else if (data.type === "cancelled") job.reject(new TimedOut());
       else if (data.type === "error" && data.internal) {
         job.reject(new WorkerFailure(data.error.message));
       } else if (data.type === "error") {
@@ -543,8 +544,4 @@ export class WorkerPool {
       worker.postMessage(init);
     });
   }
-}
-
-function timeoutError(): Unavailable {
-  return new Unavailable("The request timed out: try again shortly");
 }
