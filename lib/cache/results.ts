@@ -1,4 +1,5 @@
 import type { EncodedType } from "../image/formats.ts";
+import { probeImage } from "../image/probe.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import { LruCache } from "./lru.ts";
 import { ResultDirectory } from "./result_dir.ts";
@@ -161,9 +162,30 @@ export class ResultCache {
       return undefined;
     }
     const type = sniffEncoded(content);
-    if (type && allowed.has(type)) return { bytes: content, tier, type };
-    const expected = [...allowed].join(" or ");
-    this.options.onRejected(tier, key, `it holds ${type ?? "no image we know"}, not ${expected}`);
+    if (!type || !allowed.has(type)) {
+      const expected = [...allowed].join(" or ");
+      this.options.onRejected(tier, key, `it holds ${type ?? "no image we know"}, not ${expected}`);
+      return undefined;
+    }
+    const header = headerProblem(content, type);
+    if (header) {
+      this.options.onRejected(tier, key, header);
+      return undefined;
+    }
+    return { bytes: content, tier, type };
+  }
+}
+
+/**
+ * Why the header after the magic bytes is not one of a `type` image (a page behind a PNG
+ * signature, say), or undefined when it reads. AVIF has no probe here: its brand was checked.
+ */
+function headerProblem(bytes: Uint8Array, type: EncodedType): string | undefined {
+  if (type === "avif") return undefined;
+  try {
+    probeImage(bytes, type);
     return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
