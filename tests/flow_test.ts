@@ -260,3 +260,25 @@ Deno.test("config: revalidate, staleIfError and caches.memoBytes are checked", a
   }
   assert.equal(parseConfig({}, ".").caches.memoBytes, 4 * MiB);
 });
+
+Deno.test("flow: a replaced watermark on local (revalidate 0s) changes the result at once", async () => {
+  const mark = await encode(photoLike(40, 30), "png");
+  const server = await startTestServer({ "a.jpg": photo, "mark.png": mark }, {
+    watermarks: [{ name: "logo", storage: "files", path: "mark.png" }],
+  });
+  try {
+    const url = `${server.url}/s,100x0,wm,logo/png/files/a.jpg`;
+    const before = await get(url);
+    assert.equal(before.status, 200);
+    assert.equal((await get(url)).headers.get("x-cache"), "hit");
+    const file = `${server.dir}/files/mark.png`;
+    await Deno.writeFile(file, await encode(photoLike(20, 60), "png"));
+    await Deno.utime(file, new Date(), new Date(Date.now() + 5000));
+    const after = await get(url);
+    assert.equal(after.status, 200);
+    assert.equal(after.headers.get("x-cache"), "miss");
+    assert.notEqual(after.headers.get("etag"), before.headers.get("etag"));
+  } finally {
+    await server.close();
+  }
+});
