@@ -22,7 +22,7 @@ import {
   watermark,
 } from "../client.ts";
 import { parseConfig } from "../lib/config/config.ts";
-import { parseContextOf } from "../lib/http/deps.ts";
+import { parseContextOf } from "../lib/flow/deps.ts";
 import { filters } from "../filters/mod.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import {

@@ -80,6 +80,11 @@ export interface Config {
     resultDirBytes: number;
     /** The storage that holds the results shared by every instance. */
     shared?: string;
+    /**
+     * Bytes each table keyed by client text may hold: the request memo (parsed URLs and their
+     * last result identities) and the sources' last confirmed validators.
+     */
+    memoBytes: number;
   };
   backend: BackendName;
   security: SecurityConfig;
@@ -150,6 +155,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
     resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
     shared: cachesReader.optionalString("shared"),
+    memoBytes: cachesReader.integer("memoBytes", 4 * MiB, 0, 1024 * MiB),
   };
   cachesReader.rejectUnknown();
   if (caches.shared !== undefined && !storages.some((s) => s.name === caches.shared)) {
