@@ -179,3 +179,49 @@ Deno.test("main: dev.ts restarts the server on a change and ends, server and all
   await assert.rejects(fetch(url.replace("/impressionist", "/health")), "the server is gone too");
   await reader.cancel();
 });
+
+Deno.test("main: the README's signing example works with impressionist.signed.json", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const command = "task sign -cfg impressionist.signed.json /s,300x0/jpeg,80/examples/photo.jpg";
+  assert.ok(readme.includes(`npx -y deno@2.9.6 ${command}`), "the README shows the command");
+  const root = new URL("..", import.meta.url).pathname;
+  const env = { IMPRESSIONIST_KEY: "736563726574", IMPRESSIONIST_SALT: "68656c6c6f" };
+  // `deno task sign` with the README's arguments, from the top of a checkout.
+  const sign = await new Deno.Command(Deno.execPath(), {
+    args: command.split(" "),
+    cwd: root,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(sign.code, 0, new TextDecoder().decode(sign.stderr));
+  const path = new TextDecoder().decode(sign.stdout).trim();
+  assert.match(
+    path,
+    /^\/impressionist\/[A-Za-z0-9_-]{43}\/s,300x0\/jpeg,80\/examples\/photo\.jpg$/,
+  );
+  // The same config served (on a free port), with the same keys: the signed path is an image.
+  const config = JSON.parse(await Deno.readTextFile(join(root, "impressionist.signed.json")));
+  config.http.port = 0;
+  config.storages[0].path = join(root, "examples");
+  const file = await writeConfig(config);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "main.ts"), "-cfg", file],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const url = await listeningUrl(child);
+    const image = await fetch(new URL(path, url));
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get("content-type"), "image/jpeg");
+    await image.body?.cancel();
+    const unsigned = await fetch(`${url}/s,300x0/jpeg,80/examples/photo.jpg`);
+    assert.equal(unsigned.status, 403);
+    await unsigned.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+});

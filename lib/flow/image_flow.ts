@@ -66,11 +66,16 @@ function causeOf(context: FlowContext, error: unknown): unknown {
   return error;
 }
 
-/** Step 1: sources whose validators are still trusted name the result without a storage call. */
-function answerFresh(context: FlowContext, job: Job): Promise<ImageOutcome | undefined> {
+/**
+ * Step 1: sources whose validators are still trusted name the result without a storage call;
+ * a storage that failed to confirm the source moments ago is not asked again yet: the last
+ * result is served stale at once.
+ */
+async function answerFresh(context: FlowContext, job: Job): Promise<ImageOutcome | undefined> {
   const known = knownValidator(context, job, "fresh");
-  if (!known) return Promise.resolve(undefined);
-  return lookUp(context, job, identify(context, job, known), false);
+  if (known) return await lookUp(context, job, identify(context, job, known), false);
+  const failure = context.deps.sources.failure(job.storage, job.path);
+  return failure && await answerStale(context, job, failure);
 }
 
 /**
