@@ -128,30 +128,40 @@ Deno.test("flow: a stopped, failing or hanging origin leaves the cached result s
   const origin = startOrigin({ etag: '"v1"' });
   const server = await startTestServer(
     {},
-    withOrigin(origin, { revalidate: "50ms", staleIfError: "2s", timeout: "300ms" }),
+    withOrigin(origin, { revalidate: "50ms", staleIfError: "6s", timeout: "300ms" }),
   );
   try {
     const url = `${server.url}/s,100x0/png/web/a.jpg`;
     const first = await get(url);
+    const confirmedAt = Date.now();
     assert.equal(first.status, 200);
+    let served = 0;
+    const expectStale = async (why: string) => {
+      const stale = await get(url);
+      assert.equal(stale.status, 200, why);
+      assert.equal(stale.headers.get("x-cache"), "stale", why);
+      assert.deepEqual(stale.body, first.body, why);
+      served++;
+    };
     for (const mode of ["refuse-500", "hang"] as const) {
       origin.mode = mode;
-      await sleep(80);
-      const stale = await get(url);
-      assert.equal(stale.status, 200, mode);
-      assert.equal(stale.headers.get("x-cache"), "stale", mode);
-      assert.deepEqual(stale.body, first.body, mode);
+      // Past revalidate, and past the second a failing origin is left alone.
+      await sleep(1100);
+      const asked = origin.requests;
+      await expectStale(mode);
+      assert.equal(origin.requests, asked + 1, `${mode}: the origin was asked`);
+      // While it fails, the next requests are answered stale at once, without asking it.
+      for (let i = 0; i < 3; i++) await expectStale(`${mode}, again`);
+      assert.equal(origin.requests, asked + 1, `${mode}: the origin was asked once`);
     }
-    assert.equal(await staleMetric(server), 2);
     await origin.stop();
-    await sleep(80);
-    const stopped = await get(url);
-    assert.equal(stopped.status, 200, "origin stopped");
-    assert.equal(stopped.headers.get("x-cache"), "stale");
+    await sleep(1100);
+    await expectStale("origin stopped");
+    assert.equal(await staleMetric(server), served);
     // Another URL of the same source was never answered: nothing to serve stale.
     assert.equal((await get(`${server.url}/s,90x0/png/web/a.jpg`)).status, 502);
-    // Past staleIfError, the storage's error stands.
-    await sleep(2000);
+    // Past staleIfError (6 s after the origin last confirmed the source), the error stands.
+    await sleep(Math.max(0, confirmedAt + 6200 - Date.now()));
     assert.equal((await get(url)).status, 502);
   } finally {
     await server.close();
@@ -249,4 +259,26 @@ Deno.test("config: revalidate, staleIfError and caches.memoBytes are checked", a
     assert.throws(() => parseConfig({ caches: { memoBytes: value } }, "."), /memoBytes/);
   }
   assert.equal(parseConfig({}, ".").caches.memoBytes, 4 * MiB);
+});
+
+Deno.test("flow: a replaced watermark on local (revalidate 0s) changes the result at once", async () => {
+  const mark = await encode(photoLike(40, 30), "png");
+  const server = await startTestServer({ "a.jpg": photo, "mark.png": mark }, {
+    watermarks: [{ name: "logo", storage: "files", path: "mark.png" }],
+  });
+  try {
+    const url = `${server.url}/s,100x0,wm,logo/png/files/a.jpg`;
+    const before = await get(url);
+    assert.equal(before.status, 200);
+    assert.equal((await get(url)).headers.get("x-cache"), "hit");
+    const file = `${server.dir}/files/mark.png`;
+    await Deno.writeFile(file, await encode(photoLike(20, 60), "png"));
+    await Deno.utime(file, new Date(), new Date(Date.now() + 5000));
+    const after = await get(url);
+    assert.equal(after.status, 200);
+    assert.equal(after.headers.get("x-cache"), "miss");
+    assert.notEqual(after.headers.get("etag"), before.headers.get("etag"));
+  } finally {
+    await server.close();
+  }
 });

@@ -1,6 +1,6 @@
 import type { Freshness, Source, Storage } from "../../storages/storage.ts";
 import { LruCache } from "./lru.ts";
-import { NotFound } from "../errors.ts";
+import { HttpError, NotFound } from "../errors.ts";
 import type { HeldBytes } from "./held_bytes.ts";
 import { SingleFlight } from "./single_flight.ts";
 
@@ -25,6 +25,8 @@ interface Confirmed {
   validator: string;
   modified?: Date;
   at: number;
+  /** The storage's last failure to confirm it again (a 502 or 504), and when. */
+  failure?: { error: HttpError; at: number };
   /** What this entry costs in the table's byte budget: its key and validator. */
   bytes: number;
 }
@@ -37,6 +39,8 @@ export interface KnownValidator {
 
 /** Bytes of bookkeeping counted per confirmed validator besides its text. */
 const ENTRY_OVERHEAD = 128;
+/** While a storage fails, a source is asked again at most this often, even with `revalidate` 0s. */
+const MIN_RETRY_MS = 1000;
 const never: Freshness = { revalidateMs: 0, staleIfErrorMs: 0 };
 
 /**
@@ -98,6 +102,20 @@ export class SourceLoader {
   }
 
   /**
+   * The storage's failure (502 or 504) to confirm a source's validator again, while it is
+   * recent: younger than the storage's `revalidate`, and at least a second. Until then the source
+   * is not asked again, so an origin that is down or hangs costs one request per interval,
+   * not one per client (each waiting for its timeout).
+   */
+  failure(storageName: string, path: string): HttpError | undefined {
+    const failure = this.#confirmed.get(`${storageName}\0${path}`)?.failure;
+    if (!failure) return undefined;
+    const { revalidateMs } = this.storages.get(storageName)?.freshness ?? never;
+    const age = performance.now() - failure.at;
+    return age < Math.max(revalidateMs, MIN_RETRY_MS) ? failure.error : undefined;
+  }
+
+  /**
    * Loads a source and holds its bytes for the caller until `release()`. Concurrent loads of
    * one source share one read, which runs under its own signal: it stops only when every
    * caller waiting for it has gone.
@@ -154,6 +172,11 @@ export class SourceLoader {
       this.#cache?.set(key, source);
       this.#confirm(key, source);
       return { ...source, storage: storageName, cache: "miss" };
+    } catch (error) {
+      const entry = this.#confirmed.get(key);
+      const upstream = error instanceof HttpError && (error.status === 502 || error.status === 504);
+      if (entry && upstream) entry.failure = { error, at: performance.now() };
+      throw error;
     } finally {
       reading.release();
     }

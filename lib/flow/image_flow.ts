@@ -1,5 +1,6 @@
 import type { KnownValidator } from "../cache/sources.ts";
 import { ClientClosed, HttpError, TimedOut } from "../errors.ts";
+import { possibleTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import type { Transform } from "../jobs/transform.ts";
 import type { Job } from "../jobs/url.ts";
@@ -65,11 +66,16 @@ function causeOf(context: FlowContext, error: unknown): unknown {
   return error;
 }
 
-/** Step 1: sources whose validators are still trusted name the result without a storage call. */
-function answerFresh(context: FlowContext, job: Job): Promise<ImageOutcome | undefined> {
+/**
+ * Step 1: sources whose validators are still trusted name the result without a storage call;
+ * a storage that failed to confirm the source moments ago is not asked again yet: the last
+ * result is served stale at once.
+ */
+async function answerFresh(context: FlowContext, job: Job): Promise<ImageOutcome | undefined> {
   const known = knownValidator(context, job, "fresh");
-  if (!known) return Promise.resolve(undefined);
-  return lookUp(context, job, identify(context, job, known), false);
+  if (known) return await lookUp(context, job, identify(context, job, known), false);
+  const failure = context.deps.sources.failure(job.storage, job.path);
+  return failure && await answerStale(context, job, failure);
 }
 
 /**
@@ -171,13 +177,15 @@ function identify(context: FlowContext, job: Job, known: KnownValidator): Identi
 async function lookUp(
   context: FlowContext,
   job: Job,
-  { key, modified }: Identified,
+  { task, key, modified }: Identified,
   stale: boolean,
 ): Promise<ImageOutcome | undefined> {
   if (context.request.notModified(key, modified)) {
     return { job, key, modified, result: "not-modified", stale };
   }
-  const cached = await context.deps.results.get(key, context.signal);
+  // Only an image of a type this request's format allows is served from a cache.
+  const allowed = possibleTypes(task.format);
+  const cached = await context.deps.results.get(key, allowed, context.signal);
   if (!cached) return undefined;
   const result = cached.tier === "shared" ? "shared" : "hit";
   return { job, key, modified, bytes: cached.bytes, result, stale };
