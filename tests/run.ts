@@ -27,7 +27,7 @@ export interface FileResult {
   ok: boolean;
 }
 
-const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/;
+const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/g;
 const skipLine = /^skipped: (.+)$/gm;
 
 /** Every `*_test.ts` in tests/ but the suite itself, or the files named in `args`. */
@@ -46,10 +46,18 @@ export function testFiles(args: readonly string[]): string[] {
 const withTimes = '"$0" "$@"; code=$?; times >&2; exit $code';
 const timesLine = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/gm;
 
-/** Runs one file's tests in a process of its own; prints its output when it ends. */
-async function runFile(file: string, flags: readonly string[]): Promise<FileResult> {
+/** Where a file's output goes when it ends: stdout, or nowhere for a suite run inside a test. */
+export type Output = (text: string) => Promise<unknown>;
+const toStdout: Output = (text) => Deno.stdout.write(new TextEncoder().encode(text));
+
+/** Runs one file's tests in a process of its own; hands its output on when it ends. */
+async function runFile(
+  file: string,
+  flags: readonly string[],
+  output: Output,
+): Promise<FileResult> {
   const started = performance.now();
-  const output = await new Deno.Command("bash", {
+  const ran = await new Deno.Command("bash", {
     args: [
       "-c",
       withTimes,
@@ -66,19 +74,20 @@ async function runFile(file: string, flags: readonly string[]): Promise<FileResu
     env: { NO_COLOR: "1" },
   }).output();
   const seconds = (performance.now() - started) / 1000;
-  const stderr = new TextDecoder().decode(output.stderr);
+  const stderr = new TextDecoder().decode(ran.stderr);
   const children = [...stderr.matchAll(timesLine)].at(-1);
-  const text = new TextDecoder().decode(output.stdout) +
+  const text = new TextDecoder().decode(ran.stdout) +
     (children ? stderr.slice(0, stderr.lastIndexOf("\n", children.index - 2) + 1) : stderr);
-  await Deno.stdout.write(new TextEncoder().encode(text));
+  await output(text);
   const cpuSeconds = children
     ? Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 +
       Number(children[4])
     : 0;
-  const counts = summary.exec(text);
+  // The file's own summary is its last (a test may print others, as the runner's own test does).
+  const counts = [...text.matchAll(summary)].at(-1);
   const failed = Number(counts?.[2] ?? 0);
   // A process that ended without its summary (a crash) counts as one failure.
-  const ok = output.success && counts !== null;
+  const ok = ran.success && counts !== undefined;
   return {
     file,
     passed: Number(counts?.[1] ?? 0),
@@ -92,28 +101,32 @@ async function runFile(file: string, flags: readonly string[]): Promise<FileResu
 }
 
 /** Runs the files two at a time and prints per-file times and the closing line. */
-export async function runSuite(args: readonly string[]): Promise<FileResult[]> {
+export async function runSuite(
+  args: readonly string[],
+  output: Output = toStdout,
+): Promise<FileResult[]> {
   const flags = args.filter((arg) => !arg.endsWith("_test.ts"));
   const queue = testFiles(args);
   const started = performance.now();
   const results: FileResult[] = [];
   await Promise.all(Array.from({ length: 2 }, async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
-      results.push(await runFile(file, flags));
+      results.push(await runFile(file, flags, output));
     }
   }));
   const minutes = (performance.now() - started) / 60_000;
-  console.log("\nper file, slowest first: wall seconds (two files at a time), CPU seconds");
+  const lines = ["", "per file, slowest first: wall seconds (two files at a time), CPU seconds"];
   for (const result of [...results].sort((a, b) => b.seconds - a.seconds)) {
     const wall = result.seconds.toFixed(1).padStart(6);
-    console.log(`  ${wall} ${result.cpuSeconds.toFixed(1).padStart(6)}  ${basename(result.file)}`);
+    lines.push(`  ${wall} ${result.cpuSeconds.toFixed(1).padStart(6)}  ${basename(result.file)}`);
   }
   const cpu = results.reduce((total, result) => total + result.cpuSeconds, 0);
-  console.log(`CPU in all: ${(cpu / 60).toFixed(1)} min`);
+  lines.push(`CPU in all: ${(cpu / 60).toFixed(1)} min`);
   for (const result of results.filter((r) => !r.ok || r.failed > 0)) {
-    console.log(`failed: ${result.file}`);
+    lines.push(`failed: ${result.file}`);
   }
-  console.log(`\n${closingLine(results)} in ${minutes.toFixed(1)} min`);
+  lines.push("", `${closingLine(results)} in ${minutes.toFixed(1)} min`, "");
+  await output(lines.join("\n"));
   return results;
 }
 
