@@ -46,6 +46,7 @@ const restartKeys = [
   "backend",
   "caches.result",
   "caches.resultDir",
+  "caches.secret",
   "image.maxInflightBytes",
   "caches.resultDirBytes",
   "caches.shared",
@@ -133,6 +134,9 @@ export async function startApp(
       dir: config.caches.resultDir,
       dirMaxBytes: config.caches.resultDirBytes,
       shared: sharedStore(config, storages, log, metrics),
+      secret: config.caches.secret,
+      onRejected: (tier, key, reason) =>
+        log.error(`result cache: refused the ${tier} copy of ${key} (a miss): ${reason}`),
     }).catch((error) => {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(

@@ -80,6 +80,8 @@ export interface Config {
     resultDirBytes: number;
     /** The storage that holds the results shared by every instance. */
     shared?: string;
+    /** The key that seals results on disk and in the shared store (HMAC-SHA256), if any. */
+    secret?: string;
     /**
      * Bytes each table keyed by client text may hold: the request memo (parsed URLs and their
      * last result identities) and the sources' last confirmed validators.
@@ -155,6 +157,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
     resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
     shared: cachesReader.optionalString("shared"),
+    secret: readSecret(cachesReader),
     memoBytes: cachesReader.integer("memoBytes", 4 * MiB, 0, 1024 * MiB),
   };
   cachesReader.rejectUnknown();
@@ -286,6 +289,20 @@ function readCors(r: ConfigReader): "*" | string[] {
     }
     return origin;
   });
+}
+
+/** The shortest `caches.secret`: 16 characters, 128 bits when random. */
+const MIN_SECRET_LENGTH = 16;
+
+/** `caches.secret`, usually `"${RESULTS_SECRET}"` so that it stays out of the file. */
+function readSecret(r: ConfigReader): string | undefined {
+  const secret = r.optionalString("secret");
+  if (secret === undefined) return undefined;
+  if (secret.length < MIN_SECRET_LENGTH) {
+    const key = r.name("secret");
+    throw new ConfigError(`"${key}" must be at least ${MIN_SECRET_LENGTH} characters long`);
+  }
+  return secret;
 }
 
 function readSecurity(r: ConfigReader): SecurityConfig {

@@ -1,5 +1,6 @@
 import type { KnownValidator } from "../cache/sources.ts";
 import { ClientClosed, HttpError, TimedOut } from "../errors.ts";
+import { possibleTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import type { Transform } from "../jobs/transform.ts";
 import type { Job } from "../jobs/url.ts";
@@ -176,13 +177,15 @@ function identify(context: FlowContext, job: Job, known: KnownValidator): Identi
 async function lookUp(
   context: FlowContext,
   job: Job,
-  { key, modified }: Identified,
+  { task, key, modified }: Identified,
   stale: boolean,
 ): Promise<ImageOutcome | undefined> {
   if (context.request.notModified(key, modified)) {
     return { job, key, modified, result: "not-modified", stale };
   }
-  const cached = await context.deps.results.get(key, context.signal);
+  // Only an image of a type this request's format allows is served from a cache.
+  const allowed = possibleTypes(task.format);
+  const cached = await context.deps.results.get(key, allowed, context.signal);
   if (!cached) return undefined;
   const result = cached.tier === "shared" ? "shared" : "hit";
   return { job, key, modified, bytes: cached.bytes, result, stale };
