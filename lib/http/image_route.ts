@@ -2,7 +2,7 @@ import type { HeldSource } from "../cache/sources.ts";
 import { HttpError, Unavailable } from "../errors.ts";
 import { contentTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
-import type { Transform } from "../jobs/transform.ts";
+import { plannedJobBytes, type Transform } from "../jobs/transform.ts";
 import { type Job, parseJob } from "../jobs/url.ts";
 import { WorkerFailure } from "../pool/pool.ts";
 import type { Ticket } from "../pool/pool.ts";
@@ -109,7 +109,11 @@ async function transform(
   deps: ServerDeps,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { result } = deps.flights.join(key, signal, async (shared) => {
-    const bytes = await ticket.run(task, source.bytes, shared);
+    const planned = plannedJobBytes(task, source.bytes, deps.config.backend);
+    const bytes = await deps.jobBudget.run(
+      planned,
+      () => ticket.run(task, source.bytes, shared),
+    );
     if (bytes.byteLength === 0 || !sniffEncoded(bytes)) {
       throw new WorkerFailure(`the encoder returned ${bytes.byteLength} unrecognised bytes`);
     }

@@ -14,7 +14,7 @@ import { checkEncoded } from "../image/encoded.ts";
 import { probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
 import { encodeMs } from "./costs.ts";
-import { filterOf, planTransform } from "./plan.ts";
+import { filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
 
 /** What a worker is asked to do with one source, under which limits. */
@@ -100,6 +100,37 @@ function checkTimeFor(ms: number, deadline: number | undefined): void {
   if (ms > 0 && deadline !== undefined && Date.now() + ms > deadline) throw new Cancelled();
 }
 
+function planFor(
+  task: Transform,
+  bytes: Uint8Array,
+  format: SourceFormat,
+  overlays: Map<string, Overlay>,
+  backend: Pick<Backend, "name" | "maxSide">,
+): Plan {
+  const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
+  return planTransform(
+    { ...task, overlays: sizes },
+    { ...probeImage(bytes, format), format },
+    task.limits,
+    backend,
+  );
+}
+
+/**
+ * The peak bytes the job `task` on `source` plans to use on `backend`, from the headers alone
+ * (see `planCosts`): what the pool's job budget reserves for it. 0 when planning refuses it;
+ * the worker then answers the refusal, without work.
+ */
+export function plannedJobBytes(task: Transform, source: Uint8Array, backend: string): number {
+  try {
+    const format = sniffFormat(source);
+    if (!format) return 0;
+    return planFor(task, source, format, readOverlays(task), { name: backend }).bytes;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Decodes, filters and encodes one source: the whole image work of a request.
  *
@@ -120,13 +151,7 @@ export async function runTransform(
     throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
   }
   const overlays = readOverlays(task);
-  const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
-  const plan = planTransform(
-    { ...task, overlays: sizes },
-    { ...probeImage(bytes, format), format },
-    task.limits,
-    backend,
-  );
+  const plan = planFor(task, bytes, format, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
