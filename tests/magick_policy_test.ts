@@ -69,8 +69,8 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
       );
     }
     if (library === "imagemagick") {
-      const dir = Deno.env.get("MAGICK_CONFIGURE_PATH")!;
-      assert.equal(await Deno.readTextFile(join(dir, "policy.xml")), renderPolicy(ours));
+      // Put back once the library has read it: programs the server runs do not inherit it.
+      assert.equal(Deno.env.get("MAGICK_CONFIGURE_PATH"), undefined);
       assert.equal(backend.maxSide, undefined, "a side limit of the library's own");
     }
     const canvas = await backend.decode(photo, "jpeg", { allFrames: false });

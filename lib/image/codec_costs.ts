@@ -1,7 +1,7 @@
 /**
  * What one codec call costs per pixel, by backend: the calls nothing can stop once started
- * (pure's WebAssembly decoders and encoders and its deflate, AVIF and WebP on every backend,
- * the libraries' writers), so planning must bound them before they start. Measured by
+ * (pure's WebAssembly decoders and encoders and its deflate, AVIF and WebP on every backend),
+ * so planning must bound them before they start. Measured by
  * `deno task bench` (bench/codec_costs.ts prints each next to the figure here) on a 2-core
  * machine shared with other work, and rounded up by a half or more: CPU nanoseconds per pixel,
  * and the peak bytes per pixel the call adds (its working set and its result, not the image
@@ -41,19 +41,15 @@ const costs: Readonly<Record<string, Table>> = {
   },
   imagemagick: {
     "decode webp": cost(25, 18),
-    "encode png": cost(520, 4),
     "encode webp": cost(90, 10),
     "encode avif": cost(450, 34),
   },
   graphicsmagick: {
     "decode webp": cost(20, 16),
-    "encode png": cost(360, 16),
     "encode webp": cost(100, 26),
     "encode avif": cost(450, 36),
   },
   vips: {
-    "encode jpeg": cost(15, 10),
-    "encode png": cost(70, 4),
     "encode webp": cost(100, 8),
     "encode avif": cost(480, 40),
   },

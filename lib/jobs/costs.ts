@@ -50,9 +50,11 @@ function candidates(format: OutputFormat, fitting: ReadonlySet<EncodedType>, fra
 /**
  * Plans what a job costs before anything is decoded, and refuses what it cannot afford:
  *
- * - time: each codec call that nothing can stop once started (see lib/image/codec_costs.ts)
- *   must plan to finish within `timeoutMs` (`http.timeout`), since a deadline passing inside
- *   it cannot end it;
+ * - time: each encode that nothing can stop once started (see lib/image/codec_costs.ts) must
+ *   plan to finish within `timeoutMs` (`http.timeout`), since a deadline passing inside it
+ *   cannot end it. The source's decode is not refused for its time (a source is what it is;
+ *   `maxSourcePixels` bounds it): its planned time, `decodeMs`, lets the worker give up before
+ *   starting it when the deadline is nearer (see `runTransform`);
  * - memory: the job's peak, the largest of its stages: the decode (the decoded image and the
  *   decoder's working set), each step (its input, what it makes on its way and its output),
  *   and the encode (the image and the encoder's working set), every frame counted, must stay
@@ -61,7 +63,7 @@ function candidates(format: OutputFormat, fitting: ReadonlySet<EncodedType>, fra
  * `auto` drops an output type it cannot afford (AVIF, WebP) from `fitting`; a named one, or
  * PNG/JPEG/GIF that `auto` may end with, is refused.
  *
- * @throws {Unprocessable} when decoding the source alone is over a limit
+ * @throws {Unprocessable} when decoding the source alone needs more than `maxJobBytes`
  * @throws {BadRequest} when a step or the encode is
  */
 export function planCosts(
@@ -88,7 +90,6 @@ export function planCosts(
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
   const decodeBytes = decodedPixels * Math.max(held, decoder?.bytesPerPixel ?? 0);
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
-  if (decodeMs > maxMs) throw new Unprocessable(overTime(decodeMs, decoding));
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
   let bytes = decodeBytes;
