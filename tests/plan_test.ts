@@ -326,3 +326,24 @@ Deno.test("JobBudget: jobs over the process budget wait for none and get a 503; 
   await assert.rejects(budget.run(100, () => Promise.reject(new Error("failed"))), /failed/);
   assert.equal(budget.bytes, 0);
 });
+
+Deno.test("config: image.maxJobBytes and image.maxInflightJobBytes, their defaults and bounds", () => {
+  const image = (section: Record<string, unknown>, http: Record<string, unknown> = {}) =>
+    parseConfig({ image: section, http }, ".").image;
+  const defaults = image({}, { workers: 3, timeout: "12s" });
+  assert.equal(defaults.maxJobBytes, 512 * 2 ** 20);
+  assert.equal(defaults.maxInflightJobBytes, 2 * 3 * 512 * 2 ** 20);
+  // Uninterruptible calls are planned against http.timeout.
+  assert.equal(defaults.timeoutMs, 12_000);
+  assert.equal(image({ maxJobBytes: 1 }).maxJobBytes, 1);
+  assert.equal(image({ maxJobBytes: 2 ** 31, maxInflightJobBytes: 2 ** 31 }).maxJobBytes, 2 ** 31);
+  for (const bad of [0, -1, 1.5, "1GB", 2 ** 53]) {
+    assert.throws(() => image({ maxJobBytes: bad }), /"image\.maxJobBytes" must be an integer/);
+  }
+  // The budget holds at least one job of the largest size.
+  assert.throws(
+    () => image({ maxJobBytes: 1000, maxInflightJobBytes: 999 }),
+    /"image\.maxInflightJobBytes" must be an integer from 1000/,
+  );
+  assert.equal(image({ maxJobBytes: 1000, maxInflightJobBytes: 1000 }).maxInflightJobBytes, 1000);
+});

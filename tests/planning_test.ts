@@ -4,7 +4,7 @@
 // quiet right after the answer; the next request is served. One child server per backend, with
 // the example watermark (the 400x400 logo at scale 0.2) and the same image at scale 1.
 import assert from "node:assert/strict";
-import { encode, photoLike } from "./helpers.ts";
+import { encode, photoLike, startTestServer } from "./helpers.ts";
 import {
   backendNames,
   type ChildServer,
@@ -37,9 +37,12 @@ interface Row {
   allowed: (backend: string) => number[];
 }
 
+/** A job that finishes: served, or a 503 at the deadline on a machine too busy for it. */
+const finishes = () => [200, 503];
+
 const rows: Row[] = [
-  { path: "s,100000x1,wm,logo/png/files/photo.jpg", allowed: () => [200] },
-  { path: "s,30000x1,wm,full/png/files/photo.jpg", allowed: () => [200] },
+  { path: "s,100000x1,wm,logo/png/files/photo.jpg", allowed: finishes },
+  { path: "s,30000x1,wm,full/png/files/photo.jpg", allowed: finishes },
   {
     path: "s,100000x1,wm,full/png/files/photo.jpg",
     limit: /image\.maxOutputPixels/,
@@ -55,9 +58,8 @@ const rows: Row[] = [
     limit: /http\.timeout|image\.maxJobBytes/,
     allowed: () => [400],
   },
-  // Debian's ImageMagick policy refused this one (422 "cache resources exhausted"). A blur of
-  // 16 MP takes seconds of CPU on this machine: a 503 at the deadline is a finish too.
-  { path: "b,2/jpeg/files/big.jpg", allowed: () => [200, 503] },
+  // Debian's ImageMagick policy refused this one (422 "cache resources exhausted").
+  { path: "b,2/jpeg/files/big.jpg", allowed: finishes },
 ];
 
 /** The answer to `path`, how long it took, and the server's peak RSS while it ran. */
@@ -123,3 +125,35 @@ for (const backend of await backendNames()) {
     );
   });
 }
+
+Deno.test("planning: concurrent jobs are admitted against image.maxInflightJobBytes, the rest 503 before work", async () => {
+  // s,1000x1000/png plans 1000² × (4 + 8) bytes for its encode: 12 MB. Two fit in 30 MB, three
+  // do not; the pool itself has room for all (two workers, a queue).
+  const server = await startTestServer({ "photo.jpg": files["photo.jpg"] }, {
+    http: { workers: 2, queue: 8 },
+    image: { maxJobBytes: 20_000_000, maxInflightJobBytes: 30_000_000 },
+    caches: { result: 0 },
+  });
+  try {
+    const answers = await Promise.all(
+      [1000, 1001, 1002].map(async (side) => {
+        const response = await fetch(`${server.url}/s,${side}x${side}/png/files/photo.jpg`);
+        return { status: response.status, text: response.ok ? "" : await response.text() };
+      }),
+    );
+    const refused = answers.filter((answer) => answer.status === 503);
+    assert.equal(
+      answers.filter((answer) => answer.status === 200).length,
+      2,
+      JSON.stringify(answers),
+    );
+    assert.equal(refused.length, 1, JSON.stringify(answers));
+    assert.match(refused[0].text, /image\.maxInflightJobBytes/);
+    // The bytes come back: the next one is served.
+    const next = await fetch(`${server.url}/s,1003x1003/png/files/photo.jpg`);
+    await next.body?.cancel();
+    assert.equal(next.status, 200);
+  } finally {
+    await server.close();
+  }
+});

@@ -17,6 +17,14 @@ export interface PlannedSizes {
   output: Size;
 }
 
+/**
+ * The outputs refused up front when their encode alone cannot finish within the timeout: one
+ * WebAssembly or library call each on every backend, and the slowest per pixel. A PNG or JPEG
+ * that long is not refused (a deadline stops the steps before it, and short timeouts are how
+ * heavy requests are tried); the worker starts it only when it fits before the deadline.
+ */
+const REFUSED_FOR_TIME: ReadonlySet<EncodedType> = new Set(["avif", "webp"]);
+
 const MiB = 1024 * 1024;
 const area = (size: Size) => size.width * size.height;
 const mib = (bytes: number) => `${Math.ceil(bytes / MiB)} MiB`;
@@ -50,9 +58,9 @@ function candidates(format: OutputFormat, fitting: ReadonlySet<EncodedType>, fra
 /**
  * Plans what a job costs before anything is decoded, and refuses what it cannot afford:
  *
- * - time: each encode that nothing can stop once started (see lib/image/codec_costs.ts) must
- *   plan to finish within `timeoutMs` (`http.timeout`), since a deadline passing inside it
- *   cannot end it. The source's decode is not refused for its time (a source is what it is;
+ * - time: an AVIF or WebP encode, which nothing can stop once started (see
+ *   lib/image/codec_costs.ts), must plan to finish within `timeoutMs` (`http.timeout`), since a
+ *   deadline passing inside it cannot end it. The source's decode is not refused for its time (a source is what it is;
  *   `maxSourcePixels` bounds it): its planned time, `decodeMs`, lets the worker give up before
  *   starting it when the deadline is nearer (see `runTransform`);
  * - memory: the job's peak, the largest of its stages: the decode (the decoded image and the
@@ -112,7 +120,7 @@ export function planCosts(
     const encoder = codecCost(backend, "encode", type);
     const ms = encodeMs(backend, type, pixels);
     const encode = pixels * (held + (encoder?.bytesPerPixel ?? 0));
-    const problem = ms > maxMs
+    const problem = ms > maxMs && REFUSED_FOR_TIME.has(type)
       ? overTime(ms, `Encoding the ${sizeOf(output)} result as ${type}`)
       : encode > maxBytes
       ? overMemory(encode, `Encoding the ${sizeOf(output)} result as ${type}`)
