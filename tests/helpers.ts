@@ -17,6 +17,9 @@ export type Rgba = [number, number, number, number];
 
 /** For filters applied outside a job: no watermark images came along. */
 export const noOverlays: ApplyContext = {
+  overlaySize: (name) => {
+    throw new Error(`No image for watermark "${name}" in this test`);
+  },
   overlay: (name) => Promise.reject(new Error(`No image for watermark "${name}" in this test`)),
 };
 

@@ -5,7 +5,8 @@ import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";
 import { encodeAvif } from "../image/avif.ts";
 import { type MagickLibrary, openMagick } from "./library.ts";
-import { applyLimits, type MagickLimits, policySideLimit } from "./limits.ts";
+import { applyLimits, type MagickLimits, policySideLimit, resourceLimits } from "./limits.ts";
+import { withProjectPolicy } from "./policy.ts";
 
 /**
  * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
@@ -25,7 +26,9 @@ export function createMagickBackend(
   limits: MagickLimits,
   workers = 1,
 ): Backend {
-  const api = openMagick(library);
+  const api = library === "imagemagick"
+    ? withProjectPolicy(resourceLimits(limits, workers), () => openMagick(library))
+    : openMagick(library);
   applyLimits(api, limits, workers);
   return {
     name: library,
