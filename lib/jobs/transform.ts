@@ -7,6 +7,7 @@ import { type OutputFormat, resolveFormat } from "../image/formats.ts";
 import { checkEncoded } from "../image/encoded.ts";
 import { probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
+import { describeResult } from "./info.ts";
 import { filterOf, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
 
@@ -35,7 +36,7 @@ function applyContext(backend: Backend, task: Transform): ApplyContext {
       const format = sniffFormat(bytes);
       if (!format) {
         throw new Unprocessable(
-          `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP or BMP image`,
+          `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image`,
         );
       }
       const { width, height } = probeImage(bytes, format);
@@ -66,9 +67,10 @@ export async function runTransform(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image");
   }
-  const plan = planTransform(task, probeImage(bytes, format), task.limits, backend);
+  const probed = probeImage(bytes, format);
+  const plan = planTransform(task, probed, task.limits, backend);
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
     allFrames: plan.allFrames,
@@ -82,6 +84,10 @@ export async function runTransform(
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
     cancel.check();
+    if (task.format.type === "info") {
+      const source = { format, probed, bytes: bytes.length };
+      return await describeResult(canvas, plan.output, source, task.format.blurhashComponents);
+    }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {

@@ -15,8 +15,12 @@ import {
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
 
-/** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
+/**
+ * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
+ * reaches the library already decoded, as PAM (see `avifAsPam`).
+ */
 const coders: Record<SourceFormat, string> = {
+  avif: "PAM",
   jpeg: "JPEG",
   png: "PNG",
   gif: "GIF",
