@@ -73,13 +73,14 @@ export const maxSides: ReadonlyMap<EncodedType, number> = new Map([
 
 /**
  * The most pixels an encoder may be given where the encode is one WebAssembly call nothing
- * can interrupt: it must end well within `http.timeout`'s default (30 s), so the worker is
- * free soon after a 503. JPEG XL at effort 3 (lib/image/jxl.ts) cost 0.2–0.5 µs a pixel
- * here (a flat 10 MP image 2.1 s, the bench photo at 3 MP 1.6 s): 10 MP is 2–5 s. Formats not
+ * can interrupt, so that it ends well within `http.timeout`'s default (30 s) and the worker is
+ * free soon after a 503. JPEG XL at effort 3 (lib/image/jxl.ts), measured on this 2-core
+ * machine under load: the bench photo at 3 MP 1.6 s (0.5 µs a pixel); noise, its worst case,
+ * 1.2–1.4 µs a pixel, so 4–6 s and a ~340 MB peak at 2^22 pixels (2048x2048). Formats not
  * listed are stopped by the job's cancellation, or cost too little to matter.
  */
 export const maxEncodePixels: ReadonlyMap<EncodedType, number> = new Map([
-  ["jxl", 10_000_000],
+  ["jxl", 2 ** 22],
 ]);
 
 /**

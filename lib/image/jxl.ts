@@ -17,20 +17,23 @@ interface JxlModule {
   ): Uint8Array | null;
 }
 
-let ready: Promise<JxlModule> | undefined;
+let encoder: Promise<JxlModule> | undefined;
 
 /**
- * Compiles libjxl's single-threaded WASM encoder once per worker, from the package's own
- * file. The package's `encode.js` would pick its multi-threaded build under Deno, which
- * starts threads of its own; the pool gives each worker one thread.
+ * libjxl's single-threaded WASM encoder, compiled and instantiated once per worker from the
+ * package's own file (the package's `encode.js` would pick its multi-threaded build under
+ * Deno, which starts threads of its own). One instance for good: its memory only grows, to
+ * ~340 MB for the largest image allowed (`maxEncodePixels`), and stays there, where a fresh
+ * instance per image measured 700–900 MB at times for repeated large encodes, waiting for the
+ * garbage collector.
  */
 function loadEncoder(): Promise<JxlModule> {
-  ready ??= (async () => {
+  encoder ??= (async () => {
     const url = new URL(import.meta.resolve("@jsquash/jxl/codec/enc/jxl_enc.wasm"));
     const module = await WebAssembly.compile(await Deno.readFile(url));
     return await initEmscriptenModule(jxlEncoder, module) as JxlModule;
   })();
-  return ready;
+  return encoder;
 }
 
 /**
@@ -40,13 +43,13 @@ function loadEncoder(): Promise<JxlModule> {
  * @throws {Error} when the encoder fails
  */
 export async function encodeJxl(bitmap: Bitmap, quality: number): Promise<Uint8Array<ArrayBuffer>> {
-  const encoder = await loadEncoder();
+  const jxl = await loadEncoder();
   const data = new Uint8ClampedArray(
     bitmap.data.buffer,
     bitmap.data.byteOffset,
     bitmap.width * bitmap.height * 4,
   );
-  const out = encoder.encode(data, bitmap.width, bitmap.height, {
+  const out = jxl.encode(data, bitmap.width, bitmap.height, {
     effort: JXL_EFFORT,
     quality,
     progressive: false,
