@@ -2,8 +2,14 @@ import type { ApplyContext } from "../../filters/filter.ts";
 import type { Backend } from "../image/backend.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import { Unprocessable } from "../errors.ts";
-import { type OutputFormat, resolveFormat } from "../image/formats.ts";
+import { Unavailable, Unprocessable } from "../errors.ts";
+import type { Size } from "../image/bitmap.ts";
+import {
+  type EncodedType,
+  type OutputFormat,
+  resolveFormat,
+  worstEncodeMsPerPixel,
+} from "../image/formats.ts";
 import { checkEncoded } from "../image/encoded.ts";
 import { probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
@@ -25,6 +31,26 @@ export interface Transform {
   overlays?: Readonly<Record<string, Uint8Array>>;
   /** When the request gives up (`Date.now()` milliseconds), for backends that can stop then. */
   deadline?: number;
+}
+
+/**
+ * Refuses to start an encode nothing can interrupt (one WebAssembly call) when, at its worst
+ * speed, it would run past the request's deadline: the client would get its 503 while the
+ * worker kept a core busy for seconds.
+ *
+ * @throws {Unavailable} when too little time is left
+ */
+function startsInTime(format: OutputFormat, size: Size, deadline?: number): void {
+  const perPixel = worstEncodeMsPerPixel.get(format.type as EncodedType);
+  if (perPixel === undefined || deadline === undefined) return;
+  const needed = size.width * size.height * perPixel;
+  if (Date.now() + needed > deadline) {
+    throw new Unavailable(
+      `Too little time is left to encode a ${size.width}x${size.height} ${format.type} (up to ${
+        Math.ceil(needed)
+      } ms): try again shortly`,
+    );
+  }
 }
 
 /** What filters may use while they run: the watermark images that came with the task. */
@@ -89,6 +115,7 @@ export async function runTransform(
       return await describeResult(canvas, plan.output, source, task.format.blurhashComponents);
     }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
+    startsInTime(output, plan.output, task.deadline);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();
