@@ -3,11 +3,12 @@ import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
 import { type Config, ConfigError } from "./config/config.ts";
-import { Admissions } from "./http/admission.ts";
-import { Deadlines } from "./http/deadlines.ts";
-import { parseContextOf, type ServerDeps } from "./http/deps.ts";
+import { Admissions } from "./flow/admission.ts";
+import { Deadlines } from "./flow/deadlines.ts";
+import { parseContextOf } from "./flow/deps.ts";
+import { RequestMemo } from "./flow/request_memo.ts";
+import type { ServerDeps } from "./http/deps.ts";
 import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
-import { RequestMemo } from "./http/request_memo.ts";
 import { createHandler, createMetricsHandler } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { type PoolOptions, WorkerPool } from "./pool/pool.ts";
@@ -162,13 +163,14 @@ export async function startApp(
       { entries: next.caches.source, bytes: next.caches.sourceBytes },
       next.image.maxSourceBytes,
       held,
+      next.caches.memoBytes,
     );
     return {
       ...shared,
       config: next,
       loadedAt: new Date(),
       parseContext: parseContextOf(next),
-      memo: new RequestMemo(next.image, pool.identity),
+      memo: new RequestMemo(next.image, pool.identity, next.caches.memoBytes),
       sources,
     };
   }

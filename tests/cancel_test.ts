@@ -11,10 +11,13 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
 import { join } from "node:path";
 import {
+  bigJpeg,
   cpuOfStat,
   encode,
   photoLike,
+  processCpu,
   pureDecodeCpu,
+  quiet,
   skipWithout,
   startBackendServer,
   startTestServer,
@@ -23,10 +26,6 @@ import {
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 const magickBackends = ["imagemagick", "graphicsmagick"] as const;
 
-/** CPU seconds process `pid` has used so far, all of its threads together. */
-function processCpu(pid: number): number {
-  return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
-}
 
 /** CPU seconds used so far by each Web Worker thread (Deno names them "worker-N") of `pid`. */
 function workerThreadCpu(pid: number): Map<string, number> {
@@ -56,18 +55,6 @@ function peakRssMiB(): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Waits until process `pid` is idle (its workers and the spare started): under 30 ms of CPU in
- * each of three 300 ms windows in a row.
- */
-async function quiet(pid: number): Promise<void> {
-  for (let i = 0, calm = 0; i < 200 && calm < 3; i++) {
-    const before = processCpu(pid);
-    await sleep(300);
-    calm = processCpu(pid) - before < 0.03 ? calm + 1 : 0;
-    if (i === 199) throw new Error("the server never became idle");
-  }
-}
 
 /** A server in its own process, whose CPU and threads are its alone. */
 interface ServerProcess {
@@ -137,20 +124,6 @@ async function startServerProcess(
 }
 
 /** A smooth 4096x4096 picture as a JPEG, made quickly (no per-pixel callback). */
-async function bigJpeg(): Promise<Uint8Array> {
-  const side = 4096;
-  const bitmap = createBitmap(side, side);
-  const d = bitmap.data;
-  for (let y = 0, p = 0; y < side; y++) {
-    for (let x = 0; x < side; x++, p += 4) {
-      d[p] = 128 + 100 * Math.sin(x / 37);
-      d[p + 1] = 128 + 90 * Math.sin((x + y) / 71);
-      d[p + 2] = 128 + 80 * Math.cos(y / 29);
-      d[p + 3] = 255;
-    }
-  }
-  return await encodeBitmap(bitmap, { type: "jpeg", quality: 80 });
-}
 
 /**
  * The runaway of issue 12: `b,50` eight times on a 4096x4096 JPEG. Debian's ImageMagick policy

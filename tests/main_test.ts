@@ -22,6 +22,7 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
       /"backend" must be one of "pure", "imagemagick", "graphicsmagick", "vips"/,
     ],
     [{ filters: [{ name: "s", definition: "gs" }] }, /Preset "s" shadows the filter "s"/],
+    [{ filters: [{ name: "none", definition: "gs" }] }, /Preset name "none" is the empty chain/],
     [
       { filters: [{ name: "x", definition: "s,0x0" }] },
       /"filters\[0\]\.definition": Cannot parse resize/,

@@ -7,7 +7,7 @@ import type { ImageLimits } from "../image/limits.ts";
 import type { SigningKey } from "../jobs/signature.ts";
 import { substituteEnv } from "./env.ts";
 import { parseSigningKey } from "../jobs/signature.ts";
-import { parseChain, type Step } from "../jobs/url.ts";
+import { noFilters, parseChain, type Step } from "../jobs/url.ts";
 
 export { ConfigError };
 
@@ -84,6 +84,11 @@ export interface Config {
     resultDirBytes: number;
     /** The storage that holds the results shared by every instance. */
     shared?: string;
+    /**
+     * Bytes each table keyed by client text may hold: the request memo (parsed URLs and their
+     * last result identities) and the sources' last confirmed validators.
+     */
+    memoBytes: number;
   };
   backend: BackendName;
   security: SecurityConfig;
@@ -154,6 +159,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
     resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
     shared: cachesReader.optionalString("shared"),
+    memoBytes: cachesReader.integer("memoBytes", 4 * MiB, 0, 1024 * MiB),
   };
   cachesReader.rejectUnknown();
   if (caches.shared !== undefined && !storages.some((s) => s.name === caches.shared)) {
@@ -361,6 +367,7 @@ function readPresets(
   for (const entry of entries) {
     const name = entry.string("name");
     if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);
+    if (name === noFilters) throw new ConfigError(`Preset name "${name}" is the empty chain's`);
     if (presets.has(name)) throw new ConfigError(`Preset "${name}" is defined twice`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) {
       throw new ConfigError(`Preset name "${name}" may use only letters, digits, "_" and "-"`);

@@ -1,3 +1,4 @@
+import { elide } from "./error_response.ts";
 import { BadRequest } from "../errors.ts";
 
 /** A Host header as RFC 9110 allows it: a name or address, an optional port; no path. */
@@ -17,10 +18,16 @@ export function requestPath(request: Request): string {
   return new URL(request.url).pathname;
 }
 
-/** The path for the access log: the request line's, or "-" when the request is malformed. */
+/** Longest path written to the access log: a client's 60 KB URL must not fill the log. */
+const MAX_LOGGED_PATH = 2048;
+
+/**
+ * The path for the access log: the request line's (shortened in the middle past
+ * `MAX_LOGGED_PATH`), or "-" when the request is malformed.
+ */
 export function loggedPath(request: Request): string {
   try {
-    return new URL(request.url).pathname;
+    return elide(new URL(request.url).pathname, MAX_LOGGED_PATH);
   } catch {
     return "-";
   }

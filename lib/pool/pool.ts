@@ -1,7 +1,7 @@
 import type { BackendName } from "../config/config.ts";
 import { cancelJob, createCancelFlag } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import { HttpError, Unavailable } from "../errors.ts";
+import { HttpError, TimedOut, Unavailable } from "../errors.ts";
 import { buildVersion } from "./build_version.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Interrupter, interrupterOf } from "./backends.ts";
@@ -32,7 +32,8 @@ export class WorkerFailure extends HttpError {
   }
 }
 
-interface Job {
+/** A transform waiting for, or running on, a worker. */
+interface QueuedJob {
   id: number;
   task: Transform;
   bytes: Uint8Array;
@@ -50,7 +51,7 @@ interface Started {
 
 interface Slot extends Started {
   /** The job the worker runs, until the worker answers it, even after it was cancelled. */
-  job?: Job;
+  job?: QueuedJob;
   /** Set while the job was cancelled and the worker has not answered yet. */
   stopping?: { timer: ReturnType<typeof setTimeout>; stuck: boolean };
 }
@@ -89,7 +90,7 @@ let lastJobId = 0;
  */
 export class WorkerPool {
   readonly #slots: Slot[] = [];
-  readonly #queue: Job[] = [];
+  readonly #queue: QueuedJob[] = [];
   /** A started, idle worker kept ready to replace a crashed one at once. */
   #spare?: Started;
   #spawning = 0;
@@ -197,7 +198,7 @@ export class WorkerPool {
    * hold the source.
    */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     try {
       return this.admit().run(task, bytes, signal);
     } catch (error) {
@@ -230,10 +231,10 @@ export class WorkerPool {
   }
 
   #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
     return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
-      const job: Job = { id: ++lastJobId, task, bytes, signal, resolve, reject };
+      const job: QueuedJob = { id: ++lastJobId, task, bytes, signal, resolve, reject };
       const onAbort = () => this.#abort(job);
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
@@ -269,8 +270,8 @@ export class WorkerPool {
   }
 
   /** The caller's deadline passed: answer it now, and ask the worker to stop the job. */
-  #abort(job: Job): void {
-    job.reject(timeoutError());
+  #abort(job: QueuedJob): void {
+    job.reject(new TimedOut());
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) {
       this.#queue.splice(queued, 1);
@@ -311,7 +312,7 @@ export class WorkerPool {
       if (!job || !("id" in data) || data.id !== job.id) return;
       this.#finish(slot);
       if (data.type === "done") job.resolve(data.bytes);
-      else if (data.type === "cancelled") job.reject(timeoutError());
+      else if (data.type === "cancelled") job.reject(new TimedOut());
       else if (data.type === "error" && data.internal) {
         job.reject(new WorkerFailure(data.error.message));
       } else if (data.type === "error") {
@@ -406,8 +407,4 @@ export class WorkerPool {
       worker.postMessage(init);
     });
   }
-}
-
-function timeoutError(): Unavailable {
-  return new Unavailable("The request timed out: try again shortly");
 }

@@ -71,7 +71,7 @@ function defaults(filter) {
  * `{kind: "preset", name}` or `{kind: "unknown", token}`.
  */
 function parseChain(text) {
-  const tokens = text === "" ? [] : text.split(",");
+  const tokens = text === "" || text === "none" ? [] : text.split(",");
   const parsed = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
@@ -306,7 +306,8 @@ async function refresh() {
   };
   try {
     const [resultUrl, sourceUrl] = await Promise.all([
-      urlFor($("chain").value, formatText()),
+      // An empty chain converts only: the server spells it `none`.
+      urlFor($("chain").value.trim() || "none", formatText()),
       urlFor(info.sourceChain, "auto"),
     ]);
     if (mine !== generation) return;

@@ -5,7 +5,7 @@ import type { Job } from "../jobs/url.ts";
 import type { Watermark } from "../../filters/watermark.ts";
 
 /** The watermarks a job's chain names, each once. */
-function watermarksOf(job: Job): Watermark[] {
+export function watermarksOf(job: Job): Watermark[] {
   const byName = new Map<string, Watermark>();
   for (const step of job.chain) {
     if (step.name === "wm") byName.set((step.params as Watermark).name, step.params as Watermark);
