@@ -72,7 +72,10 @@ Deno.test("main: a shared-cache policy behind a token is logged as a warning at 
 Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
   const help = await spawn(["-h"]).output();
   assert.equal(help.code, 0);
-  assert.match(new TextDecoder().decode(help.stdout), /-cfg FILE/);
+  const usage = new TextDecoder().decode(help.stdout);
+  assert.match(usage, /-cfg FILE/);
+  assert.match(usage, /-debug +add the expanded filter chain/, "says what -debug adds");
+  assert.match(usage, /logged either way/, "lines are logged without -debug too");
   const file = await writeConfig({ http: { host: "127.0.0.1", port: 0 }, backend: "nope" });
   const bad = await spawn(["--cfg", file, "-debug"]).output();
   assert.equal(bad.code, 1);
@@ -142,4 +145,37 @@ Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", asy
     await child.status;
     await child.stderr.cancel();
   }
+});
+
+Deno.test("main: dev.ts restarts the server on a change and ends, server and all, on SIGTERM", async () => {
+  const file = await writeConfig({ http: { host: "127.0.0.1", port: 0 } });
+  const dev = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../dev.ts", import.meta.url).pathname, "-cfg", file, "-debug"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = dev.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const waitFor = async (pattern: RegExp, after: number) => {
+    while (!pattern.test(seen.slice(after))) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`dev.ts ended early: ${seen}`);
+      seen += value;
+    }
+    return pattern.exec(seen.slice(after))!;
+  };
+  await waitFor(/listening on/, 0);
+  const mark = seen.length;
+  await Deno.writeTextFile(file, await Deno.readTextFile(file)); // a save without a change
+  await waitFor(/restarting/, mark);
+  const url = (await waitFor(/listening on (http:\/\/\S+)/, mark))[1];
+  assert.equal((await fetch(url.replace("/impressionist", "/health"))).status, 200);
+  dev.kill("SIGTERM");
+  const timeout = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 15_000));
+  const ended = await Promise.race([dev.status, timeout]);
+  if (ended === "hung") dev.kill("SIGKILL");
+  assert.notEqual(ended, "hung", "dev.ts still runs 15 s after SIGTERM");
+  assert.equal((ended as Deno.CommandStatus).code, 0);
+  await assert.rejects(fetch(url.replace("/impressionist", "/health")), "the server is gone too");
+  await reader.cancel();
 });

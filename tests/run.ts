@@ -19,6 +19,8 @@ export interface FileResult {
   /** Why tests were skipped, from the `skipped: …` lines the helpers print. */
   skips: string[];
   seconds: number;
+  /** CPU seconds (user + system) of the file's process and every process it waited for. */
+  cpuSeconds: number;
   ok: boolean;
 }
 
@@ -36,19 +38,31 @@ export function testFiles(args: readonly string[]): string[] {
     .map((name) => join(testsDir, name));
 }
 
+// bash's `times` prints the CPU its children used (user, then system, on the second line), the
+// servers the tests start included: the figure that says what a file costs on a quiet machine.
+const withTimes = '"$0" "$@"; code=$?; times >&2; exit $code';
+const timesLine = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/gm;
+
 /** Runs one file's tests in a process of its own; prints its output when it ends. */
 async function runFile(file: string, flags: readonly string[]): Promise<FileResult> {
   const started = performance.now();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", ...flags, file],
+  const output = await new Deno.Command("bash", {
+    args: ["-c", withTimes, Deno.execPath(), "test", "--allow-all", ...flags, file],
     stdout: "piped",
     stderr: "piped",
     // Plain text, so the summary line can be read.
     env: { NO_COLOR: "1" },
   }).output();
   const seconds = (performance.now() - started) / 1000;
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  const stderr = new TextDecoder().decode(output.stderr);
+  const children = [...stderr.matchAll(timesLine)].at(-1);
+  const text = new TextDecoder().decode(output.stdout) +
+    (children ? stderr.slice(0, stderr.lastIndexOf("\n", children.index - 2) + 1) : stderr);
   await Deno.stdout.write(new TextEncoder().encode(text));
+  const cpuSeconds = children
+    ? Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 +
+      Number(children[4])
+    : 0;
   const counts = summary.exec(text);
   const failed = Number(counts?.[2] ?? 0);
   // A process that ended without its summary (a crash) counts as one failure.
@@ -60,6 +74,7 @@ async function runFile(file: string, flags: readonly string[]): Promise<FileResu
     ignored: Number(counts?.[3] ?? 0),
     skips: [...new Set([...text.matchAll(skipLine)].map((match) => match[1]))],
     seconds,
+    cpuSeconds,
     ok,
   };
 }
@@ -76,10 +91,13 @@ export async function runSuite(args: readonly string[]): Promise<FileResult[]> {
     }
   }));
   const minutes = (performance.now() - started) / 60_000;
-  console.log("\nseconds per file (two files at a time):");
+  console.log("\nper file, slowest first: wall seconds (two files at a time), CPU seconds");
   for (const result of [...results].sort((a, b) => b.seconds - a.seconds)) {
-    console.log(`  ${result.seconds.toFixed(1).padStart(6)}  ${basename(result.file)}`);
+    const wall = result.seconds.toFixed(1).padStart(6);
+    console.log(`  ${wall} ${result.cpuSeconds.toFixed(1).padStart(6)}  ${basename(result.file)}`);
   }
+  const cpu = results.reduce((total, result) => total + result.cpuSeconds, 0);
+  console.log(`CPU in all: ${(cpu / 60).toFixed(1)} min`);
   for (const result of results.filter((r) => !r.ok || r.failed > 0)) {
     console.log(`failed: ${result.file}`);
   }
