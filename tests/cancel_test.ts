@@ -7,7 +7,6 @@ import { cancelJob, Cancelled, CancelToken, createCancelFlag } from "../lib/imag
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import type { MagickCanvas } from "../lib/magick/canvas.ts";
-import { encodeBitmap } from "../lib/pure/encode.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
 import { join } from "node:path";
 import {
@@ -25,7 +24,6 @@ import {
 
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 const magickBackends = ["imagemagick", "graphicsmagick"] as const;
-
 
 /** CPU seconds used so far by each Web Worker thread (Deno names them "worker-N") of `pid`. */
 function workerThreadCpu(pid: number): Map<string, number> {
@@ -54,7 +52,6 @@ function peakRssMiB(): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 
 /** A server in its own process, whose CPU and threads are its alone. */
 interface ServerProcess {
