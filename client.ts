@@ -317,7 +317,7 @@ export interface ImageInfoOptions extends Omit<ImageUrlOptions, "format" | "chai
  * ```
  */
 export function imageInfo(options: ImageInfoOptions): Promise<string> {
-  const { chain = "none", ...rest } = options;
+  const { chain = none, ...rest } = options;
   return imageUrl({ ...rest, chain, format: "info" });
 }
 

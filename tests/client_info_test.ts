@@ -51,6 +51,10 @@ Deno.test("imageInfo() builds the info URL, signed like imageUrl, that the serve
     });
     const answer = await (await fetch(url)).json();
     assert.deepEqual([answer.width, answer.height], [60, 40]);
+    const source = await imageInfo({ base, storage: "files", path: "photo.png", ...keys });
+    assert.match(source, /\/none\/info\/files\/photo\.png$/);
+    const whole = await (await fetch(source)).json();
+    assert.deepEqual([whole.width, whole.height], [120, 80]);
     assert.match(placeholderDataUrl(answer.thumbhash), /^data:image\/png;base64,/);
   } finally {
     await server.close();
