@@ -9,6 +9,7 @@ import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
+import { benchInfo } from "./info.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 import { runDecodeHintPolicy } from "./decode_hint.ts";
 import { runWorkloads } from "./workloads.ts";
@@ -61,6 +62,7 @@ for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(3
 
 await benchEncoders(quick ? 5 : 20);
 await benchFormats(quick ? 3 : 9, backends);
+await benchInfo(quick ? 3 : 7, backends);
 
 console.log("\n## Whole requests through the server (2 workers, source and result caches off)");
 const results = new Map<string, LoadResult>();

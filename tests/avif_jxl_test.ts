@@ -126,22 +126,6 @@ async function fetchBytes(server: TestServer, path: string, accept?: string) {
   return { response, body: new Uint8Array(await response.arrayBuffer()) };
 }
 
-/** Decodes a JPEG XL with libjxl's own djxl, to PNG. */
-async function djxl(bytes: Uint8Array): Promise<Uint8Array> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeFile(join(dir, "in.jxl"), bytes);
-    const { success, stderr } = await new Deno.Command("djxl", {
-      args: [join(dir, "in.jxl"), join(dir, "out.png")],
-      stdout: "null",
-    }).output();
-    assert.ok(success, new TextDecoder().decode(stderr));
-    return await Deno.readFile(join(dir, "out.png"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   Deno.test(`AVIF in and JPEG XL out on the ${backend} backend`, async () => {
     const server = await startBackendServer(files, backend, {
@@ -196,8 +180,7 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
       assert.equal(jxl.response.headers.get("content-type"), "image/jxl");
       assert.equal(sniffEncoded(jxl.body), "jxl");
       if (await requireCommand("djxl")) {
-        const png = await djxl(jxl.body);
-        const decoded = await decode(png);
+        const decoded = await decode(jxl.body);
         assert.deepEqual([decoded.width, decoded.height], [60, 40]);
         const drift = mean(decoded.data).map((v, c) => Math.abs(v - mean(original.data)[c]));
         assert.ok(Math.max(...drift) < 4, `colours kept through JPEG XL: ${drift}`);
