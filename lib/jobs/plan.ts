@@ -83,6 +83,8 @@ export function planTransform(
   const transposed = upright.length > 0 && isTransposed(source.orientation);
   const hint: DecodeHint | undefined = minSize && {
     minSize: transposed ? { width: minSize.height, height: minSize.width } : minSize,
+    // `info` samples the result at 100 px: no margin against aliasing is needed for that.
+    ...(request.format.type === "info" ? { margin: 1 } : {}),
   };
   return {
     chain,

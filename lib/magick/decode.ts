@@ -44,8 +44,8 @@ const HINT_MARGIN = 2;
 function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
   const stored = probeImage(bytes, "jpeg");
   return {
-    width: Math.min(hint.minSize.width * HINT_MARGIN, stored.width),
-    height: Math.min(hint.minSize.height * HINT_MARGIN, stored.height),
+    width: Math.min(hint.minSize.width * (hint.margin ?? HINT_MARGIN), stored.width),
+    height: Math.min(hint.minSize.height * (hint.margin ?? HINT_MARGIN), stored.height),
   };
 }
 

@@ -102,8 +102,8 @@ async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): P
   const frame = hint
     ? codec.decode(
       bytes,
-      Math.ceil(hint.minSize.width * HINT_MARGIN),
-      Math.ceil(hint.minSize.height * HINT_MARGIN),
+      Math.ceil(hint.minSize.width * (hint.margin ?? HINT_MARGIN)),
+      Math.ceil(hint.minSize.height * (hint.margin ?? HINT_MARGIN)),
     )
     : codec.decode(bytes);
   const { width, height, format, buffer } = frame;
