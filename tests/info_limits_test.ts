@@ -2,7 +2,7 @@
 // backend in a process of its own, so its memory and CPU are read from /proc.
 import assert from "node:assert/strict";
 import { backendNames, cpuDuring, startBackendChild } from "./child_server.ts";
-import { encode, photoLike, pureDecodeCpu } from "./helpers.ts";
+import { decode, encode, photoLike, pureDecodeCpu } from "./helpers.ts";
 
 const MiB = 2 ** 20;
 /** 2048x2048: exactly JPEG XL's pixel limit (2^22). */
@@ -26,6 +26,12 @@ for (const backend of await backendNames()) {
       const over = await fetchStatus(`${server.url}/s,2049x2048/jxl/files/big.jpg`);
       assert.equal(over.status, 400, over.text);
       assert.match(over.text, /"jxl" allows at most 4194304 pixels/);
+      // The longest side a URL can ask for (100000) is within JPEG XL's (131328, planned and
+      // tested at ±1 in avif_jxl_test.ts), and djxl reads it back at that size.
+      const thin = await fetch(`${server.url}/s,100000x1/jxl/files/big.jpg`);
+      const decoded = await decode(new Uint8Array(await thin.arrayBuffer()));
+      assert.equal(thin.status, 200);
+      assert.deepEqual([decoded.width, decoded.height], [100000, 1]);
       const info = await fetchStatus(`${server.url}/s,2048x2048,b,2/info/files/big.jpg`);
       assert.equal(info.status, 200, info.text);
       const peak = server.peakRss() / MiB;

@@ -190,3 +190,27 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
     }
   });
 }
+
+Deno.test("info and jxl in the format segment: qualities and their boundaries", async () => {
+  const { parseFormat } = await import("../lib/jobs/url.ts");
+  assert.deepEqual(parseFormat("info", 75), { type: "info", quality: 75 });
+  assert.throws(() => parseFormat("info,80", 75), /Format "info" takes no quality/);
+  assert.deepEqual(parseFormat("jxl", 75), { type: "jxl", quality: 75 });
+  for (const q of ["1", "100"]) assert.equal(parseFormat(`jxl,${q}`, 75).quality, Number(q));
+  for (const q of ["0", "101", "65536", "2147483648", "-1", "1e2", ""]) {
+    assert.throws(() => parseFormat(`jxl,${q}`, 75), /expected jxl,Q with Q from 1 to 100/, q);
+  }
+});
+
+Deno.test("image.blurhashComponents: XxY with 1..9 each, 4x3 by default", async () => {
+  const { parseConfig } = await import("../lib/config/config.ts");
+  const components = (value?: string) =>
+    parseConfig({ image: value === undefined ? {} : { blurhashComponents: value } }, ".").image
+      .blurhashComponents;
+  assert.deepEqual(components(), { x: 4, y: 3 });
+  assert.deepEqual(components("1x1"), { x: 1, y: 1 });
+  assert.deepEqual(components("9x9"), { x: 9, y: 9 });
+  for (const bad of ["0x3", "10x3", "4x0", "4x", "4x3x2", "65536x1", " 4x3"]) {
+    assert.throws(() => components(bad), /image\.blurhashComponents.*1 to 9/, bad);
+  }
+});
