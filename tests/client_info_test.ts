@@ -60,3 +60,24 @@ Deno.test("imageInfo() builds the info URL, signed like imageUrl, that the serve
     await server.close();
   }
 });
+
+Deno.test("playground: /playground/placeholder draws a ThumbHash, or says what is wrong", async () => {
+  const server = await startTestServer({}, { http: { playground: true } });
+  try {
+    const origin = server.url.replace(/\/impressionist$/, "");
+    const hash = rgbaToThumbHash(8, 4, new Uint8Array(8 * 4 * 4).fill(200));
+    const thumbhash = btoa(String.fromCharCode(...hash));
+    const good = await fetch(
+      `${origin}/playground/placeholder?thumbhash=${encodeURIComponent(thumbhash)}`,
+    );
+    assert.equal(good.status, 200);
+    assert.equal((await good.json()).url, thumbHashToDataURL(hash));
+    for (const query of ["", "?thumbhash=", "?thumbhash=%25%25", "?thumbhash=AAA%3D"]) {
+      const bad = await fetch(`${origin}/playground/placeholder${query}`);
+      assert.equal(bad.status, 400, query);
+      await bad.body?.cancel();
+    }
+  } finally {
+    await server.close();
+  }
+});
