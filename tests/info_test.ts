@@ -214,3 +214,39 @@ Deno.test("image.blurhashComponents: XxY with 1..9 each, 4x3 by default", async 
     assert.throws(() => components(bad), /image\.blurhashComponents.*1 to 9/, bad);
   }
 });
+
+Deno.test("info: a result from the result directory is still JSON, under its own identity", async () => {
+  const results = await Deno.makeTempDir({ prefix: "impressionist-info-results-" });
+  const config = { caches: { resultDir: results, result: 0 } };
+  const path = "/none/info/files/photo.png";
+  try {
+    // The same file on both servers: its validator (size and time) is part of the identity.
+    const sameTime = (server: TestServer) => {
+      const time = new Date(Date.UTC(2026, 0, 1));
+      return Deno.utime(`${server.dir}/files/photo.png`, time, time);
+    };
+    const first = await startBackendServer(files, "pure", config);
+    let body: string, etag: string | null;
+    try {
+      await sameTime(first!);
+      const response = await fetch(`${first!.url}${path}`);
+      body = await response.text();
+      etag = response.headers.get("etag");
+    } finally {
+      await first!.close();
+    }
+    const second = await startBackendServer(files, "pure", config);
+    try {
+      await sameTime(second!);
+      const response = await fetch(`${second!.url}${path}`);
+      assert.equal(response.headers.get("x-cache"), "hit");
+      assert.equal(response.headers.get("content-type"), "application/json");
+      assert.equal(response.headers.get("etag"), etag);
+      assert.equal(await response.text(), body);
+    } finally {
+      await second!.close();
+    }
+  } finally {
+    await Deno.remove(results, { recursive: true });
+  }
+});
