@@ -10,6 +10,7 @@ import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchCodecCosts } from "./codec_costs.ts";
 import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
+import { benchInfo } from "./info.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 import { runDecodeHintPolicy } from "./decode_hint.ts";
 import { runWorkloads } from "./workloads.ts";
@@ -63,6 +64,7 @@ for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(3
 await benchEncoders(quick ? 5 : 20);
 await benchCodecCosts(quick, backends);
 await benchFormats(quick ? 3 : 9, backends);
+await benchInfo(quick ? 3 : 7, backends);
 
 console.log("\n## Whole requests through the server (2 workers, source and result caches off)");
 const results = new Map<string, LoadResult>();

@@ -90,7 +90,9 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       "webp",
       "gif",
       "avif",
+      "jxl",
       "auto",
+      "info",
     ]);
     assert.deepEqual(info.formats.find((f: { name: string }) => f.name === "webp"), {
       name: "webp",

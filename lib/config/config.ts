@@ -34,6 +34,10 @@ export interface ImageConfig extends ImageLimits {
   avifQuality: number;
   /** Whether `auto` may answer AVIF. */
   autoAvif: boolean;
+  /** Whether `auto` may answer JPEG XL, to clients whose `Accept` takes it. */
+  autoJxl: boolean;
+  /** BlurHash components across and down for `info`, from `"XxY"` (each 1..9). */
+  blurhashComponents: { x: number; y: number };
   /** The colour JPEG flattens transparency onto, `RRGGBB`. */
   background: string;
   autoOrient: boolean;
@@ -330,6 +334,20 @@ function readSecurity(r: ConfigReader): SecurityConfig {
 /** `image.maxJobBytes` by default: see docs/planning.md for how it was measured. */
 export const defaultJobBytes = 512 * MiB;
 
+/** `image.blurhashComponents`: `"XxY"`, the BlurHash's components across and down, 1..9 each. */
+function readComponents(r: ConfigReader): { x: number; y: number } {
+  const text = r.string("blurhashComponents", "4x3");
+  const match = /^([1-9])x([1-9])$/.exec(text);
+  if (!match) {
+    throw new ConfigError(
+      `"${
+        r.name("blurhashComponents")
+      }" must be XxY with X and Y from 1 to 9 (BlurHash's range), like "4x3", not "${text}"`,
+    );
+  }
+  return { x: Number(match[1]), y: Number(match[2]) };
+}
+
 /**
  * `image`, with `timeoutMs` (`http.timeout`) that uninterruptible codec calls are planned
  * against, and `workers`, whose jobs share the default in-flight job budget.
@@ -339,6 +357,8 @@ function readImage(r: ConfigReader, timeoutMs: number, workers: number): ImageCo
     quality: r.integer("quality", 75, 1, 100),
     avifQuality: r.integer("avifQuality", 50, 1, 100),
     autoAvif: r.boolean("autoAvif", false),
+    autoJxl: r.boolean("autoJxl", false),
+    blurhashComponents: readComponents(r),
     background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),

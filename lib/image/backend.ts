@@ -62,6 +62,12 @@ export interface Canvas {
 export interface DecodeHint {
   /** The decoder may return any size at least this large (keeping the aspect ratio). */
   minSize: Size;
+  /**
+   * How many times `minSize` a shrinking decoder should stay at least, so the resize after it
+   * still has pixels to average; the backend's own margin when absent. `info`, which only
+   * looks at a 100 px sample of the result, gives 1.
+   */
+  margin?: number;
 }
 
 export interface DecodeOptions {

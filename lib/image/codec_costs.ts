@@ -26,11 +26,21 @@ const cost = (nsPerPixel: number, bytesPerPixel: number): CodecCost => ({
 });
 
 /**
+ * Encoders that are the same WebAssembly build on every backend. JPEG XL at effort 3
+ * (lib/image/jxl.ts): 1.2–1.4 µs a pixel on noise, its worst case, and ~340 MB of WebAssembly
+ * memory at 2^22 pixels, measured by bench/formats.ts.
+ */
+const wasmEncoders: Table = {
+  "encode jxl": cost(2000, 85),
+};
+
+/**
  * `decode FORMAT` and `encode FORMAT` entries of one backend. vips decodes lazily: its whole
  * pipeline, the source's decode included, runs in its encode call.
  */
 const costs: Readonly<Record<string, Table>> = {
   pure: {
+    ...wasmEncoders,
     "decode jpeg": cost(100, 20),
     "decode png": cost(40, 12),
     "decode webp": cost(50, 12),
@@ -40,16 +50,19 @@ const costs: Readonly<Record<string, Table>> = {
     "encode avif": cost(450, 30),
   },
   imagemagick: {
+    ...wasmEncoders,
     "decode webp": cost(25, 18),
     "encode webp": cost(90, 10),
     "encode avif": cost(450, 34),
   },
   graphicsmagick: {
+    ...wasmEncoders,
     "decode webp": cost(20, 16),
     "encode webp": cost(100, 26),
     "encode avif": cost(450, 36),
   },
   vips: {
+    ...wasmEncoders,
     "encode webp": cost(100, 8),
     "encode avif": cost(480, 40),
   },

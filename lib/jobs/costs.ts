@@ -19,11 +19,11 @@ export interface PlannedSizes {
 
 /**
  * The outputs refused up front when their encode alone cannot finish within the timeout: one
- * WebAssembly or library call each on every backend, and the slowest per pixel. A PNG or JPEG
+ * WebAssembly or library call each on every backend (JPEG XL always WebAssembly), and the slowest per pixel. A PNG or JPEG
  * that long is not refused (a deadline stops the steps before it, and short timeouts are how
  * heavy requests are tried); the worker starts it only when it fits before the deadline.
  */
-const REFUSED_FOR_TIME: ReadonlySet<EncodedType> = new Set(["avif", "webp"]);
+const REFUSED_FOR_TIME: ReadonlySet<EncodedType> = new Set(["avif", "webp", "jxl"]);
 
 const MiB = 1024 * 1024;
 const area = (size: Size) => size.width * size.height;
@@ -45,13 +45,23 @@ function decodedSize(source: PlannedSizes["source"], hint?: DecodeHint): Size {
   return source;
 }
 
-/** The types `auto` may end with: the first that applies of GIF, AVIF, WebP, then PNG/JPEG. */
-function candidates(format: OutputFormat, fitting: ReadonlySet<EncodedType>, frames: number) {
+/**
+ * The types `auto` may end with: the first that applies of GIF, JPEG XL, AVIF, WebP, then
+ * PNG/JPEG.
+ */
+function candidates(
+  format: OutputFormat,
+  fitting: ReadonlySet<EncodedType>,
+  frames: number,
+): EncodedType[] {
+  // `info` encodes nothing: its answer is JSON about a 100 px sample.
+  if (format.type === "info") return [];
   if (format.type !== "auto") return [format.type];
   if (frames > 1) return ["gif" as const];
   const types: EncodedType[] = ["png", "jpeg"];
   if (format.webp) types.push("webp");
   if (format.avif) types.push("avif");
+  if (format.jxl) types.push("jxl");
   return types.filter((type) => fitting.has(type));
 }
 
@@ -125,7 +135,7 @@ export function planCosts(
       : encode > maxBytes
       ? overMemory(encode, `Encoding the ${sizeOf(output)} result as ${type}`)
       : undefined;
-    if (problem && request.format.type === "auto" && (type === "avif" || type === "webp")) {
+    if (problem && request.format.type === "auto" && REFUSED_FOR_TIME.has(type)) {
       fitting.delete(type);
     } else if (problem) {
       throw new BadRequest(problem);

@@ -1,16 +1,18 @@
 import { filters } from "../../filters/mod.ts";
 import type { Filter, PlanContext } from "../../filters/filter.ts";
 import type { DecodeHint } from "../image/backend.ts";
-import type { Size } from "../image/bitmap.ts";
+import { fitWithin, type Size } from "../image/bitmap.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import type { ImageInfo } from "../image/probe.ts";
 import { BadRequest, Unprocessable } from "../errors.ts";
 import {
   type EncodedType,
+  maxEncodePixels,
   maxSides,
   type OutputFormat,
   type SourceFormat,
 } from "../image/formats.ts";
+import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
 import { planCosts } from "./costs.ts";
@@ -103,11 +105,14 @@ export function planTransform(
     context,
   );
   const first = upright.length;
-  const minSize = chain[first] &&
-    filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params);
+  const minSize = chain[first]
+    ? filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params)
+    : infoHint(request.format, output);
   const transposed = upright.length > 0 && isTransposed(source.orientation);
   const hint: DecodeHint | undefined = minSize && {
     minSize: transposed ? { width: minSize.height, height: minSize.width } : minSize,
+    // `info` samples the result at 100 px: no margin against aliasing is needed for that.
+    ...(request.format.type === "info" ? { margin: 1 } : {}),
   };
   const costs = planCosts(
     { source, frames, hint, inputs, made, output },
@@ -158,24 +163,43 @@ function planSizes(
   return { inputs, made: allMade, output: size };
 }
 
+/**
+ * `info` with no filter of its own needs no more than its sample of the (upright) result: the
+ * decoder may shrink to that.
+ */
+function infoHint(format: OutputFormat, upright: Size): Size | undefined {
+  return format.type === "info" ? fitWithin(upright, THUMBHASH_MAX_SIDE) : undefined;
+}
+
 function refuse(type: EncodedType, size: Size): never {
-  const side = maxSides.get(type);
+  const side = maxSides.get(type)!;
   const result = `${size.width}x${size.height}`;
+  if (size.width <= side && size.height <= side) {
+    const pixels = maxEncodePixels.get(type);
+    throw new BadRequest(
+      `Format "${type}" allows at most ${pixels} pixels: the result would be ${result}`,
+    );
+  }
   throw new BadRequest(
     `Format "${type}" allows at most ${side} pixels per side: the result would be ${result}`,
   );
 }
 
+/** Whether a format's encoder can take an image of `size`: its sides, and its pixels. */
+function holds(type: EncodedType, size: Size): boolean {
+  const side = maxSides.get(type)!;
+  const pixels = maxEncodePixels.get(type) ?? Infinity;
+  return size.width <= side && size.height <= side && size.width * size.height <= pixels;
+}
+
 /**
  * The types that can hold a result of `size`. A named format that cannot is refused; so is
  * `auto` when no candidate it could end with can: GIF for an animation, PNG (which holds every
- * size the pixel limits allow) otherwise.
+ * size the pixel limits allow) otherwise. `info` encodes no image and needs none of them.
  */
 function fittingFormats(format: OutputFormat, size: Size, animated: boolean): Set<EncodedType> {
-  const fitting = new Set<EncodedType>();
-  for (const [type, side] of maxSides) {
-    if (size.width <= side && size.height <= side) fitting.add(type);
-  }
+  const fitting = new Set([...maxSides.keys()].filter((type) => holds(type, size)));
+  if (format.type === "info") return fitting;
   const needed = format.type !== "auto" ? format.type : animated ? "gif" : "png";
   if (!fitting.has(needed)) refuse(needed, size);
   return fitting;

@@ -11,8 +11,9 @@ import {
   type SourceFormat,
 } from "../image/formats.ts";
 import { checkEncoded } from "../image/encoded.ts";
-import { probeImage } from "../image/probe.ts";
+import { type ImageInfo, probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
+import { describeResult } from "./info.ts";
 import { encodeMs } from "./costs.ts";
 import { filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
@@ -52,7 +53,7 @@ function readOverlays(task: Transform): Map<string, Overlay> {
     const format = sniffFormat(bytes);
     if (!format) {
       throw new Unprocessable(
-        `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP or BMP image`,
+        `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image`,
       );
     }
     const { width, height } = probeImage(bytes, format);
@@ -102,18 +103,12 @@ function checkTimeFor(ms: number, deadline: number | undefined): void {
 
 function planFor(
   task: Transform,
-  bytes: Uint8Array,
-  format: SourceFormat,
+  source: ImageInfo & { format: SourceFormat },
   overlays: Map<string, Overlay>,
   backend: Pick<Backend, "name" | "maxSide">,
 ): Plan {
   const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
-  return planTransform(
-    { ...task, overlays: sizes },
-    { ...probeImage(bytes, format), format },
-    task.limits,
-    backend,
-  );
+  return planTransform({ ...task, overlays: sizes }, source, task.limits, backend);
 }
 
 /**
@@ -125,7 +120,8 @@ export function plannedJobBytes(task: Transform, source: Uint8Array, backend: st
   try {
     const format = sniffFormat(source);
     if (!format) return 0;
-    return planFor(task, source, format, readOverlays(task), { name: backend }).bytes;
+    const probed = { ...probeImage(source, format), format };
+    return planFor(task, probed, readOverlays(task), { name: backend }).bytes;
   } catch {
     return 0;
   }
@@ -148,10 +144,11 @@ export async function runTransform(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image");
   }
+  const probed = probeImage(bytes, format);
   const overlays = readOverlays(task);
-  const plan = planFor(task, bytes, format, overlays, backend);
+  const plan = planFor(task, { ...probed, format }, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint,
@@ -166,6 +163,10 @@ export async function runTransform(
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
     cancel.check();
+    if (task.format.type === "info") {
+      const source = { format, probed, bytes: bytes.length };
+      return await describeResult(canvas, plan.output, source, task.format.blurhashComponents);
+    }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
     const pixels = canvas.width * canvas.height * canvas.frameCount;
     checkTimeFor(encodeMs(backend.name, output.type as EncodedType, pixels), task.deadline);

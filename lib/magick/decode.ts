@@ -15,8 +15,12 @@ import {
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
 
-/** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
+/**
+ * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
+ * reaches the library already decoded, as PAM (see `avifAsPam`).
+ */
 const coders: Record<SourceFormat, string> = {
+  avif: "PAM",
   jpeg: "JPEG",
   png: "PNG",
   gif: "GIF",
@@ -40,8 +44,8 @@ const HINT_MARGIN = 2;
 function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
   const stored = probeImage(bytes, "jpeg");
   return {
-    width: Math.min(hint.minSize.width * HINT_MARGIN, stored.width),
-    height: Math.min(hint.minSize.height * HINT_MARGIN, stored.height),
+    width: Math.min(hint.minSize.width * (hint.margin ?? HINT_MARGIN), stored.width),
+    height: Math.min(hint.minSize.height * (hint.margin ?? HINT_MARGIN), stored.height),
   };
 }
 

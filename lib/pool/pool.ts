@@ -21,6 +21,12 @@ export interface PoolOptions {
   onInternalError?: (detail: string) => void;
   /** How long a cancelled job may take to stop before its worker counts as stuck; 2 s. */
   graceMs?: number;
+  /**
+   * How long a cancelled job may take to stop before the spare takes its worker's place; 100
+   * ms. A job that checks its flag stops well within it; one that has not is inside a call
+   * nothing can interrupt.
+   */
+  replaceAfterMs?: number;
   /** The worker module; only tests change it (to one that ignores cancellation). */
   workerUrl?: URL;
 }
@@ -52,8 +58,11 @@ interface Started {
 interface Slot extends Started {
   /** The job the worker runs, until the worker answers it, even after it was cancelled. */
   job?: QueuedJob;
-  /** Set while the job was cancelled and the worker has not answered yet. */
-  stopping?: { timer: ReturnType<typeof setTimeout>; stuck: boolean };
+  /**
+   * Set while the job was cancelled and the worker has not answered yet: `overdue` past
+   * `replaceAfterMs`, `stuck` past `graceMs`.
+   */
+  stopping?: { timers: ReturnType<typeof setTimeout>[]; overdue: boolean; stuck: boolean };
 }
 
 /**
@@ -75,6 +84,7 @@ export interface Ticket {
 
 const defaultWorkerUrl = new URL("./worker.ts", import.meta.url);
 const DEFAULT_GRACE_MS = 2000;
+const DEFAULT_REPLACE_AFTER_MS = 100;
 /**
  * After a worker fails to start, the next start waits this long, doubling with each failure
  * in a row up to MAX_RESTART_DELAY_MS: a broken install or an exhausted machine is not hammered,
@@ -90,10 +100,11 @@ let lastJobId = 0;
  * A fixed set of Web Workers doing the image work, with a bounded queue in front.
  *
  * A job whose signal aborts while it runs is cancelled: its caller gets Unavailable at once,
- * and the worker's shared flag asks the job to stop (see lib/image/cancel.ts). The job may be
- * inside a call nothing can interrupt (a WebAssembly decode, a native library call, where
- * terminating the thread is unsafe), so the warm spare takes the worker's place at once and
- * the jobs behind it run; the replaced thread becomes the spare as soon as it answers. There is one such thread at most, and no spare meanwhile, so no
+ * and the worker's shared flag asks the job to stop (see lib/image/cancel.ts). A worker that
+ * has not answered `replaceAfterMs` later is inside a call nothing can interrupt (a
+ * WebAssembly decode, a native library call, where terminating the thread is unsafe): the
+ * warm spare takes its place, so the jobs behind it run, and the replaced thread becomes the
+ * spare as soon as it answers. There is one such thread at most, and no spare meanwhile, so no
  * more than `size` + 1 threads ever exist; a second worker that cannot stop keeps its place until
  * it answers. A worker that has not answered `graceMs` after the cancellation counts as stuck
  * (see `stats`). A worker that crashes or exits fails its job alone and is replaced by the warm
@@ -116,6 +127,7 @@ export class WorkerPool {
   #closed = false;
   readonly #interrupter: Interrupter;
   readonly #graceMs: number;
+  readonly #replaceAfterMs: number;
 
   /**
    * What makes this pool's pixels: the backend its workers really run and the version of the
@@ -128,6 +140,7 @@ export class WorkerPool {
     this.identity = `${options.backend}/${version}`;
     this.#interrupter = interrupterOf(options.backend);
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#replaceAfterMs = options.replaceAfterMs ?? DEFAULT_REPLACE_AFTER_MS;
   }
 
   /**
@@ -313,28 +326,31 @@ export class WorkerPool {
     if (!slot || slot.stopping) return;
     cancelJob(slot.flag, job.id);
     this.#interrupter.interrupt(job.id);
-    const stopping: Slot["stopping"] = {
-      stuck: false,
-      timer: setTimeout(() => {
-        stopping!.stuck = true;
+    const stopping: NonNullable<Slot["stopping"]> = { overdue: false, stuck: false, timers: [] };
+    stopping.timers.push(
+      setTimeout(() => {
+        stopping.overdue = true;
+        this.#replaceOverdue();
+      }, this.#replaceAfterMs),
+      setTimeout(() => {
+        stopping.stuck = true;
         this.options.onInternalError?.(
           `a worker has not stopped ${this.#graceMs} ms after its job was cancelled`,
         );
       }, this.#graceMs),
-    };
+    );
     slot.stopping = stopping;
-    this.#replaceStopping();
   }
 
   /**
-   * Puts the spare in the place of a worker still stopping a cancelled job, when there is a
+   * Puts the spare in the place of a worker whose cancelled job is overdue, when there is a
    * spare and no other replaced worker. The replaced one is not terminated (a native library
    * may be inside a call that would then use freed memory): it becomes the spare once it
-   * answers, which costs nothing when the job stops at once.
+   * answers.
    */
-  #replaceStopping(): void {
+  #replaceOverdue(): void {
     if (this.#closed || this.#replaced || !this.#spare) return;
-    const slot = this.#slots.find((s) => s.stopping);
+    const slot = this.#slots.find((s) => s.stopping?.overdue);
     if (!slot) return;
     this.#slots.splice(this.#slots.indexOf(slot), 1);
     this.#replaced = slot;
@@ -369,7 +385,7 @@ export class WorkerPool {
   /** The slot's job has ended one way or another: the slot is free again. */
   #finish(slot: Slot): void {
     if (slot.stopping) {
-      clearTimeout(slot.stopping.timer);
+      for (const timer of slot.stopping.timers) clearTimeout(timer);
       slot.stopping = undefined;
     }
     if (slot.job) this.#interrupter.forget(slot.job.id);
@@ -492,7 +508,7 @@ export class WorkerPool {
         event.preventDefault();
         lost();
       };
-      this.#replaceStopping();
+      this.#replaceOverdue();
     } else {
       started.worker.terminate();
     }
