@@ -508,11 +508,10 @@ browserTest(
         // The info format itself: the JSON panel answers, the result shows no image.
         await page.getByLabel("Format").selectOption("info");
         await page.getByLabel(/^Chain/).fill("");
-        await page.waitForFunction(() =>
+        await page.waitForFunction((width) =>
           (document.querySelector("#url") as HTMLInputElement).value.includes("/none/info/") &&
-          JSON.parse(document.querySelector("#info-json")?.textContent || "{}").width === 1200 &&
-          !document.querySelector("#result img")?.hasAttribute("src")
-        );
+          JSON.parse(document.querySelector("#info-json")?.textContent || "{}").width === width &&
+          !document.querySelector("#result img")?.hasAttribute("src"), photoSize.width);
         assert.match(await page.getByLabel("Image URL").inputValue(), /\/none\/info\//);
       })),
 );

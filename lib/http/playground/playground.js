@@ -397,6 +397,7 @@ async function showInfo(url, mine) {
   $("info-json").textContent = JSON.stringify(answer, null, 2);
   const img = $("placeholder").querySelector("img");
   img.src = placeholder;
+  img.hidden = false;
   // Stretched to the result's size, as a page would show it while the image loads.
   img.width = answer.width;
   img.height = answer.height;
@@ -404,7 +405,9 @@ async function showInfo(url, mine) {
 
 function clearInfo() {
   $("info-json").textContent = "";
-  $("placeholder").querySelector("img").removeAttribute("src");
+  const img = $("placeholder").querySelector("img");
+  img.removeAttribute("src");
+  img.hidden = true; // never a broken image
 }
 
 /** After an error: no image at all (not a broken one); the message shows in its place. */
@@ -422,7 +425,10 @@ function clearFigure(which) {
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = message === "";
-  if (message) clearFigure("result");
+  if (message) {
+    clearFigure("result");
+    clearInfo();
+  }
 }
 
 // ---- Start ----------------------------------------------------------------------------------
