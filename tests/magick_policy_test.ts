@@ -84,12 +84,12 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
   });
 }
 
-Deno.test("magick policy: the shipped file enables only the six formats we hand the library", async () => {
+Deno.test("magick policy: the shipped file enables only the formats we hand the library (six, and PAM for decoded AVIF)", async () => {
   const policy = renderPolicy(ours);
   const rules = [...policy.matchAll(/<policy domain="coder" rights="([^"]*)" pattern="([^"]*)"/g)];
   assert.deepEqual(rules.map(([, rights, pattern]) => `${rights} ${pattern}`), [
     "none *",
-    "read|write {JPEG,PNG,GIF,TIFF,WEBP,BMP}",
+    "read|write {JPEG,PNG,GIF,TIFF,WEBP,BMP,PAM}",
   ]);
   assert.match(policy, new RegExp(`name="area" value="${ours.area}"`));
   assert.doesNotMatch(policy, /\{\{/);

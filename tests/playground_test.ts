@@ -100,16 +100,24 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       lossless: true,
       defaultQuality: 75,
     });
-    // Each format's own default quality: AVIF's is image.avifQuality; PNG and GIF have none.
+    // Each format's own default quality: AVIF's is image.avifQuality; PNG, GIF and info have none.
     const defaults = Object.fromEntries(
       info.formats.map((
         f: { name: string; defaultQuality?: number },
       ) => [f.name, f.defaultQuality]),
     );
-    const wanted = { png: undefined, jpeg: 75, webp: 75, gif: undefined, avif: 50, auto: 75 };
-    for (const [name, quality] of Object.entries(wanted)) {
-      assert.equal(defaults[name], quality, name);
-    }
+    const none = undefined;
+    assert.deepEqual(defaults, {
+      png: none,
+      jpeg: 75,
+      jpg: 75,
+      webp: 75,
+      gif: none,
+      avif: 50,
+      jxl: 75,
+      auto: 75,
+      info: none,
+    });
     assert.equal(info.root, "/impressionist");
     assert.equal(info.token, false);
     assert.equal(info.signed, false);

@@ -13,7 +13,7 @@ export function renderPolicy(limits: Readonly<Record<Resource, number>>): string
 
 /**
  * Runs `open` (which starts ImageMagick) with the project's policy (lib/magick/policy.xml: the
- * six formats we hand it, and `limits`, from the config) ahead of the system's: a private copy
+ * formats we hand it, and `limits`, from the config) ahead of the system's: a private copy
  * in a fresh directory that `MAGICK_CONFIGURE_PATH` points at while the library starts.
  * ImageMagick reads that directory first, and the first file to set a resource limit sets its
  * ceiling, so Debian's policy.xml (memory 256MiB, map 512MiB, 16KP sides) no longer caps what
