@@ -10,7 +10,7 @@ import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
 import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
 import { type LoadResult, loadRun } from "./load.ts";
-import { runDecodeHintPolicy } from "./decode_hint.ts";
+import { runShrinkOnLoadPolicy } from "./shrink_on_load.ts";
 import { runWorkloads } from "./workloads.ts";
 import { benchShared } from "./shared.ts";
 
@@ -121,5 +121,5 @@ if (pure) {
 }
 
 await runWorkloads({ quick, backends });
-await runDecodeHintPolicy(quick, backends);
+await runShrinkOnLoadPolicy(quick, backends);
 await benchShared(quick);
