@@ -13,6 +13,7 @@ import { type LoadResult, loadRun } from "./load.ts";
 import { runShrinkOnLoadPolicy } from "./shrink_on_load.ts";
 import { runWorkloads } from "./workloads.ts";
 import { benchShared } from "./shared.ts";
+import { benchCancelCost } from "./cancel_cost.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -122,4 +123,5 @@ if (pure) {
 
 await runWorkloads({ quick, backends });
 await runShrinkOnLoadPolicy(quick, backends);
+await benchCancelCost(quick, backends);
 await benchShared(quick);
