@@ -50,7 +50,7 @@ export function createMagickBackend(
       }
       return Promise.try(() => {
         cancel.check();
-        return encodeWand(api, wand, format);
+        return encodeWand(api, wand, format, cancel);
       });
     },
   };

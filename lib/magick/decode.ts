@@ -14,6 +14,7 @@ import {
 } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
+import { watchLongWork } from "./watch.ts";
 
 /** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
 const coders: Record<SourceFormat, string> = {
@@ -67,7 +68,12 @@ export function decodeWand(
   try {
     const doing = `decode the ${format} source`;
     const firstOnly = !(format === "gif" && allFrames);
-    check(api, wand, api.watch(wand, cancel), doing);
+    check(
+      api,
+      wand,
+      watchLongWork(api, wand, cancel, decodedPixels(bytes, format, firstOnly)),
+      doing,
+    );
     const name = jobImageName(cancel.job);
     check(api, wand, api.setReadFormat(wand, coders[format], name, firstOnly), doing);
     if (hint && format === "jpeg") {
@@ -86,6 +92,19 @@ export function decodeWand(
     return result;
   } finally {
     if (wand) c.DestroyMagickWand(wand);
+  }
+}
+
+/**
+ * How many pixels decoding makes, by the header; Infinity when it cannot be read (the library
+ * then says why, watched all the same).
+ */
+function decodedPixels(bytes: Uint8Array, format: SourceFormat, firstOnly: boolean): number {
+  try {
+    const source = probeImage(bytes, format);
+    return source.width * source.height * (firstOnly ? 1 : source.frames ?? 1);
+  } catch {
+    return Infinity;
   }
 }
 

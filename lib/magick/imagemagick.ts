@@ -66,12 +66,12 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
       symbols.MagickSetFormat(wand, cString(coder)) !== 0 &&
       symbols.MagickSetFilename(wand, cString(`${name}${firstOnly ? "[0]" : ""}`)) !== 0,
     watch: (wand, cancel) => {
-      // Job ids start at 1; the null pointer would be the never-cancelled token's.
-      if (cancel.job < 1) return true;
+      // Job ids start at 1; a token below (never cancelled) unwatches the wand.
+      const watched = cancel.job >= 1;
       symbols.MagickSetProgressMonitor(
         wand,
-        progressMonitor(cancel.flag),
-        Deno.UnsafePointer.create(BigInt(cancel.job)),
+        watched ? progressMonitor(cancel.flag) : null,
+        watched ? Deno.UnsafePointer.create(BigInt(cancel.job)) : null,
       );
       return true;
     },
