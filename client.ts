@@ -19,6 +19,15 @@
 /** One step of a chain: a filter with its argument (`s,300x200-`) or a preset name. */
 export type Step = string;
 
+/** The chain that applies no filter: the source, converted to the format only. */
+export const none = "none";
+
+/** A chain as text, `""` for no filter (written `none` in a URL). */
+function chainText(chain: string | readonly Step[]): string {
+  const text = typeof chain === "string" ? chain : chain.join(",");
+  return text === none ? "" : text;
+}
+
 /** How `resize` treats the box: stretch to it, stay inside it, or cover it and crop. */
 export type ResizeMode = "exact" | "fit" | "fill";
 
@@ -173,7 +182,10 @@ export interface ImageUrlOptions {
   base?: string;
   /** The server's `http.root`; default `/impressionist`. */
   root?: string;
-  /** The chain as text (`s,300x0,gs`) or as steps (`[resize(300, 0), grayscale()]`). */
+  /**
+   * The chain as text (`s,300x0,gs`) or as steps (`[resize(300, 0), grayscale()]`); empty
+   * (`[]`, `""` or {@link none}) converts the source only.
+   */
   chain: string | readonly Step[];
   /** `png`, `jpeg`, `webp`, `avif`, `gif`, `auto`, optionally with a quality: `webp,80`. */
   format: string;
@@ -191,11 +203,11 @@ export interface ImageUrlOptions {
  * segment percent-encoded the way the server decodes it. With `key` and `salt` it is signed as
  * the server checks it (imgproxy's scheme, see {@link sign}).
  *
- * @throws {RangeError} for an empty chain, format or storage, or a path segment the server
- *   refuses (empty, `.`, `..`)
+ * @throws {RangeError} for an empty format or storage, or a path segment the server refuses
+ *   (empty, `.`, `..`)
  */
 export async function imageUrl(options: ImageUrlOptions): Promise<string> {
-  const chain = typeof options.chain === "string" ? options.chain : options.chain.join(",");
+  const chain = chainText(options.chain) || none;
   const parts = [chain, options.format, options.storage].map((part, i) => {
     if (part === "") throw new RangeError(`The ${["chain", "format", "storage"][i]} is empty`);
     return encodeSegment(part);
@@ -223,9 +235,10 @@ export interface SrcsetOptions extends Omit<ImageUrlOptions, "chain"> {
  */
 export async function srcset(options: SrcsetOptions): Promise<string> {
   const { widths, chain = [], ...rest } = options;
-  const before = typeof chain === "string" ? (chain === "" ? [] : [chain]) : chain;
+  const before = chainText(chain);
   const candidates = await Promise.all(widths.map(async (width) => {
-    const url = await imageUrl({ ...rest, chain: [...before, resize(width, 0)] });
+    const steps = before ? [before, resize(width, 0)] : [resize(width, 0)];
+    const url = await imageUrl({ ...rest, chain: steps });
     return `${url} ${width}w`;
   }));
   return candidates.join(", ");

@@ -8,7 +8,8 @@ const usage = `Usage: impressionist [-cfg FILE] [-debug]
        impressionist sign [-cfg FILE] /{filters}/{format}/{storage}/{path}
 
   -cfg FILE   configuration file (default ./impressionist.json)
-  -debug      log one line per request, with the filter chain and cache decisions
+  -debug      add the expanded filter chain to each access-log line (one line per request
+              is logged either way, with status, bytes, time and cache decisions)
   -h          show this help`;
 
 /** Accepts the original's single-dash long flags (-cfg, -debug) as well as --cfg, --debug. */

@@ -29,6 +29,8 @@ export interface ArgumentField {
   max?: number;
   /** For `choice`: the values (as they appear in the token) and their labels. */
   choices?: readonly { value: string; label: string }[];
+  /** The config list whose names are the values (the playground offers them as choices). */
+  namesFrom?: "watermarks";
   /** The value a new control starts with, as it appears in the token. */
   default: string;
 }

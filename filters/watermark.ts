@@ -49,7 +49,9 @@ export const watermark: Filter<Watermark> = {
     summary:
       "Composite a configured watermark (config `watermarks`) at its gravity, scale and opacity",
     template: "{name}",
-    fields: [{ name: "name", label: "Watermark", kind: "text", default: "logo" }],
+    fields: [
+      { name: "name", label: "Watermark", kind: "text", default: "logo", namesFrom: "watermarks" },
+    ],
   },
   parse(arg, { watermarks }) {
     const found = watermarks?.get(arg);

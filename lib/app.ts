@@ -3,11 +3,12 @@ import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
 import { type Config, ConfigError } from "./config/config.ts";
-import { Admissions } from "./http/admission.ts";
-import { Deadlines } from "./http/deadlines.ts";
-import { parseContextOf, type ServerDeps } from "./http/deps.ts";
+import { Admissions } from "./flow/admission.ts";
+import { Deadlines } from "./flow/deadlines.ts";
+import { parseContextOf } from "./flow/deps.ts";
+import { RequestMemo } from "./flow/request_memo.ts";
+import type { ServerDeps } from "./http/deps.ts";
 import { createServerMetrics, type ServerMetrics } from "./http/metrics.ts";
-import { RequestMemo } from "./http/request_memo.ts";
 import { createHandler, createMetricsHandler } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { type PoolOptions, WorkerPool } from "./pool/pool.ts";
@@ -45,6 +46,7 @@ const restartKeys = [
   "backend",
   "caches.result",
   "caches.resultDir",
+  "caches.secret",
   "image.maxInflightBytes",
   "caches.resultDirBytes",
   "caches.shared",
@@ -132,6 +134,9 @@ export async function startApp(
       dir: config.caches.resultDir,
       dirMaxBytes: config.caches.resultDirBytes,
       shared: sharedStore(config, storages, log, metrics),
+      secret: config.caches.secret,
+      onRejected: (tier, key, reason) =>
+        log.error(`result cache: refused the ${tier} copy of ${key} (a miss): ${reason}`),
     }).catch((error) => {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(
@@ -162,13 +167,14 @@ export async function startApp(
       { entries: next.caches.source, bytes: next.caches.sourceBytes },
       next.image.maxSourceBytes,
       held,
+      next.caches.memoBytes,
     );
     return {
       ...shared,
       config: next,
       loadedAt: new Date(),
       parseContext: parseContextOf(next),
-      memo: new RequestMemo(next.image, pool.identity),
+      memo: new RequestMemo(next.image, pool.identity, next.caches.memoBytes),
       sources,
     };
   }

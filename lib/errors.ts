@@ -72,6 +72,26 @@ export class Unavailable extends HttpError {
   }
 }
 
+/**
+ * 503: the request's time ran out (its deadline passed, or the job it waited for was stopped).
+ * The one error for it, wherever the time runs out: a read, a flight, the pool, a backend.
+ */
+export class TimedOut extends Unavailable {
+  constructor() {
+    super("The request timed out: try again shortly");
+  }
+}
+
+/**
+ * 499 (nginx's code): the client went away before its answer. Never delivered; it names the
+ * cause in the access log and the metrics, where a 503 would blame the server.
+ */
+export class ClientClosed extends HttpError {
+  constructor() {
+    super(499, "The client closed the request");
+  }
+}
+
 /** 504: an upstream storage did not answer in time. */
 export class GatewayTimeout extends HttpError {
   constructor(message: string) {
@@ -92,6 +112,7 @@ const typeNames: Record<number, string> = {
   404: "not_found",
   405: "method_not_allowed",
   413: "too_large",
+  499: "client_closed",
   422: "unprocessable",
   500: "internal",
   502: "bad_gateway",

@@ -24,6 +24,16 @@ export interface GetOptions {
 }
 
 /**
+ * How long a storage's answers are trusted (`revalidate`, `staleIfError`), in ms: a validator
+ * is used without asking the storage for `revalidateMs`; when asking fails, the last result
+ * made from it may still be served for `staleIfErrorMs` more.
+ */
+export interface Freshness {
+  revalidateMs: number;
+  staleIfErrorMs: number;
+}
+
+/**
  * Where source images come from. Paths are relative, already checked by the URL parser;
  * a storage still makes sure it never serves anything outside its own root.
  */
@@ -38,6 +48,8 @@ export interface Storage {
    * (the shared result store). Readers never see a half-written object.
    */
   put?(path: string, bytes: Uint8Array<ArrayBuffer>, signal?: AbortSignal): Promise<void>;
+  /** Its freshness keys, set by `createStorages`; absent: every use asks the storage. */
+  freshness?: Freshness;
 }
 
 /** A storage that accepts writes. */

@@ -7,7 +7,14 @@ import { join } from "node:path";
 // A test-only dependency, so it stays out of the app's import map.
 // deno-lint-ignore no-import-prefix
 import { type Browser, chromium, type Page } from "npm:playwright-core@1.65.1";
-import { clientBundle, encode, makeBitmap, startTestServer, type TestServer } from "./helpers.ts";
+import {
+  clientBundle,
+  decode,
+  encode,
+  makeBitmap,
+  startTestServer,
+  type TestServer,
+} from "./helpers.ts";
 
 const executablePath = "/usr/bin/chromium";
 const root = join(import.meta.dirname!, "..");
@@ -48,10 +55,12 @@ async function withBrowser(fn: (browser: Browser) => Promise<void>) {
 }
 
 const red: [number, number, number, number] = [200, 30, 30, 255];
+const photo = await Deno.readFile(join(root, "examples", "photo.jpg"));
+const photoSize = await decode(photo);
 
 async function withServer(config: Record<string, unknown>, fn: (s: TestServer) => Promise<void>) {
   const server = await startTestServer({
-    "photo.jpg": await Deno.readFile(join(root, "examples", "photo.jpg")),
+    "photo.jpg": photo,
     "logo.png": await Deno.readFile(join(root, "examples", "logo.png")),
     "red.png": await encode(makeBitmap(40, 30, () => red), "png"),
   }, { filters: [{ name: "thumb", definition: "s,200x200-" }], ...config });
@@ -63,6 +72,45 @@ async function withServer(config: Record<string, unknown>, fn: (s: TestServer) =
 }
 
 const origin = (server: TestServer) => server.url.replace("/impressionist", "");
+
+/**
+ * Every element drawn outside its box: a step's, a fieldset's or the result's (by more than half
+ * a pixel), or a legend reaching into its fieldset's border area below the top line.
+ */
+function overflowingText(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    for (const box of document.querySelectorAll("fieldset, figure, #output")) {
+      if ((box as HTMLElement).closest("[hidden]")) continue;
+      const outer = box.getBoundingClientRect();
+      for (const inner of box.querySelectorAll("*")) {
+        const rect = inner.getBoundingClientRect();
+        if (rect.width === 0 && rect.height === 0) continue;
+        if (rect.left < outer.left - 0.5 || rect.right > outer.right + 0.5) {
+          out.push(`${inner.tagName} "${inner.textContent!.slice(0, 40)}" leaves its box`);
+        }
+      }
+      const legend = box.querySelector(":scope > legend");
+      if (
+        legend &&
+        legend.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(legend).lineHeight)
+      ) {
+        out.push(`legend "${legend.textContent}" wraps across its box's border`);
+      }
+    }
+    return out;
+  });
+}
+
+/** Visible images that failed: what a browser draws as a broken-image icon. */
+function brokenImages(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("img")]
+      .filter((img) => img.getClientRects().length > 0)
+      .filter((img) => !img.complete || img.naturalWidth === 0)
+      .map((img) => img.alt)
+  );
+}
 
 /** Opens the playground on photo.jpg and waits for its first result. */
 async function openPlayground(page: Page, server: TestServer) {
@@ -82,9 +130,12 @@ const browserTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, ignore, sanitizeOps: false, sanitizeResources: false, fn });
 
 browserTest(
-  "browser: the playground loads with no console error, labelled and phone-readable",
+  "browser: the playground loads with no console error, labelled, its text inside its boxes",
   () =>
-    withServer({ http: { playground: true } }, (server) =>
+    withServer({
+      http: { playground: true },
+      watermarks: [{ name: "logo", storage: "files", path: "logo.png" }],
+    }, (server) =>
       withBrowser(async (browser) => {
         {
           const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -98,7 +149,8 @@ browserTest(
           assert.match(facts, /Bytes\s+[\d,]+/);
           assert.match(facts, /Time\s+\d+ ms/);
           assert.match(facts, /Cache\s+(hit|miss)/);
-          await page.locator('#source[data-width="1200"][data-height="800"]').waitFor();
+          const { width, height } = photoSize;
+          await page.locator(`#source[data-width="${width}"][data-height="${height}"]`).waitFor();
           assert.equal(
             await page.getByLabel("Image URL").inputValue(),
             `${server.url}/s,300x0/auto/files/photo.jpg`,
@@ -115,8 +167,30 @@ browserTest(
               .map((c) => c.outerHTML)
           );
           assert.deepEqual(unnamed, []);
+          // Each format's own default quality; wm offers the configured names; no backticks.
+          const placeholders: Record<string, string> = { jpeg: "75", webp: "75", avif: "50" };
+          for (const [format, quality] of Object.entries(placeholders)) {
+            await page.getByLabel("Format", { exact: true }).selectOption(format);
+            assert.equal(await page.getByLabel(/^Quality/).getAttribute("placeholder"), quality);
+          }
+          await page.getByLabel("Format", { exact: true }).selectOption("auto");
+          await page.getByLabel(/^Chain/).fill("s,360x240-smart,sat,30,sh,0.6,wm,logo");
+          await resultOfSize(page, 360, 240);
+          const mark = page.getByLabel("Watermark", { exact: true });
+          assert.equal(await mark.evaluate((e) => e.tagName), "SELECT");
+          assert.deepEqual(await mark.locator("option").allTextContents(), ["logo"]);
+          const shown = await page.evaluate(() =>
+            document.body.innerText + [...document.querySelectorAll("option")]
+              .map((o) => o.textContent).join("")
+          );
+          assert.ok(!shown.includes("`"), "no raw Markdown on the page");
           await Deno.mkdir(screenshotDir, { recursive: true });
           await page.screenshot({ path: join(screenshotDir, "playground.png"), fullPage: true });
+          // Text stays inside its box at every width, a phone's included.
+          for (const width of [1600, 1200, 900, 700, 480, 360, 320]) {
+            await page.setViewportSize({ width, height: 900 });
+            assert.deepEqual(await overflowingText(page), [], `at ${width} px`);
+          }
           await page.setViewportSize({ width: 360, height: 740 });
           const overflow = await page.evaluate(() =>
             document.documentElement.scrollWidth - document.documentElement.clientWidth
@@ -192,7 +266,15 @@ browserTest(
           );
           assert.ok(await page.locator("#error").isVisible());
           assert.equal(await page.locator("#result img").getAttribute("src"), null);
+          assert.ok(!(await page.locator("#result img").isVisible()), "the error replaces it");
+          assert.deepEqual(await brokenImages(page), [], "no broken image after an error");
         }
+        // No filter at all: the source converted only, written `none`; the result is back.
+        await page.getByLabel(/^Chain/).fill("");
+        await resultOfSize(page, photoSize.width, photoSize.height);
+        assert.match(await page.getByLabel("Image URL").inputValue(), /\/none\/auto\/files\//);
+        assert.ok(await page.locator("#result img").isVisible());
+        assert.ok(!(await page.locator("#error").isVisible()));
       })),
 );
 

@@ -5,7 +5,7 @@ import { SingleFlight } from "../lib/cache/single_flight.ts";
 import { SourceLoader } from "../lib/cache/sources.ts";
 import { ConfigReader } from "../lib/config/reader.ts";
 import { Unavailable } from "../lib/errors.ts";
-import { Deadlines } from "../lib/http/deadlines.ts";
+import { Deadlines } from "../lib/flow/deadlines.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import type { Storage } from "../storages/storage.ts";
 
@@ -31,6 +31,7 @@ Deno.test("SourceLoader: a hit revalidates without reading, a changed file is re
       { entries: 10, bytes: 1e6 },
       1e6,
       held,
+      1e6,
     );
     const signal = new AbortController().signal;
     const text = async () =>
@@ -130,7 +131,13 @@ Deno.test("SourceLoader: a read past the held-bytes bound is refused before the 
     },
   };
   const held = new HeldBytes(100);
-  const loader = new SourceLoader(new Map([["t", storage]]), { entries: 0, bytes: 0 }, 1e6, held);
+  const loader = new SourceLoader(
+    new Map([["t", storage]]),
+    { entries: 0, bytes: 0 },
+    1e6,
+    held,
+    1e6,
+  );
   const signal = new AbortController().signal;
   const first = await loader.load("t", "a", signal);
   await assert.rejects(loader.load("t", "b", signal), Unavailable);
@@ -174,7 +181,13 @@ Deno.test("SourceLoader: concurrent reads reserve their bytes before allocating 
     },
   };
   const held = new HeldBytes(100);
-  const loader = new SourceLoader(new Map([["t", storage]]), { entries: 0, bytes: 0 }, 1e6, held);
+  const loader = new SourceLoader(
+    new Map([["t", storage]]),
+    { entries: 0, bytes: 0 },
+    1e6,
+    held,
+    1e6,
+  );
   const signal = new AbortController().signal;
   const first = loader.load("t", "a", signal);
   await assert.rejects(loader.load("t", "b", signal), Unavailable);

@@ -11,6 +11,7 @@ import {
   flip,
   grayscale,
   imageUrl,
+  none,
   pad,
   resize,
   rotate,
@@ -21,7 +22,7 @@ import {
   watermark,
 } from "../client.ts";
 import { parseConfig } from "../lib/config/config.ts";
-import { parseContextOf } from "../lib/http/deps.ts";
+import { parseContextOf } from "../lib/flow/deps.ts";
 import { filters } from "../filters/mod.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import {
@@ -168,11 +169,28 @@ Deno.test("client: imageUrl() encodes segments the way the server decodes them",
       path,
     );
   }
-  await assert.rejects(imageUrl({ chain: [], format: "png", storage: "s", path: "a" }), /chain/);
+  for (const chain of [[], "", none]) {
+    assert.equal(
+      await imageUrl({ chain, format: "webp", storage: "s", path: "a.png" }),
+      "/impressionist/none/webp/s/a.png",
+      "no filter is written none",
+    );
+  }
   await assert.rejects(
     imageUrl({ chain: "gs", format: "png", storage: "s", path: "a", key: imgproxy.key }),
     /both a key and a salt/,
   );
+});
+
+Deno.test("client: srcset() without filters resizes only", async () => {
+  const set = await srcset({
+    chain: none,
+    format: "auto",
+    storage: "p",
+    path: "c.jpg",
+    widths: [9],
+  });
+  assert.equal(set, "/impressionist/s,9x0/auto/p/c.jpg 9w");
 });
 
 Deno.test("client: srcset() lists one resized candidate per width", async () => {
@@ -227,6 +245,7 @@ Deno.test("client: plain URLs are accepted by a running server", () =>
     ];
     assert.deepEqual(await sizeOf(await url(newer)), [120, 110]);
     assert.deepEqual(await sizeOf(await url([resize(32, 0)], "dir/a b%c+é.jpg")), [32, 24]);
+    assert.deepEqual(await sizeOf(await url([])), [640, 480], "no filter: the source's size");
     const candidates = await srcset({
       base,
       format: "jpeg",

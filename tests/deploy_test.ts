@@ -8,6 +8,8 @@ import { s3Credentials, startS3, type TestS3 } from "./s3rver.ts";
 
 const nginxBinary = "/usr/sbin/nginx";
 const committedConfig = new URL("../deploy/nginx.conf", import.meta.url);
+/** Debian's stock nginx configuration, as the nginx package installs it. */
+const stockNginx = "/etc/nginx";
 
 async function nginxMissing(): Promise<boolean> {
   const found = await Deno.stat(nginxBinary).then(() => true, () => false);
@@ -72,32 +74,39 @@ function replaceExactly(text: string, from: string, to: string, count = 1): stri
 }
 
 /**
- * Writes the committed deploy/nginx.conf with the instances' ports, a loopback listen port and
- * a cache under `dir`, and a main config around it whose files all live in `dir`.
+ * A copy of Debian's stock /etc/nginx (nginx.conf, mime.types, the default site) under `dir`,
+ * with deploy/nginx.conf dropped into its conf.d/ as the README says. Only what a test cannot
+ * use is replaced: ports, absolute paths, the server name (the test's requests say
+ * `Host: 127.0.0.1`) and, as root, the workers' user (nobody cannot enter the temporary dir).
  */
 async function writeNginxConfig(dir: string, ports: number[], listen: number): Promise<string> {
+  const stock = (name: string) => Deno.readTextFile(join(stockNginx, name));
   let site = await Deno.readTextFile(committedConfig);
   site = replaceExactly(site, "server 127.0.0.1:8081 ", `server 127.0.0.1:${ports[0]} `);
   site = replaceExactly(site, "server 127.0.0.1:8082 ", `server 127.0.0.1:${ports[1]} `);
   site = replaceExactly(site, "listen 80;", `listen 127.0.0.1:${listen};`);
-  site = replaceExactly(site, "/var/cache/nginx/impressionist ", `${dir}/cache `);
-  await Deno.writeTextFile(join(dir, "impressionist.conf"), site);
-  const main = [
-    // As root, nginx's workers would run as nobody, who cannot enter the temporary directory.
-    Deno.uid() === 0 ? "user root;" : "",
-    "daemon off;",
-    "worker_processes 1;",
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log warn;`,
-    "events { worker_connections 256; }",
-    "http {",
-    `  access_log ${dir}/access.log;`,
-    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((temp) =>
-      `  ${temp}_temp_path ${dir}/${temp}_temp;`
-    ),
-    `  include ${dir}/impressionist.conf;`,
-    "}",
-  ].join("\n");
+  site = replaceExactly(site, "server_name images.example.com;", "server_name 127.0.0.1;");
+  site = replaceExactly(site, "/var/cache/nginx-impressionist ", `${dir}/cache `);
+  let fallback = await stock("sites-available/default");
+  fallback = replaceExactly(
+    fallback,
+    "listen 80 default_server;",
+    `listen 127.0.0.1:${listen} default_server;`,
+  );
+  fallback = replaceExactly(fallback, "listen [::]:80 default_server;", "");
+  fallback = replaceExactly(fallback, "root /var/www/html;", `root ${dir}/www;`);
+  let main = await stock("nginx.conf");
+  main = replaceExactly(main, "user www-data;", Deno.uid() === 0 ? "user root;" : "");
+  main = replaceExactly(main, "pid /run/nginx.pid;", `pid ${dir}/nginx.pid;`);
+  main = main.replaceAll("/var/log/nginx/", `${dir}/`).replaceAll("/etc/nginx/", `${dir}/`);
+  const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((temp) => `\t${temp}_temp_path ${dir}/${temp}_temp;`);
+  main = replaceExactly(main, "http {", ["http {", ...temps].join("\n"));
+  for (const folder of ["conf.d", "sites-enabled", "www"]) await Deno.mkdir(join(dir, folder));
+  await Deno.writeTextFile(join(dir, "mime.types"), await stock("mime.types"));
+  await Deno.writeTextFile(join(dir, "conf.d", "impressionist.conf"), site);
+  await Deno.writeTextFile(join(dir, "sites-enabled", "default"), fallback);
+  await Deno.writeTextFile(join(dir, "www", "index.html"), "the default site\n");
   const file = join(dir, "nginx.conf");
   await Deno.writeTextFile(file, main);
   return file;
@@ -106,8 +115,14 @@ async function writeNginxConfig(dir: string, ports: number[], listen: number): P
 async function startNginx(dir: string, ports: number[]) {
   const listen = freePort();
   const config = await writeNginxConfig(dir, ports, listen);
+  const args = ["-p", dir, "-c", config, "-e", `${dir}/error.log`];
+  const test = await new Deno.Command(nginxBinary, { args: [...args, "-t"], stderr: "piped" })
+    .output();
+  const said = new TextDecoder().decode(test.stderr);
+  assert.ok(test.success, `nginx -t: ${said}`);
+  assert.doesNotMatch(said, /\[(warn|emerg|alert|crit|error)\]/, `nginx -t is clean: ${said}`);
   const child = new Deno.Command(nginxBinary, {
-    args: ["-p", dir, "-c", config, "-e", `${dir}/error.log`],
+    args: [...args, "-g", "daemon off;"],
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -171,6 +186,11 @@ Deno.test({
       assert.equal(shared.header("x-cache"), "shared");
       assert.equal(shared.header("etag"), made.header("etag"));
       assert.deepEqual(shared.body, made.body);
+
+      // The site answers its own server_name; another host name gets Debian's default site.
+      const other = await get(`${nginx.url.replace("127.0.0.1", "localhost")}/`);
+      assert.equal(new TextDecoder().decode(other.body), "the default site\n");
+      assert.equal(other.header("x-cache-status"), null);
 
       // nginx answers a repeat from its own cache.
       const first = await get(`${nginx.url}/impressionist/s,300x0/jpeg/files/photo.jpg`);
@@ -267,4 +287,58 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+const unitFile = new URL("../deploy/impressionist@.service", import.meta.url);
+
+async function systemdAnalyzeMissing(): Promise<boolean> {
+  const found = await Deno.stat("/usr/bin/systemd-analyze").then(() => true, () => false);
+  if (found || Deno.env.get("CI") === "true") return false;
+  console.log("skipped: systemd-analyze is not installed (apt-get install systemd)");
+  return true;
+}
+
+Deno.test({
+  name: "deploy: systemd-analyze verify accepts the template unit and an instance of it",
+  ignore: await systemdAnalyzeMissing(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "impressionist-unit-" });
+    try {
+      // An instance is verified through a copy named as systemd would load it.
+      await Deno.copyFile(unitFile, join(dir, "impressionist@.service"));
+      for (const unit of [unitFile.pathname, join(dir, "impressionist@8081.service")]) {
+        const verify = await new Deno.Command("systemd-analyze", {
+          args: ["verify", unit],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const said = new TextDecoder().decode(verify.stdout) +
+          new TextDecoder().decode(verify.stderr);
+        assert.ok(verify.success, `${unit}: ${said}`);
+        // Unknown keys and bad values are warnings, with success: none is allowed.
+        assert.equal(said.trim(), "", `${unit}: ${said}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("deploy: the unit runs what the install steps install, and needs no optional folder", async () => {
+  const unit = await Deno.readTextFile(unitFile);
+  const exec = /^ExecStart=(.+)$/m.exec(unit)?.[1] ?? "";
+  assert.equal(exec, "/bin/sh /opt/impressionist/impressionist -cfg /etc/impressionist/%i.json");
+  // The launcher it runs is the checkout's, and it runs main.ts with the deno on PATH.
+  const launcher = await Deno.readTextFile(new URL("../impressionist", import.meta.url));
+  assert.match(launcher, /exec deno run --allow-all --quiet "\$here\/main.ts" "\$@"/);
+  // Every step of the install comment is in deploy/README.md, which walks through them.
+  const readme = await Deno.readTextFile(new URL("../deploy/README.md", import.meta.url));
+  for (const step of unit.matchAll(/^# {3}(.+)$/gm)) {
+    const command = step[1].replace(/\s*\\$/, "").trim();
+    assert.ok(readme.includes(command), `deploy/README.md shows "${command}"`);
+  }
+  // A path the unit requires must exist at start: only optional ones ("-") are allowed.
+  for (const line of unit.matchAll(/^(ReadOnlyPaths|ReadWritePaths|InaccessiblePaths)=(.+)$/gm)) {
+    for (const path of line[2].split(/\s+/)) assert.ok(path.startsWith("-"), line[0]);
+  }
 });

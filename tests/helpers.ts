@@ -364,3 +364,37 @@ export async function pureDecodeCpu(bytes: Uint8Array): Promise<number> {
   await decodeBitmap(bytes, "jpeg");
   return threadCpu() - before;
 }
+
+/** CPU seconds process `pid` has used so far, all of its threads together. */
+export function processCpu(pid: number): number {
+  return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+}
+
+/**
+ * Waits until process `pid` is idle (its workers and the spare started): under 30 ms of CPU in
+ * each of three 300 ms windows in a row.
+ */
+export async function quiet(pid: number): Promise<void> {
+  for (let i = 0, calm = 0; i < 200 && calm < 3; i++) {
+    const before = processCpu(pid);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    calm = processCpu(pid) - before < 0.03 ? calm + 1 : 0;
+    if (i === 199) throw new Error("the server never became idle");
+  }
+}
+
+/** A 4096x4096 JPEG of smooth waves: a source whose filters run for seconds. */
+export async function bigJpeg(): Promise<Uint8Array> {
+  const side = 4096;
+  const bitmap = createBitmap(side, side);
+  const d = bitmap.data;
+  for (let y = 0, p = 0; y < side; y++) {
+    for (let x = 0; x < side; x++, p += 4) {
+      d[p] = 128 + 100 * Math.sin(x / 37);
+      d[p + 1] = 128 + 90 * Math.sin((x + y) / 71);
+      d[p + 2] = 128 + 80 * Math.cos(y / 29);
+      d[p + 3] = 255;
+    }
+  }
+  return await encodeBitmap(bitmap, { type: "jpeg", quality: 80 });
+}

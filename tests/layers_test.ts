@@ -27,8 +27,7 @@ const mayImport: Record<string, string[]> = {
     "lib/image",
     "lib/base",
   ],
-  "lib/http": [
-    "client",
+  "lib/flow": [
     "lib/cache",
     "lib/pool",
     "storages",
@@ -38,7 +37,27 @@ const mayImport: Record<string, string[]> = {
     "lib/image",
     "lib/base",
   ],
-  "lib/app": ["lib/http", "lib/cache", "lib/pool", "storages", "lib/config", "lib/base"],
+  "lib/http": [
+    "client",
+    "lib/flow",
+    "lib/cache",
+    "lib/pool",
+    "storages",
+    "lib/config",
+    "lib/jobs",
+    "filters",
+    "lib/image",
+    "lib/base",
+  ],
+  "lib/app": [
+    "lib/http",
+    "lib/flow",
+    "lib/cache",
+    "lib/pool",
+    "storages",
+    "lib/config",
+    "lib/base",
+  ],
   "main": ["lib/app", "lib/config", "lib/jobs", "lib/base"],
   "client": [],
 };

@@ -22,6 +22,7 @@ Deno.test("main: a bad config key is named, exit code 1, no stack trace", async 
       /"backend" must be one of "pure", "imagemagick", "graphicsmagick", "vips"/,
     ],
     [{ filters: [{ name: "s", definition: "gs" }] }, /Preset "s" shadows the filter "s"/],
+    [{ filters: [{ name: "none", definition: "gs" }] }, /Preset name "none" is the empty chain/],
     [
       { filters: [{ name: "x", definition: "s,0x0" }] },
       /"filters\[0\]\.definition": Cannot parse resize/,
@@ -71,7 +72,10 @@ Deno.test("main: a shared-cache policy behind a token is logged as a warning at 
 Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
   const help = await spawn(["-h"]).output();
   assert.equal(help.code, 0);
-  assert.match(new TextDecoder().decode(help.stdout), /-cfg FILE/);
+  const usage = new TextDecoder().decode(help.stdout);
+  assert.match(usage, /-cfg FILE/);
+  assert.match(usage, /-debug +add the expanded filter chain/, "says what -debug adds");
+  assert.match(usage, /logged either way/, "lines are logged without -debug too");
   const file = await writeConfig({ http: { host: "127.0.0.1", port: 0 }, backend: "nope" });
   const bad = await spawn(["--cfg", file, "-debug"]).output();
   assert.equal(bad.code, 1);
@@ -140,5 +144,84 @@ Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", asy
     child.kill("SIGTERM");
     await child.status;
     await child.stderr.cancel();
+  }
+});
+
+Deno.test("main: dev.ts restarts the server on a change and ends, server and all, on SIGTERM", async () => {
+  const file = await writeConfig({ http: { host: "127.0.0.1", port: 0 } });
+  const dev = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../dev.ts", import.meta.url).pathname, "-cfg", file, "-debug"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = dev.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const waitFor = async (pattern: RegExp, after: number) => {
+    while (!pattern.test(seen.slice(after))) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`dev.ts ended early: ${seen}`);
+      seen += value;
+    }
+    return pattern.exec(seen.slice(after))!;
+  };
+  await waitFor(/listening on/, 0);
+  const mark = seen.length;
+  await Deno.writeTextFile(file, await Deno.readTextFile(file)); // a save without a change
+  await waitFor(/restarting/, mark);
+  const url = (await waitFor(/listening on (http:\/\/\S+)/, mark))[1];
+  assert.equal((await fetch(url.replace("/impressionist", "/health"))).status, 200);
+  dev.kill("SIGTERM");
+  const timeout = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 15_000));
+  const ended = await Promise.race([dev.status, timeout]);
+  if (ended === "hung") dev.kill("SIGKILL");
+  assert.notEqual(ended, "hung", "dev.ts still runs 15 s after SIGTERM");
+  assert.equal((ended as Deno.CommandStatus).code, 0);
+  await assert.rejects(fetch(url.replace("/impressionist", "/health")), "the server is gone too");
+  await reader.cancel();
+});
+
+Deno.test("main: the README's signing example works with impressionist.signed.json", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const command = "task sign -cfg impressionist.signed.json /s,300x0/jpeg,80/examples/photo.jpg";
+  assert.ok(readme.includes(`npx -y deno@2.9.6 ${command}`), "the README shows the command");
+  const root = new URL("..", import.meta.url).pathname;
+  const env = { IMPRESSIONIST_KEY: "736563726574", IMPRESSIONIST_SALT: "68656c6c6f" };
+  // `deno task sign` with the README's arguments, from the top of a checkout.
+  const sign = await new Deno.Command(Deno.execPath(), {
+    args: command.split(" "),
+    cwd: root,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(sign.code, 0, new TextDecoder().decode(sign.stderr));
+  const path = new TextDecoder().decode(sign.stdout).trim();
+  assert.match(
+    path,
+    /^\/impressionist\/[A-Za-z0-9_-]{43}\/s,300x0\/jpeg,80\/examples\/photo\.jpg$/,
+  );
+  // The same config served (on a free port), with the same keys: the signed path is an image.
+  const config = JSON.parse(await Deno.readTextFile(join(root, "impressionist.signed.json")));
+  config.http.port = 0;
+  config.storages[0].path = join(root, "examples");
+  const file = await writeConfig(config);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "main.ts"), "-cfg", file],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const url = await listeningUrl(child);
+    const image = await fetch(new URL(path, url));
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get("content-type"), "image/jpeg");
+    await image.body?.cancel();
+    const unsigned = await fetch(`${url}/s,300x0/jpeg,80/examples/photo.jpg`);
+    assert.equal(unsigned.status, 403);
+    await unsigned.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
   }
 });

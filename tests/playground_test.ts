@@ -96,10 +96,49 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       name: "webp",
       quality: true,
       lossless: true,
+      defaultQuality: 75,
+    });
+    // Each format's own default quality: AVIF's is image.avifQuality; PNG and GIF have none.
+    const defaults = Object.fromEntries(
+      info.formats.map((
+        f: { name: string; defaultQuality?: number },
+      ) => [f.name, f.defaultQuality]),
+    );
+    const none = undefined;
+    assert.deepEqual(defaults, {
+      png: none,
+      jpeg: 75,
+      jpg: 75,
+      webp: 75,
+      gif: none,
+      avif: 50,
+      auto: 75,
     });
     assert.equal(info.root, "/impressionist");
     assert.equal(info.token, false);
     assert.equal(info.signed, false);
+  }));
+
+Deno.test("playground: wm offers the configured watermarks; auto says AVIF's quality when it may", () =>
+  withServer({
+    http: { playground: true },
+    image: { quality: 80, avifQuality: 40, autoAvif: true },
+    watermarks: [
+      { name: "logo", storage: "files", path: "b.png" },
+      { name: "stamp", storage: "files", path: "b.png" },
+    ],
+  }, async (server) => {
+    const info = JSON.parse((await get(`${origin(server)}/playground/filters.json`)).text);
+    const wm = info.filters.find((f: { name: string }) => f.name === "wm");
+    assert.deepEqual(wm.fields[0].choices, [
+      { value: "logo", label: "logo" },
+      { value: "stamp", label: "stamp" },
+    ]);
+    assert.equal(wm.fields[0].kind, "choice");
+    const auto = info.formats.find((f: { name: string }) => f.name === "auto");
+    assert.deepEqual([auto.defaultQuality, auto.defaultAvifQuality], [80, 40]);
+    const avif = info.formats.find((f: { name: string }) => f.name === "avif");
+    assert.deepEqual([avif.defaultQuality, avif.defaultAvifQuality], [40, undefined]);
   }));
 
 Deno.test("playground: the source chain shows the whole upright source", () =>

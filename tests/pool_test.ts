@@ -99,6 +99,97 @@ Deno.test("pool: a worker that crashes fails its job alone with a 500 and is rep
   }
 });
 
+const exitingWorker = new URL("./fixtures/exiting_worker.ts", import.meta.url);
+const failStarts = "IMPRESSIONIST_TEST_FAIL_STARTS";
+const exitNow = new TextEncoder().encode("EXIT now");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("pool: a worker that exits is replaced; while starts fail they back off, and the gap shows", async () => {
+  const errors: string[] = [];
+  const pool = await WorkerPool.start({
+    size: 1,
+    queueLimit: 2,
+    backend: "pure",
+    limits,
+    workerUrl: exitingWorker,
+    onInternalError: (detail) => errors.push(detail),
+  });
+  const signal = new AbortController().signal;
+  const gap = () => {
+    const { workers, live, available } = pool.stats();
+    return { workers, live, available };
+  };
+  try {
+    while (!pool.stats().spare) await sleep(50);
+    Deno.env.set(failStarts, "1");
+    // The warm spare takes the first lost worker's place at once; its own successor cannot start.
+    await assert.rejects(
+      pool.run(task([]), exitNow.slice(), signal),
+      (error: WorkerFailure) => error.status === 500 && error.detail === "worker exited",
+    );
+    assert.deepEqual(gap(), { workers: 1, live: 1, available: 1 });
+    assert.equal((await decode(await pool.run(task([]), small.slice(), signal))).width, 64);
+    // The second has no spare behind it: the pool is one worker short until a start works.
+    await assert.rejects(pool.run(task([]), exitNow.slice(), signal), WorkerFailure);
+    assert.deepEqual(gap(), { workers: 1, live: 0, available: 0 });
+    const waiting = pool.run(task([]), small.slice(), signal);
+    waiting.catch(() => {}); // awaited below; a failure before that must not go unhandled
+    await sleep(1500);
+    assert.deepEqual(gap(), { workers: 1, live: 0, available: 0 });
+    const failed = errors.filter((e) => e.startsWith("cannot start a worker")).length;
+    // 100, 200, 400, 800 ms apart: a handful of tries in 1.5 s, not a tight loop.
+    assert.ok(failed >= 2 && failed <= 6, `${failed} failed starts:\n${errors.join("\n")}`);
+    assert.match(errors.find((e) => e.startsWith("cannot start"))!, /trying again in 100 ms$/);
+    Deno.env.delete(failStarts);
+    // The next try (at most 1.6 s away) works, and the waiting job runs on the new worker.
+    assert.equal((await decode(await waiting)).width, 64);
+    assert.deepEqual(gap(), { workers: 1, live: 1, available: 1 });
+    assert.deepEqual(errors.filter((e) => e.startsWith("a worker")), [
+      "a worker exited; replacing it",
+      "a worker exited; replacing it",
+    ]);
+  } finally {
+    Deno.env.delete(failStarts);
+    pool.close();
+  }
+});
+
+Deno.test("pool: /health reports a missing worker (503) until its replacement has started", async () => {
+  const server = await startTestServer({ "exit.bin": exitNow, "small.png": small }, {}, {
+    workerUrl: exitingWorker,
+  });
+  const health = async () => {
+    const response = await fetch(server.url.replace("/impressionist", "/health"));
+    return { status: response.status, body: await response.json() };
+  };
+  try {
+    let seen = await health();
+    assert.equal(seen.status, 200);
+    assert.deepEqual([seen.body.workers, seen.body.live, seen.body.status], [1, 1, "ok"]);
+    while (!(await health()).body.spare) await sleep(50);
+    Deno.env.set(failStarts, "1");
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await timed(`${server.url}/s,10x0/png/files/exit.bin`)).status, 500);
+    }
+    seen = await health();
+    assert.equal(seen.status, 503);
+    assert.deepEqual(
+      [seen.body.status, seen.body.workers, seen.body.live, seen.body.available],
+      ["unhealthy", 1, 0, 0],
+    );
+    Deno.env.delete(failStarts);
+    for (let i = 0; i < 100 && seen.status === 503; i++) {
+      await sleep(100);
+      seen = await health();
+    }
+    assert.deepEqual([seen.status, seen.body.live, seen.body.status], [200, 1, "ok"]);
+    assert.equal((await timed(`${server.url}/s,10x0/png/files/small.png`)).status, 200);
+  } finally {
+    Deno.env.delete(failStarts);
+    await server.close();
+  }
+});
+
 Deno.test("pool: admission counts requests still reading their source, and release frees them", async () => {
   const pool = await WorkerPool.start({ size: 1, queueLimit: 1, backend: "pure", limits });
   try {

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type App, startApp } from "../lib/app.ts";
 import { ResultDirectory } from "../lib/cache/result_dir.ts";
-import { SEAL_BYTES } from "../lib/cache/sealed.ts";
+import { ResultCache, type ResultTier } from "../lib/cache/results.ts";
+import { SEAL_BYTES, Sealer } from "../lib/cache/sealed.ts";
 import { parseConfig } from "../lib/config/config.ts";
-import { startTestServer } from "./helpers.ts";
+import type { Logger } from "../lib/log.ts";
+import { decode, encode, photoLike, quietLog, startTestServer } from "./helpers.ts";
 
 /** A result of `size` bytes, all `fill`. */
 const result = (size: number, fill: number) => new Uint8Array(size).fill(fill);
@@ -30,7 +33,7 @@ async function listing(dir: string): Promise<{ names: string[]; bytes: number }>
 
 Deno.test("result dir: the byte bound evicts the least recently used file, reads count as use", async () => {
   await withDir(async (dir) => {
-    const file = SEAL_BYTES + 1000;
+    const file = 1000;
     const results = await ResultDirectory.open(dir, 3 * file);
     await results.write("a", result(1000, 1));
     await results.write("b", result(1000, 2));
@@ -51,7 +54,7 @@ Deno.test("result dir: the byte bound evicts the least recently used file, reads
 
 Deno.test("result dir: a file exactly at the bound is kept, one byte more is not written", async () => {
   await withDir(async (dir) => {
-    const results = await ResultDirectory.open(dir, SEAL_BYTES + 100);
+    const results = await ResultDirectory.open(dir, 100);
     await results.write("fits", result(100, 7));
     assert.deepEqual(await results.read("fits"), result(100, 7));
     await results.write("over", result(101, 7));
@@ -60,14 +63,14 @@ Deno.test("result dir: a file exactly at the bound is kept, one byte more is not
   });
   await withDir(async (dir) => {
     const results = await ResultDirectory.open(dir, 0);
-    await results.write("any", result(0, 0));
+    await results.write("any", result(1, 0));
     assert.deepEqual((await listing(dir)).names, []);
   });
 });
 
 Deno.test("result dir: a start removes temporary files and evicts the least recently used beyond the bound", async () => {
   await withDir(async (dir) => {
-    const file = SEAL_BYTES + 500;
+    const file = 500;
     const before = await ResultDirectory.open(dir, 10 * file);
     for (const [i, key] of ["old", "middle", "new"].entries()) {
       await before.write(key, result(500, i));
@@ -89,21 +92,166 @@ Deno.test("result dir: a start removes temporary files and evicts the least rece
   });
 });
 
-Deno.test("result dir: a damaged or truncated file is never served and is removed", async () => {
+const png = await encode(photoLike(40, 30), "png");
+const jpeg = await encode(photoLike(40, 30), "jpeg");
+const html = new TextEncoder().encode("<html><script>alert(document.domain)</script></html>");
+const onlyPng = new Set(["png"] as const);
+
+/** A result cache over `dir` that keeps what it refused. */
+async function cacheOver(dir: string, secret?: string) {
+  const refused: { tier: ResultTier; key: string; reason: string }[] = [];
+  const cache = await ResultCache.open({
+    maxBytes: 0,
+    dir,
+    dirMaxBytes: 1 << 20,
+    secret,
+    onRejected: (tier, key, reason) => refused.push({ tier, key, reason }),
+  });
+  return { cache, refused };
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+Deno.test("result cache: a damaged, truncated or misplaced file is never served, is reported and removed", async () => {
   await withDir(async (dir) => {
-    const results = await ResultDirectory.open(dir, 1 << 20);
-    await results.write("flipped", result(300, 9));
-    await results.write("short", result(300, 9));
+    const { cache, refused } = await cacheOver(dir);
+    for (const key of ["flipped", "short", "moved"]) await cache.set(key, png);
     const flipped = await Deno.readFile(join(dir, "flipped"));
     flipped[SEAL_BYTES + 10] ^= 1;
     await Deno.writeFile(join(dir, "flipped"), flipped);
-    await Deno.truncate(join(dir, "short"), SEAL_BYTES + 299);
-    assert.equal(await results.read("flipped"), undefined);
-    assert.equal(await results.read("short"), undefined);
-    assert.deepEqual((await listing(dir)).names, []);
-    assert.deepEqual(results.stats(), { files: 0, bytes: 0 });
+    await Deno.truncate(join(dir, "short"), SEAL_BYTES + png.byteLength - 1);
+    // A good file copied under another key: the seal covers the key.
+    await Deno.copyFile(join(dir, "moved"), join(dir, "elsewhere"));
+    const reopened = await cacheOver(dir);
+    for (const key of ["flipped", "short", "elsewhere"]) {
+      assert.equal(await reopened.cache.get(key, onlyPng), undefined, key);
+      assert.equal(await exists(join(dir, key)), false, `${key} is removed`);
+    }
+    assert.deepEqual(reopened.refused.map((r) => [r.tier, r.key]), [
+      ["disk", "flipped"],
+      ["disk", "short"],
+      ["disk", "elsewhere"],
+    ]);
+    assert.match(reopened.refused[0].reason, /seal/);
+    assert.deepEqual((await reopened.cache.get("moved", onlyPng))?.bytes, png);
+    assert.equal(refused.length, 0);
   });
 });
+
+Deno.test("result cache: a validly sealed file that is not an image of the expected type is a miss, reported and removed", async () => {
+  await withDir(async (dir) => {
+    const sealer = new Sealer();
+    await Deno.writeFile(join(dir, "page"), sealer.seal("page", html));
+    await Deno.writeFile(join(dir, "other-type"), sealer.seal("other-type", jpeg));
+    const { cache, refused } = await cacheOver(dir);
+    assert.equal(await cache.get("page", onlyPng), undefined);
+    assert.equal(await cache.get("other-type", onlyPng), undefined);
+    assert.deepEqual(refused.map((r) => r.reason), [
+      "it holds no image we know, not png",
+      "it holds jpeg, not png",
+    ]);
+    assert.deepEqual(await listing(dir), { names: [], bytes: 0 });
+    // `auto` allows each type its negotiation allows: JPEG is one of them.
+    await Deno.writeFile(join(dir, "auto"), sealer.seal("auto", jpeg));
+    const again = await cacheOver(dir);
+    const found = await again.cache.get("auto", new Set(["gif", "png", "jpeg"] as const));
+    assert.deepEqual([found?.type, found?.tier], ["jpeg", "disk"]);
+  });
+});
+
+Deno.test("result cache: the memory tier is checked too", async () => {
+  const refused: ResultTier[] = [];
+  const cache = await ResultCache.open({
+    maxBytes: 1 << 20,
+    dirMaxBytes: 0,
+    onRejected: (tier) => refused.push(tier),
+  });
+  await cache.set("k", html);
+  assert.equal(await cache.get("k", onlyPng), undefined);
+  assert.deepEqual(refused, ["memory"]);
+  assert.equal(cache.stats().entries, 0, "dropped from memory");
+});
+
+Deno.test("result cache: with caches.secret, a file sealed without it (or with another) is refused", async () => {
+  await withDir(async (dir) => {
+    const secret = "a secret of 24 characters";
+    await Deno.writeFile(join(dir, "plain"), new Sealer().seal("plain", png));
+    await Deno.writeFile(
+      join(dir, "other"),
+      new Sealer("another secret, 24 chars").seal("other", png),
+    );
+    await Deno.writeFile(join(dir, "good"), new Sealer(secret).seal("good", png));
+    const { cache, refused } = await cacheOver(dir, secret);
+    assert.equal(await cache.get("plain", onlyPng), undefined);
+    assert.equal(await cache.get("other", onlyPng), undefined);
+    assert.deepEqual((await cache.get("good", onlyPng))?.bytes, png);
+    assert.deepEqual(refused.map((r) => r.key), ["plain", "other"]);
+    assert.deepEqual((await listing(dir)).names, ["good"]);
+  });
+});
+
+/** A logger that keeps error lines. */
+function recordingLog(): Logger & { errors: string[] } {
+  const errors: string[] = [];
+  return { ...quietLog, errors, error: (message) => errors.push(message) };
+}
+
+/** An app serving `dir/files` with its result directory in `dir/results`. */
+function startWithResultDir(dir: string, log: Logger, secret?: string): Promise<App> {
+  return startApp(
+    parseConfig({
+      http: { host: "127.0.0.1", port: 0, workers: 1 },
+      storages: [{ name: "files", type: "local", path: "files" }],
+      caches: { resultDir: "results", ...(secret && { secret }) },
+    }, dir),
+    log,
+  );
+}
+
+for (const secret of [undefined, "${IMPRESSIONIST_TEST_SECRET}"]) {
+  Deno.test(`result dir${secret ? " (caches.secret from the environment)" : ""}: a result replaced by a validly sealed HTML page is recomputed, never served`, async () => {
+    Deno.env.set("IMPRESSIONIST_TEST_SECRET", "0123456789abcdef0123");
+    await withDir(async (dir) => {
+      await Deno.mkdir(join(dir, "files"));
+      await Deno.writeFile(join(dir, "files", "a.jpg"), await encode(photoLike(320, 240), "jpeg"));
+      const path = "/impressionist/s,100x0/png/files/a.jpg";
+      const get = async (app: App) => {
+        const response = await fetch(`http://127.0.0.1:${app.addr.port}${path}`);
+        return { response, body: new Uint8Array(await response.arrayBuffer()) };
+      };
+      const a = await startWithResultDir(dir, quietLog, secret);
+      const made = await get(a);
+      await a.stop();
+      const key = made.response.headers.get("etag")!.slice(1, -1);
+      const file = join(dir, "results", key);
+      // Whoever can write the directory but does not hold the secret seals as without one.
+      await Deno.writeFile(file, new Sealer().seal(key, html));
+
+      const log = recordingLog();
+      const b = await startWithResultDir(dir, log, secret);
+      try {
+        const served = await get(b);
+        assert.equal(served.response.status, 200);
+        assert.equal(served.response.headers.get("x-cache"), "miss");
+        assert.equal(served.response.headers.get("content-type"), "image/png");
+        assert.equal(served.response.headers.get("x-content-type-options"), "nosniff");
+        assert.deepEqual(served.body, made.body);
+        assert.equal((await decode(served.body)).width, 100);
+        assert.equal(log.errors.length, 1, log.errors.join("\n"));
+        assert.match(log.errors[0], new RegExp(`^result cache: refused the disk copy of ${key}`));
+        // The page is gone: the file now holds the recomputed result.
+        const again = await get(b);
+        assert.equal(again.response.headers.get("x-cache"), "hit");
+        assert.deepEqual(again.body, made.body);
+        const stored = await Deno.readFile(file);
+        assert.equal(stored.byteLength, SEAL_BYTES + made.body.byteLength);
+        assert.equal(new TextDecoder().decode(stored).includes("<script>"), false);
+      } finally {
+        await b.stop();
+      }
+    });
+  });
+}
 
 Deno.test("result dir: a directory that cannot be made is a start-up ConfigError naming the key", async () => {
   await assert.rejects(
@@ -115,6 +263,15 @@ Deno.test("result dir: a directory that cannot be made is a start-up ConfigError
       message: /^"caches\.resultDir": cannot use ".*files\/a\.png\/results": /,
     },
   );
+});
+
+Deno.test("result dir: caches.secret is at least 16 characters", () => {
+  const caches = (value: unknown) => parseConfig({ caches: { secret: value } }, "/").caches;
+  assert.equal(parseConfig({}, "/").caches.secret, undefined);
+  assert.equal(caches("x".repeat(16)).secret, "x".repeat(16));
+  for (const bad of ["", "x".repeat(15), 16, null]) {
+    assert.throws(() => caches(bad), { name: "ConfigError", message: /"caches\.secret"/ });
+  }
 });
 
 Deno.test("result dir: caches.resultDirBytes is a byte count, 1 GiB by default", () => {

@@ -54,6 +54,21 @@ Deno.test("route: the path comes from the request line, never from a Host header
       assert.equal(status, 200, `Host "${host}"`);
       assert.match(reply, /content-type: image\/png/i);
     }
+    // `new URL` would resolve these segments into another route; they are refused as written.
+    const dots: [string, string][] = [
+      ["/impressionist/s,20x20/png/files/../deno.json", ".."],
+      ["/impressionist/s,20x20/png/files/x/%2E%2e/logo.png", "%2E%2e"],
+      ["/impressionist/s,20x20/png/files/./logo.png", "."],
+      ["/impressionist/s,20x20/../health", ".."],
+    ];
+    for (const [path, segment] of dots) {
+      const { status, reply } = await rawRequest(
+        portOf(server),
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(status, 400, path);
+      assert.ok(reply.includes(`A "${segment}" segment is not allowed`), `${path}: ${reply}`);
+    }
   } finally {
     await server.close();
   }

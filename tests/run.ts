@@ -1,60 +1,125 @@
-// `deno task test`: every test file in a process of its own, two at a time.
+// The test suite: every test file in a process of its own, two at a time. `deno task test` runs
+// this script; `deno test -P` runs it through tests/suite_test.ts, so both run the same tests.
 //
 // Why not one `deno test --parallel`: that runs every file as a thread of one process, and the
 // magick backends load native libraries whose state is process-wide (GraphicsMagick's monitor
 // handler, ImageMagick's resource limits, sharp's libvips). A server runs one backend per
 // process; the tests mix all of them, so they get one process per file, as servers do.
 // Arguments are passed to each `deno test` (e.g. `--filter NAME`); files may be named.
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 const testsDir = new URL(".", import.meta.url).pathname;
-const denoArgs = ["test", "--allow-all", "--lock=" + join(testsDir, "deno.lock")];
 
-const named = Deno.args.filter((arg) => arg.endsWith("_test.ts"));
-const flags = Deno.args.filter((arg) => !arg.endsWith("_test.ts"));
-const files = named.length ? named : [...Deno.readDirSync(testsDir)]
-  .map((entry) => entry.name)
-  .filter((name) => name.endsWith("_test.ts"))
-  .sort()
-  .map((name) => join(testsDir, name));
-
-interface FileResult {
+/** What one test file's process reported. */
+export interface FileResult {
   file: string;
   passed: number;
   failed: number;
+  ignored: number;
+  /** Why tests were skipped, from the `skipped: …` lines the helpers print. */
+  skips: string[];
+  seconds: number;
+  /** CPU seconds (user + system) of the file's process and every process it waited for. */
+  cpuSeconds: number;
   ok: boolean;
 }
 
 const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/;
+const skipLine = /^skipped: (.+)$/gm;
+
+/** Every `*_test.ts` in tests/ but the suite itself, or the files named in `args`. */
+export function testFiles(args: readonly string[]): string[] {
+  const named = args.filter((arg) => arg.endsWith("_test.ts"));
+  if (named.length) return named;
+  return [...Deno.readDirSync(testsDir)]
+    .map((entry) => entry.name)
+    .filter((name) => name.endsWith("_test.ts") && name !== "suite_test.ts")
+    .sort()
+    .map((name) => join(testsDir, name));
+}
+
+// bash's `times` prints the CPU its children used (user, then system, on the second line), the
+// servers the tests start included: the figure that says what a file costs on a quiet machine.
+const withTimes = '"$0" "$@"; code=$?; times >&2; exit $code';
+const timesLine = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/gm;
 
 /** Runs one file's tests in a process of its own; prints its output when it ends. */
-async function runFile(file: string): Promise<FileResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...denoArgs, ...flags, file],
+async function runFile(file: string, flags: readonly string[]): Promise<FileResult> {
+  const started = performance.now();
+  const output = await new Deno.Command("bash", {
+    args: ["-c", withTimes, Deno.execPath(), "test", "--allow-all", ...flags, file],
     stdout: "piped",
     stderr: "piped",
     // Plain text, so the summary line can be read.
     env: { NO_COLOR: "1" },
   }).output();
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  const seconds = (performance.now() - started) / 1000;
+  const stderr = new TextDecoder().decode(output.stderr);
+  const children = [...stderr.matchAll(timesLine)].at(-1);
+  const text = new TextDecoder().decode(output.stdout) +
+    (children ? stderr.slice(0, stderr.lastIndexOf("\n", children.index - 2) + 1) : stderr);
   await Deno.stdout.write(new TextEncoder().encode(text));
+  const cpuSeconds = children
+    ? Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 +
+      Number(children[4])
+    : 0;
   const counts = summary.exec(text);
-  const passed = Number(counts?.[1] ?? 0);
   const failed = Number(counts?.[2] ?? 0);
   // A process that ended without its summary (a crash) counts as one failure.
   const ok = output.success && counts !== null;
-  return { file, passed, failed: ok ? failed : Math.max(failed, 1), ok };
+  return {
+    file,
+    passed: Number(counts?.[1] ?? 0),
+    failed: ok ? failed : Math.max(failed, 1),
+    ignored: Number(counts?.[3] ?? 0),
+    skips: [...new Set([...text.matchAll(skipLine)].map((match) => match[1]))],
+    seconds,
+    cpuSeconds,
+    ok,
+  };
 }
 
-const results: FileResult[] = [];
-const queue = [...files];
-await Promise.all(Array.from({ length: 2 }, async () => {
-  for (let file = queue.shift(); file; file = queue.shift()) results.push(await runFile(file));
-}));
+/** Runs the files two at a time and prints per-file times and the closing line. */
+export async function runSuite(args: readonly string[]): Promise<FileResult[]> {
+  const flags = args.filter((arg) => !arg.endsWith("_test.ts"));
+  const queue = testFiles(args);
+  const started = performance.now();
+  const results: FileResult[] = [];
+  await Promise.all(Array.from({ length: 2 }, async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      results.push(await runFile(file, flags));
+    }
+  }));
+  const minutes = (performance.now() - started) / 60_000;
+  console.log("\nper file, slowest first: wall seconds (two files at a time), CPU seconds");
+  for (const result of [...results].sort((a, b) => b.seconds - a.seconds)) {
+    const wall = result.seconds.toFixed(1).padStart(6);
+    console.log(`  ${wall} ${result.cpuSeconds.toFixed(1).padStart(6)}  ${basename(result.file)}`);
+  }
+  const cpu = results.reduce((total, result) => total + result.cpuSeconds, 0);
+  console.log(`CPU in all: ${(cpu / 60).toFixed(1)} min`);
+  for (const result of results.filter((r) => !r.ok || r.failed > 0)) {
+    console.log(`failed: ${result.file}`);
+  }
+  console.log(`\n${closingLine(results)} in ${minutes.toFixed(1)} min`);
+  return results;
+}
 
-const bad = results.filter((result) => !result.ok || result.failed > 0);
-for (const result of bad) console.log(`failed: ${result.file}`);
-const passed = results.reduce((sum, result) => sum + result.passed, 0);
-const failed = results.reduce((sum, result) => sum + result.failed, 0);
-console.log(`\n${passed} passed, ${failed} failed`);
-Deno.exit(bad.length ? 1 : 0);
+/** `N passed, M failed, K ignored; skipped: a_test.ts (why), …` */
+export function closingLine(results: readonly FileResult[]): string {
+  const sum = (key: "passed" | "failed" | "ignored") =>
+    results.reduce((total, result) => total + result[key], 0);
+  const skipped = results
+    .filter((result) => result.skips.length > 0 || result.ignored > 0)
+    .map((result) => {
+      const why = result.skips.length ? result.skips.join("; ") : "ignored without a reason";
+      return `${basename(result.file)} (${why})`;
+    });
+  const counts = `${sum("passed")} passed, ${sum("failed")} failed, ${sum("ignored")} ignored`;
+  return skipped.length ? `${counts}; skipped: ${skipped.join(", ")}` : `${counts}; none skipped`;
+}
+
+if (import.meta.main) {
+  const results = await runSuite(Deno.args);
+  Deno.exit(results.every((result) => result.ok && result.failed === 0) ? 0 : 1);
+}

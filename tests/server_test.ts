@@ -122,3 +122,48 @@ Deno.test("server: a symlink out of the storage root is not followed", () =>
     const { response } = await get(`${url}/gs/png/files/link.png`);
     assert.equal(response.status, 404);
   }));
+
+Deno.test("server: every kind of answer carries X-Content-Type-Options: nosniff and a Content-Type", async () => {
+  const server = await startTestServer(
+    { "logo.png": await encode(logo, "png") },
+    { http: { playground: true, metricsPort: 0, cors: "*" } },
+  );
+  const base = server.url.replace("/impressionist", "");
+  try {
+    const image = `${server.url}/s,40x0/png/files/logo.png`;
+    const etag = (await get(image)).response.headers.get("etag")!;
+    const cases: [string, string, RequestInit?][] = [
+      ["image (miss)", `${server.url}/s,20x0/png/files/logo.png`],
+      ["image (hit)", image],
+      ["image (auto)", `${server.url}/s,40x0/auto/files/logo.png`, {
+        headers: { accept: "image/webp" },
+      }],
+      ["HEAD", image, { method: "HEAD" }],
+      ["304", image, { headers: { "if-none-match": etag } }],
+      ["400", `${server.url}/s,0x0/png/files/logo.png`],
+      ["404", `${base}/nothing`],
+      ["405", image, { method: "POST" }],
+      ["422", `${server.url}/s,40x0/png/files/missing.png`],
+      ["health", `${base}/health`],
+      ["metrics", `${base}/metrics`],
+      ["playground", `${base}/`],
+      ["preflight", image, {
+        method: "OPTIONS",
+        headers: { origin: "https://a.example", "access-control-request-method": "GET" },
+      }],
+    ];
+    for (const [what, url, init] of cases) {
+      const { response } = await get(url, init);
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff", what);
+      const type = response.headers.get("content-type");
+      if (response.status !== 304 && response.status !== 204) {
+        assert.ok(
+          type && type !== "undefined" && /^[a-z]+\/[\w.+-]+/.test(type),
+          `${what}: ${type}`,
+        );
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
-import { seal, SEAL_BYTES, unseal } from "../lib/cache/sealed.ts";
+import { SEAL_BYTES, Sealer } from "../lib/cache/sealed.ts";
 import { ConfigError, parseConfig } from "../lib/config/config.ts";
 import { ConfigReader } from "../lib/config/reader.ts";
 import { Forbidden } from "../lib/errors.ts";
@@ -28,21 +28,27 @@ async function withFiles(run: (dir: string) => Promise<void>) {
   }
 }
 
-/** One instance serving `dir/files`, with `store` as its shared result store. */
+/**
+ * One instance serving `dir/files`, with `store` as its shared result store (and `caches`
+ * settings beyond it).
+ */
 function startInstance(
   dir: string,
   store: Record<string, unknown>,
   log: Logger = quietLog,
+  caches: Record<string, unknown> = {},
 ): Promise<App> {
   return startApp(
     parseConfig({
       http: { host: "127.0.0.1", port: 0, workers: 1 },
       storages: [{ name: "files", type: "local", path: "files" }, { name: "store", ...store }],
-      caches: { shared: "store" },
+      caches: { shared: "store", ...caches },
     }, dir),
     log,
   );
 }
+
+const sealer = new Sealer();
 
 const localStore = { type: "local", path: "store" };
 const s3Store = (endpoint: string, timeout = "2s") => ({
@@ -96,83 +102,124 @@ async function replaceObject(
 }
 
 for (const kind of ["local", "s3"]) {
-  Deno.test(`shared store (${kind}): a result made on one instance is X-Cache: shared on another`, async () => {
-    const s3 = await startS3(["results"]);
-    try {
-      await withFiles(async (dir) => {
-        const store = kind === "local" ? localStore : s3Store(s3.endpoint);
-        const a = await startInstance(dir, store);
-        const made = await get(a, job);
-        assert.equal(made.response.status, 200);
-        assert.equal(made.cache, "miss");
-        // A stop waits for the background write, so nothing made is lost.
-        await a.stop();
+  Deno.test(`shared store (${kind}): a result made on one instance is X-Cache: shared on another`, () =>
+    // A stop waits for the background write, so nothing made is lost.
+    afterOneResult(kind, async ({ dir, store, s3, made, key }) => {
+      assert.equal(made.response.status, 200);
+      assert.equal(made.cache, "miss");
+      const object = await storedObject(kind, dir, s3, key);
+      assert.equal(object.byteLength, SEAL_BYTES + made.body.byteLength);
+      assert.deepEqual(sealer.unseal(key, object as Uint8Array<ArrayBuffer>), made.body);
 
-        const object = await storedObject(kind, dir, s3, keyOf(made.etag));
-        assert.equal(object.byteLength, SEAL_BYTES + made.body.byteLength);
-        assert.deepEqual(unseal(object as Uint8Array<ArrayBuffer>), made.body);
+      const b = await startInstance(dir, store);
+      try {
+        const shared = await get(b, job);
+        assert.equal(shared.response.status, 200);
+        assert.equal(shared.cache, "shared");
+        assert.equal(shared.etag, made.etag);
+        assert.equal(shared.response.headers.get("content-type"), "image/png");
+        assert.deepEqual(shared.body, made.body);
+        const again = await get(b, job);
+        assert.equal(again.cache, "hit");
+        assert.equal(b.pool.stats().jobs, 0, "instance B never ran the transform");
+        // The store's objects are results, not images: no URL reads them.
+        const probe = await get(b, `/impressionist/s,10x0/png/store/results/${key}`);
+        assert.equal(probe.response.status, 404);
+        const metrics = await (await fetch(`http://127.0.0.1:${b.addr.port}/metrics`)).text();
+        assert.match(metrics, /impressionist_cache_hits_total\{cache="shared"\} 1\n/);
+      } finally {
+        await b.stop();
+      }
+    }));
 
-        const b = await startInstance(dir, store);
-        try {
-          const shared = await get(b, job);
-          assert.equal(shared.response.status, 200);
-          assert.equal(shared.cache, "shared");
-          assert.equal(shared.etag, made.etag);
-          assert.equal(shared.response.headers.get("content-type"), "image/png");
-          assert.deepEqual(shared.body, made.body);
-          const again = await get(b, job);
-          assert.equal(again.cache, "hit");
-          assert.equal(b.pool.stats().jobs, 0, "instance B never ran the transform");
-          // The store's objects are results, not images: no URL reads them.
-          const probe = await get(b, `/impressionist/s,10x0/png/store/results/${keyOf(made.etag)}`);
-          assert.equal(probe.response.status, 404);
-          const metrics = await (await fetch(`http://127.0.0.1:${b.addr.port}/metrics`)).text();
-          assert.match(metrics, /impressionist_cache_hits_total\{cache="shared"\} 1\n/);
-        } finally {
-          await b.stop();
-        }
-      });
-    } finally {
-      await s3.close();
-    }
-  });
+  Deno.test(`shared store (${kind}): a damaged or foreign object is ignored and replaced`, () =>
+    afterOneResult(kind, async ({ dir, store, s3, made, key }) => {
+      const good = await storedObject(kind, dir, s3, key);
+      const flipped = good.slice();
+      flipped[SEAL_BYTES + 20] ^= 1;
+      const foreign = [
+        made.body, // the bare image, as another program might store it
+        good.slice(0, -1), // truncated
+        flipped,
+        new Uint8Array(0),
+        sealer.seal(key, new Uint8Array(7)).slice(0, SEAL_BYTES - 1),
+        sealer.seal("another key", made.body),
+      ];
+      for (const bad of foreign) {
+        await replaceObject(kind, dir, s3, key, bad);
+        const log = recordingLog();
+        const b = await startInstance(dir, store, log);
+        const served = await get(b, job);
+        await b.stop();
+        assertRefusedOnce(log, key, "");
+        assert.equal(served.response.status, 200);
+        assert.equal(served.cache, "miss");
+        assert.deepEqual(served.body, made.body);
+        assert.deepEqual(await storedObject(kind, dir, s3, key), good, "the miss wrote it again");
+      }
+    }));
+}
 
-  Deno.test(`shared store (${kind}): a damaged or foreign object is ignored and replaced`, async () => {
-    const s3 = await startS3(["results"]);
-    try {
-      await withFiles(async (dir) => {
-        const store = kind === "local" ? localStore : s3Store(s3.endpoint);
-        const a = await startInstance(dir, store);
-        const made = await get(a, job);
-        await a.stop();
-        const key = keyOf(made.etag);
-        const good = await storedObject(kind, dir, s3, key);
-        const flipped = good.slice();
-        flipped[SEAL_BYTES + 20] ^= 1;
-        const foreign = [
-          made.body, // the bare image, as another program might store it
-          good.slice(0, -1), // truncated
-          flipped,
-          new Uint8Array(0),
-          seal(new Uint8Array(7)).slice(0, SEAL_BYTES - 1),
-        ];
-        for (const bad of foreign) {
-          await replaceObject(kind, dir, s3, key, bad);
-          const log = recordingLog();
-          const b = await startInstance(dir, store, log);
-          const served = await get(b, job);
-          await b.stop();
-          assert.deepEqual(log.errors, []);
-          assert.equal(served.response.status, 200);
-          assert.equal(served.cache, "miss");
-          assert.deepEqual(served.body, made.body);
-          assert.deepEqual(await storedObject(kind, dir, s3, key), good, "the miss wrote it again");
-        }
-      });
-    } finally {
-      await s3.close();
-    }
-  });
+/** Runs `run` once an instance has made `job`'s result into a `kind` store, and stopped. */
+async function afterOneResult(
+  kind: string,
+  run: (made: {
+    dir: string;
+    store: Record<string, unknown>;
+    s3: TestS3;
+    made: Awaited<ReturnType<typeof get>>;
+    key: string;
+  }) => Promise<void>,
+) {
+  const s3 = await startS3(["results"]);
+  try {
+    await withFiles(async (dir) => {
+      const store = kind === "local" ? localStore : s3Store(s3.endpoint);
+      const a = await startInstance(dir, store);
+      const made = await get(a, job);
+      await a.stop();
+      await run({ dir, store, s3, made, key: keyOf(made.etag) });
+    });
+  } finally {
+    await s3.close();
+  }
+}
+
+/** The one error line `log` got: the shared copy of `key` refused, for `reason`. */
+function assertRefusedOnce(log: { errors: string[] }, key: string, reason: string) {
+  assert.equal(log.errors.length, 1, log.errors.join("\n"));
+  assert.ok(
+    log.errors[0].startsWith(`result cache: refused the shared copy of ${key} (a miss): ${reason}`),
+    log.errors[0],
+  );
+}
+
+for (const kind of ["local", "s3"]) {
+  Deno.test(`shared store (${kind}): a result replaced by a validly sealed HTML page is a miss, logged, never copied into the result directory`, () =>
+    afterOneResult(kind, async ({ dir, store, s3, made, key }) => {
+      const page = new TextEncoder().encode("<html><script>alert(document.domain)</script>");
+      await replaceObject(kind, dir, s3, key, sealer.seal(key, page));
+
+      const log = recordingLog();
+      const b = await startInstance(dir, store, log, { resultDir: "results" });
+      try {
+        const served = await get(b, job);
+        assert.equal(served.response.status, 200);
+        assert.equal(served.cache, "miss");
+        assert.equal(served.response.headers.get("content-type"), "image/png");
+        assert.equal(served.response.headers.get("x-content-type-options"), "nosniff");
+        assert.deepEqual(served.body, made.body);
+        assertRefusedOnce(log, key, "it holds no image");
+        const health = await (await fetch(`http://127.0.0.1:${b.addr.port}/health`)).json();
+        assert.equal(health.caches.result.shared.refused, 1);
+        // The directory holds the recomputed result, never the page.
+        const onDisk = await Deno.readFile(join(dir, "results", key));
+        assert.deepEqual(sealer.unseal(key, onDisk), made.body);
+      } finally {
+        await b.stop();
+      }
+      assert.deepEqual(await storedObject(kind, dir, s3, key), sealer.seal(key, made.body));
+    }));
 }
 
 /**

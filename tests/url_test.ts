@@ -119,3 +119,13 @@ Deno.test("parseJob() rejects URLs with missing parts", () => {
   rejects(() => parseJob("/gs/png//x.jpg", context), /Expected/);
   rejects(() => parseJob("/gs/png/photos/a/../b.jpg", context), /Bad path segment/);
 });
+
+Deno.test("parseJob() reads the chain none as no filter, and refuses none among filters", () => {
+  const job = parseJob("/none/webp/photos/cat.jpg", context);
+  assert.deepEqual(job.chain, []);
+  assert.equal(job.format.type, "webp");
+  for (const chain of ["none,gs", "gs,none", "none,none", "s,none", "NONE"]) {
+    rejects(() => parseChain(chain, context), /none|NONE/);
+  }
+  rejects(() => parseChain("none,gs", context), /stands alone/);
+});

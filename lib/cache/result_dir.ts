@@ -1,9 +1,8 @@
 import { join } from "node:path";
 import { LruCache } from "./lru.ts";
-import { seal, unseal } from "./sealed.ts";
 
 /**
- * The disk tier of the result cache: one sealed file per result in one directory, bounded by
+ * The disk tier of the result cache: one file per result in one directory, bounded by
  * bytes, least recently used files removed first. The directory belongs to one instance: files
  * written by anyone else are not seen until the next start.
  *
@@ -54,29 +53,36 @@ export class ResultDirectory {
     return { files: this.#files.size, bytes: this.#files.bytes };
   }
 
-  /** The result stored under `key`, or undefined when there is none or its file is damaged. */
+  /**
+   * The file stored under `key`, or undefined when there is none or it cannot be read. The
+   * bytes are as found: the caller checks them (see `results.ts`).
+   */
   async read(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (this.#files.get(key) === undefined) return undefined;
     const path = join(this.dir, key);
-    const content = await Deno.readFile(path).then(unseal, () => undefined);
-    if (!content) {
-      this.#files.delete(key);
-      await Deno.remove(path).catch(() => {});
+    const file = await Deno.readFile(path).catch(() => undefined);
+    if (!file) {
+      await this.remove(key);
       return undefined;
     }
     // The order in memory is already right; this keeps it across a restart.
     const now = new Date();
     await Deno.utime(path, now, now).catch(() => {});
-    return content;
+    return file;
+  }
+
+  /** Forgets the file under `key` and removes it, if there is one. */
+  async remove(key: string): Promise<void> {
+    this.#files.delete(key);
+    await Deno.remove(join(this.dir, key)).catch(() => {});
   }
 
   /**
-   * Stores `bytes` under `key` (written to a temporary name, then renamed, so a crash never
+   * Stores `file` under `key` (written to a temporary name, then renamed, so a crash never
    * leaves a half-written result), evicting older files beyond the byte bound. A full or
    * read-only disk costs the disk tier, never the request: failures are swallowed.
    */
-  async write(key: string, bytes: Uint8Array): Promise<void> {
-    const file = seal(bytes);
+  async write(key: string, file: Uint8Array): Promise<void> {
     if (file.byteLength > this.maxBytes) return;
     const path = join(this.dir, key);
     const temporary = `${path}.${crypto.randomUUID()}.tmp`;

@@ -1,5 +1,8 @@
+import type { EncodedType } from "../image/formats.ts";
+import { sniffEncoded } from "../image/sniff.ts";
 import { LruCache } from "./lru.ts";
 import { ResultDirectory } from "./result_dir.ts";
+import { Sealer } from "./sealed.ts";
 import { SharedResults, type SharedStoreOptions } from "./shared_results.ts";
 
 export type { SharedOperation, SharedStoreOptions } from "./shared_results.ts";
@@ -13,6 +16,10 @@ export interface ResultCacheOptions {
   dirMaxBytes: number;
   /** The store shared by every instance (`caches.shared`), or undefined. */
   shared?: SharedStoreOptions;
+  /** The key of the seals on disk and in the store (`caches.secret`); none: a plain checksum. */
+  secret?: string;
+  /** Told about every stored result refused when read back, with why; it was a miss. */
+  onRejected(tier: ResultTier, key: string, reason: string): void;
 }
 
 /** Which tier answered a lookup: this process, this machine's disk, or the shared store. */
@@ -21,15 +28,24 @@ export type ResultTier = "memory" | "disk" | "shared";
 export interface CachedResult {
   bytes: Uint8Array<ArrayBuffer>;
   tier: ResultTier;
+  /** The image type the bytes were checked to be. */
+  type: EncodedType;
 }
 
 /**
  * Encoded results by key, looked up nearest first: an LRU in memory, an optional directory,
  * an optional store shared by every instance. A result found further away is copied into the
  * nearer tiers. No tier can fail a request: a tier that fails is a miss.
+ *
+ * Nothing read back is trusted: every tier's bytes are checked to be an image of a type the
+ * request allows before they are served, and the directory's and the store's files to carry a
+ * valid seal (`sealed.ts`) for their key. Anything else is a miss, reported to `onRejected`,
+ * removed from the tier it was in (the store is left to the next write), and never copied
+ * into a nearer tier.
  */
 export class ResultCache {
   readonly #memory: LruCache<Uint8Array<ArrayBuffer>>;
+  readonly #sealer: Sealer;
   hits = 0;
   misses = 0;
 
@@ -43,6 +59,7 @@ export class ResultCache {
       maxBytes: options.maxBytes,
       sizeOf: (bytes) => bytes.byteLength,
     });
+    this.#sealer = new Sealer(options.secret);
   }
 
   /** Opens the tiers the options name (scanning the directory, see {@linkcode ResultDirectory}). */
@@ -66,9 +83,17 @@ export class ResultCache {
     };
   }
 
-  /** The result under `key` and the tier it came from; `signal` ends a shared-store read. */
-  async get(key: string, signal?: AbortSignal): Promise<CachedResult | undefined> {
-    const found = await this.#find(key, signal);
+  /**
+   * The result under `key` and the tier it came from, when it is an image of one of the types
+   * `allowed` (the request's format, or for `auto` those its negotiation allows); `signal`
+   * ends a shared-store read.
+   */
+  async get(
+    key: string,
+    allowed: ReadonlySet<EncodedType>,
+    signal?: AbortSignal,
+  ): Promise<CachedResult | undefined> {
+    const found = await this.#find(key, allowed, signal);
     if (found) this.hits++;
     else this.misses++;
     return found;
@@ -80,8 +105,10 @@ export class ResultCache {
    */
   async set(key: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     this.#memory.set(key, bytes);
-    await this.directory?.write(key, bytes);
-    this.shared?.put(key, bytes);
+    if (!this.directory && !this.shared) return;
+    const file = this.#sealer.seal(key, bytes);
+    await this.directory?.write(key, file);
+    this.shared?.put(key, file);
   }
 
   /** Resolves when the shared-store writes started so far have ended. */
@@ -89,20 +116,54 @@ export class ResultCache {
     await this.shared?.settled();
   }
 
-  async #find(key: string, signal?: AbortSignal): Promise<CachedResult | undefined> {
+  async #find(
+    key: string,
+    allowed: ReadonlySet<EncodedType>,
+    signal?: AbortSignal,
+  ): Promise<CachedResult | undefined> {
     const inMemory = this.#memory.get(key);
-    if (inMemory) return { bytes: inMemory, tier: "memory" };
+    if (inMemory) {
+      const found = this.#check("memory", key, inMemory, allowed);
+      if (found) return found;
+      this.#memory.delete(key);
+    }
     const onDisk = await this.directory?.read(key);
     if (onDisk) {
-      this.#memory.set(key, onDisk);
-      return { bytes: onDisk, tier: "disk" };
+      const found = this.#check("disk", key, this.#sealer.unseal(key, onDisk), allowed);
+      if (found) {
+        this.#memory.set(key, found.bytes);
+        return found;
+      }
+      await this.directory!.remove(key);
     }
     const shared = await this.shared?.get(key, signal);
     if (shared) {
-      this.#memory.set(key, shared);
-      await this.directory?.write(key, shared);
-      return { bytes: shared, tier: "shared" };
+      const found = this.#check("shared", key, this.#sealer.unseal(key, shared), allowed);
+      if (found) {
+        this.#memory.set(key, found.bytes);
+        await this.directory?.write(key, shared);
+        return found;
+      }
+      this.shared!.refuse();
     }
+    return undefined;
+  }
+
+  /** The tier's content as a result when it is an image of an allowed type; else reported. */
+  #check(
+    tier: ResultTier,
+    key: string,
+    content: Uint8Array<ArrayBuffer> | undefined,
+    allowed: ReadonlySet<EncodedType>,
+  ): CachedResult | undefined {
+    if (!content) {
+      this.options.onRejected(tier, key, "its seal does not match (damaged, foreign or forged)");
+      return undefined;
+    }
+    const type = sniffEncoded(content);
+    if (type && allowed.has(type)) return { bytes: content, tier, type };
+    const expected = [...allowed].join(" or ");
+    this.options.onRejected(tier, key, `it holds ${type ?? "no image we know"}, not ${expected}`);
     return undefined;
   }
 }

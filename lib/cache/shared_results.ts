@@ -1,6 +1,6 @@
 import { NotFound } from "../errors.ts";
 import type { WritableStorage } from "../../storages/storage.ts";
-import { seal, SEAL_BYTES, unseal } from "./sealed.ts";
+import { SEAL_BYTES } from "./sealed.ts";
 
 /** What a shared-store failure happened in, as the metric's `operation` label names it. */
 export type SharedOperation = "get" | "put";
@@ -15,7 +15,7 @@ export interface SharedStoreOptions {
 /** Where results live inside the store, apart from anything else in it. */
 const prefix = "results/";
 /** Larger results are recomputed rather than moved through the store. */
-const maxContentBytes = 256 * 1024 * 1024;
+const maxFileBytes = SEAL_BYTES + 256 * 1024 * 1024;
 /**
  * Writes in flight at once. A store slower than the server then drops writes instead of
  * holding ever more results in memory.
@@ -23,58 +23,71 @@ const maxContentBytes = 256 * 1024 * 1024;
 const maxPendingWrites = 16;
 
 /**
- * The result store shared by every instance: sealed results (length and checksum in front, as
- * on disk) under `results/{key}` in a writable storage. Reads and writes never fail a request:
- * a missing, damaged or foreign object is a miss, a store error or timeout is reported to
- * `onError` and is a miss too. Writes run in the background.
+ * The result store shared by every instance: sealed results (see `results.ts`, which checks
+ * what comes back) under `results/{key}` in a writable storage. Reads and writes never fail a
+ * request: a missing object is a miss, a store error or timeout is reported to `onError` and
+ * is a miss too. Writes run in the background.
  */
 export class SharedResults {
   readonly #pending = new Set<Promise<void>>();
   #hits = 0;
   #misses = 0;
   #errors = 0;
+  #refused = 0;
   #dropped = 0;
 
   constructor(readonly options: SharedStoreOptions) {}
 
-  /** Lookups, failures and writes dropped or in flight, for /health. */
+  /**
+   * Lookups (`hits`: objects found, `refused` of them by the caller's checks), failures and
+   * writes dropped or in flight, for /health.
+   */
   stats() {
     return {
       hits: this.#hits,
       misses: this.#misses,
+      refused: this.#refused,
       errors: this.#errors,
       droppedWrites: this.#dropped,
       pendingWrites: this.#pending.size,
     };
   }
 
-  /** The result stored under `key`, or undefined (a miss, a bad object or a failing store). */
+  /**
+   * The object stored under `key` as found, or undefined (a miss or a failing store). The
+   * caller checks it, and tells `refuse` about one it does not serve.
+   */
   async get(key: string, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    let content: Uint8Array<ArrayBuffer> | undefined;
+    let file: Uint8Array<ArrayBuffer> | undefined;
     try {
       const found = await this.options.storage.get(prefix + key, {
-        maxBytes: SEAL_BYTES + maxContentBytes,
+        maxBytes: maxFileBytes,
         signal,
       });
       // Without a validator there is no "not-modified"; the type allows it all the same.
-      if (found !== "not-modified") content = unseal(found.bytes as Uint8Array<ArrayBuffer>);
+      if (found !== "not-modified") file = found.bytes as Uint8Array<ArrayBuffer>;
     } catch (error) {
       // A request that gave up is its own business, not the store's.
       if (!(error instanceof NotFound) && !signal?.aborted) this.#fail("get", error);
     }
-    if (content) this.#hits++;
+    if (file) this.#hits++;
     else this.#misses++;
-    return content;
+    return file;
   }
 
-  /** Starts storing `bytes` under `key` in the background; never waits, never throws. */
-  put(key: string, bytes: Uint8Array): void {
-    if (bytes.byteLength > maxContentBytes) return;
+  /** Counts an object `get` found that did not pass the caller's checks. */
+  refuse(): void {
+    this.#refused++;
+  }
+
+  /** Starts storing `file` under `key` in the background; never waits, never throws. */
+  put(key: string, file: Uint8Array<ArrayBuffer>): void {
+    if (file.byteLength > maxFileBytes) return;
     if (this.#pending.size >= maxPendingWrites) {
       this.#dropped++;
       return;
     }
-    const write: Promise<void> = this.options.storage.put(prefix + key, seal(bytes))
+    const write: Promise<void> = this.options.storage.put(prefix + key, file)
       .catch((error) => this.#fail("put", error))
       .finally(() => this.#pending.delete(write));
     this.#pending.add(write);

@@ -1,4 +1,4 @@
-import { Unavailable } from "../errors.ts";
+import { TimedOut } from "../errors.ts";
 
 interface Flight<T> {
   result: Promise<T>;
@@ -29,10 +29,10 @@ export class SingleFlight<T> {
   /**
    * Joins the call for `key`, starting it with `fn` when none runs.
    *
-   * @throws {Unavailable} (through the promise) when `signal` aborts before the call ends
+   * @throws {TimedOut} (through the promise) when `signal` aborts before the call ends
    */
   join(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Joined<T> {
-    if (signal.aborted) return { result: Promise.reject(timedOut()), started: false };
+    if (signal.aborted) return { result: Promise.reject(new TimedOut()), started: false };
     let flight = this.#inFlight.get(key);
     const started = !flight;
     if (!flight) {
@@ -61,7 +61,7 @@ export class SingleFlight<T> {
     };
     const onAbort = () => {
       leave();
-      reject(timedOut());
+      reject(new TimedOut());
       if (flight.waiters > 0) return;
       flight.controller.abort(new DOMException("No caller is waiting any more", "AbortError"));
       if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
@@ -77,13 +77,9 @@ export class SingleFlight<T> {
         if (!waiting) return;
         leave();
         // The call failed because its own signal aborted: that is time, never a 500.
-        reject(flight.controller.signal.aborted ? timedOut() : error);
+        reject(flight.controller.signal.aborted ? new TimedOut() : error);
       },
     );
     return promise;
   }
-}
-
-function timedOut(): Unavailable {
-  return new Unavailable("The request timed out: try again shortly");
 }

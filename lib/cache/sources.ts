@@ -1,6 +1,6 @@
-import type { Source, Storage } from "../../storages/storage.ts";
+import type { Freshness, Source, Storage } from "../../storages/storage.ts";
 import { LruCache } from "./lru.ts";
-import { NotFound } from "../errors.ts";
+import { HttpError, NotFound } from "../errors.ts";
 import type { HeldBytes } from "./held_bytes.ts";
 import { SingleFlight } from "./single_flight.ts";
 
@@ -20,12 +20,41 @@ export interface HeldSource extends LoadedSource {
   release(): void;
 }
 
+/** A source's validator as its storage last confirmed it, and when. */
+interface Confirmed {
+  validator: string;
+  modified?: Date;
+  at: number;
+  /** The storage's last failure to confirm it again (a 502 or 504), and when. */
+  failure?: { error: HttpError; at: number };
+  /** What this entry costs in the table's byte budget: its key and validator. */
+  bytes: number;
+}
+
+/** What a validator the storage confirmed lately tells: enough to name and date a result. */
+export interface KnownValidator {
+  validator: string;
+  modified?: Date;
+}
+
+/** Bytes of bookkeeping counted per confirmed validator besides its text. */
+const ENTRY_OVERHEAD = 128;
+/** While a storage fails, a source is asked again at most this often, even with `revalidate` 0s. */
+const MIN_RETRY_MS = 1000;
+const never: Freshness = { revalidateMs: 0, staleIfErrorMs: 0 };
+
 /**
- * Fetches source bytes from the storages through an LRU cache of bytes. A cached entry is
- * revalidated against its storage on every use, so a changed file is never served stale.
+ * Fetches source bytes from the storages through an LRU cache of bytes. A source's validator
+ * is trusted for its storage's `revalidate` after the storage confirmed it; after that, each
+ * use asks the storage again (a cheap `stat`, a conditional request), so a changed file shows.
  */
 export class SourceLoader {
   readonly #cache?: LruCache<Source>;
+  /**
+   * The last validator each storage confirmed, by storage and path: client text, so bounded
+   * in bytes (`caches.memoBytes`); it outlives the bytes, which the byte cache may drop.
+   */
+  readonly #confirmed: LruCache<Confirmed>;
   // Concurrent requests for one source share one storage read.
   readonly #flights = new SingleFlight<LoadedSource>();
 
@@ -34,7 +63,13 @@ export class SourceLoader {
     limits: SourceCacheLimits,
     readonly maxBytes: number,
     readonly held: HeldBytes,
+    confirmedBytes: number,
   ) {
+    this.#confirmed = new LruCache({
+      maxEntries: Number.MAX_SAFE_INTEGER,
+      maxBytes: confirmedBytes,
+      sizeOf: (entry) => entry.bytes,
+    });
     if (limits.entries > 0) {
       this.#cache = new LruCache({
         maxEntries: limits.entries,
@@ -47,6 +82,37 @@ export class SourceLoader {
   /** Cached entries and their bytes, for /health and metrics. */
   stats(): { entries: number; bytes: number } {
     return { entries: this.#cache?.size ?? 0, bytes: this.#cache?.bytes ?? 0 };
+  }
+
+  /**
+   * The validator the storage confirmed for a source within its `revalidate` (`"fresh"`), or
+   * within `revalidate` + `staleIfError` (`"stale"`: usable only when the storage fails);
+   * undefined when there is none that recent.
+   */
+  confirmed(
+    storageName: string,
+    path: string,
+    within: "fresh" | "stale",
+  ): KnownValidator | undefined {
+    const entry = this.#confirmed.get(`${storageName}\0${path}`);
+    if (!entry) return undefined;
+    const { revalidateMs, staleIfErrorMs } = this.storages.get(storageName)?.freshness ?? never;
+    const age = performance.now() - entry.at;
+    return age < revalidateMs + (within === "stale" ? staleIfErrorMs : 0) ? entry : undefined;
+  }
+
+  /**
+   * The storage's failure (502 or 504) to confirm a source's validator again, while it is
+   * recent: younger than the storage's `revalidate`, and at least a second. Until then the source
+   * is not asked again, so an origin that is down or hangs costs one request per interval,
+   * not one per client (each waiting for its timeout).
+   */
+  failure(storageName: string, path: string): HttpError | undefined {
+    const failure = this.#confirmed.get(`${storageName}\0${path}`)?.failure;
+    if (!failure) return undefined;
+    const { revalidateMs } = this.storages.get(storageName)?.freshness ?? never;
+    const age = performance.now() - failure.at;
+    return age < Math.max(revalidateMs, MIN_RETRY_MS) ? failure.error : undefined;
   }
 
   /**
@@ -80,6 +146,10 @@ export class SourceLoader {
     signal: AbortSignal,
   ): Promise<LoadedSource> {
     const cached = this.#cache?.get(key);
+    // Bytes of a validator still trusted are used without asking the storage.
+    if (cached && this.confirmed(storageName, path, "fresh")?.validator === cached.validator) {
+      return { ...cached, storage: storageName, cache: "hit" };
+    }
     // What the storage allocates counts against the held-bytes bound before it is allocated.
     const reading = this.held.reserve(0);
     try {
@@ -89,7 +159,10 @@ export class SourceLoader {
         signal,
         reserve: reading.add,
       });
-      if (result === "not-modified") return { ...cached!, storage: storageName, cache: "hit" };
+      if (result === "not-modified") {
+        this.#confirm(key, cached!);
+        return { ...cached!, storage: storageName, cache: "hit" };
+      }
       // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
       // memory: one copy here, none when a worker receives them.
       const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
@@ -97,10 +170,21 @@ export class SourceLoader {
       releaseNow(result.bytes);
       const source = { ...result, bytes: shared };
       this.#cache?.set(key, source);
+      this.#confirm(key, source);
       return { ...source, storage: storageName, cache: "miss" };
+    } catch (error) {
+      const entry = this.#confirmed.get(key);
+      const upstream = error instanceof HttpError && (error.status === 502 || error.status === 504);
+      if (entry && upstream) entry.failure = { error, at: performance.now() };
+      throw error;
     } finally {
       reading.release();
     }
+  }
+
+  #confirm(key: string, { validator, modified }: Source): void {
+    const bytes = 2 * (key.length + validator.length) + ENTRY_OVERHEAD;
+    this.#confirmed.set(key, { validator, modified, at: performance.now(), bytes });
   }
 }
 

@@ -8,7 +8,7 @@ import { type ShrinkOnLoad, shrinkOnLoadPolicies } from "../image/backend.ts";
 import type { SigningKey } from "../jobs/signature.ts";
 import { substituteEnv } from "./env.ts";
 import { parseSigningKey } from "../jobs/signature.ts";
-import { parseChain, type Step } from "../jobs/url.ts";
+import { noFilters, parseChain, type Step } from "../jobs/url.ts";
 
 export { ConfigError };
 
@@ -83,6 +83,13 @@ export interface Config {
     resultDirBytes: number;
     /** The storage that holds the results shared by every instance. */
     shared?: string;
+    /** The key that seals results on disk and in the shared store (HMAC-SHA256), if any. */
+    secret?: string;
+    /**
+     * Bytes each table keyed by client text may hold: the request memo (parsed URLs and their
+     * last result identities) and the sources' last confirmed validators.
+     */
+    memoBytes: number;
   };
   backend: BackendName;
   security: SecurityConfig;
@@ -153,6 +160,8 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
     resultDir: resultDir === undefined ? undefined : resolve(baseDir, resultDir),
     resultDirBytes: cachesReader.integer("resultDirBytes", 1024 * MiB, 0),
     shared: cachesReader.optionalString("shared"),
+    secret: readSecret(cachesReader),
+    memoBytes: cachesReader.integer("memoBytes", 4 * MiB, 0, 1024 * MiB),
   };
   cachesReader.rejectUnknown();
   if (caches.shared !== undefined && !storages.some((s) => s.name === caches.shared)) {
@@ -285,6 +294,20 @@ function readCors(r: ConfigReader): "*" | string[] {
   });
 }
 
+/** The shortest `caches.secret`: 16 characters, 128 bits when random. */
+const MIN_SECRET_LENGTH = 16;
+
+/** `caches.secret`, usually `"${RESULTS_SECRET}"` so that it stays out of the file. */
+function readSecret(r: ConfigReader): string | undefined {
+  const secret = r.optionalString("secret");
+  if (secret === undefined) return undefined;
+  if (secret.length < MIN_SECRET_LENGTH) {
+    const key = r.name("secret");
+    throw new ConfigError(`"${key}" must be at least ${MIN_SECRET_LENGTH} characters long`);
+  }
+  return secret;
+}
+
 function readSecurity(r: ConfigReader): SecurityConfig {
   const keys = r.list("keys").map((entry) => {
     try {
@@ -345,6 +368,7 @@ function readPresets(
   for (const entry of entries) {
     const name = entry.string("name");
     if (filters.has(name)) throw new ConfigError(`Preset "${name}" shadows the filter "${name}"`);
+    if (name === noFilters) throw new ConfigError(`Preset name "${name}" is the empty chain's`);
     if (presets.has(name)) throw new ConfigError(`Preset "${name}" is defined twice`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) {
       throw new ConfigError(`Preset name "${name}" may use only letters, digits, "_" and "-"`);

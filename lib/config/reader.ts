@@ -104,6 +104,16 @@ export class ConfigReader {
     return ms;
   }
 
+  /** A duration as {@linkcode duration} reads it, or zero (`0s`, `0`): "never", "not at all". */
+  durationOrZero(key: string, fallback: string, max: string): number {
+    const text = this.raw[key] ?? fallback;
+    if (typeof text === "string" && /^0(ms|s|m|h)?$/.test(text)) {
+      this.take(key);
+      return 0;
+    }
+    return this.duration(key, fallback, max);
+  }
+
   oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
     const value = this.take(key) ?? fallback;
     if (!allowed.includes(value as T)) {

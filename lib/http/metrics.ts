@@ -21,6 +21,8 @@ export interface ServerMetrics {
   sourceBytes: Counter<"storage">;
   /** `impressionist_errors_total{type}` */
   errors: Counter<"type">;
+  /** `impressionist_stale_results_total{storage}`: served because the storage failed */
+  staleResults: Counter<"storage">;
   /** `impressionist_shared_store_errors_total{operation}`: `get` or `put` */
   sharedStoreErrors: Counter<"operation">;
 }
@@ -89,6 +91,12 @@ export function createServerMetrics(collectors: ServerCollectors): ServerMetrics
       name: "impressionist_errors_total",
       help: "Errors, by type",
       labelNames: ["type"],
+      registers,
+    }),
+    staleResults: new Counter({
+      name: "impressionist_stale_results_total",
+      help: "Results served stale because their storage failed (within staleIfError), by storage",
+      labelNames: ["storage"],
       registers,
     }),
     sharedStoreErrors: new Counter({

@@ -7,10 +7,11 @@
 import { resolve } from "node:path";
 import { imageUrl } from "../../client.ts";
 import { maxSide } from "../../filters/args.ts";
+import type { ArgumentField } from "../../filters/filter.ts";
 import { filters } from "../../filters/mod.ts";
 import type { Config } from "../config/config.ts";
 import { BadRequest } from "../errors.ts";
-import { formatDocs } from "../jobs/url.ts";
+import { type FormatDoc, formatDocs, parseFormat } from "../jobs/url.ts";
 import { checkToken } from "./access.ts";
 
 const staticFiles = new Map([
@@ -68,17 +69,45 @@ async function answerJson(
 async function describe(config: Config) {
   return {
     root: config.http.root,
-    filters: [...filters.values()].map(({ name, arity, doc }) => ({ name, arity, ...doc })),
+    filters: [...filters.values()].map(({ name, arity, doc }) => ({
+      name,
+      arity,
+      ...doc,
+      fields: doc.fields.map((field) => withConfiguredNames(field, config)),
+    })),
     presets: [...config.presetDefinitions].map(([name, definition]) => ({ name, definition })),
     storages: config.storages.map((storage) => storage.name),
     examples: await exampleImages(config),
-    formats: formatDocs(),
-    defaultQuality: config.image.quality,
+    // Each format with the quality the server uses when the URL gives none.
+    formats: formatDocs().map((format) => ({ ...format, ...defaultQualities(format, config) })),
     token: config.security.token !== undefined,
     signed: config.security.keys.length > 0,
     // The source is shown through the server (upright, as the chain sees it): a crop of the
     // largest size a URL allows is clipped to the whole image.
     sourceChain: `c,0x0-${maxSide}x${maxSide}`,
+  };
+}
+
+/** A field whose values are configured names (`wm`'s watermarks), offered as those names. */
+function withConfiguredNames(field: ArgumentField, config: Config): ArgumentField {
+  if (field.namesFrom !== "watermarks") return field;
+  const names = [...config.watermarks.keys()];
+  if (names.length === 0) return field; // a free field: the server's 400 lists what there is
+  const choices = names.map((name) => ({ value: name, label: name }));
+  return { ...field, kind: "choice", choices, default: names[0] };
+}
+
+/**
+ * What the format parser uses when the URL gives no quality; `auto` has AVIF's too when it may
+ * answer AVIF (`image.autoAvif`).
+ */
+function defaultQualities(format: FormatDoc, config: Config) {
+  if (!format.quality) return {};
+  const parsed = parseFormat(format.name, config.image.quality, config.image.avifQuality);
+  const avif = config.image.autoAvif ? parsed.avifQuality : undefined;
+  return {
+    defaultQuality: parsed.quality,
+    ...(avif !== undefined && { defaultAvifQuality: avif }),
   };
 }
 

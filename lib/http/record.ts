@@ -25,11 +25,14 @@ export function recordRequest(
   metrics.requestDuration.observe(seconds);
   if (status >= 400) metrics.errors.inc({ type: errorType(status) });
   if (image) {
-    const { source, result } = image;
-    (source.cache === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "source" });
-    if (source.cache === "miss") {
-      metrics.sourceBytes.inc({ storage: source.storage }, source.bytes.byteLength);
+    const { source, result, stale, job } = image.outcome;
+    if (source) {
+      (source.cache === "hit" ? metrics.cacheHits : metrics.cacheMisses).inc({ cache: "source" });
+      if (source.cache === "miss") {
+        metrics.sourceBytes.inc({ storage: source.storage }, source.bytes);
+      }
     }
+    if (stale) metrics.staleResults.inc({ storage: job.storage });
     if (result !== "not-modified") {
       const counter = result === "miss" ? metrics.cacheMisses : metrics.cacheHits;
       counter.inc({ cache: result === "shared" ? "shared" : "result" });
@@ -43,13 +46,19 @@ export function recordRequest(
       status,
       bytes: Number(response.headers.get("content-length") ?? 0),
       ms: seconds * 1000,
-      cache: image && `source=${image.source.cache} result=${image.result}`,
+      cache: image && cacheFacts(image),
       // Only -debug logs the chain; don't spell it out for every request otherwise.
       chain: log.verbose && image
-        ? image.job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ")
+        ? image.outcome.job.chain.map((s) => `${s.name}:${JSON.stringify(s.params)}`).join(" ")
         : undefined,
     },
     deps.config.log.format,
     log.verbose,
   ));
+}
+
+/** `source=… result=…` for the access log; `source=fresh` when no storage was asked. */
+function cacheFacts({ outcome }: ImageAnswer): string {
+  const result = outcome.stale ? "stale" : outcome.result;
+  return `source=${outcome.source?.cache ?? "fresh"} result=${result}`;
 }

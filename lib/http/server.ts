@@ -31,6 +31,7 @@ export function createHandler(current: () => ServerDeps): (request: Request) => 
     }
     const { response } = answer;
     addCorsHeaders(request, response.headers, cors);
+    noSniff(response);
     recordRequest(deps, request, answer, id, started);
     return request.method === "HEAD" ? new Response(null, response) : response;
   };
@@ -57,14 +58,16 @@ async function route(request: Request, id: string, deps: ServerDeps): Promise<An
 
 function health(id: string, { pool, sources, results }: ServerDeps): Response {
   const stats = pool.stats();
-  // A worker that did not stop after its job was cancelled still burns a core: unhealthy.
+  // Unhealthy while fewer than the configured workers can take jobs: one is missing (its
+  // replacement is starting) or stuck in a job that was cancelled.
+  const healthy = stats.available >= stats.workers;
   const body = {
-    status: stats.stuck ? "unhealthy" : "ok",
+    status: healthy ? "ok" : "unhealthy",
     ...stats,
     caches: { source: sources.stats(), result: results.stats() },
   };
   return Response.json(body, {
-    status: stats.stuck ? 503 : 200,
+    status: healthy ? 200 : 503,
     headers: { "cache-control": "no-store", "x-request-id": id },
   });
 }
@@ -79,15 +82,26 @@ export function createMetricsHandler(
   return async function handleMetrics(request) {
     const deps = current();
     const id = requestId(request);
+    let response: Response;
     try {
       const path = requestPath(request);
       if (path !== deps.config.http.metricsPath) throw new NotFound(`Nothing at "${path}"`);
       checkToken(request, deps.config.security.token);
-      return await metricsResponse(id, deps);
+      response = await metricsResponse(id, deps);
     } catch (error) {
-      return errorResponse(error, id, deps.log);
+      response = errorResponse(error, id, deps.log);
     }
+    return noSniff(response);
   };
+}
+
+/**
+ * Every answer says its `Content-Type` is the only one: a browser never guesses another (a
+ * stored result that is not what it claims, an error page) and runs it as HTML or script.
+ */
+function noSniff(response: Response): Response {
+  response.headers.set("x-content-type-options", "nosniff");
+  return response;
 }
 
 /** The Prometheus text of the registry. */

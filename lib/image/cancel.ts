@@ -9,14 +9,10 @@
  *
  * @module
  */
-import { Unavailable } from "../errors.ts";
+import { TimedOut } from "../errors.ts";
 
 /** A job stopped because its deadline passed; the client has had its 503 already. */
-export class Cancelled extends Unavailable {
-  constructor() {
-    super("The request timed out: try again shortly");
-  }
-}
+export class Cancelled extends TimedOut {}
 
 /** One worker's flag: an Int32 in shared memory holding the id of the job to stop (0: none). */
 export function createCancelFlag(): Int32Array<SharedArrayBuffer> {

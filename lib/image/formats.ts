@@ -79,6 +79,19 @@ export function negotiate(
 }
 
 /**
+ * The types a result of `format` can be: its own, or for `auto` every type `resolveFormat` may
+ * choose under the negotiation: GIF, PNG and JPEG always, WebP and AVIF when the request's
+ * `Accept` (and `image.autoAvif`) allowed them.
+ */
+export function possibleTypes(format: OutputFormat): ReadonlySet<EncodedType> {
+  if (format.type !== "auto") return new Set([format.type]);
+  const types = new Set<EncodedType>(["gif", "png", "jpeg"]);
+  if (format.webp) types.add("webp");
+  if (format.avif) types.add("avif");
+  return types;
+}
+
+/**
  * Decides `auto` for a finished image, among the types that can hold it (`fitting`, from
  * planning): GIF for an animation, else AVIF when enabled and the client takes it, else WebP
  * when the client takes it, else PNG when the image has transparency or JPEG cannot hold it,

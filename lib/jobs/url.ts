@@ -55,20 +55,29 @@ export function formatDocs(): FormatDoc[] {
   }));
 }
 
+/** The chain that means "no filter": the source converted only (`/none/webp/…`). */
+export const noFilters = "none";
+
 /**
  * Parses a comma-separated filter chain. `gs` takes one token, every other filter two; a
- * preset name expands to its definition.
+ * preset name expands to its definition; `none` alone is the empty chain.
  *
  * @throws {BadRequest} naming the bad token
  * @example parseChain("s,200x0,gs", context) // [{name: "s", …}, {name: "gs", …}]
  */
 export function parseChain(text: string, context: JobContext): Step[] {
+  if (text === noFilters) return [];
   const tokens = text.split(",");
   const chain: Step[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
     if (token === "") {
       throw new BadRequest(`Empty filter in chain "${text}": check for a stray comma`);
+    }
+    if (token === noFilters) {
+      throw new BadRequest(
+        `"${noFilters}" means no filter and stands alone: remove it from "${text}"`,
+      );
     }
     const preset = context.presets.get(token);
     if (preset) {

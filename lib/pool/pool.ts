@@ -1,7 +1,7 @@
 import type { BackendName } from "../config/config.ts";
 import { cancelJob, createCancelFlag } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import { HttpError, Unavailable } from "../errors.ts";
+import { HttpError, TimedOut, Unavailable } from "../errors.ts";
 import { buildVersion } from "./build_version.ts";
 import type { Transform } from "../jobs/transform.ts";
 import { type Interrupter, interrupterOf } from "./backends.ts";
@@ -14,13 +14,19 @@ export interface PoolOptions {
   backend: BackendName;
   limits: ImageLimits;
   /**
-   * Called when a worker cannot be started or does not stop in time. Job failures are not
-   * reported here: they reach the caller as WorkerFailure, whose detail the server logs with
-   * the request id.
+   * Called when a worker cannot be started, ends on its own or does not stop in time. Job
+   * failures are not reported here: they reach the caller as WorkerFailure, whose detail the
+   * server logs with the request id.
    */
   onInternalError?: (detail: string) => void;
   /** How long a cancelled job may take to stop before its worker counts as stuck; 2 s. */
   graceMs?: number;
+  /**
+   * How long a cancelled job may take to stop before the spare takes its worker's place; 100
+   * ms. A job that checks its flag stops well within it; one that has not is inside a call
+   * nothing can interrupt.
+   */
+  replaceAfterMs?: number;
   /** The worker module; only tests change it (to one that ignores cancellation). */
   workerUrl?: URL;
 }
@@ -32,7 +38,8 @@ export class WorkerFailure extends HttpError {
   }
 }
 
-interface Job {
+/** A transform waiting for, or running on, a worker. */
+interface QueuedJob {
   id: number;
   task: Transform;
   bytes: Uint8Array;
@@ -50,9 +57,12 @@ interface Started {
 
 interface Slot extends Started {
   /** The job the worker runs, until the worker answers it, even after it was cancelled. */
-  job?: Job;
-  /** Set while the job was cancelled and the worker has not answered yet. */
-  stopping?: { timer: ReturnType<typeof setTimeout>; stuck: boolean };
+  job?: QueuedJob;
+  /**
+   * Set while the job was cancelled and the worker has not answered yet: `overdue` past
+   * `replaceAfterMs`, `stuck` past `graceMs`.
+   */
+  stopping?: { timers: ReturnType<typeof setTimeout>[]; overdue: boolean; stuck: boolean };
 }
 
 /**
@@ -74,6 +84,14 @@ export interface Ticket {
 
 const defaultWorkerUrl = new URL("./worker.ts", import.meta.url);
 const DEFAULT_GRACE_MS = 2000;
+const DEFAULT_REPLACE_AFTER_MS = 100;
+/**
+ * After a worker fails to start, the next start waits this long, doubling with each failure
+ * in a row up to MAX_RESTART_DELAY_MS: a broken install or an exhausted machine is not hammered,
+ * and a passing problem heals within seconds.
+ */
+const FIRST_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 10_000;
 
 /** Job ids are unique in the process: GraphicsMagick's interrupter is process-wide. */
 let lastJobId = 0;
@@ -82,23 +100,34 @@ let lastJobId = 0;
  * A fixed set of Web Workers doing the image work, with a bounded queue in front.
  *
  * A job whose signal aborts while it runs is cancelled: its caller gets Unavailable at once,
- * the worker's shared flag asks the job to stop (see lib/image/cancel.ts), and the worker keeps
- * its slot until it answers, so no more than `size` threads ever do image work. A worker that
- * has not answered `graceMs` after the cancellation counts as stuck (see `stats`). A worker
- * that crashes fails its job alone and is replaced by the warm spare.
+ * and the worker's shared flag asks the job to stop (see lib/image/cancel.ts). A worker that
+ * has not answered `replaceAfterMs` later is inside a call nothing can interrupt (a
+ * WebAssembly decode, a native library call, where terminating the thread is unsafe): the
+ * warm spare takes its place, so the jobs behind it run, and the replaced thread becomes the
+ * spare as soon as it answers. There is one such thread at most, and no spare meanwhile, so no
+ * more than `size` + 1 threads ever exist; a second worker that cannot stop keeps its place until
+ * it answers. A worker that has not answered `graceMs` after the cancellation counts as stuck
+ * (see `stats`). A worker that crashes or exits fails its job alone and is replaced by the warm
+ * spare; a new spare is started, again and again with a growing delay while starts fail.
  */
 export class WorkerPool {
   readonly #slots: Slot[] = [];
-  readonly #queue: Job[] = [];
-  /** A started, idle worker kept ready to replace a crashed one at once. */
+  readonly #queue: QueuedJob[] = [];
+  /** A started, idle worker kept ready to replace a lost or stopping one at once. */
   #spare?: Started;
+  /** A worker the spare replaced while it finishes a cancelled job's call. */
+  #replaced?: Slot;
   #spawning = 0;
+  /** The wait before the next start after starts failed in a row (0: the last one worked). */
+  #restartDelay = 0;
+  #restartTimer?: ReturnType<typeof setTimeout>;
   /** Tickets taken and not released: requests reading their source, queued or running. */
   #admitted = 0;
   #started = 0;
   #closed = false;
   readonly #interrupter: Interrupter;
   readonly #graceMs: number;
+  readonly #replaceAfterMs: number;
 
   /**
    * What makes this pool's pixels: the backend its workers really run and the version of the
@@ -111,6 +140,7 @@ export class WorkerPool {
     this.identity = `${options.backend}/${version}`;
     this.#interrupter = interrupterOf(options.backend);
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#replaceAfterMs = options.replaceAfterMs ?? DEFAULT_REPLACE_AFTER_MS;
   }
 
   /**
@@ -135,24 +165,37 @@ export class WorkerPool {
   }
 
   /**
-   * For /health and metrics: the pool size; `busy`, slots whose worker is doing image work
-   * (`draining` and `stuck` included); `draining`, workers still running a job that was
-   * cancelled less than `graceMs` ago; `stuck`, those running one cancelled longer ago; jobs
-   * waiting and jobs ever started.
+   * For /health and metrics: `workers`, the configured pool size; `live`, workers started and
+   * in their place (fewer while a lost one's replacement starts); `available`, live workers
+   * that can take jobs (not stuck); `spare`, 1 while a started worker waits to replace one
+   * that is lost or stopping; `replaced`, 1 while a worker the spare replaced finishes its
+   * call; `busy`, workers doing image work (`draining`, `stuck` and the replaced one included);
+   * `draining`, workers still running a job that was cancelled less than `graceMs` ago;
+   * `stuck`, those running one cancelled longer ago; jobs waiting and jobs ever started.
    */
   stats(): {
     workers: number;
+    live: number;
+    available: number;
+    spare: number;
+    replaced: number;
     busy: number;
     draining: number;
     stuck: number;
     queued: number;
     jobs: number;
   } {
-    const stopping = this.#slots.filter((s) => s.stopping);
+    const threads = this.#replaced ? [...this.#slots, this.#replaced] : this.#slots;
+    const stopping = threads.filter((s) => s.stopping);
     const stuck = stopping.filter((s) => s.stopping!.stuck).length;
+    const stuckInPlace = this.#slots.filter((s) => s.stopping?.stuck).length;
     return {
       workers: this.options.size,
-      busy: this.#slots.filter((s) => s.job).length,
+      live: this.#slots.length,
+      available: this.#slots.length - stuckInPlace,
+      spare: this.#spare ? 1 : 0,
+      replaced: this.#replaced ? 1 : 0,
+      busy: threads.filter((s) => s.job).length,
       draining: stopping.length - stuck,
       stuck,
       queued: this.#queue.length,
@@ -163,7 +206,7 @@ export class WorkerPool {
   /**
    * Takes a place for one request, before any work: call it before reading the source. It
    * counts against workers + queue together with the requests already admitted (reading their
-   * source, queued or running) and the workers still stopping a cancelled job.
+   * source, queued or running) and the workers still stopping a cancelled job in their place.
    *
    * @throws {Unavailable} at once when the pool is full or closed
    */
@@ -197,7 +240,7 @@ export class WorkerPool {
    * hold the source.
    */
   run(task: Transform, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     try {
       return this.admit().run(task, bytes, signal);
     } catch (error) {
@@ -212,7 +255,9 @@ export class WorkerPool {
     for (const job of this.#queue.splice(0)) {
       job.reject(new Unavailable("The server is shutting down"));
     }
-    for (const slot of this.#slots.splice(0)) {
+    const replaced = this.#replaced ? [this.#replaced] : [];
+    this.#replaced = undefined;
+    for (const slot of [...this.#slots.splice(0), ...replaced]) {
       const { job } = slot;
       if (!job) {
         this.#retire(slot);
@@ -226,14 +271,15 @@ export class WorkerPool {
     }
     this.#spare?.worker.terminate();
     this.#spare = undefined;
+    clearTimeout(this.#restartTimer);
     this.#interrupter.close();
   }
 
   #enqueue(task: Transform, bytes: Uint8Array, signal: AbortSignal) {
-    if (signal.aborted) return Promise.reject(timeoutError());
+    if (signal.aborted) return Promise.reject(new TimedOut());
     if (this.#closed) return Promise.reject(new Unavailable("The server is shutting down"));
     return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
-      const job: Job = { id: ++lastJobId, task, bytes, signal, resolve, reject };
+      const job: QueuedJob = { id: ++lastJobId, task, bytes, signal, resolve, reject };
       const onAbort = () => this.#abort(job);
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
@@ -269,8 +315,8 @@ export class WorkerPool {
   }
 
   /** The caller's deadline passed: answer it now, and ask the worker to stop the job. */
-  #abort(job: Job): void {
-    job.reject(timeoutError());
+  #abort(job: QueuedJob): void {
+    job.reject(new TimedOut());
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) {
       this.#queue.splice(queued, 1);
@@ -280,22 +326,66 @@ export class WorkerPool {
     if (!slot || slot.stopping) return;
     cancelJob(slot.flag, job.id);
     this.#interrupter.interrupt(job.id);
-    const stopping: Slot["stopping"] = {
-      stuck: false,
-      timer: setTimeout(() => {
-        stopping!.stuck = true;
+    const stopping: NonNullable<Slot["stopping"]> = { overdue: false, stuck: false, timers: [] };
+    stopping.timers.push(
+      setTimeout(() => {
+        stopping.overdue = true;
+        this.#replaceOverdue();
+      }, this.#replaceAfterMs),
+      setTimeout(() => {
+        stopping.stuck = true;
         this.options.onInternalError?.(
           `a worker has not stopped ${this.#graceMs} ms after its job was cancelled`,
         );
       }, this.#graceMs),
-    };
+    );
     slot.stopping = stopping;
+  }
+
+  /**
+   * Puts the spare in the place of a worker whose cancelled job is overdue, when there is a
+   * spare and no other replaced worker. The replaced one is not terminated (a native library
+   * may be inside a call that would then use freed memory): it becomes the spare once it
+   * answers.
+   */
+  #replaceOverdue(): void {
+    if (this.#closed || this.#replaced || !this.#spare) return;
+    const slot = this.#slots.find((s) => s.stopping?.overdue);
+    if (!slot) return;
+    this.#slots.splice(this.#slots.indexOf(slot), 1);
+    this.#replaced = slot;
+    const spare = this.#spare;
+    this.#spare = undefined;
+    this.#adopt(spare);
+    this.#dispatch();
+  }
+
+  /**
+   * The replaced worker has answered: its call has returned and its job has stopped, so it
+   * becomes the spare. Ending its thread and starting another would only add the start's CPU
+   * and, for a moment while the old thread is torn down, one thread more than `size` + 1.
+   */
+  #endReplaced(): void {
+    const slot = this.#replaced;
+    if (!slot) return;
+    this.#replaced = undefined;
+    this.#finish(slot);
+    this.#place({ worker: slot.worker, flag: slot.flag });
+  }
+
+  /** The replaced worker's thread has ended on its own: another takes the spare's place. */
+  #loseReplaced(): void {
+    const slot = this.#replaced;
+    if (!slot) return;
+    this.#replaced = undefined;
+    this.#retire(slot);
+    this.#fill();
   }
 
   /** The slot's job has ended one way or another: the slot is free again. */
   #finish(slot: Slot): void {
     if (slot.stopping) {
-      clearTimeout(slot.stopping.timer);
+      for (const timer of slot.stopping.timers) clearTimeout(timer);
       slot.stopping = undefined;
     }
     if (slot.job) this.#interrupter.forget(slot.job.id);
@@ -307,25 +397,35 @@ export class WorkerPool {
     const slot: Slot = { worker, flag };
     this.#slots.push(slot);
     worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+      if (data.type === "exit") return this.#lose(slot, "exited");
       const job = slot.job;
       if (!job || !("id" in data) || data.id !== job.id) return;
       this.#finish(slot);
       if (data.type === "done") job.resolve(data.bytes);
-      else if (data.type === "cancelled") job.reject(timeoutError());
+      else if (data.type === "cancelled") job.reject(new TimedOut());
       else if (data.type === "error" && data.internal) {
         job.reject(new WorkerFailure(data.error.message));
       } else if (data.type === "error") {
         job.reject(new HttpError(data.error.status, data.error.message));
       }
-      this.#dispatch();
+      if (slot === this.#replaced) this.#endReplaced();
+      else this.#dispatch();
     };
     // An uncaught exception or an out-of-memory kills only this worker and its job; its thread
     // has ended, so the spare may take its place.
     worker.onerror = (event) => {
       event.preventDefault();
-      slot.job?.reject(new WorkerFailure(`worker crashed: ${event.message}`));
-      this.#replace(slot);
+      this.#lose(slot, `crashed: ${event.message}`);
     };
+  }
+
+  /** A slot's thread has ended on its own: its job fails alone, another takes its place. */
+  #lose(slot: Slot, how: string): void {
+    if (slot === this.#replaced) return this.#loseReplaced();
+    if (!this.#slots.includes(slot)) return;
+    this.options.onInternalError?.(`a worker ${how}; replacing it`);
+    slot.job?.reject(new WorkerFailure(`worker ${how}`));
+    this.#replace(slot);
   }
 
   /** Ends a slot: its job's bookkeeping, then its worker. */
@@ -346,23 +446,42 @@ export class WorkerPool {
     this.#fill();
   }
 
-  /** Starts workers until every slot and the spare are taken or on their way. */
+  /**
+   * Starts workers until every slot and the spare are taken or on their way (a replaced
+   * worker still finishing its call holds the spare's place); after a failed start, not before
+   * the restart delay has passed.
+   */
   #fill(): void {
+    if (this.#restartTimer !== undefined) return;
     const wanted = this.options.size + 1;
-    while (!this.#closed && this.#slots.length + this.#spawning + (this.#spare ? 1 : 0) < wanted) {
+    const threads = () =>
+      this.#slots.length + this.#spawning + (this.#spare ? 1 : 0) + (this.#replaced ? 1 : 0);
+    while (!this.#closed && threads() < wanted) {
       this.#spawning++;
       this.#spawn().then(
         (started) => {
           this.#spawning--;
+          this.#restartDelay = 0;
           this.#place(started);
         },
         (error) => {
-          // No retry loop: the next replacement tries again.
           this.#spawning--;
-          this.options.onInternalError?.(`cannot start a worker: ${error}`);
+          this.#fillLater(error);
         },
       );
     }
+  }
+
+  /** A start failed: try again after a delay that doubles while starts keep failing. */
+  #fillLater(error: unknown): void {
+    if (this.#closed || this.#restartTimer !== undefined) return;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 2 * this.#restartDelay || FIRST_RESTART_DELAY_MS);
+    this.#restartDelay = delay;
+    this.options.onInternalError?.(`cannot start a worker: ${error}; trying again in ${delay} ms`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#fill();
+    }, delay);
   }
 
   /** A ready worker fills an empty slot first, then the spare place. */
@@ -374,6 +493,22 @@ export class WorkerPool {
       this.#dispatch();
     } else if (!this.#spare) {
       this.#spare = started;
+      // A spare that ends while it waits is replaced too.
+      const lost = () => {
+        if (this.#spare !== started) return;
+        this.#spare = undefined;
+        started.worker.terminate();
+        this.options.onInternalError?.("the spare worker ended; replacing it");
+        this.#fill();
+      };
+      started.worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
+        if (data.type === "exit") lost();
+      };
+      started.worker.onerror = (event) => {
+        event.preventDefault();
+        lost();
+      };
+      this.#replaceOverdue();
     } else {
       started.worker.terminate();
     }
@@ -386,9 +521,11 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
         if (data.type === "ready") resolve({ worker, flag });
-        else if (data.type === "failed") {
+        else if (data.type === "failed" || data.type === "exit") {
           worker.terminate();
-          reject(new Error(data.message));
+          reject(
+            new Error(data.type === "exit" ? "the worker exited while starting" : data.message),
+          );
         }
       };
       worker.onerror = (event) => {
@@ -400,14 +537,11 @@ export class WorkerPool {
         type: "init",
         backend: this.options.backend,
         limits: this.options.limits,
-        workers: this.options.size,
+        // A replaced worker may still be inside the library while its successor works.
+        workers: this.options.size + 1,
         cancel: flag,
       };
       worker.postMessage(init);
     });
   }
-}
-
-function timeoutError(): Unavailable {
-  return new Unavailable("The request timed out: try again shortly");
 }

@@ -6,7 +6,7 @@ import type { Transform } from "../jobs/transform.ts";
 /** Messages from the pool to a worker. */
 export type ToWorker =
   // The limits at init bound the native libraries' own resources (magick backends); `workers`
-  // is how many workers share the process-wide ones. `cancel` is the worker's cancellation
+  // is how many workers may use the process-wide ones at once (the pool's, and one replaced). `cancel` is the worker's cancellation
   // flag (see lib/image/cancel.ts), shared with the pool.
   | {
     type: "init";
@@ -19,10 +19,12 @@ export type ToWorker =
 
 /**
  * Messages from a worker to the pool. `internal` marks errors whose text is not public.
- * `cancelled` answers a job that stopped because the pool cancelled it.
+ * `cancelled` answers a job that stopped because the pool cancelled it. `exit` is the
+ * worker's last word when its thread ends on its own (a library calling `process.exit`).
  */
 export type FromWorker =
   | { type: "ready" }
+  | { type: "exit" }
   | { type: "failed"; message: string }
   | { type: "done"; id: number; bytes: Uint8Array<ArrayBuffer> }
   | { type: "cancelled"; id: number }

@@ -15,6 +15,10 @@ function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
 }
 
+// A thread that ends on its own (Deno.exit, or a library's process.exit) gives the pool no
+// event: this last message lets it put another in its place.
+addEventListener("unload", () => reply({ type: "exit" }));
+
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {

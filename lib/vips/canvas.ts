@@ -40,7 +40,7 @@ function resizeTo(size: Size, shrinkOnLoad: ShrinkOnLoad = "fast"): Build {
 }
 
 /** One primitive waiting to run. */
-interface Step {
+interface PendingOp {
   build: Build;
   /**
    * Set for right-angle rotations and flips, which commute with a resize; `transposes` when
@@ -92,7 +92,7 @@ export interface Animation {
  */
 export class VipsCanvas implements Canvas {
   #input: Input | undefined;
-  #steps: Step[] = [];
+  #steps: PendingOp[] = [];
   #size: Size;
 
   constructor(
@@ -275,7 +275,7 @@ export class VipsCanvas implements Canvas {
     this.#push({ build: (pipeline) => pipeline, raw }, size);
   }
 
-  #push(step: Step, size: Size): void {
+  #push(step: PendingOp, size: Size): void {
     this.#steps.push(step);
     this.#size = { width: size.width, height: size.height };
   }
@@ -290,14 +290,14 @@ export class VipsCanvas implements Canvas {
    * image; for an animation only a resize on the source, since other operations would treat
    * the stacked frames as one tall image (they run frame by frame on pixels instead).
    */
-  #fusable(step: Step): boolean {
+  #fusable(step: PendingOp): boolean {
     if (step.raw) return false;
     const input = this.#current();
     if (input.kind === "source") return !input.animated || step.resize === true;
     return input.pixels.frames === 1;
   }
 
-  async #runStep(step: Step): Promise<void> {
+  async #runStep(step: PendingOp): Promise<void> {
     if (step.raw) {
       this.#input = { kind: "pixels", pixels: await step.raw(await this.#decoded()) };
       return;

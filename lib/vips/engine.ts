@@ -1,6 +1,6 @@
 import type sharp from "sharp";
 import type { Metadata, Sharp } from "sharp";
-import { BadRequest, Unavailable, Unprocessable } from "../errors.ts";
+import { BadRequest, TimedOut, Unavailable, Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
 
 /** The sharp module, loaded once per worker by the backend. */
@@ -64,7 +64,7 @@ export class Engine {
       });
     if (deadline === undefined) return pipeline;
     const left = deadline - Date.now();
-    if (left <= 0) throw timedOut();
+    if (left <= 0) throw new TimedOut();
     return pipeline.timeout({ seconds: Math.min(MAX_TIMEOUT_SECONDS, Math.ceil(left / 1000)) });
   }
 
@@ -123,7 +123,7 @@ export class Engine {
       return await run();
     } catch (error) {
       const message = (error as Error)?.message ?? String(error);
-      if (error instanceof Unavailable || /^timeout:/.test(message)) throw timedOut();
+      if (error instanceof Unavailable || /^timeout:/.test(message)) throw new TimedOut();
       if (/too large for the \w+ format/i.test(message)) {
         throw new BadRequest(`The result cannot be encoded: ${firstLine(message)}`);
       }
@@ -133,10 +133,6 @@ export class Engine {
       throw error;
     }
   }
-}
-
-function timedOut(): Unavailable {
-  return new Unavailable("The request timed out: try again shortly");
 }
 
 /** libvips errors can run over many lines; the first says what went wrong. */

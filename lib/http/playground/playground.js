@@ -16,6 +16,14 @@ let generation = 0; // ignores answers to superseded requests
 let timer;
 const objectUrls = new Map();
 
+/** Text from the server's descriptions, `code` spans (written in backticks) as <code>. */
+function rich(text) {
+  return text.split("`").map((part, i) => i % 2 ? el("code", { textContent: part }) : part);
+}
+
+/** The same text for places that hold no markup (options): the backticks dropped. */
+const plain = (text) => text.replaceAll("`", "");
+
 function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
@@ -71,7 +79,7 @@ function defaults(filter) {
  * `{kind: "preset", name}` or `{kind: "unknown", token}`.
  */
 function parseChain(text) {
-  const tokens = text === "" ? [] : text.split(",");
+  const tokens = text === "" || text === "none" ? [] : text.split(",");
   const parsed = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
@@ -136,7 +144,7 @@ function fieldControl(step, field) {
   return el(
     "div",
     { className: "field" },
-    el("label", { htmlFor: id, textContent: field.label }),
+    el("label", { htmlFor: id }, ...rich(field.label)),
     input,
   );
 }
@@ -163,7 +171,9 @@ function renderSteps(focusIndex) {
     else if (step.kind === "preset") {
       summary = `preset: ${info.presets.find((p) => p.name === step.name).definition}`;
     } else summary = "not a filter or preset of this server";
-    box.append(el("legend", {}, el("code", { textContent: name }), ` ${summary}`));
+    // The legend holds the short name only: a long legend is drawn across the box's border.
+    box.append(el("legend", {}, el("code", { textContent: name })));
+    box.append(el("p", { className: "summary" }, ...rich(summary)));
     if (step.kind === "filter" && step.raw !== undefined) {
       const id = `field-${++uid}`;
       const input = el("input", { id, value: step.raw, spellcheck: false });
@@ -220,6 +230,13 @@ function updateFormatControls() {
   const format = info.formats.find((f) => f.name === $("format").value);
   $("quality").disabled = !format.quality || (format.lossless && $("lossless").checked);
   $("lossless-label").hidden = !format.lossless;
+  // Each format's own default (AVIF's is not JPEG's); `auto` says both when it may pick AVIF.
+  const avif = format.defaultAvifQuality;
+  $("quality").placeholder = !format.quality
+    ? "not used"
+    : avif !== undefined && avif !== format.defaultQuality
+    ? `${format.defaultQuality} (AVIF: ${avif})`
+    : String(format.defaultQuality);
 }
 
 function buildControls() {
@@ -229,7 +246,8 @@ function buildControls() {
   $("examples").replaceChildren(
     ...info.examples.map((e) => el("option", { value: e.path, label: `${e.storage}: ${e.path}` })),
   );
-  const first = info.examples[0];
+  // A photograph when there is one: the filters show more on it than on a logo.
+  const first = info.examples.find((e) => /\.jpe?g$/i.test(e.path)) ?? info.examples[0];
   if (first) {
     $("storage").value = first.storage;
     $("path").value = first.path;
@@ -238,11 +256,10 @@ function buildControls() {
     ...info.formats.map((f) => el("option", { value: f.name, textContent: f.name })),
   );
   $("format").value = info.formats.some((f) => f.name === "auto") ? "auto" : info.formats[0].name;
-  $("quality").placeholder = String(info.defaultQuality);
   const filterGroup = el("optgroup", { label: "Filters" });
   for (const f of info.filters) {
     filterGroup.append(
-      el("option", { value: `filter:${f.name}`, textContent: `${f.name}: ${f.summary}` }),
+      el("option", { value: `filter:${f.name}`, textContent: `${f.name}: ${plain(f.summary)}` }),
     );
   }
   const presetGroup = el("optgroup", { label: "Presets" });
@@ -306,7 +323,8 @@ async function refresh() {
   };
   try {
     const [resultUrl, sourceUrl] = await Promise.all([
-      urlFor($("chain").value, formatText()),
+      // An empty chain converts only: the server spells it `none`.
+      urlFor($("chain").value.trim() || "none", formatText()),
       urlFor(info.sourceChain, "auto"),
     ]);
     if (mine !== generation) return;
@@ -343,6 +361,7 @@ async function show(which, url, mine) {
   objectUrls.set(which, objectUrl);
   img.src = objectUrl;
   await img.decode();
+  img.hidden = false;
   const facts = [
     ["Size", `${img.naturalWidth} × ${img.naturalHeight} px`],
     ["Type", response.headers.get("content-type") ?? "?"],
@@ -359,17 +378,22 @@ async function show(which, url, mine) {
   figure.dataset.height = String(img.naturalHeight);
 }
 
+/** After an error: no image at all (not a broken one); the message shows in its place. */
 function clearFigure(which) {
   const figure = $(which);
-  figure.querySelector("img").removeAttribute("src");
+  const img = figure.querySelector("img");
+  img.removeAttribute("src");
+  img.hidden = true;
   figure.querySelector("dl").replaceChildren();
   delete figure.dataset.width;
   delete figure.dataset.height;
 }
 
+/** Shows the server's message in the result's place (or clears it, given ""). */
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = message === "";
+  if (message) clearFigure("result");
 }
 
 // ---- Start ----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ import type { Job } from "../jobs/url.ts";
 import type { Watermark } from "../../filters/watermark.ts";
 
 /** The watermarks a job's chain names, each once. */
-function watermarksOf(job: Job): Watermark[] {
+export function watermarksOf(job: Job): Watermark[] {
+  // Most chains name none: no map to build on every request.
+  if (!job.chain.some((step) => step.name === "wm")) return [];
   const byName = new Map<string, Watermark>();
   for (const step of job.chain) {
     if (step.name === "wm") byName.set((step.params as Watermark).name, step.params as Watermark);
@@ -22,6 +24,13 @@ export interface HeldWatermarks {
   release(): void;
 }
 
+/** What a job without watermarks holds: nothing. */
+const noWatermarks: HeldWatermarks = {
+  validators: [],
+  withImages: (task) => task,
+  release() {},
+};
+
 /**
  * Loads the images of the watermarks a job names through the source cache (revalidated like
  * any source). A failure names the watermark and keeps the storage's status.
@@ -34,6 +43,7 @@ export async function loadWatermarks(
   signal: AbortSignal,
 ): Promise<HeldWatermarks> {
   const marks = watermarksOf(job);
+  if (marks.length === 0) return noWatermarks;
   const loads = await Promise.allSettled(
     marks.map((mark) => sources.load(mark.storage, mark.path, signal)),
   );
@@ -49,7 +59,7 @@ export async function loadWatermarks(
   const images = Object.fromEntries(marks.map((mark, i) => [mark.name, held[i].bytes]));
   return {
     validators: held.map((source: HeldSource) => source.validator),
-    withImages: (task) => marks.length === 0 ? task : { ...task, overlays: images },
+    withImages: (task) => ({ ...task, overlays: images }),
     release,
   };
 }

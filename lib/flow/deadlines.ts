@@ -15,9 +15,11 @@ export class Deadlines {
     { entries: Entry[]; head: number; timer?: ReturnType<typeof setTimeout> }
   >();
 
-  /** A signal that aborts with a TimeoutError after `ms`, and `end` to forget it. */
-  start(ms: number): { signal: AbortSignal; end(): void } {
-    const controller = new AbortController();
+  /**
+   * Aborts `controller` with a TimeoutError after `ms` (a new one unless given: a request
+   * may abort it for other causes too); `end` forgets it.
+   */
+  start(ms: number, controller = new AbortController()): { signal: AbortSignal; end(): void } {
     let queue = this.#queues.get(ms);
     if (!queue) {
       queue = { entries: [], head: 0 };
