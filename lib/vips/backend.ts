@@ -61,7 +61,7 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
         frames,
         { delays: delay, loop },
         deadline,
-        hint?.shrinkOnLoad,
+        hint,
       );
     },
     encode(canvas, format) {

@@ -1,5 +1,5 @@
 import type { Matrix3x3 } from "sharp";
-import type { Canvas, ShrinkOnLoad } from "../image/backend.ts";
+import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
@@ -103,8 +103,8 @@ export class VipsCanvas implements Canvas {
     readonly animation: Animation,
     /** When the job gives up (`Date.now()` milliseconds); libvips stops then. */
     readonly deadline?: number,
-    /** How far a resize that reads the source shrinks it on load. */
-    readonly shrinkOnLoad: ShrinkOnLoad = "fast",
+    /** The decode hint: how far a resize that reads the source may shrink it on load. */
+    readonly hint?: DecodeHint,
   ) {
     this.#input = source;
     this.#size = size;
@@ -136,8 +136,21 @@ export class VipsCanvas implements Canvas {
       at--;
     }
     const target = transposed ? { width: size.height, height: size.width } : size;
-    this.#steps.splice(at, 0, { build: resizeTo(target, this.shrinkOnLoad), resize: true });
+    this.#steps.splice(at, 0, {
+      build: resizeTo(target, this.#shrinkOnLoad(target)),
+      resize: true,
+    });
     this.#size = size;
+  }
+
+  /**
+   * The policy of a resize to `target`: the hint's, unless the hint asks for more pixels than
+   * the target (a smart fill decides on twice them), which libvips keeps with `quality`.
+   */
+  #shrinkOnLoad(target: Size): ShrinkOnLoad {
+    const wanted = this.hint?.minSize;
+    if (wanted && (wanted.width > target.width || wanted.height > target.height)) return "quality";
+    return this.hint?.shrinkOnLoad ?? "fast";
   }
 
   flip(axis: "h" | "v"): void {
