@@ -3,20 +3,15 @@
 // (as the pool runs it) and without. For GraphicsMagick also with the pool's Deno callback as
 // the process-wide handler, which is what it was on every tick before and is now only while a
 // job is being cancelled. Rounds alternate, so load elsewhere on the machine hits all alike.
-import { cpuUsage } from "node:process";
 import type { BackendName } from "../lib/config/config.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import { taskFor } from "../lib/jobs/task.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import { graphicsMagickInterrupter } from "../lib/magick/interrupt.ts";
 import { w1Source } from "./sources.ts";
+import { ownCpuMs } from "./process.ts";
 
 type Mode = "off" | "on" | "on, old GraphicsMagick handler";
-
-function cpuMs(): number {
-  const { user, system } = cpuUsage();
-  return (user + system) / 1000;
-}
 
 /** CPU per image of `count` W1 images in a fresh worker (its start and first image excluded). */
 async function measure(
@@ -51,9 +46,9 @@ async function measure(
     });
   try {
     await run(1);
-    const before = cpuMs();
+    const before = ownCpuMs();
     await run(count);
-    return (cpuMs() - before) / count;
+    return (ownCpuMs() - before) / count;
   } finally {
     worker.terminate();
     gm?.forget(stuck);

@@ -3,7 +3,6 @@
 // sizes and on a zone plate (where the aliasing left past the new Nyquist shows too), and the
 // CPU time per image. `deno run -A bench/shrink_on_load.ts [--quick] [--backends=a,b]` runs it
 // alone; the photographs are Debian's `mate-backgrounds` (skipped when it is not installed).
-import { cpuUsage } from "node:process";
 import sharp from "sharp";
 import type { Backend, ShrinkOnLoad } from "../lib/image/backend.ts";
 import type { Bitmap, Size } from "../lib/image/bitmap.ts";
@@ -12,13 +11,9 @@ import { decodeBitmap } from "../lib/pure/decode.ts";
 import { pureBackend } from "../lib/pure/backend.ts";
 import { createVipsBackend } from "../lib/vips/backend.ts";
 import { aliasing, psnr, zonePlate } from "../tests/helpers.ts";
+import { ownCpuMs } from "./process.ts";
 
 const PHOTOS = "/usr/share/backgrounds/mate";
-
-function cpuMs(): number {
-  const { user, system } = cpuUsage();
-  return (user + system) / 1000;
-}
 
 /** Decode (with the hint under `policy`, or in full without one), Lanczos3 resize, as pixels. */
 async function resized(
@@ -125,9 +120,9 @@ export async function runShrinkOnLoadPolicy(quick: boolean, backends: string[]):
       const cells: string[] = [];
       for (const policy of ["fast", "quality"] as const) {
         const { pixels, decoded } = await resized(backend, bytes, target, policy);
-        const before = cpuMs();
+        const before = ownCpuMs();
         for (let i = 0; i < runs; i++) await resized(backend, bytes, target, policy);
-        const cpu = (cpuMs() - before) / runs;
+        const cpu = (ownCpuMs() - before) / runs;
         const read = name === "vips" ? "" : ` read ${decoded.width}x${decoded.height}`;
         const alias = plate ? ` aliasing ${aliasing(pixels, source).toFixed(2)}` : "";
         cells.push(

@@ -4,7 +4,6 @@
 // per image is printed too: on a loaded machine it is the fairer measure, since a process with
 // more threads (ipx) takes a larger share of the cores.
 import { join } from "node:path";
-import { cpuUsage } from "node:process";
 import type { Bitmap, Size } from "../lib/image/bitmap.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
@@ -14,6 +13,7 @@ import type { BackendName } from "../lib/config/config.ts";
 import { bareLoop } from "./bare.ts";
 import { type IpxServer, startIpx } from "./ipx.ts";
 import { loadRun } from "./load.ts";
+import { ownCpuMs } from "./process.ts";
 import type { Recipe } from "./recipes.ts";
 import { type ServerProcess, startServerProcess } from "./server_process.ts";
 
@@ -38,11 +38,6 @@ interface Measured {
 
 function isMagick(backend: BackendName): backend is "imagemagick" | "graphicsmagick" {
   return backend === "imagemagick" || backend === "graphicsmagick";
-}
-
-function processCpuMs(): number {
-  const { user, system } = cpuUsage();
-  return (user + system) / 1000;
 }
 
 /** One source served under `count` names (hard links), so no two requests share a result. */
@@ -97,10 +92,10 @@ async function bare(
   workers: number,
 ): Promise<Measured> {
   const count = Math.ceil(total / workers);
-  const before = processCpuMs();
+  const before = ownCpuMs();
   const { rps, bytes } = await bareLoop(recipe, source, workers, count);
   // Warm-up images included: one per worker.
-  return { rps, cpuMs: (processCpuMs() - before) / (workers * (count + 1)), bytes };
+  return { rps, cpuMs: (ownCpuMs() - before) / (workers * (count + 1)), bytes };
 }
 
 /** Runs `fn` against ipx serving `count` copies of `source`. */
