@@ -298,3 +298,169 @@ function bytes(value: string | Uint8Array, name: string): Uint8Array<ArrayBuffer
   }
   return new Uint8Array(value.match(/../g)!.map((pair) => parseInt(pair, 16)));
 }
+
+/** What {@link imageInfo} needs: {@link imageUrl}'s options less the format; chain optional. */
+export interface ImageInfoOptions extends Omit<ImageUrlOptions, "format" | "chain"> {
+  /** The chain whose result is described; `none` (the stored image itself) when absent. */
+  chain?: string | readonly Step[];
+}
+
+/**
+ * The URL of the `info` answer for an image (JSON: its size, the source's facts, whether it
+ * has transparency, its average and dominant colours, its ThumbHash and BlurHash), signed
+ * like {@link imageUrl}. Fetch it, then draw `thumbhash` with {@link placeholderDataUrl}.
+ *
+ * @example
+ * ```ts
+ * const url = await imageInfo({ chain: [resize(640, 0)], storage: "photos", path: "cat.jpg" });
+ * const { width, height, thumbhash } = await (await fetch(url)).json();
+ * ```
+ */
+export function imageInfo(options: ImageInfoOptions): Promise<string> {
+  const { chain = none, ...rest } = options;
+  return imageUrl({ ...rest, chain, format: "info" });
+}
+
+/**
+ * A `data:image/png` URL of the small image (32 px on its longer side) a ThumbHash stands for,
+ * for an `<img>`'s background while the image loads. `thumbhash` is the base64 text of
+ * `info`'s `thumbhash` field. The decoding follows the ThumbHash reference (the `thumbhash`
+ * npm package's `thumbHashToDataURL`), written out here because this module imports nothing.
+ *
+ * @throws {RangeError} when the text is not base64 of a ThumbHash
+ */
+export function placeholderDataUrl(thumbhash: string): string {
+  let hash: Uint8Array;
+  try {
+    hash = Uint8Array.from(atob(thumbhash), (c) => c.charCodeAt(0));
+  } catch {
+    throw new RangeError(`Not a base64 ThumbHash: "${thumbhash}"`);
+  }
+  if (hash.length < 5) throw new RangeError(`Not a ThumbHash: "${thumbhash}" is too short`);
+  const { width, height, rgba } = renderThumbHash(hash);
+  return `data:image/png;base64,${btoa(String.fromCharCode(...storedPng(width, height, rgba)))}`;
+}
+
+/** ThumbHash's header: the DC terms, the AC scales, and how many AC terms each channel has. */
+function thumbHashHeader(hash: Uint8Array) {
+  const low = hash[0] | hash[1] << 8 | hash[2] << 16;
+  const high = hash[3] | hash[4] << 8;
+  const alpha = (low >> 23) === 1;
+  const landscape = (high >> 15) === 1;
+  const long = alpha ? 5 : 7;
+  return {
+    alpha,
+    l: (low & 63) / 63,
+    p: ((low >> 6) & 63) / 31.5 - 1,
+    q: ((low >> 12) & 63) / 31.5 - 1,
+    a: alpha ? (hash[5] & 15) / 15 : 1,
+    lScale: ((low >> 18) & 31) / 31,
+    pScale: ((high >> 3) & 63) / 63,
+    qScale: ((high >> 9) & 63) / 63,
+    aScale: (hash[5] >> 4) / 15,
+    // The luminance grid, stored and as the aspect ratio is estimated from it.
+    lx: landscape ? long : high & 7,
+    ly: landscape ? high & 7 : long,
+  };
+}
+
+/** The triangle of DCT terms ThumbHash keeps for an nx by ny grid, without the DC term. */
+function* acTerms(nx: number, ny: number): Generator<[number, number]> {
+  for (let cy = 0; cy < ny; cy++) {
+    for (let cx = cy ? 0 : 1; cx * ny < nx * (ny - cy); cx++) yield [cx, cy];
+  }
+}
+
+/** Decodes a ThumbHash into straight RGBA, 32 px on its longer side. */
+function renderThumbHash(hash: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
+  const h = thumbHashHeader(hash);
+  const lx = Math.max(3, h.lx);
+  const ly = Math.max(3, h.ly);
+  let nibble = 0;
+  const start = h.alpha ? 6 : 5;
+  // Each AC term is a nibble, low first; chroma is boosted 1.25x against quantisation.
+  const channel = (nx: number, ny: number, scale: number) =>
+    [...acTerms(nx, ny)].map(([cx, cy]) => {
+      const value = (hash[start + (nibble >> 1)] >> ((nibble++ & 1) << 2)) & 15;
+      return { cx, cy, value: (value / 7.5 - 1) * scale };
+    });
+  const lTerms = channel(lx, ly, h.lScale);
+  const pTerms = channel(3, 3, h.pScale * 1.25);
+  const qTerms = channel(3, 3, h.qScale * 1.25);
+  const aTerms = h.alpha ? channel(5, 5, h.aScale) : [];
+  const ratio = h.lx / h.ly;
+  const width = Math.round(ratio > 1 ? 32 : 32 * ratio);
+  const height = Math.round(ratio > 1 ? 32 / ratio : 32);
+  const rgba = new Uint8Array(width * height * 4);
+  const terms = Math.max(lx, ly, h.alpha ? 5 : 3);
+  for (let y = 0, i = 0; y < height; y++) {
+    const fy = Array.from({ length: terms }, (_, c) => Math.cos(Math.PI / height * (y + 0.5) * c));
+    for (let x = 0; x < width; x++, i += 4) {
+      const fx = Array.from({ length: terms }, (_, c) => Math.cos(Math.PI / width * (x + 0.5) * c));
+      // Multiplied in the reference's order, so the pixels are the same to the bit.
+      const sum = (dc: number, list: { cx: number; cy: number; value: number }[]) =>
+        list.reduce((total, t) => total + t.value * fx[t.cx] * (fy[t.cy] * 2), dc);
+      const chroma = (dc: number, list: { cx: number; cy: number; value: number }[]) =>
+        list.reduce((total, t) => total + t.value * (fx[t.cx] * (fy[t.cy] * 2)), dc);
+      const l = sum(h.l, lTerms);
+      const p = chroma(h.p, pTerms);
+      const q = chroma(h.q, qTerms);
+      const b = l - 2 / 3 * p;
+      const r = (3 * l - b + q) / 2;
+      const g = r - q;
+      const a = sum(h.a, aTerms);
+      [r, g, b, a].forEach((v, c) => rgba[i + c] = Math.max(0, 255 * Math.min(1, v)));
+    }
+  }
+  return { width, height, rgba };
+}
+
+/** CRC-32 (PNG's, polynomial 0xEDB88320) of `bytes`. */
+function crc32(bytes: Uint8Array): number {
+  let crc = ~0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return ~crc >>> 0;
+}
+
+/** A PNG of straight RGBA whose zlib stream stores every row uncompressed (tiny images only). */
+function storedPng(width: number, height: number, rgba: Uint8Array): Uint8Array {
+  const row = width * 4 + 1;
+  const zlib = [0x78, 0x01];
+  let a = 1, b = 0;
+  for (let y = 0; y < height; y++) {
+    // One stored deflate block per row: final flag, length, its complement, filter byte 0.
+    zlib.push(y + 1 < height ? 0 : 1, row & 255, row >> 8, ~row & 255, (row >> 8) ^ 255);
+    const line = [0, ...rgba.subarray(y * width * 4, (y + 1) * width * 4)];
+    for (const byte of line) {
+      a = (a + byte) % 65521;
+      b = (b + a) % 65521;
+    }
+    zlib.push(...line);
+  }
+  zlib.push(b >> 8, b & 255, a >> 8, a & 255);
+  const chunk = (type: string, data: number[]) => {
+    const body = new Uint8Array([...new TextEncoder().encode(type), ...data]);
+    const crc = crc32(body);
+    return [...be32(data.length), ...body, ...be32(crc)];
+  };
+  return new Uint8Array([
+    137,
+    80,
+    78,
+    71,
+    13,
+    10,
+    26,
+    10,
+    ...chunk("IHDR", [...be32(width), ...be32(height), 8, 6, 0, 0, 0]),
+    ...chunk("IDAT", zlib),
+    ...chunk("IEND", []),
+  ]);
+}
+
+function be32(n: number): number[] {
+  return [n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255];
+}

@@ -1,7 +1,8 @@
 // Output formats per backend: the example photo at 1000x750 (a JPEG, q90) → 400x300 → JPEG q80,
-// WebP q75 and AVIF at its default quality, by bytes and encode time, with the AVIF/JPEG byte
-// ratio and the AVIF/WebP time ratio (the encoder speed was chosen to keep it near 3 or less),
-// and each output's PSNR against the pixels encoded, to compare sizes at known quality.
+// WebP q75, AVIF at its default quality and JPEG XL q75 (effort 3), by bytes and encode time,
+// with the AVIF/JPEG byte ratio and the AVIF/WebP time ratio (the encoder speed was chosen to
+// keep it near 3 or less), JPEG XL's bytes and time against AVIF and WebP, and each output's
+// PSNR against the pixels encoded, to compare sizes at known quality.
 // Runs alone as `deno run -A bench/formats.ts [--quick] [--backends=pure,…]`, or from bench/run.ts.
 import { type BackendName, parseConfig } from "../lib/config/config.ts";
 import type { Backend } from "../lib/image/backend.ts";
@@ -16,6 +17,7 @@ const formats: [string, OutputFormat][] = [
   ["jpeg,80", { type: "jpeg", quality: 80 }],
   ["webp,75", { type: "webp", quality: 75 }],
   ["avif (50)", { type: "avif", quality: 50 }],
+  ["jxl,75", { type: "jxl", quality: 75 }],
 ];
 
 /** The default limits, as a config without an `image` section has them. */
@@ -84,10 +86,15 @@ export async function benchFormats(rounds: number, backends: readonly BackendNam
         } ms ${quality.get(label)!.toFixed(1).padStart(5)} dB`,
       );
     }
-    const [jpeg, webp, avif] = formats.map(([label]) => label);
+    const [jpeg, webp, avif, jxl] = formats.map(([label]) => label);
+    const ratio = (a: number, b: number) => `×${(a / b).toFixed(2)}`;
     console.log(
-      `${name.padEnd(15)} AVIF/JPEG bytes ×${(bytes.get(avif)! / bytes.get(jpeg)!).toFixed(2)}, ` +
-        `AVIF/WebP time ×${(ms(avif) / ms(webp)).toFixed(2)}`,
+      `${name.padEnd(15)} AVIF/JPEG bytes ${ratio(bytes.get(avif)!, bytes.get(jpeg)!)}, ` +
+        `AVIF/WebP time ${ratio(ms(avif), ms(webp))}; JXL/AVIF bytes ${
+          ratio(bytes.get(jxl)!, bytes.get(avif)!)
+        }, JXL/WebP bytes ${ratio(bytes.get(jxl)!, bytes.get(webp)!)}, JXL/AVIF time ${
+          ratio(ms(jxl), ms(avif))
+        }, JXL/WebP time ${ratio(ms(jxl), ms(webp))}`,
     );
   }
 }

@@ -7,8 +7,10 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { photoLike, startTestServer } from "../tests/helpers.ts";
 import { benchCacheHits, printCacheHits } from "./cache_hits.ts";
+import { benchCodecCosts } from "./codec_costs.ts";
 import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
+import { benchInfo } from "./info.ts";
 import { type LoadResult, loadRun } from "./load.ts";
 import { runShrinkOnLoadPolicy } from "./shrink_on_load.ts";
 import { runWorkloads } from "./workloads.ts";
@@ -61,7 +63,9 @@ const stages = {
 for (const [name, value] of Object.entries(stages)) console.log(`${name.padEnd(36)} ${ms(value)}`);
 
 await benchEncoders(quick ? 5 : 20);
+await benchCodecCosts(quick, backends);
 await benchFormats(quick ? 3 : 9, backends);
+await benchInfo(quick ? 3 : 7, backends);
 
 console.log("\n## Whole requests through the server (2 workers, source and result caches off)");
 const results = new Map<string, LoadResult>();

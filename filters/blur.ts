@@ -18,6 +18,8 @@ export const blur: Filter<number> = {
     return sigma;
   },
   size: (input) => input,
+  // The blur runs from a scratch copy of the image (16-bit samples on pure).
+  intermediates: (input, sigma) => sigma > 0 ? [input] : [],
   apply(canvas, sigma) {
     if (sigma > 0) canvas.blur(sigma);
   },

@@ -9,8 +9,14 @@ export interface ParseContext {
   watermarks?: ReadonlyMap<string, Watermark>;
 }
 
+/** What planning knows besides the image's size: the size of each watermark's image. */
+export interface PlanContext {
+  /** The decoded size of the watermark `name`'s image, read from its header. */
+  overlaySize(name: string): Size;
+}
+
 /** What a filter may need beyond the canvas while it runs. */
-export interface ApplyContext {
+export interface ApplyContext extends PlanContext {
   /**
    * A fresh canvas (same backend) of the watermark `name`'s image, which travelled with the
    * job; the caller of `overlay` disposes it.
@@ -71,10 +77,12 @@ export interface Filter<P> {
    */
   apply(canvas: Canvas, params: P, input: Size, context: ApplyContext): void | Promise<void>;
   /**
-   * The largest image the filter makes on its way, when that is not its output (fill's scaled
-   * size before its crop), so planning can hold it to the pixel limit as well.
+   * Every image the filter allocates on its way besides its input and output: fill's scaled
+   * size before its crop, a blur's or sharpen's scratch copy, pad's new canvas, a watermark's
+   * decoded and scaled mark. Planning holds each to the pixel limit and counts it in the job's
+   * memory before anything is decoded, so a filter that allocates must say so here.
    */
-  peak?(input: Size, params: P): Size;
+  intermediates?(input: Size, params: P, context: PlanContext): Size[];
   /** The smallest decoded size this filter needs when it runs first, if it shrinks. */
   decodeHint?(input: Size, params: P): Size | undefined;
 }

@@ -57,6 +57,8 @@ export const pad: Filter<PadParams> = {
     }
     return { width: params.width, height: params.height };
   },
+  // The backends draw the image onto a new canvas of the box filled with the colour.
+  intermediates: (_input, params) => [{ width: params.width, height: params.height }],
   apply(canvas, params) {
     const image = { width: canvas.width, height: canvas.height };
     if (image.width === params.width && image.height === params.height) return;

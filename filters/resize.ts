@@ -139,8 +139,9 @@ export const resize: Filter<ResizeParams> = {
     const { scaled, crop } = resizePlan(input, params);
     return crop ? { width: crop.width, height: crop.height } : scaled;
   },
-  peak(input, params) {
-    return resizePlan(input, params).scaled;
+  intermediates(input, params) {
+    const { scaled, crop } = resizePlan(input, params);
+    return crop ? [scaled] : [];
   },
   async apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);

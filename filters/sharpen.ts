@@ -29,6 +29,8 @@ export const sharpen: Filter<number> = {
     return sigma;
   },
   size: (input) => input,
+  // The unsharp mask subtracts a blurred copy of the whole image.
+  intermediates: (input) => [input],
   apply(canvas, sigma) {
     canvas.sharpen(sigma);
   },

@@ -41,6 +41,46 @@ export function placeWatermark(
   };
 }
 
+/** Source pixels a Lanczos3 tap reaches beyond the last one a scaled pixel covers, plus one. */
+const RESAMPLE_REACH = 4;
+
+/**
+ * The part of a mark that is drawn, along one axis: the mark's `source` pixels scale to
+ * `scaled`, of which the first `visible` lie inside the image. Only the source pixels those
+ * need (with the filter's reach) are kept, and scaled by the same factor, so a mark scaled far
+ * past the image's edge costs what is drawn, not what would have been.
+ */
+function keptAlong(source: number, scaled: number, visible: number) {
+  if (visible >= scaled) return { source, scaled };
+  const reach = RESAMPLE_REACH * Math.max(1, source / scaled);
+  const kept = Math.min(source, Math.ceil((visible * source) / scaled + reach));
+  if (kept === source) return { source, scaled };
+  return { source: kept, scaled: Math.max(visible, Math.round((kept * scaled) / source)) };
+}
+
+/**
+ * How a mark is drawn without making more than what shows: the `crop` of its decoded image
+ * to keep (from its top-left corner, the only side a mark can stick out of is the right and
+ * bottom), the size that crop is `scale`d to, and the `visible` size drawn at `at`; undefined
+ * when no pixel of it lands in the image.
+ */
+export function watermarkPlan(image: Size, mark: Size, watermark: Watermark) {
+  const { size, at } = placeWatermark(image, mark, watermark);
+  const visible = {
+    width: Math.min(size.width, image.width - at.x),
+    height: Math.min(size.height, image.height - at.y),
+  };
+  if (visible.width <= 0 || visible.height <= 0) return undefined;
+  const x = keptAlong(mark.width, size.width, visible.width);
+  const y = keptAlong(mark.height, size.height, visible.height);
+  return {
+    crop: { x: 0, y: 0, width: x.source, height: y.source },
+    scale: { width: x.scaled, height: y.scaled },
+    visible,
+    at,
+  };
+}
+
 /** `wm,NAME`: composites the configured watermark NAME over the image. */
 export const watermark: Filter<Watermark> = {
   name: "wm",
@@ -68,11 +108,22 @@ export const watermark: Filter<Watermark> = {
     return found;
   },
   size: (input) => input,
+  intermediates(input, params, context) {
+    const source = context.overlaySize(params.name);
+    const plan = watermarkPlan(input, source, params);
+    return plan ? [source, plan.scale, plan.visible] : [];
+  },
   async apply(canvas, params, _input, context) {
+    const plan = watermarkPlan(canvas, context.overlaySize(params.name), params);
+    if (!plan) return;
     const mark = await context.overlay(params.name);
     try {
-      const { size, at } = placeWatermark(canvas, mark, params);
-      if (size.width !== mark.width || size.height !== mark.height) mark.resize(size);
+      const { crop, scale, visible, at } = plan;
+      if (crop.width !== mark.width || crop.height !== mark.height) mark.crop(crop);
+      if (scale.width !== mark.width || scale.height !== mark.height) mark.resize(scale);
+      if (visible.width !== scale.width || visible.height !== scale.height) {
+        mark.crop({ x: 0, y: 0, ...visible });
+      }
       canvas.composite(await mark.sample(Infinity), at, params.opacity);
     } finally {
       mark.dispose();

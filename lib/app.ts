@@ -1,4 +1,5 @@
 import { HeldBytes } from "./cache/held_bytes.ts";
+import { JobBudget } from "./pool/job_budget.ts";
 import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
@@ -152,6 +153,7 @@ export async function startApp(
   const shared = {
     pool,
     admissions: new Admissions(pool),
+    jobBudget: new JobBudget(config.image.maxInflightJobBytes),
     deadlines: new Deadlines(),
     results,
     flights: new SingleFlight<Uint8Array<ArrayBuffer>>(),

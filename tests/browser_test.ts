@@ -480,3 +480,39 @@ browserTest(
         assert.equal(await page.getByLabel(/^Chain/).inputValue(), "zz,3:w,zz,1:w");
       })),
 );
+
+browserTest(
+  "browser: the playground shows the chain's info as JSON, its ThumbHash next to the result, jxl and info as formats",
+  () =>
+    withServer({ http: { playground: true } }, (server) =>
+      withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await openPlayground(page, server);
+        await page.getByLabel(/^Chain/).fill("s,300x0");
+        await resultOfSize(page, 300, 200);
+        const json = page.locator("#info-json");
+        await page.waitForFunction(() =>
+          document.querySelector("#info-json")?.textContent?.includes('"width": 300')
+        );
+        const answer = JSON.parse(await json.innerText());
+        assert.deepEqual([answer.width, answer.height], [300, 200]);
+        assert.equal(answer.source.format, "jpeg");
+        const placeholder = page.locator("#placeholder img");
+        await page.waitForFunction(() => {
+          const img = document.querySelector<HTMLImageElement>("#placeholder img");
+          return img?.complete && img.naturalWidth > 0;
+        });
+        assert.match((await placeholder.getAttribute("src"))!, /^data:image\/png;base64,/);
+        const formats = await page.locator("#format option").allInnerTexts();
+        assert.ok(formats.includes("jxl") && formats.includes("info"), formats.join(" "));
+        // The info format itself: the JSON panel answers, the result shows no image.
+        await page.getByLabel("Format").selectOption("info");
+        await page.getByLabel(/^Chain/).fill("");
+        await page.waitForFunction(() =>
+          (document.querySelector("#url") as HTMLInputElement).value.includes("/none/info/") &&
+          JSON.parse(document.querySelector("#info-json")?.textContent || "{}").width === 1200 &&
+          !document.querySelector("#result img")?.hasAttribute("src")
+        );
+        assert.match(await page.getByLabel("Image URL").inputValue(), /\/none\/info\//);
+      })),
+);

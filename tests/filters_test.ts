@@ -5,12 +5,14 @@ import { resizePlan } from "../filters/resize.ts";
 import type { Gravity } from "../filters/gravity.ts";
 import { placeWatermark } from "../filters/watermark.ts";
 import { BitmapCanvas } from "../lib/pure/backend.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
 import {
   busyPatch,
   busyPixels,
   makeBitmap,
   noOverlays,
   pixelAt,
+  psnr,
   quadrantAt,
   quadrants,
   type Rgba,
@@ -338,7 +340,10 @@ Deno.test("wm composites the mark at its place, scale and opacity", async () => 
   const canvas = new BitmapCanvas(grey);
   // Left half opaque red, right half transparent.
   const logo = makeBitmap(40, 20, (x) => x < 20 ? [255, 0, 0, 255] : [0, 0, 0, 0]);
-  const overlays = { overlay: () => Promise.resolve(new BitmapCanvas(logo)) };
+  const overlays = {
+    overlaySize: () => logo,
+    overlay: () => Promise.resolve(new BitmapCanvas(logo)),
+  };
   const watermarks = new Map([["logo", {
     name: "logo",
     storage: "files",
@@ -361,4 +366,60 @@ Deno.test("wm composites the mark at its place, scale and opacity", async () => 
     (e) =>
       e instanceof BadRequest && /Unknown watermark "nope": expected one of "logo"/.test(e.message),
   );
+});
+
+Deno.test("wm scales only the part of a mark that is drawn, with the pixels of the whole", async () => {
+  // A mark 40x20 scaled to the full width of a 300x10 image: 300x150, of which 10 rows show.
+  const logo = makeBitmap(40, 20, (x, y) => [x * 6, y * 12, 200, 255 - x * 3]);
+  const grey = makeBitmap(300, 10, () => [128, 128, 128, 255]);
+  const mark = {
+    name: "big",
+    storage: "files",
+    path: "big.png",
+    gravity: "nw" as const,
+    opacity: 1,
+    scale: 1,
+    margin: 0,
+  };
+  const sizes: string[] = [];
+  const overlays = {
+    overlaySize: () => logo,
+    overlay: () => {
+      const canvas = new BitmapCanvas(logo);
+      const resize = canvas.resize.bind(canvas);
+      canvas.resize = (size) => {
+        sizes.push(`${size.width}x${size.height}`);
+        resize(size);
+      };
+      return Promise.resolve(canvas);
+    },
+  };
+  const filter = filters.get("wm")!;
+  const params = filter.parse("big", { ...context, watermarks: new Map([["big", mark]]) });
+  const canvas = new BitmapCanvas(grey);
+  await filter.apply(canvas, params, grey, overlays);
+  // Rows 0..9 of 150 need 2 source rows and the filter's reach: 6 rows, scaled by 7.5.
+  assert.deepEqual(sizes, ["300x45"]);
+  assert.deepEqual(
+    filter.intermediates!(grey, params, overlays).map((s) => `${s.width}x${s.height}`),
+    ["40x20", "300x45", "300x10"],
+  );
+  const whole = resizeBitmap(logo, 300, 150);
+  const expected = new BitmapCanvas(grey);
+  expected.composite({ ...whole, height: 10, data: whole.data.subarray(0, 300 * 10 * 4) }, {
+    x: 0,
+    y: 0,
+  }, 1);
+  assert.ok(psnr(canvas.bitmap, expected.bitmap) > 45, `${psnr(canvas.bitmap, expected.bitmap)}`);
+  // A mark placed wholly outside the image (its margin past the edge) is not even decoded.
+  const far = filter.parse("big", {
+    ...context,
+    watermarks: new Map([["big", { ...mark, scale: 0.1, margin: 20 }]]),
+  });
+  sizes.length = 0;
+  await filter.apply(new BitmapCanvas(grey), far, grey, {
+    overlaySize: () => logo,
+    overlay: () => Promise.reject(new Error("decoded a mark that does not show")),
+  });
+  assert.deepEqual(filter.intermediates!(grey, far, overlays), []);
 });

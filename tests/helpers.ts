@@ -11,12 +11,14 @@ import type { Logger } from "../lib/log.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
-import decodeAvifImage, { init as initAvifDecoder } from "@jsquash/avif/decode.js";
 
 export type Rgba = [number, number, number, number];
 
 /** For filters applied outside a job: no watermark images came along. */
 export const noOverlays: ApplyContext = {
+  overlaySize: (name) => {
+    throw new Error(`No image for watermark "${name}" in this test`);
+  },
   overlay: (name) => Promise.reject(new Error(`No image for watermark "${name}" in this test`)),
 };
 
@@ -171,23 +173,28 @@ export function encode(bitmap: Bitmap, type: OutputFormat["type"], quality = 90)
   return encodeBitmap(bitmap, { type, quality });
 }
 
-let avifDecoder: Promise<void> | undefined;
-
-/** Decodes an AVIF with libavif's WebAssembly decoder (the server writes AVIF, never reads it). */
-export async function decodeAvif(bytes: Uint8Array): Promise<Bitmap> {
-  avifDecoder ??= (async () => {
-    const url = new URL(import.meta.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"));
-    await initAvifDecoder(await WebAssembly.compile(await Deno.readFile(url)));
-  })();
-  await avifDecoder;
-  const image = await decodeAvifImage(bytes.slice().buffer);
-  if (!image) throw new Error("not an AVIF image");
-  return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer) };
+/**
+ * Decodes a JPEG XL with libjxl's own `djxl` (Debian's libjxl-tools), through a PNG: the
+ * server writes JPEG XL but does not read it.
+ */
+export async function decodeJxl(bytes: Uint8Array): Promise<Bitmap> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-jxl-" });
+  try {
+    await Deno.writeFile(join(dir, "in.jxl"), bytes);
+    const { success, stderr } = await new Deno.Command("djxl", {
+      args: [join(dir, "in.jxl"), join(dir, "out.png")],
+      stdout: "null",
+    }).output();
+    if (!success) throw new Error(`djxl failed: ${new TextDecoder().decode(stderr)}`);
+    return await decodeBitmap(await Deno.readFile(join(dir, "out.png")), "png");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
-/** Decodes any output of the server, whatever its format. */
+/** Decodes any output of the server, whatever its format (AVIF as the server reads it). */
 export function decode(bytes: Uint8Array): Promise<Bitmap> {
-  if (sniffEncoded(bytes) === "avif") return decodeAvif(bytes);
+  if (sniffEncoded(bytes) === "jxl") return decodeJxl(bytes);
   const format = sniffFormat(bytes);
   if (!format) throw new Error("not an image");
   return decodeBitmap(bytes, format);

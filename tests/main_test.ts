@@ -225,3 +225,33 @@ Deno.test("main: the README's signing example works with impressionist.signed.js
     await child.status;
   }
 });
+
+Deno.test("main: every recipe URL of the README answers an image with the example config", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const readme = await Deno.readTextFile(join(root, "README.md"));
+  const recipes = readme.slice(
+    readme.indexOf("## Common recipes"),
+    readme.indexOf("## URL grammar"),
+  );
+  const paths = [...recipes.matchAll(/^\| [^|]+ \| `(\/impressionist\/[^`]+)` +\|$/gm)].map((m) =>
+    m[1]
+  );
+  assert.ok(paths.length >= 6, `the recipes table: ${paths.length} URLs`);
+  const config = JSON.parse(await Deno.readTextFile(join(root, "impressionist.json")));
+  config.http.port = 0;
+  config.storages[0].path = join(root, "examples");
+  const child = spawn(["-cfg", await writeConfig(config)]);
+  try {
+    const url = await listeningUrl(child);
+    for (const path of paths) {
+      const response = await fetch(new URL(path, url));
+      const body = new Uint8Array(await response.arrayBuffer());
+      assert.equal(response.status, 200, `${path}: ${new TextDecoder().decode(body)}`);
+      assert.match(response.headers.get("content-type")!, /^image\//, path);
+    }
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel();
+  }
+});

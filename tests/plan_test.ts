@@ -6,7 +6,10 @@ import { parseChain } from "../lib/jobs/url.ts";
 import { BadRequest, Unprocessable } from "../lib/errors.ts";
 import type { ImageLimits } from "../lib/image/limits.ts";
 import type { ImageInfo } from "../lib/image/probe.ts";
-import type { EncodedType, OutputFormat } from "../lib/image/formats.ts";
+import type { EncodedType, OutputFormat, SourceFormat } from "../lib/image/formats.ts";
+import { JobBudget } from "../lib/pool/job_budget.ts";
+import { codecCost } from "../lib/image/codec_costs.ts";
+import { Unavailable } from "../lib/errors.ts";
 
 const limits: ImageLimits = {
   maxSourceBytes: 1e9,
@@ -17,12 +20,26 @@ const limits: ImageLimits = {
   maxBlurSigma: 50,
 };
 
+/** The example config's watermark, and the same image at scale 1. */
+const mark = {
+  storage: "files",
+  path: "logo.png",
+  gravity: "se" as const,
+  opacity: 0.6,
+  margin: 16,
+};
+const watermarks = new Map([
+  ["logo", { name: "logo", ...mark, scale: 0.2 }],
+  ["full", { name: "full", ...mark, scale: 1 }],
+]);
+
 function plan(
   chain: string,
   type: OutputFormat["type"],
-  source: Partial<ImageInfo> = {},
+  source: Partial<ImageInfo & { format: SourceFormat }> = {},
   overrides: Partial<ImageLimits> = {},
   webp = false,
+  backend = "",
 ) {
   return planTransform(
     {
@@ -32,12 +49,15 @@ function plan(
         maxChain: 16,
         defaultQuality: 80,
         avifQuality: 50,
+        watermarks,
       }),
       format: { type, quality: 80, webp },
       autoOrient: true,
+      overlays: { logo: { width: 400, height: 400 }, full: { width: 400, height: 400 } },
     },
     { width: 1000, height: 1000, orientation: 1, ...source },
     { ...limits, ...overrides },
+    { name: backend },
   );
 }
 
@@ -71,8 +91,8 @@ Deno.test("plan: each format's side limit, at the limit and one past it", () => 
   // 2^16 and the URL's own maximum: still a 400, never a crash.
   refused(() => plan("s,65536x1", "jpeg"), BadRequest, /at most 65500 pixels per side/);
   refused(() => plan("s,100000x1", "gif"), BadRequest, /at most 65535 pixels per side/);
-  // PNG's limit is 2^31-1: only the pixel limit applies.
-  assert.deepEqual([...plan("s,100000x1", "png").fitting], ["png"]);
+  // PNG's limit is 2^31-1: only the pixel limit applies; JPEG XL's is 131328.
+  assert.deepEqual([...plan("s,100000x1", "png").fitting], ["png", "jxl"]);
 });
 
 Deno.test("plan: auto picks among the formats that can hold the result", async () => {
@@ -105,7 +125,7 @@ Deno.test("plan: fill's scaled size before its crop counts against maxOutputPixe
   refused(
     () => plan("s,100x100-", "png", narrow, { maxOutputPixels: 999_999 }),
     BadRequest,
-    /^Filter "s" would make a 100x10000 image: at most 999999 pixels allowed in all$/,
+    /^Filter "s" would make a 100x10000 image: at most 999999 pixels allowed in all \(image\.maxOutputPixels\)$/,
   );
   refused(() => plan("s,5000x5000-", "png", narrow), BadRequest, /5000x500000 image/);
   // Every step is checked, not only the last.
@@ -201,4 +221,129 @@ Deno.test("planTransform() refuses an image past the backend's own side limit, a
       /the imagemagick backend allows at most 15999 pixels per side/.test(error.message),
   );
   assert.equal(planTransform(request(16000), source, limits).output.width, 16000);
+});
+
+Deno.test("plan: a watermark's decoded and scaled mark count, the mark clipped to what shows", () => {
+  // 100000x1: the logo at 0.2 is 20000x20000, of which one row shows: 5 source rows scale to
+  // 20000x250, well inside the limit.
+  assert.deepEqual(plan("s,100000x1,wm,logo", "png").output, { width: 100000, height: 1 });
+  // At scale 1 the 5 rows scale to 100000x1250: over the pixel limit, refused before decoding.
+  refused(
+    () => plan("s,100000x1,wm,full", "png"),
+    BadRequest,
+    /^Filter "wm" would make a 100000x1250 image: at most 50000000 pixels allowed in all \(image\.maxOutputPixels\)$/,
+  );
+  // The decoded mark is held to the limit too.
+  refused(
+    () => plan("wm,logo", "png", {}, { maxOutputPixels: 159_999 }),
+    BadRequest,
+    /"wm" would make a 400x400 image/,
+  );
+});
+
+Deno.test("plan: a blur's, sharpen's and pad's scratch images count", () => {
+  const small = { maxOutputPixels: 999_999 };
+  for (const chain of ["b,1", "sh,1", "pad,1000x1000"]) {
+    assert.equal(plan(chain, "png").output.width, 1000);
+  }
+  assert.ok(plan("b,1", "png").bytes >= 3 * 4 * 1_000_000, "input, scratch and output");
+  // b,0 does nothing and makes nothing.
+  assert.equal(plan("s,999x1000,b,0", "png", {}, small).output.width, 999);
+  // Each scratch image is one more image of the step's size in the job's memory.
+  for (const chain of ["b,1", "sh,1", "pad,1000x1000"]) {
+    assert.equal(plan(chain, "png").bytes - plan("gs", "png").bytes, 4_000_000, chain);
+  }
+});
+
+Deno.test("plan: an uninterruptible encode over http.timeout, or a job over image.maxJobBytes, is a 400", () => {
+  const tenSeconds = { timeoutMs: 10_000, maxJobBytes: 512 * 2 ** 20 };
+  // 49 MP of AVIF on pure: about 22 s of one WebAssembly call.
+  refused(
+    () => plan("s,7000x7000", "avif", {}, tenSeconds, false, "pure"),
+    BadRequest,
+    /^Encoding the 7000x7000 result as avif would take about 22\.1 s on the pure backend, which nothing can interrupt: more than http\.timeout \(10\.0 s\)$/,
+  );
+  // With time enough, its memory (1.6 GiB) is still too much.
+  refused(
+    () => plan("s,7000x7000", "avif", {}, { ...tenSeconds, timeoutMs: 60_000 }, false, "pure"),
+    BadRequest,
+    /would need about 1589 MiB at its peak: more than image\.maxJobBytes \(512 MiB\)$/,
+  );
+  // The limit ±1 on a backend whose WebP encode costs 100 ns and 4 + 8 bytes a pixel.
+  const at = (pixels: number) => plan(`s,${pixels}x1`, "webp", {}, tenSeconds, false, "vips");
+  assert.equal(at(16383).output.width, 16383);
+  const fits = plan("s,10000x4000", "webp", {}, { maxJobBytes: 480_000_000 }, false, "vips");
+  assert.equal(fits.bytes, 480_000_000);
+  refused(
+    () => plan("s,10000x4000", "webp", {}, { maxJobBytes: 479_999_999 }, false, "vips"),
+    BadRequest,
+    /image\.maxJobBytes/,
+  );
+  // auto drops WebP when it cannot afford it, and keeps PNG and JPEG; a cheaper WebP it keeps.
+  const ns = (type: EncodedType) => codecCost("pure", "encode", type)!.nsPerPixel;
+  const between = (ns("webp") + Math.max(ns("png"), ns("jpeg"))) / 2;
+  const timeoutMs = (1e6 * between) / 1e6;
+  const auto = plan("s,1000x1000", "auto", {}, { timeoutMs }, true, "pure");
+  assert.ok(ns("webp") > Math.max(ns("png"), ns("jpeg")));
+  assert.ok(!auto.fitting.has("webp") && auto.fitting.has("png") && auto.fitting.has("jpeg"));
+  const roomy = plan("s,1000x1000", "auto", {}, { timeoutMs: 2 * timeoutMs }, true, "pure");
+  assert.ok(roomy.fitting.has("webp"));
+  // A source whose decode alone cannot fit is a 422.
+  refused(
+    () =>
+      plan(
+        "s,100x0",
+        "png",
+        { width: 7000, height: 7000, format: "png" },
+        tenSeconds,
+        false,
+        "pure",
+      ),
+    Unprocessable,
+    /^Decoding the 7000x7000 source would need about 561 MiB at its peak/,
+  );
+  // A JPEG shrunk on load plans its decoded size only.
+  assert.ok(
+    plan("s,100x0", "png", { width: 7000, height: 7000, format: "jpeg" }, tenSeconds, false, "pure")
+      .bytes < 50 * 2 ** 20,
+  );
+});
+
+Deno.test("JobBudget: jobs over the process budget wait for none and get a 503; bytes come back", async () => {
+  const budget = new JobBudget(100);
+  let release!: () => void;
+  const first = budget.run(60, () => new Promise<void>((resolve) => release = resolve));
+  assert.equal(budget.bytes, 60);
+  await assert.rejects(
+    budget.run(41, () => Promise.resolve()),
+    (error: Error) =>
+      error instanceof Unavailable && /image\.maxInflightJobBytes/.test(error.message),
+  );
+  assert.equal(await budget.run(40, () => Promise.resolve("ran")), "ran");
+  release();
+  await first;
+  assert.equal(budget.bytes, 0);
+  await assert.rejects(budget.run(100, () => Promise.reject(new Error("failed"))), /failed/);
+  assert.equal(budget.bytes, 0);
+});
+
+Deno.test("config: image.maxJobBytes and image.maxInflightJobBytes, their defaults and bounds", () => {
+  const image = (section: Record<string, unknown>, http: Record<string, unknown> = {}) =>
+    parseConfig({ image: section, http }, ".").image;
+  const defaults = image({}, { workers: 3, timeout: "12s" });
+  assert.equal(defaults.maxJobBytes, 512 * 2 ** 20);
+  assert.equal(defaults.maxInflightJobBytes, 2 * 3 * 512 * 2 ** 20);
+  // Uninterruptible calls are planned against http.timeout.
+  assert.equal(defaults.timeoutMs, 12_000);
+  assert.equal(image({ maxJobBytes: 1 }).maxJobBytes, 1);
+  assert.equal(image({ maxJobBytes: 2 ** 31, maxInflightJobBytes: 2 ** 31 }).maxJobBytes, 2 ** 31);
+  for (const bad of [0, -1, 1.5, "1GB", 2 ** 53]) {
+    assert.throws(() => image({ maxJobBytes: bad }), /"image\.maxJobBytes" must be an integer/);
+  }
+  // The budget holds at least one job of the largest size.
+  assert.throws(
+    () => image({ maxJobBytes: 1000, maxInflightJobBytes: 999 }),
+    /"image\.maxInflightJobBytes" must be an integer from 1000/,
+  );
+  assert.equal(image({ maxJobBytes: 1000, maxInflightJobBytes: 1000 }).maxInflightJobBytes, 1000);
 });

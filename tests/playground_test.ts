@@ -90,7 +90,9 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       "webp",
       "gif",
       "avif",
+      "jxl",
       "auto",
+      "info",
     ]);
     assert.deepEqual(info.formats.find((f: { name: string }) => f.name === "webp"), {
       name: "webp",
@@ -98,7 +100,7 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       lossless: true,
       defaultQuality: 75,
     });
-    // Each format's own default quality: AVIF's is image.avifQuality; PNG and GIF have none.
+    // Each format's own default quality: AVIF's is image.avifQuality; PNG, GIF and info have none.
     const defaults = Object.fromEntries(
       info.formats.map((
         f: { name: string; defaultQuality?: number },
@@ -112,7 +114,9 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
       webp: 75,
       gif: none,
       avif: 50,
+      jxl: 75,
       auto: 75,
+      info: none,
     });
     assert.equal(info.root, "/impressionist");
     assert.equal(info.token, false);

@@ -32,7 +32,8 @@ Deno.test("pool: a request past http.timeout gets 503 on time and its worker is 
     assert.equal(slow.status, 503);
     assert.ok(slow.headers.get("retry-after"));
     assert.ok(slow.ms < 500 + 1000, `answered in ${slow.ms.toFixed(0)} ms`);
-    // The worker keeps its slot until it has stopped; no second thread is started meanwhile.
+    // The spare takes the cancelled worker's place, which rejoins as the spare once it has
+    // stopped; no thread is started meanwhile.
     let stats = JSON.parse((await timed(healthUrl)).text);
     assert.equal(stats.workers, 1);
     while (stats.busy > 0) {

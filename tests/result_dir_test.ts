@@ -143,12 +143,16 @@ Deno.test("result cache: a validly sealed file that is not an image of the expec
     const sealer = new Sealer();
     await Deno.writeFile(join(dir, "page"), sealer.seal("page", html));
     await Deno.writeFile(join(dir, "other-type"), sealer.seal("other-type", jpeg));
+    const disguised = new Uint8Array([...png.subarray(0, 8), ...html]);
+    await Deno.writeFile(join(dir, "disguised"), sealer.seal("disguised", disguised));
     const { cache, refused } = await cacheOver(dir);
     assert.equal(await cache.get("page", onlyPng), undefined);
     assert.equal(await cache.get("other-type", onlyPng), undefined);
+    assert.equal(await cache.get("disguised", onlyPng), undefined);
     assert.deepEqual(refused.map((r) => r.reason), [
       "it holds no image we know, not png",
       "it holds jpeg, not png",
+      "Cannot read the PNG header: the IHDR chunk is missing",
     ]);
     assert.deepEqual(await listing(dir), { names: [], bytes: 0 });
     // `auto` allows each type its negotiation allows: JPEG is one of them.

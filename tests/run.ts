@@ -9,6 +9,9 @@
 import { basename, join } from "node:path";
 
 const testsDir = new URL(".", import.meta.url).pathname;
+// The tests' own lock file: deno.lock holds only what serving needs, so a fresh start fetches
+// nothing more (the tests' s3rver and playwright-core doubled a cold start's time and downloads).
+const lock = join(testsDir, "deno.lock");
 
 /** What one test file's process reported. */
 export interface FileResult {
@@ -47,7 +50,16 @@ const timesLine = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/gm;
 async function runFile(file: string, flags: readonly string[]): Promise<FileResult> {
   const started = performance.now();
   const output = await new Deno.Command("bash", {
-    args: ["-c", withTimes, Deno.execPath(), "test", "--allow-all", ...flags, file],
+    args: [
+      "-c",
+      withTimes,
+      Deno.execPath(),
+      "test",
+      "--allow-all",
+      `--lock=${lock}`,
+      ...flags,
+      file,
+    ],
     stdout: "piped",
     stderr: "piped",
     // Plain text, so the summary line can be read.

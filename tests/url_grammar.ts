@@ -37,7 +37,7 @@ export function boundaryNumbers(maxOutputSide: number): string[] {
 
 const qualities = ["0", "1", "50", "99", "100", "101", "2147483648", "99999999999999999999"];
 const rotations = ["0", "90", "180", "270", "360", "-90", "45", "4294967386"];
-const formats = ["png", "jpeg", "jpg", "webp", "gif", "auto"];
+const formats = ["png", "jpeg", "jpg", "webp", "gif", "auto", "jxl", "info"];
 
 /** The URL positions a built-in name is tried in. */
 const positions = [

@@ -1,4 +1,5 @@
-import type { EncodedType } from "../image/formats.ts";
+import type { ResultType } from "../image/formats.ts";
+import { probeImage } from "../image/probe.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import { LruCache } from "./lru.ts";
 import { ResultDirectory } from "./result_dir.ts";
@@ -29,7 +30,7 @@ export interface CachedResult {
   bytes: Uint8Array<ArrayBuffer>;
   tier: ResultTier;
   /** The image type the bytes were checked to be. */
-  type: EncodedType;
+  type: ResultType;
 }
 
 /**
@@ -90,7 +91,7 @@ export class ResultCache {
    */
   async get(
     key: string,
-    allowed: ReadonlySet<EncodedType>,
+    allowed: ReadonlySet<ResultType>,
     signal?: AbortSignal,
   ): Promise<CachedResult | undefined> {
     const found = await this.#find(key, allowed, signal);
@@ -118,7 +119,7 @@ export class ResultCache {
 
   async #find(
     key: string,
-    allowed: ReadonlySet<EncodedType>,
+    allowed: ReadonlySet<ResultType>,
     signal?: AbortSignal,
   ): Promise<CachedResult | undefined> {
     const inMemory = this.#memory.get(key);
@@ -154,16 +155,46 @@ export class ResultCache {
     tier: ResultTier,
     key: string,
     content: Uint8Array<ArrayBuffer> | undefined,
-    allowed: ReadonlySet<EncodedType>,
+    allowed: ReadonlySet<ResultType>,
   ): CachedResult | undefined {
     if (!content) {
       this.options.onRejected(tier, key, "its seal does not match (damaged, foreign or forged)");
       return undefined;
     }
     const type = sniffEncoded(content);
-    if (type && allowed.has(type)) return { bytes: content, tier, type };
-    const expected = [...allowed].join(" or ");
-    this.options.onRejected(tier, key, `it holds ${type ?? "no image we know"}, not ${expected}`);
+    if (!type || !allowed.has(type)) {
+      const expected = [...allowed].join(" or ");
+      this.options.onRejected(tier, key, `it holds ${type ?? "no image we know"}, not ${expected}`);
+      return undefined;
+    }
+    const header = headerProblem(content, type);
+    if (header) {
+      this.options.onRejected(tier, key, header);
+      return undefined;
+    }
+    return { bytes: content, tier, type };
+  }
+}
+
+/**
+ * Why the content after the magic bytes is not one of a `type` result (a page behind a PNG
+ * signature, say), or undefined when it reads. AVIF and JPEG XL have no probe here: their
+ * brand or signature was checked. An `info` answer must parse as the JSON object it was.
+ */
+function headerProblem(bytes: Uint8Array, type: ResultType): string | undefined {
+  if (type === "avif" || type === "jxl") return undefined;
+  try {
+    if (type === "info") checkInfoJson(bytes);
+    else probeImage(bytes, type);
     return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function checkInfoJson(bytes: Uint8Array): void {
+  const answer = JSON.parse(new TextDecoder().decode(bytes));
+  if (typeof answer?.width !== "number" || typeof answer?.height !== "number") {
+    throw new Error("it is JSON, but not an info answer");
   }
 }

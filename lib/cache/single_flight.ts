@@ -19,8 +19,8 @@ export interface Joined<T> {
  * flight share its result instead of starting their own.
  *
  * The shared call runs under a signal of its own, not under its first caller's: each waiter
- * brings its own deadline and, when that passes, leaves with a 503 while the others keep
- * waiting; the call is aborted only when its last waiter has gone. So one impatient caller
+ * brings its own signal (its deadline, its client) and, when that aborts, leaves with a 503
+ * while the others keep waiting; the call is aborted only when its last waiter has gone. So one impatient caller
  * never fails the others, and nobody's abort turns into someone else's error.
  */
 export class SingleFlight<T> {

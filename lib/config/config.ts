@@ -28,11 +28,17 @@ export type { ImageLimits };
 export interface ImageConfig extends ImageLimits {
   /** Source bytes that requests may hold at once (reading, or waiting for a worker). */
   maxInflightBytes: number;
+  /** The planned peak bytes of every job handed to the pool at once (waiting or running). */
+  maxInflightJobBytes: number;
   quality: number;
   /** The quality of `avif` without one. */
   avifQuality: number;
   /** Whether `auto` may answer AVIF. */
   autoAvif: boolean;
+  /** Whether `auto` may answer JPEG XL, to clients whose `Accept` takes it. */
+  autoJxl: boolean;
+  /** BlurHash components across and down for `info`, from `"XxY"` (each 1..9). */
+  blurhashComponents: { x: number; y: number };
   /** The colour JPEG flattens transparency onto, `RRGGBB`. */
   background: string;
   autoOrient: boolean;
@@ -141,7 +147,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
   const security = readSecurity(top.section("security"));
   const http = readHttp(top.section("http"), security.token !== undefined);
-  const image = readImage(top.section("image"));
+  const image = readImage(top.section("image"), http.timeoutMs, http.workers);
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
     type: entry.string("type"),
@@ -328,11 +334,34 @@ function readSecurity(r: ConfigReader): SecurityConfig {
   return security;
 }
 
-function readImage(r: ConfigReader): ImageConfig {
+/** `image.maxJobBytes` by default: see docs/planning.md for how it was measured. */
+export const defaultJobBytes = 512 * MiB;
+
+/** `image.blurhashComponents`: `"XxY"`, the BlurHash's components across and down, 1..9 each. */
+function readComponents(r: ConfigReader): { x: number; y: number } {
+  const text = r.string("blurhashComponents", "4x3");
+  const match = /^([1-9])x([1-9])$/.exec(text);
+  if (!match) {
+    throw new ConfigError(
+      `"${
+        r.name("blurhashComponents")
+      }" must be XxY with X and Y from 1 to 9 (BlurHash's range), like "4x3", not "${text}"`,
+    );
+  }
+  return { x: Number(match[1]), y: Number(match[2]) };
+}
+
+/**
+ * `image`, with `timeoutMs` (`http.timeout`) that uninterruptible codec calls are planned
+ * against, and `workers`, whose jobs share the default in-flight job budget.
+ */
+function readImage(r: ConfigReader, timeoutMs: number, workers: number): ImageConfig {
   const image = {
     quality: r.integer("quality", 75, 1, 100),
     avifQuality: r.integer("avifQuality", 50, 1, 100),
     autoAvif: r.boolean("autoAvif", false),
+    autoJxl: r.boolean("autoJxl", false),
+    blurhashComponents: readComponents(r),
     background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
@@ -344,7 +373,14 @@ function readImage(r: ConfigReader): ImageConfig {
     maxChain: r.integer("maxChain", 16, 1),
     maxBlurSigma: r.number("maxBlurSigma", 50, 0, 1000),
     maxInflightBytes: r.integer("maxInflightBytes", 256 * MiB, 1),
+    // Measured (docs/planning.md): the largest jobs it admits peak under 1 GB of RSS.
+    maxJobBytes: r.integer("maxJobBytes", defaultJobBytes, 1),
   };
+  const maxInflightJobBytes = r.integer(
+    "maxInflightJobBytes",
+    image.maxJobBytes * 2 * workers,
+    image.maxJobBytes,
+  );
   if (!/^[0-9a-f]{6}$/.test(image.background)) {
     throw new ConfigError(
       `"${
@@ -353,7 +389,7 @@ function readImage(r: ConfigReader): ImageConfig {
     );
   }
   r.rejectUnknown();
-  return image;
+  return { ...image, maxInflightJobBytes, timeoutMs };
 }
 
 function readPresets(

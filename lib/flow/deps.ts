@@ -4,6 +4,7 @@ import type { SourceLoader } from "../cache/sources.ts";
 import type { Config } from "../config/config.ts";
 import type { JobContext } from "../jobs/url.ts";
 import type { Logger } from "../log.ts";
+import type { JobBudget } from "../pool/job_budget.ts";
 import type { WorkerPool } from "../pool/pool.ts";
 import type { Admissions } from "./admission.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -30,6 +31,8 @@ export interface FlowDeps {
   pool: WorkerPool;
   /** Places in the pool taken by requests before they read, shared by identical ones. */
   admissions: Admissions;
+  /** The planned memory of the jobs in the pool, bounded by `image.maxInflightJobBytes`. */
+  jobBudget: JobBudget;
   log: Logger;
 }
 

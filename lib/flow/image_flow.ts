@@ -2,7 +2,7 @@ import type { KnownValidator } from "../cache/sources.ts";
 import { ClientClosed, HttpError, TimedOut } from "../errors.ts";
 import { possibleTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
-import type { Transform } from "../jobs/transform.ts";
+import { plannedJobBytes, type Transform } from "../jobs/transform.ts";
 import type { Job } from "../jobs/url.ts";
 import { WorkerFailure } from "../pool/pool.ts";
 import { FlowContext, type ImageRequest } from "./context.ts";
@@ -205,7 +205,11 @@ async function transform(
   // The deadline travels with the job, for backends whose library can stop itself then.
   const timed = marks!.withImages({ ...task, deadline: context.giveUpAt });
   const { result } = deps.flights.join(key, context.signal, async (shared) => {
-    const bytes = await ticket!.run(timed, source!.bytes, shared);
+    const planned = plannedJobBytes(timed, source!.bytes, deps.config.backend);
+    const bytes = await deps.jobBudget.run(
+      planned,
+      () => ticket!.run(timed, source!.bytes, shared),
+    );
     if (bytes.byteLength === 0 || !sniffEncoded(bytes)) {
       throw new WorkerFailure(`the encoder returned ${bytes.byteLength} unrecognised bytes`);
     }

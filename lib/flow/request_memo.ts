@@ -51,11 +51,6 @@ export class RequestMemo {
     });
   }
 
-  /** Entries and the bytes they count, for /health. */
-  stats(): { entries: number; bytes: number } {
-    return { entries: this.#entries.size, bytes: this.#entries.bytes };
-  }
-
   /** The job for `rest`, parsed by `parse` the first time (its errors are not remembered). */
   async job(rest: string, parse: () => Promise<Job>): Promise<Job> {
     const known = this.#entries.get(rest);

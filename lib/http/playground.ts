@@ -1,11 +1,12 @@
 /**
  * The playground (`http.playground`): one page at `/` to try chains on, its script and style
- * from `./playground/`, and two JSON endpoints it builds itself from: the filter registry's
- * own descriptions (so a new filter appears without touching the page) and URLs built (and,
- * with keys, signed) by the same client module applications use. The page never holds a key.
+ * from `./playground/`, and three JSON endpoints it builds itself from: the filter registry's
+ * own descriptions (so a new filter appears without touching the page), URLs built (and, with
+ * keys, signed) and ThumbHash placeholders drawn by the same client module applications use.
+ * The page never holds a key.
  */
 import { resolve } from "node:path";
-import { imageUrl } from "../../client.ts";
+import { imageUrl, placeholderDataUrl } from "../../client.ts";
 import { maxSide } from "../../filters/args.ts";
 import type { ArgumentField } from "../../filters/filter.ts";
 import { filters } from "../../filters/mod.ts";
@@ -24,7 +25,11 @@ const staticFiles = new Map([
 const imageName = /\.(?:jpe?g|png|gif|webp|tiff?|bmp|avif)$/i;
 const maxExamples = 20;
 
-const jsonPaths = new Set(["/playground/filters.json", "/playground/url"]);
+const jsonPaths = new Set([
+  "/playground/filters.json",
+  "/playground/url",
+  "/playground/placeholder",
+]);
 
 /**
  * Answers a playground request, or undefined (at once, without awaiting anything) when the
@@ -59,8 +64,11 @@ async function answerJson(
   config: Config,
 ): Promise<Response> {
   checkToken(request, config.security.token);
+  const query = new URL(request.url).searchParams;
   const body = path === "/playground/url"
-    ? { url: await buildUrl(new URL(request.url).searchParams, config) }
+    ? { url: await buildUrl(query, config) }
+    : path === "/playground/placeholder"
+    ? { url: placeholder(query) }
     : await describe(config);
   return Response.json(body, { headers: { "cache-control": "no-store", "x-request-id": id } });
 }
@@ -133,6 +141,23 @@ async function buildUrl(query: URLSearchParams, config: Config): Promise<string>
       path,
       ...(key && { key: key.key, salt: key.salt }),
     });
+  } catch (error) {
+    if (error instanceof RangeError) throw new BadRequest(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The PNG data URL of the `thumbhash` an `info` answer gave, drawn by the client module
+ * applications use (`placeholderDataUrl`).
+ *
+ * @throws {BadRequest} when it is missing or not a ThumbHash
+ */
+function placeholder(query: URLSearchParams): string {
+  const thumbhash = query.get("thumbhash");
+  if (!thumbhash) throw new BadRequest(`Missing "thumbhash": expected ?thumbhash=`);
+  try {
+    return placeholderDataUrl(thumbhash);
   } catch (error) {
     if (error instanceof RangeError) throw new BadRequest(error.message);
     throw error;

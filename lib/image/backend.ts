@@ -73,6 +73,12 @@ export interface DecodeHint {
   minSize: Size;
   /** How far it shrinks towards `minSize`; `fast` when absent. */
   shrinkOnLoad?: ShrinkOnLoad;
+  /**
+   * How many times `minSize` a shrinking decoder should stay at least, so the resize after it
+   * still has pixels to average; the policy's margin when absent. `info`, which only
+   * looks at a 100 px sample of the result, gives 1.
+   */
+  margin?: number;
 }
 
 export interface DecodeOptions {

@@ -1,4 +1,4 @@
-import type { EncodedType } from "./formats.ts";
+import type { ResultType } from "./formats.ts";
 import { sniffEncoded } from "./sniff.ts";
 
 /**
@@ -9,7 +9,7 @@ import { sniffEncoded } from "./sniff.ts";
  */
 export function checkEncoded<T extends Uint8Array>(
   bytes: T,
-  type: EncodedType | "auto",
+  type: ResultType | "auto",
 ): T {
   if (bytes.length === 0) throw new Error(`The ${type} encoder wrote no bytes`);
   const found = sniffEncoded(bytes);

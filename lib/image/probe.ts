@@ -67,6 +67,7 @@ const names: Record<SourceFormat, string> = {
   tiff: "TIFF",
   webp: "WebP",
   bmp: "BMP",
+  avif: "AVIF",
 };
 
 const probes: Record<SourceFormat, (header: Header) => ImageInfo> = {
@@ -76,6 +77,7 @@ const probes: Record<SourceFormat, (header: Header) => ImageInfo> = {
   tiff: readIfd0,
   webp: probeWebp,
   bmp: probeBmp,
+  avif: probeAvif,
 };
 
 /**
@@ -353,4 +355,96 @@ function probeBmp(h: Header): ImageInfo {
   }
   // A negative height only means the rows are stored top-down.
   return { width: h.i32le(18), height: Math.abs(h.i32le(22)), orientation: 1 };
+}
+
+/** One ISO-BMFF box: its type and where its payload lies. */
+interface Box {
+  type: string;
+  start: number;
+  end: number;
+}
+
+/** The boxes between `start` and `end`, each checked to lie inside its parent. */
+function boxes(h: Header, start: number, end: number): Box[] {
+  const found: Box[] = [];
+  for (let at = start; at < end;) {
+    let size = h.u32(at);
+    let header = 8;
+    if (size === 1) {
+      // A 64-bit size: anything past 2^32 is beyond any file we accept anyway.
+      if (h.u32(at + 8) !== 0) h.fail(`the box at byte ${at} is larger than the file`);
+      size = h.u32(at + 12);
+      header = 16;
+    } else if (size === 0) {
+      size = end - at; // the last box runs to the end
+    }
+    if (size < header || at + size > end) h.fail(`the box at byte ${at} overruns its container`);
+    h.need(at + 8);
+    const type = String.fromCharCode(...h.bytes.subarray(at + 4, at + 8));
+    found.push({ type, start: at + header, end: at + size });
+    at += size;
+  }
+  return found;
+}
+
+function child(h: Header, parent: Box, type: string, offset = 0): Box {
+  const box = boxes(h, parent.start + offset, parent.end).find((b) => b.type === type);
+  return box ?? h.fail(`the ${parent.type} box has no ${type} box`);
+}
+
+/** Full boxes start with a version byte and 24 bits of flags. */
+const FULL_BOX = 4;
+
+/** The 1-based property indices ipma associates with `item`. */
+function itemProperties(h: Header, ipma: Box, item: number): number[] {
+  const version = h.u8(ipma.start);
+  const wideIndex = (h.u8(ipma.start + 3) & 1) === 1;
+  const count = h.u32(ipma.start + FULL_BOX);
+  let at = ipma.start + FULL_BOX + 4;
+  for (let i = 0; i < count && at < ipma.end; i++) {
+    const id = version < 1 ? h.u16(at) : h.u32(at);
+    at += version < 1 ? 2 : 4;
+    const associations = h.u8(at++);
+    const indices: number[] = [];
+    for (let j = 0; j < associations; j++) {
+      indices.push(wideIndex ? h.u16(at) & 0x7fff : h.u8(at) & 0x7f);
+      at += wideIndex ? 2 : 1;
+    }
+    if (id === item) return indices;
+  }
+  return h.fail(`the primary item ${item} has no properties`);
+}
+
+/**
+ * Reads the primary image's `ispe` (its size) through `pitm` and `ipma`. Image sequences
+ * (animated AVIF, with a `moov` track) are refused: decoders disagree on which frame they
+ * read. So are images with a rotation, mirror or clean-aperture crop (`irot`, `imir`, `clap`):
+ * libheif (ImageMagick, libvips) applies them and libavif (the WebAssembly decoder) does not,
+ * so the backends would give different images.
+ */
+function probeAvif(h: Header): ImageInfo {
+  const top = boxes(h, 0, h.bytes.length);
+  if (top.some((box) => box.type === "moov")) {
+    h.fail(
+      "animated AVIF (an image sequence) is not supported: save its first frame as a still image",
+    );
+  }
+  const meta = top.find((box) => box.type === "meta") ?? h.fail("the meta box is missing");
+  const pitm = child(h, meta, "pitm", FULL_BOX);
+  const item = h.u8(pitm.start) === 0 ? h.u16(pitm.start + FULL_BOX) : h.u32(pitm.start + FULL_BOX);
+  const iprp = child(h, meta, "iprp", FULL_BOX);
+  const properties = boxes(h, child(h, iprp, "ipco").start, child(h, iprp, "ipco").end);
+  let size: { width: number; height: number } | undefined;
+  for (const index of itemProperties(h, child(h, iprp, "ipma"), item)) {
+    const property = properties[index - 1];
+    if (!property) continue; // index 0 means "no property"
+    if (property.type === "ispe") {
+      size = { width: h.u32(property.start + FULL_BOX), height: h.u32(property.start + 8) };
+    }
+    if (["irot", "imir", "clap"].includes(property.type)) {
+      h.fail(`images with a "${property.type}" transform are not supported`);
+    }
+  }
+  if (!size) h.fail("the primary image has no ispe (size) property");
+  return { ...size, orientation: 1 };
 }

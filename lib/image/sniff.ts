@@ -1,4 +1,4 @@
-import type { EncodedType, SourceFormat } from "./formats.ts";
+import type { ResultType, SourceFormat } from "./formats.ts";
 
 /** Whether `bytes` holds the ASCII `text` at `offset` (false when the bytes run out). */
 export function hasAscii(bytes: Uint8Array, offset: number, text: string): boolean {
@@ -36,15 +36,39 @@ export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
   if (hasAscii(bytes, 0, "II*\0") || hasAscii(bytes, 0, "MM\0*")) return "tiff";
   if (hasAscii(bytes, 0, "RIFF") && hasAscii(bytes, 8, "WEBP")) return "webp";
   if (isBmp(bytes)) return "bmp";
+  if (isAvif(bytes)) return "avif";
   return undefined;
 }
 
 /**
- * The format of an encoder's output: the source formats it shares, or AVIF (an ISO-BMFF
- * `ftyp` box of brand `avif`), which we write but do not read.
+ * An ISO-BMFF file whose `ftyp` box names an AVIF brand, as its major brand or among the
+ * compatible ones (`avif` for a still image, `avis` for a sequence). HEIC files, which share
+ * the container, carry neither and are not recognised.
  */
-export function sniffEncoded(bytes: Uint8Array): EncodedType | undefined {
-  if (hasAscii(bytes, 4, "ftypavif")) return "avif";
+function isAvif(bytes: Uint8Array): boolean {
+  if (!hasAscii(bytes, 4, "ftyp")) return false;
+  const size = (bytes[0] << 24 | bytes[1] << 16 | bytes[2] << 8 | bytes[3]) >>> 0;
+  const end = Math.min(size, bytes.length);
+  for (let at = 8; at + 4 <= end; at += 4) {
+    if (at === 12) continue; // the minor version, not a brand
+    if (hasAscii(bytes, at, "avif") || hasAscii(bytes, at, "avis")) return true;
+  }
+  return false;
+}
+
+/** The JPEG XL signatures: a bare codestream, or the ISO-BMFF container's `JXL ` box. */
+function isJxl(bytes: Uint8Array): boolean {
+  return (bytes[0] === 0xff && bytes[1] === 0x0a) ||
+    hasAscii(bytes, 0, "\0\0\0\x0cJXL \r\n\x87\n");
+}
+
+/**
+ * The format of an encoder's output: the source formats it shares, JPEG XL, which we write
+ * but do not read, or `info` (a JSON object).
+ */
+export function sniffEncoded(bytes: Uint8Array): ResultType | undefined {
+  if (isJxl(bytes)) return "jxl";
+  if (bytes[0] === 0x7b) return "info"; // "{"
   const format = sniffFormat(bytes);
   return format === "tiff" || format === "bmp" ? undefined : format;
 }

@@ -1,13 +1,21 @@
 import { filters } from "../../filters/mod.ts";
-import type { Filter } from "../../filters/filter.ts";
+import type { Filter, PlanContext } from "../../filters/filter.ts";
 import type { DecodeHint } from "../image/backend.ts";
-import type { Size } from "../image/bitmap.ts";
+import { fitWithin, type Size } from "../image/bitmap.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import type { ImageInfo } from "../image/probe.ts";
 import { BadRequest, Unprocessable } from "../errors.ts";
-import { type EncodedType, maxSides, type OutputFormat } from "../image/formats.ts";
+import {
+  type EncodedType,
+  maxEncodePixels,
+  maxSides,
+  type OutputFormat,
+  type SourceFormat,
+} from "../image/formats.ts";
+import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
+import { planCosts } from "./costs.ts";
 
 /** What a worker decides about one request from the source's header, before decoding. */
 export interface Plan {
@@ -25,6 +33,19 @@ export interface Plan {
    * `auto` chooses among them once the pixels are known (see `resolveFormat`).
    */
   fitting: ReadonlySet<EncodedType>;
+  /** The planned peak bytes of the job (see `planCosts`). */
+  bytes: number;
+  /** The planned milliseconds of the uninterruptible decode; 0 when the backend can stop it. */
+  decodeMs: number;
+}
+
+/** What a request asks planning for. */
+export interface PlanRequest {
+  chain: readonly Step[];
+  format: OutputFormat;
+  autoOrient: boolean;
+  /** The size of each watermark's image the chain names, from its header. */
+  overlays?: Readonly<Record<string, Size>>;
 }
 
 export function filterOf(step: Step): Filter<unknown> {
@@ -45,8 +66,8 @@ export function filterOf(step: Step): Filter<unknown> {
  * `maxOutputPixels`, or the result is too wide or tall for its format
  */
 export function planTransform(
-  request: { chain: readonly Step[]; format: OutputFormat; autoOrient: boolean },
-  source: ImageInfo,
+  request: PlanRequest,
+  source: ImageInfo & { format?: SourceFormat },
   limits: ImageLimits,
   backend: { name: string; maxSide?: number } = { name: "" },
 ): Plan {
@@ -68,27 +89,44 @@ export function planTransform(
   }
   const upright = request.autoOrient ? orientationSteps(source.orientation) : [];
   const chain = [...upright, ...request.chain];
-  const { inputs, output } = planSizes(chain, source, limits.maxOutputPixels, frames, backend);
+  const context: PlanContext = {
+    overlaySize(name) {
+      const size = request.overlays?.[name];
+      if (!size) throw new Error(`The image of watermark "${name}" did not come with the job`);
+      return size;
+    },
+  };
+  const { inputs, made, output } = planSizes(
+    chain,
+    source,
+    limits.maxOutputPixels,
+    frames,
+    backend,
+    context,
+  );
   const first = upright.length;
-  const minSize = chain[first] &&
-    filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params);
+  const minSize = chain[first]
+    ? filterOf(chain[first]).decodeHint?.(inputs[first], chain[first].params)
+    : infoHint(request.format, output);
   const transposed = upright.length > 0 && isTransposed(source.orientation);
   const hint: DecodeHint | undefined = minSize && {
     minSize: transposed ? { width: minSize.height, height: minSize.width } : minSize,
+    // `info` samples the result at 100 px: no margin against aliasing is needed for that.
+    ...(request.format.type === "info" ? { margin: 1 } : {}),
   };
-  return {
-    chain,
-    inputs,
-    output,
-    hint,
-    allFrames,
-    fitting: fittingFormats(request.format, output, allFrames),
-  };
+  const costs = planCosts(
+    { source, frames, hint, inputs, made, output },
+    { format: request.format, fitting: fittingFormats(request.format, output, allFrames) },
+    limits,
+    backend.name,
+  );
+  return { chain, inputs, output, hint, allFrames, ...costs };
 }
 
 /**
- * The input size of each step and the result's; refuses a step that makes (on its way or as
- * its result) an image over `maxPixels` in all of its `frames`.
+ * The input size of each step, the images it makes on its way (its intermediates), and the
+ * result's size; refuses a step that makes (on its way or as its result) an image over
+ * `maxPixels` in all of its `frames`.
  */
 function planSizes(
   chain: readonly Step[],
@@ -96,15 +134,18 @@ function planSizes(
   maxPixels: number,
   frames: number,
   backend: { name: string; maxSide?: number },
-): { inputs: Size[]; output: Size } {
+  context: PlanContext,
+): { inputs: Size[]; made: Size[][]; output: Size } {
   const inputs: Size[] = [];
+  const allMade: Size[][] = [];
   let size: Size = source;
   for (const step of chain) {
     inputs.push(size);
     const filter = filterOf(step);
-    const peak = filter.peak?.(size, step.params);
+    const intermediates = filter.intermediates?.(size, step.params, context) ?? [];
     size = filter.size(size, step.params);
-    for (const made of peak ? [peak, size] : [size]) {
+    allMade.push(intermediates);
+    for (const made of [...intermediates, size]) {
       const side = backend.maxSide;
       if (side !== undefined && (made.width > side || made.height > side)) {
         throw new BadRequest(
@@ -114,32 +155,51 @@ function planSizes(
       if (made.width * made.height * frames > maxPixels) {
         const what = frames > 1 ? ` in each of ${frames} frames` : "";
         throw new BadRequest(
-          `Filter "${step.name}" would make a ${made.width}x${made.height} image${what}: at most ${maxPixels} pixels allowed in all`,
+          `Filter "${step.name}" would make a ${made.width}x${made.height} image${what}: at most ${maxPixels} pixels allowed in all (image.maxOutputPixels)`,
         );
       }
     }
   }
-  return { inputs, output: size };
+  return { inputs, made: allMade, output: size };
+}
+
+/**
+ * `info` with no filter of its own needs no more than its sample of the (upright) result: the
+ * decoder may shrink to that.
+ */
+function infoHint(format: OutputFormat, upright: Size): Size | undefined {
+  return format.type === "info" ? fitWithin(upright, THUMBHASH_MAX_SIDE) : undefined;
 }
 
 function refuse(type: EncodedType, size: Size): never {
-  const side = maxSides.get(type);
+  const side = maxSides.get(type)!;
   const result = `${size.width}x${size.height}`;
+  if (size.width <= side && size.height <= side) {
+    const pixels = maxEncodePixels.get(type);
+    throw new BadRequest(
+      `Format "${type}" allows at most ${pixels} pixels: the result would be ${result}`,
+    );
+  }
   throw new BadRequest(
     `Format "${type}" allows at most ${side} pixels per side: the result would be ${result}`,
   );
 }
 
+/** Whether a format's encoder can take an image of `size`: its sides, and its pixels. */
+function holds(type: EncodedType, size: Size): boolean {
+  const side = maxSides.get(type)!;
+  const pixels = maxEncodePixels.get(type) ?? Infinity;
+  return size.width <= side && size.height <= side && size.width * size.height <= pixels;
+}
+
 /**
  * The types that can hold a result of `size`. A named format that cannot is refused; so is
  * `auto` when no candidate it could end with can: GIF for an animation, PNG (which holds every
- * size the pixel limits allow) otherwise.
+ * size the pixel limits allow) otherwise. `info` encodes no image and needs none of them.
  */
 function fittingFormats(format: OutputFormat, size: Size, animated: boolean): Set<EncodedType> {
-  const fitting = new Set<EncodedType>();
-  for (const [type, side] of maxSides) {
-    if (size.width <= side && size.height <= side) fitting.add(type);
-  }
+  const fitting = new Set([...maxSides.keys()].filter((type) => holds(type, size)));
+  if (format.type === "info") return fitting;
   const needed = format.type !== "auto" ? format.type : animated ? "gif" : "png";
   if (!fitting.has(needed)) refuse(needed, size);
   return fitting;

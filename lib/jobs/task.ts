@@ -10,6 +10,10 @@ export interface ImageSettings extends ImageLimits {
   autoOrient: boolean;
   /** Whether `auto` may answer AVIF. */
   autoAvif: boolean;
+  /** Whether `auto` may answer JPEG XL. */
+  autoJxl: boolean;
+  /** The BlurHash components across and down that `info` computes. */
+  blurhashComponents: { x: number; y: number };
   /** The colour JPEG flattens transparency onto, `RRGGBB`. */
   background: string;
   /** How far decoders shrink on load: it changes pixels, so it is part of the task. */
@@ -25,7 +29,8 @@ export function taskFor(job: Job, accept: string | null, image: ImageSettings): 
   return {
     chain: job.chain,
     format: {
-      ...negotiate(job.format, accept, image.autoAvif),
+      ...negotiate(job.format, accept, image.autoAvif, image.autoJxl),
+      ...(job.format.type === "info" ? { blurhashComponents: image.blurhashComponents } : {}),
       progressive: image.progressive,
       background: image.background,
     },

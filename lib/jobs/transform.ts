@@ -1,13 +1,21 @@
 import type { ApplyContext } from "../../filters/filter.ts";
-import type { Backend, ShrinkOnLoad } from "../image/backend.ts";
-import { type CancelToken, neverCancelled } from "../image/cancel.ts";
+import type { Backend, DecodeOptions, ShrinkOnLoad } from "../image/backend.ts";
+import type { Size } from "../image/bitmap.ts";
+import { Cancelled, type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { Unprocessable } from "../errors.ts";
-import { type OutputFormat, resolveFormat } from "../image/formats.ts";
+import {
+  type EncodedType,
+  type OutputFormat,
+  resolveFormat,
+  type SourceFormat,
+} from "../image/formats.ts";
 import { checkEncoded } from "../image/encoded.ts";
-import { probeImage } from "../image/probe.ts";
+import { type ImageInfo, probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
-import { filterOf, planTransform } from "./plan.ts";
+import { describeResult } from "./info.ts";
+import { encodeMs } from "./costs.ts";
+import { filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
 
 /** What a worker is asked to do with one source, under which limits. */
@@ -28,27 +36,97 @@ export interface Transform {
   deadline?: number;
 }
 
-/** What filters may use while they run: the watermark images that came with the task. */
-function applyContext(backend: Backend, task: Transform): ApplyContext {
+/** A watermark's image as it came with the task: its bytes, format and size from its header. */
+interface Overlay {
+  bytes: Uint8Array;
+  format: SourceFormat;
+  size: Size;
+}
+
+/**
+ * Reads the header of every watermark image that came with the task, so planning knows the
+ * size of each before anything is decoded.
+ *
+ * @throws {Unprocessable} when one is not an image we read, or over `maxSourcePixels`
+ */
+function readOverlays(task: Transform): Map<string, Overlay> {
+  const overlays = new Map<string, Overlay>();
+  for (const [name, bytes] of Object.entries(task.overlays ?? {})) {
+    const format = sniffFormat(bytes);
+    if (!format) {
+      throw new Unprocessable(
+        `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image`,
+      );
+    }
+    const { width, height } = probeImage(bytes, format);
+    if (width * height > task.limits.maxSourcePixels) {
+      throw new Unprocessable(
+        `The image of watermark "${name}" is ${width}x${height} pixels: at most ${task.limits.maxSourcePixels} allowed`,
+      );
+    }
+    overlays.set(name, { bytes, format, size: { width, height } });
+  }
+  return overlays;
+}
+
+/**
+ * What filters may use while they run: the watermark images that came with the task, decoded
+ * under the job's deadline and cancellation like the source.
+ */
+function applyContext(
+  backend: Backend,
+  overlays: Map<string, Overlay>,
+  options: Pick<DecodeOptions, "deadline" | "cancel">,
+): ApplyContext {
+  const find = (name: string) => {
+    const overlay = overlays.get(name);
+    if (!overlay) throw new Error(`The image of watermark "${name}" did not come with the job`);
+    return overlay;
+  };
   return {
+    overlaySize: (name) => find(name).size,
     overlay(name) {
-      const bytes = task.overlays?.[name];
-      if (!bytes) throw new Error(`The image of watermark "${name}" did not come with the job`);
-      const format = sniffFormat(bytes);
-      if (!format) {
-        throw new Unprocessable(
-          `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP or BMP image`,
-        );
-      }
-      const { width, height } = probeImage(bytes, format);
-      if (width * height > task.limits.maxSourcePixels) {
-        throw new Unprocessable(
-          `The image of watermark "${name}" is ${width}x${height} pixels: at most ${task.limits.maxSourcePixels} allowed`,
-        );
-      }
-      return backend.decode(bytes, format, { allFrames: false });
+      const { bytes, format } = find(name);
+      return backend.decode(bytes, format, { allFrames: false, ...options });
     },
   };
+}
+
+/**
+ * Refuses to start a codec call that nothing can stop when it would still be running at the
+ * job's deadline: the client gets its 503 now rather than at the deadline, and the worker is
+ * free then instead of after the call.
+ *
+ * @throws {Cancelled} when `ms` from now is past `deadline`
+ */
+function checkTimeFor(ms: number, deadline: number | undefined): void {
+  if (ms > 0 && deadline !== undefined && Date.now() + ms > deadline) throw new Cancelled();
+}
+
+function planFor(
+  task: Transform,
+  source: ImageInfo & { format: SourceFormat },
+  overlays: Map<string, Overlay>,
+  backend: Pick<Backend, "name" | "maxSide">,
+): Plan {
+  const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
+  return planTransform({ ...task, overlays: sizes }, source, task.limits, backend);
+}
+
+/**
+ * The peak bytes the job `task` on `source` plans to use on `backend`, from the headers alone
+ * (see `planCosts`): what the pool's job budget reserves for it. 0 when planning refuses it;
+ * the worker then answers the refusal, without work.
+ */
+export function plannedJobBytes(task: Transform, source: Uint8Array, backend: string): number {
+  try {
+    const format = sniffFormat(source);
+    if (!format) return 0;
+    const probed = { ...probeImage(source, format), format };
+    return planFor(task, probed, readOverlays(task), { name: backend }).bytes;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -68,9 +146,12 @@ export async function runTransform(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP or BMP image");
+    throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image");
   }
-  const plan = planTransform(task, probeImage(bytes, format), task.limits, backend);
+  const probed = probeImage(bytes, format);
+  const overlays = readOverlays(task);
+  const plan = planFor(task, { ...probed, format }, overlays, backend);
+  checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {
     hint: plan.hint && { ...plan.hint, shrinkOnLoad: task.shrinkOnLoad },
     allFrames: plan.allFrames,
@@ -78,13 +159,19 @@ export async function runTransform(
     cancel,
   });
   try {
-    const context = applyContext(backend, task);
+    const context = applyContext(backend, overlays, { deadline: task.deadline, cancel });
     for (const [i, step] of plan.chain.entries()) {
       cancel.check();
       await filterOf(step).apply(canvas, step.params, plan.inputs[i], context);
     }
     cancel.check();
+    if (task.format.type === "info") {
+      const source = { format, probed, bytes: bytes.length };
+      return await describeResult(canvas, plan.output, source, task.format.blurhashComponents);
+    }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
+    const pixels = canvas.width * canvas.height * canvas.frameCount;
+    checkTimeFor(encodeMs(backend.name, output.type as EncodedType, pixels), task.deadline);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();

@@ -35,9 +35,11 @@ const formatAliases = new Map<string, OutputFormat["type"]>([
   ["webp", "webp"],
   ["gif", "gif"],
   ["avif", "avif"],
+  ["jxl", "jxl"],
   ["auto", "auto"],
+  ["info", "info"],
 ]);
-const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "avif", "auto"]);
+const lossy = new Set<OutputFormat["type"]>(["jpeg", "webp", "avif", "jxl", "auto"]);
 
 /** A format name as a URL may write it, and which arguments it takes (for the playground). */
 export interface FormatDoc {
@@ -103,7 +105,7 @@ export function parseChain(text: string, context: JobContext): Step[] {
 
 /**
  * Parses the format segment: `png`, `gif`, `jpeg[,Q]`, `jpg[,Q]`, `webp[,Q|lossless]`,
- * `avif[,Q]` or `auto[,Q]`, Q from 1 to 100. AVIF's own default is `avifQuality`; `auto`
+ * `avif[,Q]`, `jxl[,Q]`, `auto[,Q]` or `info` (JSON facts about the result), Q from 1 to 100. AVIF's own default is `avifQuality`; `auto`
  * without Q keeps it too, for when it turns into AVIF.
  *
  * @throws {BadRequest} naming the bad format or quality

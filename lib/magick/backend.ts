@@ -1,11 +1,14 @@
 import type { Backend } from "../image/backend.ts";
 import { neverCancelled } from "../image/cancel.ts";
 import { MagickCanvas } from "./canvas.ts";
+import { avifAsPam } from "./avif.ts";
 import { decodeWand } from "./decode.ts";
 import { encodeWand } from "./encode.ts";
-import { encodeAvif } from "../image/avif.ts";
+import type { EncodedType } from "../image/formats.ts";
+import { wasmEncoders } from "../image/wasm_encoders.ts";
 import { type MagickLibrary, openMagick } from "./library.ts";
-import { applyLimits, type MagickLimits, policySideLimit } from "./limits.ts";
+import { applyLimits, type MagickLimits, policySideLimit, resourceLimits } from "./limits.ts";
+import { withProjectPolicy } from "./policy.ts";
 
 /**
  * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
@@ -25,28 +28,31 @@ export function createMagickBackend(
   limits: MagickLimits,
   workers = 1,
 ): Backend {
-  const api = openMagick(library);
+  const api = library === "imagemagick"
+    ? withProjectPolicy(resourceLimits(limits, workers), () => openMagick(library))
+    : openMagick(library);
   applyLimits(api, limits, workers);
   return {
     name: library,
     maxSide: policySideLimit(api, limits),
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.
-    decode(bytes, format, options) {
+    async decode(bytes, format, options) {
       const cancel = options.cancel ?? neverCancelled;
-      return Promise.try(() =>
-        new MagickCanvas(api, decodeWand(api, bytes, format, options), cancel)
-      );
+      const readable = format === "avif" ? await avifAsPam(bytes) : bytes;
+      cancel.check();
+      return new MagickCanvas(api, decodeWand(api, readable, format, options), cancel);
     },
     encode(canvas, format) {
       const { wand, cancel } = canvas as MagickCanvas;
       // Debian's ImageMagick writes AVIF through libheif at a fixed, slow speed (~250 ms for
-      // 400x300) and GraphicsMagick cannot write it: both use the WebAssembly encoder.
-      if (format.type === "avif") {
+      // 400x300), GraphicsMagick cannot write it, and neither writes JPEG XL.
+      const wasm = wasmEncoders.get(format.type as EncodedType);
+      if (wasm) {
         return Promise.try(() => {
           cancel.check();
           return canvas.sample(Infinity);
-        }).then((pixels) => encodeAvif(pixels, format.quality));
+        }).then((pixels) => wasm(pixels, format.quality));
       }
       return Promise.try(() => {
         cancel.check();

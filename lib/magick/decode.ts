@@ -16,8 +16,12 @@ import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
 import { watchLongWork } from "./watch.ts";
 
-/** The library's coder for each format we let it read (see `MagickApi.setReadFormat`). */
+/**
+ * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
+ * reaches the library already decoded, as PAM (see `avifAsPam`).
+ */
 const coders: Record<SourceFormat, string> = {
+  avif: "PAM",
   jpeg: "JPEG",
   png: "PNG",
   gif: "GIF",
@@ -41,7 +45,7 @@ export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1, q
  */
 function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
   const stored = probeImage(bytes, "jpeg");
-  const margin = HINT_MARGINS[hint.shrinkOnLoad ?? "fast"];
+  const margin = hint.margin ?? HINT_MARGINS[hint.shrinkOnLoad ?? "fast"];
   return {
     width: Math.min(Math.ceil(hint.minSize.width * margin), stored.width),
     height: Math.min(Math.ceil(hint.minSize.height * margin), stored.height),

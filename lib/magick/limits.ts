@@ -56,8 +56,10 @@ export function policySideLimit(api: MagickApi, limits: MagickLimits): number | 
 }
 
 /**
- * Applies `resourceLimits` to an opened library. Limits are process-wide, and ImageMagick's
- * policy.xml may lower them further; it never lets them rise above its own maximums.
+ * Applies `resourceLimits` to an opened library. Limits are process-wide. ImageMagick's
+ * policy.xml sets their ceilings: the project's (lib/magick/policy.xml) sets these same values,
+ * so the system's file neither lowers nor raises them. GraphicsMagick has no policy file; these
+ * calls replace whatever its `MAGICK_LIMIT_*` environment set.
  *
  * @throws {Error} when the library refuses a limit
  */

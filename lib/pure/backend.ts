@@ -1,5 +1,5 @@
 import type { Backend, Canvas } from "../image/backend.ts";
-import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
+import { type Bitmap, createBitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
 import { blendOver } from "../image/composite.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
@@ -18,6 +18,19 @@ import {
   rotateBitmap,
   sharpenBitmap,
 } from "./ops.ts";
+
+/**
+ * Compiles the codecs before the worker takes jobs: the encoders, and the decoders of the formats
+ * sources mostly come in. A cold decoder costs its first job ~0.1 s of compilation, which a spare
+ * taking a stopping worker's place cannot afford under a short `http.timeout`.
+ */
+async function warmUp(): Promise<void> {
+  await warmUpEncoders();
+  const tiny = createBitmap(16, 16);
+  for (const type of ["png", "jpeg", "webp"] as const) {
+    await decodeBitmap(await encodeBitmap(tiny, { type, quality: 75 }), type);
+  }
+}
 
 /**
  * A canvas over RGBA bitmaps in JavaScript memory: one, or every frame of an animation.
@@ -156,7 +169,7 @@ async function decodeAnimation(bytes: Uint8Array, cancel?: CancelToken): Promise
  */
 export const pureBackend: Backend = {
   name: "pure",
-  warmUp: warmUpEncoders,
+  warmUp,
   decode(bytes, format, options) {
     if (format === "gif" && options.allFrames) return decodeAnimation(bytes, options.cancel);
     return decodeBitmap(bytes, format, options.hint).then((bitmap) =>

@@ -1,6 +1,7 @@
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
 import type { DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
+import { decodeAvif } from "../image/avif_decode.ts";
 import { type Bitmap, createBitmap, type Size } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
@@ -27,6 +28,7 @@ const decoders = new Map<SourceFormat, Decoder>([
     return first.bitmap;
   }],
   ["webp", decodeWebp],
+  ["avif", decodeAvif],
 ]);
 
 /**
@@ -49,7 +51,7 @@ export function checkDecodedSize(decoded: Size, probed: Size, scales: readonly n
 }
 
 /**
- * Decodes JPEG, PNG, TIFF, GIF (first frame) and WebP into RGBA.
+ * Decodes JPEG, PNG, TIFF, GIF (first frame), WebP and AVIF into RGBA.
  *
  * @throws {Unprocessable} when the bytes cannot be decoded
  */
@@ -98,7 +100,7 @@ export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1.5,
  */
 async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
   const codec = await jpegCodec.init();
-  const margin = HINT_MARGINS[hint?.shrinkOnLoad ?? "fast"];
+  const margin = hint?.margin ?? HINT_MARGINS[hint?.shrinkOnLoad ?? "fast"];
   const frame = hint
     ? codec.decode(
       bytes,

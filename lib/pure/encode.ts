@@ -1,7 +1,7 @@
 import { type Bitmap, createBitmap } from "../image/bitmap.ts";
 import type { CancelToken } from "../image/cancel.ts";
-import type { OutputFormat } from "../image/formats.ts";
-import { encodeAvif } from "../image/avif.ts";
+import type { EncodedType, OutputFormat } from "../image/formats.ts";
+import { wasmEncoders } from "../image/wasm_encoders.ts";
 import { parseHexColor } from "../image/color.ts";
 import { encodeJpeg } from "./jpeg.ts";
 import { flattenBitmap } from "./ops.ts";
@@ -23,7 +23,7 @@ export async function warmUpEncoders(): Promise<void> {
 }
 
 /**
- * Encodes RGBA as PNG, WebP or AVIF (alpha kept) or JPEG (alpha flattened onto the format's
+ * Encodes RGBA as PNG, WebP, AVIF or JPEG XL (alpha kept) or JPEG (alpha flattened onto the format's
  * background, white by default); no metadata.
  * A codec failure (a WebAssembly trap or abort included) becomes an ordinary `Error`: an
  * internal error for this one request, never a crash.
@@ -35,7 +35,8 @@ export async function encodeBitmap(
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (format.type === "png") return encodePng(bitmap, PNG_LEVEL, cancel);
   try {
-    if (format.type === "avif") return await encodeAvif(bitmap, format.quality);
+    const wasm = wasmEncoders.get(format.type as EncodedType);
+    if (wasm) return await wasm(bitmap, format.quality);
     const background = parseHexColor(format.background ?? "ffffff");
     const encoded = format.type === "webp"
       ? await encodeWebp(bitmap, format.quality, format.lossless ?? false)

@@ -16,6 +16,8 @@ const LOADERS = [
   "VipsForeignLoadNsgifBuffer",
   "VipsForeignLoadTiffBuffer",
   "VipsForeignLoadWebpBuffer",
+  // AVIF: sharp's libvips reads it through libheif with an AV1 decoder.
+  "VipsForeignLoadHeifBuffer",
 ];
 
 /**

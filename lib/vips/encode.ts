@@ -1,5 +1,5 @@
 import type { OutputFormat } from "../image/formats.ts";
-import { encodeAvif } from "../image/avif.ts";
+import { wasmEncoders } from "../image/wasm_encoders.ts";
 import type { VipsCanvas } from "./canvas.ts";
 import type { Build, Pixels } from "./engine.ts";
 
@@ -51,8 +51,9 @@ export async function encodeCanvas(
     case "png":
       return await canvas.encode(pngEncoder(await firstFrame(canvas)), false);
     case "avif":
-      // The same WebAssembly encoder and speed as the other backends, so the bytes agree.
-      return await encodeAvif(await canvas.sample(Infinity), quality);
+    case "jxl":
+      // The same WebAssembly encoders as the other backends, so the bytes agree.
+      return await wasmEncoders.get(format.type)!(await canvas.sample(Infinity), quality);
     default:
       throw new Error(`Cannot encode ${format.type} on the vips backend`);
   }

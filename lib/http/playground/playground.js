@@ -321,19 +321,23 @@ async function refresh() {
     const query = new URLSearchParams({ chain, format, storage, path });
     return (await (await call(`/playground/url?${query}`)).json()).url;
   };
+  // An empty chain converts only: the server spells it `none`.
+  const chain = $("chain").value.trim() || "none";
   try {
-    const [resultUrl, sourceUrl] = await Promise.all([
-      // An empty chain converts only: the server spells it `none`.
-      urlFor($("chain").value.trim() || "none", formatText()),
+    const [resultUrl, sourceUrl, infoUrl] = await Promise.all([
+      urlFor(chain, formatText()),
       urlFor(info.sourceChain, "auto"),
+      urlFor(chain, "info"),
     ]);
     if (mine !== generation) return;
     $("url").value = new URL(resultUrl, location.href).href;
-    const [result, source] = await Promise.allSettled([
-      show("result", resultUrl, mine),
+    const outcomes = await Promise.allSettled([
+      // The info format answers JSON, shown in the info panel rather than as an image.
+      formatText() === "info" ? clearFigure("result") : show("result", resultUrl, mine),
       show("source", sourceUrl, mine),
+      showInfo(infoUrl, mine),
     ]);
-    const failed = [result, source].find((outcome) => outcome.status === "rejected");
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
     if (failed && mine === generation) showError(failed.reason.message);
   } catch (error) {
     if (mine === generation) showError(error.message);
@@ -376,6 +380,31 @@ async function show(which, url, mine) {
   );
   figure.dataset.width = String(img.naturalWidth);
   figure.dataset.height = String(img.naturalHeight);
+}
+
+/** Shows the `info` answer of the chain, and its ThumbHash drawn at the result's size. */
+async function showInfo(url, mine) {
+  let answer;
+  try {
+    answer = await (await call(url)).json();
+  } catch (error) {
+    if (mine === generation) clearInfo();
+    throw error;
+  }
+  const query = new URLSearchParams({ thumbhash: answer.thumbhash });
+  const placeholder = (await (await call(`/playground/placeholder?${query}`)).json()).url;
+  if (mine !== generation) return;
+  $("info-json").textContent = JSON.stringify(answer, null, 2);
+  const img = $("placeholder").querySelector("img");
+  img.src = placeholder;
+  // Stretched to the result's size, as a page would show it while the image loads.
+  img.width = answer.width;
+  img.height = answer.height;
+}
+
+function clearInfo() {
+  $("info-json").textContent = "";
+  $("placeholder").querySelector("img").removeAttribute("src");
 }
 
 /** After an error: no image at all (not a broken one); the message shows in its place. */

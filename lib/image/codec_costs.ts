@@ -1,0 +1,89 @@
+/**
+ * What one codec call costs per pixel, by backend: the calls nothing can stop once started
+ * (pure's WebAssembly decoders and encoders and its deflate, AVIF and WebP on every backend),
+ * so planning must bound them before they start. Measured by
+ * `deno task bench` (bench/codec_costs.ts prints each next to the figure here) on a 2-core
+ * machine shared with other work, and rounded up by a half or more: CPU nanoseconds per pixel,
+ * and the peak bytes per pixel the call adds (its working set and its result, not the image
+ * it reads). Calls the libraries stop by themselves (their progress monitors, which see the
+ * job's cancellation, or sharp's timeout) are not listed: a deadline stops them.
+ *
+ * @module
+ */
+import type { EncodedType, SourceFormat } from "./formats.ts";
+
+export interface CodecCost {
+  nsPerPixel: number;
+  bytesPerPixel: number;
+}
+
+type Table = Partial<Record<string, CodecCost>>;
+
+/** A call's figures: nanoseconds and bytes per pixel. */
+const cost = (nsPerPixel: number, bytesPerPixel: number): CodecCost => ({
+  nsPerPixel,
+  bytesPerPixel,
+});
+
+/**
+ * Encoders that are the same WebAssembly build on every backend. JPEG XL at effort 3
+ * (lib/image/jxl.ts): 1.2–1.4 µs a pixel on noise, its worst case, and ~340 MB of WebAssembly
+ * memory at 2^22 pixels, measured by bench/formats.ts.
+ */
+const wasmEncoders: Table = {
+  "encode jxl": cost(2000, 85),
+};
+
+/**
+ * `decode FORMAT` and `encode FORMAT` entries of one backend. vips decodes lazily: its whole
+ * pipeline, the source's decode included, runs in its encode call.
+ */
+const costs: Readonly<Record<string, Table>> = {
+  pure: {
+    ...wasmEncoders,
+    "decode jpeg": cost(100, 20),
+    "decode png": cost(40, 12),
+    "decode webp": cost(50, 12),
+    "encode jpeg": cost(250, 14),
+    "encode png": cost(220, 8),
+    "encode webp": cost(270, 8),
+    "encode avif": cost(450, 30),
+  },
+  imagemagick: {
+    ...wasmEncoders,
+    "decode webp": cost(25, 18),
+    "encode webp": cost(90, 10),
+    "encode avif": cost(450, 34),
+  },
+  graphicsmagick: {
+    ...wasmEncoders,
+    "decode webp": cost(20, 16),
+    "encode webp": cost(100, 26),
+    "encode avif": cost(450, 36),
+  },
+  vips: {
+    ...wasmEncoders,
+    "encode webp": cost(100, 8),
+    "encode avif": cost(480, 40),
+  },
+};
+
+/**
+ * The bytes per pixel of an image a backend holds: 8-bit RGBA on pure and vips, 16-bit
+ * samples in the magick libraries' Q16 pixel caches.
+ */
+export function heldBytesPerPixel(backend: string): number {
+  return backend === "imagemagick" || backend === "graphicsmagick" ? 8 : 4;
+}
+
+/**
+ * The planned cost of one `kind` call on `format` with `backend`; undefined for a call the
+ * backend can stop by itself (its progress monitor or its timeout sees the deadline).
+ */
+export function codecCost(
+  backend: string,
+  kind: "decode" | "encode",
+  format: SourceFormat | EncodedType,
+): CodecCost | undefined {
+  return costs[backend]?.[`${kind} ${format}`];
+}

@@ -1,0 +1,156 @@
+import type { DecodeHint } from "../image/backend.ts";
+import type { Size } from "../image/bitmap.ts";
+import { codecCost, heldBytesPerPixel } from "../image/codec_costs.ts";
+import type { EncodedType, OutputFormat, SourceFormat } from "../image/formats.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import { BadRequest, Unprocessable } from "../errors.ts";
+
+/** The sizes planning found, from the source's header and the chain. */
+export interface PlannedSizes {
+  source: Size & { format?: SourceFormat };
+  /** Frames decoded: every frame of an animation kept whole, else 1. */
+  frames: number;
+  hint?: DecodeHint;
+  /** What each step receives, and what it makes on its way (`Filter.intermediates`). */
+  inputs: Size[];
+  made: Size[][];
+  output: Size;
+}
+
+/**
+ * The outputs refused up front when their encode alone cannot finish within the timeout: one
+ * WebAssembly or library call each on every backend (JPEG XL always WebAssembly), and the slowest per pixel. A PNG or JPEG
+ * that long is not refused (a deadline stops the steps before it, and short timeouts are how
+ * heavy requests are tried); the worker starts it only when it fits before the deadline.
+ */
+const REFUSED_FOR_TIME: ReadonlySet<EncodedType> = new Set(["avif", "webp", "jxl"]);
+
+const MiB = 1024 * 1024;
+const area = (size: Size) => size.width * size.height;
+const mib = (bytes: number) => `${Math.ceil(bytes / MiB)} MiB`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const sizeOf = (size: Size) => `${size.width}x${size.height}`;
+
+/**
+ * The size a JPEG decoder shrinking on load returns for `hint`: the smallest of 1/8, 1/4 and
+ * 1/2 that still covers it (every backend's JPEG decoder scales by eighths).
+ */
+function decodedSize(source: PlannedSizes["source"], hint?: DecodeHint): Size {
+  if (!hint || source.format !== "jpeg") return source;
+  for (const scale of [8, 4, 2]) {
+    const width = Math.ceil(source.width / scale);
+    const height = Math.ceil(source.height / scale);
+    if (width >= hint.minSize.width && height >= hint.minSize.height) return { width, height };
+  }
+  return source;
+}
+
+/**
+ * The types `auto` may end with: the first that applies of GIF, JPEG XL, AVIF, WebP, then
+ * PNG/JPEG.
+ */
+function candidates(
+  format: OutputFormat,
+  fitting: ReadonlySet<EncodedType>,
+  frames: number,
+): EncodedType[] {
+  // `info` encodes nothing: its answer is JSON about a 100 px sample.
+  if (format.type === "info") return [];
+  if (format.type !== "auto") return [format.type];
+  if (frames > 1) return ["gif" as const];
+  const types: EncodedType[] = ["png", "jpeg"];
+  if (format.webp) types.push("webp");
+  if (format.avif) types.push("avif");
+  if (format.jxl) types.push("jxl");
+  return types.filter((type) => fitting.has(type));
+}
+
+/**
+ * Plans what a job costs before anything is decoded, and refuses what it cannot afford:
+ *
+ * - time: an AVIF or WebP encode, which nothing can stop once started (see
+ *   lib/image/codec_costs.ts), must plan to finish within `timeoutMs` (`http.timeout`), since a
+ *   deadline passing inside it cannot end it. The source's decode is not refused for its time (a source is what it is;
+ *   `maxSourcePixels` bounds it): its planned time, `decodeMs`, lets the worker give up before
+ *   starting it when the deadline is nearer (see `runTransform`);
+ * - memory: the job's peak, the largest of its stages: the decode (the decoded image and the
+ *   decoder's working set), each step (its input, what it makes on its way and its output),
+ *   and the encode (the image and the encoder's working set), every frame counted, must stay
+ *   within `maxJobBytes` (`image.maxJobBytes`).
+ *
+ * `auto` drops an output type it cannot afford (AVIF, WebP) from `fitting`; a named one, or
+ * PNG/JPEG/GIF that `auto` may end with, is refused.
+ *
+ * @throws {Unprocessable} when decoding the source alone needs more than `maxJobBytes`
+ * @throws {BadRequest} when a step or the encode is
+ */
+export function planCosts(
+  sizes: PlannedSizes,
+  request: { format: OutputFormat; fitting: Set<EncodedType> },
+  limits: Pick<ImageLimits, "maxJobBytes" | "timeoutMs">,
+  backend: string,
+): { bytes: number; decodeMs: number; fitting: Set<EncodedType> } {
+  const { frames, output } = sizes;
+  const held = heldBytesPerPixel(backend);
+  const maxBytes = limits.maxJobBytes ?? Infinity;
+  const maxMs = limits.timeoutMs ?? Infinity;
+  const overMemory = (bytes: number, what: string) =>
+    `${what} would need about ${mib(bytes)} at its peak: more than image.maxJobBytes (${
+      mib(maxBytes)
+    })`;
+  const overTime = (ms: number, what: string) =>
+    `${what} would take about ${seconds(ms)} on the ${backend} backend, which nothing can ` +
+    `interrupt: more than http.timeout (${seconds(maxMs)})`;
+
+  const decoded = decodedSize(sizes.source, sizes.hint);
+  const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
+  const decodedPixels = area(decoded) * frames;
+  const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
+  const decodeBytes = decodedPixels * Math.max(held, decoder?.bytesPerPixel ?? 0);
+  const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
+  if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
+
+  let bytes = decodeBytes;
+  for (const [i, planned] of sizes.inputs.entries()) {
+    const input = i === 0 && sizes.hint ? decoded : planned;
+    const result = sizes.inputs[i + 1] ?? output;
+    const pixels = [input, ...sizes.made[i], result].reduce((sum, size) => sum + area(size), 0);
+    const step = pixels * frames * held;
+    if (step > maxBytes) {
+      throw new BadRequest(
+        overMemory(step, `Step ${i + 1} (${sizeOf(input)} → ${sizeOf(result)})`),
+      );
+    }
+    bytes = Math.max(bytes, step);
+  }
+
+  const fitting = new Set(request.fitting);
+  const pixels = area(output) * frames;
+  for (const type of candidates(request.format, fitting, frames)) {
+    const encoder = codecCost(backend, "encode", type);
+    const ms = encodeMs(backend, type, pixels);
+    const encode = pixels * (held + (encoder?.bytesPerPixel ?? 0));
+    const problem = ms > maxMs && REFUSED_FOR_TIME.has(type)
+      ? overTime(ms, `Encoding the ${sizeOf(output)} result as ${type}`)
+      : encode > maxBytes
+      ? overMemory(encode, `Encoding the ${sizeOf(output)} result as ${type}`)
+      : undefined;
+    if (problem && request.format.type === "auto" && REFUSED_FOR_TIME.has(type)) {
+      fitting.delete(type);
+    } else if (problem) {
+      throw new BadRequest(problem);
+    } else {
+      bytes = Math.max(bytes, encode);
+    }
+  }
+  return { bytes, decodeMs, fitting };
+}
+
+/**
+ * The planned milliseconds of one uninterruptible encode of `pixels` as `type`; 0 when the
+ * backend can stop it.
+ */
+export function encodeMs(backend: string, type: EncodedType, pixels: number): number {
+  const encoder = codecCost(backend, "encode", type);
+  return encoder ? (pixels * encoder.nsPerPixel) / 1e6 : 0;
+}
