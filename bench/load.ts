@@ -1,4 +1,4 @@
-import { cpuUsage } from "node:process";
+import { ownCpuMs } from "./process.ts";
 
 /** Throughput, latency, CPU and memory of one load run. */
 export interface LoadResult {
@@ -12,11 +12,6 @@ export interface LoadResult {
 
 const client = new URL("./client.ts", import.meta.url).pathname;
 
-function cpuMs(): number {
-  const { user, system } = cpuUsage();
-  return (user + system) / 1000;
-}
-
 /**
  * Runs `clients` concurrent loops from a separate process until `total` requests are done
  * (each must be a 200), while sampling this process's memory and CPU. `{i}` in the URL is
@@ -25,7 +20,7 @@ function cpuMs(): number {
 export async function loadRun(url: string, clients: number, total: number): Promise<LoadResult> {
   let peakRss = Deno.memoryUsage().rss;
   const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 20);
-  const cpuBefore = cpuMs();
+  const cpuBefore = ownCpuMs();
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", client, url, String(clients), String(total)],
     stderr: "inherit",
@@ -35,5 +30,5 @@ export async function loadRun(url: string, clients: number, total: number): Prom
   const { rps, p50, p99 } = JSON.parse(new TextDecoder().decode(output.stdout));
   // The client also sends one warm-up request per loop.
   const requests = total + clients;
-  return { rps, p50, p99, cpuPerRequest: (cpuMs() - cpuBefore) / requests, peakRss };
+  return { rps, p50, p99, cpuPerRequest: (ownCpuMs() - cpuBefore) / requests, peakRss };
 }

@@ -1,4 +1,6 @@
-// What Linux says about another process: its CPU time and its peak memory, from /proc.
+// What Linux says about a process: its CPU time and its peak memory, from /proc; and this
+// process's own CPU time.
+import { cpuUsage } from "node:process";
 
 /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
 const TICKS = 100;
@@ -16,4 +18,10 @@ export function peakRssOf(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kB = /^VmHWM:\s+(\d+) kB/m.exec(status);
   return kB ? Number(kB[1]) * 1024 : 0;
+}
+
+/** CPU time (user + system, every thread) of this process so far, in milliseconds. */
+export function ownCpuMs(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }

@@ -1,7 +1,9 @@
 // The engines' bare loops: one image work (decode, fit into a box, encode) called straight on a
 // library, with nothing of the server around it. bench/bare_worker.ts runs them in Web Workers.
 import type { Size } from "../lib/image/bitmap.ts";
+import type { ShrinkOnLoad } from "../lib/image/backend.ts";
 import type { MagickLibrary } from "../lib/magick/library.ts";
+import { HINT_MARGINS } from "../lib/magick/decode.ts";
 
 /** Fit into `box` (a 0 side follows the ratio), encode as `format` at `quality`. */
 export interface Recipe {
@@ -10,10 +12,10 @@ export interface Recipe {
   format: "jpeg" | "png" | "webp";
   quality: number;
   /**
-   * sharp only: read the JPEG at the vips backend's margin (≥ 2× the target) with Lanczos3,
-   * instead of sharp's defaults (fast shrink-on-load, ≥ 1×).
+   * How far the JPEG is shrunk on load, as `image.shrinkOnLoad` does it on the backends:
+   * `fast` (sharp's default, and the default here) or `quality`.
    */
-  asOurs?: boolean;
+  shrinkOnLoad?: ShrinkOnLoad;
 }
 
 /** One run of a recipe on the source bytes, answering the encoded size. */
@@ -28,7 +30,8 @@ async function sharpRun(recipe: Recipe): Promise<Run> {
   return async (bytes) => {
     const resized = sharp(bytes).resize(box.width || null, box.height || null, {
       fit: "inside",
-      ...(recipe.asOurs ? { kernel: "lanczos3", fastShrinkOnLoad: false } : {}),
+      kernel: "lanczos3",
+      fastShrinkOnLoad: recipe.shrinkOnLoad !== "quality",
     });
     const out = format === "png"
       ? resized.png()
@@ -41,7 +44,7 @@ async function sharpRun(recipe: Recipe): Promise<Run> {
 
 /**
  * The magick libraries through our FFI binding, called as their documentation shows: the JPEG
- * size hint (at twice the target, the backends' policy), read, Lanczos resize, write.
+ * size hint (at the backends' margin for the recipe's policy), read, Lanczos resize, write.
  */
 async function magickRun(recipe: Recipe): Promise<Run> {
   const { openMagick } = await import("../lib/magick/library.ts");
@@ -56,7 +59,8 @@ async function magickRun(recipe: Recipe): Promise<Run> {
       const { width, height } = jpegSize(view);
       const scale = Math.min(box.width / width || Infinity, box.height / height || Infinity);
       const target = { width: Math.round(width * scale), height: Math.round(height * scale) };
-      api.setDecodeSize(wand, target.width * 2, target.height * 2);
+      const margin = HINT_MARGINS[recipe.shrinkOnLoad ?? "fast"];
+      api.setDecodeSize(wand, Math.ceil(target.width * margin), Math.ceil(target.height * margin));
       c.MagickReadImageBlob(wand, bytes, BigInt(bytes.length));
       api.resize(wand, target.width, target.height);
       c.MagickStripImage(wand);

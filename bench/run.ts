@@ -12,9 +12,10 @@ import { benchEncoders } from "./encoders.ts";
 import { benchFormats } from "./formats.ts";
 import { benchInfo } from "./info.ts";
 import { type LoadResult, loadRun } from "./load.ts";
-import { runDecodeHintPolicy } from "./decode_hint.ts";
+import { runShrinkOnLoadPolicy } from "./shrink_on_load.ts";
 import { runWorkloads } from "./workloads.ts";
 import { benchShared } from "./shared.ts";
+import { benchCancelCost } from "./cancel_cost.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -125,5 +126,6 @@ if (pure) {
 }
 
 await runWorkloads({ quick, backends });
-await runDecodeHintPolicy(quick, backends);
+await runShrinkOnLoadPolicy(quick, backends);
+await benchCancelCost(quick, backends);
 await benchShared(quick);

@@ -23,6 +23,9 @@ export interface ResizeParams extends Size {
   anchor?: Anchor;
 }
 
+/** How much larger than its scaled size a smart fill's source is decoded (see `decodeHint`). */
+const SMART_DECODE_MARGIN = 2;
+
 const modifiers = new Map<string, ResizeMode>([["", "exact"], ["+", "fit"], ["-", "fill"]]);
 const expected =
   `WxH with non-negative integers, not both 0, optionally followed by +, -, -G (G one of ${
@@ -153,6 +156,10 @@ export const resize: Filter<ResizeParams> = {
   },
   decodeHint(input, params) {
     const { scaled } = resizePlan(input, params);
-    return scaled.width < input.width && scaled.height < input.height ? scaled : undefined;
+    // A smart window is a discrete choice made on the pixels: decoders' reduced scales differ
+    // enough (chroma upsampling) to flip it, so it is decided on twice the pixels.
+    const margin = params.anchor && "smart" in params.anchor ? SMART_DECODE_MARGIN : 1;
+    const needed = { width: scaled.width * margin, height: scaled.height * margin };
+    return needed.width < input.width && needed.height < input.height ? needed : undefined;
   },
 };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
 import type { ApplyContext } from "../filters/filter.ts";
 import type { PoolOptions } from "../lib/pool/pool.ts";
-import { type Bitmap, createBitmap } from "../lib/image/bitmap.ts";
+import { type Bitmap, createBitmap, type Size } from "../lib/image/bitmap.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import type { OutputFormat } from "../lib/image/formats.ts";
 import type { Logger } from "../lib/log.ts";
@@ -107,6 +107,49 @@ export function psnr(a: Bitmap, b: Bitmap, channel: "rgb" | "alpha" = "rgb"): nu
   }
   const mse = sum / count;
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+/** A gray zone plate, its local frequency rising from 0 at the centre to Nyquist at the corners. */
+export function zonePlate(width: number, height: number): Uint8Array {
+  const data = new Uint8Array(width * height * 3);
+  const k = (0.5 * Math.PI) / Math.hypot(width / 2, height / 2);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const r2 = (x - width / 2) ** 2 + (y - height / 2) ** 2;
+      data.fill(
+        Math.round(128 + 100 * Math.cos(k * r2)),
+        (y * width + x) * 3,
+        (y * width + x) * 3 + 3,
+      );
+    }
+  }
+  return data;
+}
+
+/**
+ * RMS distance from mid-grey where the zone plate's local frequency is above 1.5× the output's
+ * Nyquist, where Lanczos3 passes nothing: what remains of the pattern there is aliasing (0 is
+ * clean).
+ */
+const STOP_BAND = 1.5;
+
+export function aliasing(out: Bitmap, source: Size): number {
+  const scale = source.width / out.width;
+  const k = (0.5 * Math.PI) / Math.hypot(source.width / 2, source.height / 2);
+  let sum = 0;
+  let count = 0;
+  for (let y = 0; y < out.height; y++) {
+    for (let x = 0; x < out.width; x++) {
+      const r = Math.hypot(
+        (x + 0.5) * scale - source.width / 2,
+        (y + 0.5) * scale - source.height / 2,
+      );
+      if ((k * r) / Math.PI < STOP_BAND / (2 * scale)) continue;
+      sum += (out.data[(y * out.width + x) * 4] - 128) ** 2;
+      count++;
+    }
+  }
+  return Math.sqrt(sum / count);
 }
 
 /** The largest difference between R, G and B of any pixel. */

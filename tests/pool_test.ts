@@ -53,6 +53,7 @@ const task = (chain: Transform["chain"]): Transform => ({
   format: { type: "png", quality: 75 },
   limits,
   autoOrient: true,
+  shrinkOnLoad: "fast",
 });
 
 Deno.test("pool: a job that cannot be posted fails alone, and the pool stays usable", async () => {

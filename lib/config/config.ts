@@ -4,6 +4,7 @@ import { gravityNames } from "../../filters/gravity.ts";
 import type { Watermark } from "../../filters/watermark.ts";
 import { ConfigError, ConfigReader } from "./reader.ts";
 import type { ImageLimits } from "../image/limits.ts";
+import { type ShrinkOnLoad, shrinkOnLoadPolicies } from "../image/backend.ts";
 import type { SigningKey } from "../jobs/signature.ts";
 import { substituteEnv } from "./env.ts";
 import { parseSigningKey } from "../jobs/signature.ts";
@@ -42,6 +43,8 @@ export interface ImageConfig extends ImageLimits {
   background: string;
   autoOrient: boolean;
   progressive: boolean;
+  /** How far decoders shrink on load (see `ShrinkOnLoad`). */
+  shrinkOnLoad: ShrinkOnLoad;
 }
 
 /** One storage entry; its type-specific keys are read by the storage module. */
@@ -362,6 +365,7 @@ function readImage(r: ConfigReader, timeoutMs: number, workers: number): ImageCo
     background: r.string("background", "ffffff").toLowerCase(),
     autoOrient: r.boolean("autoOrient", true),
     progressive: r.boolean("progressive", false),
+    shrinkOnLoad: r.oneOf("shrinkOnLoad", "fast", shrinkOnLoadPolicies),
     maxSourceBytes: r.integer("maxSourceBytes", 50 * MiB, 1, maxSourceByteLimit),
     maxSourcePixels: r.integer("maxSourcePixels", 50_000_000, 1, maxPixelLimit),
     maxOutputPixels: r.integer("maxOutputPixels", 50_000_000, 1, maxPixelLimit),

@@ -58,13 +58,24 @@ export interface Canvas {
   dispose(): void;
 }
 
+/**
+ * How far a decoder shrinks on load (`image.shrinkOnLoad`): `fast`, the largest reduction that
+ * still covers the size the chain needs (as sharp, imgproxy and thumbor do), or `quality`,
+ * which keeps a margin above it so the Lanczos resize that follows has more pixels to average
+ * (less aliasing on fine patterns, a little more CPU).
+ */
+export type ShrinkOnLoad = "fast" | "quality";
+export const shrinkOnLoadPolicies: readonly ShrinkOnLoad[] = ["fast", "quality"];
+
 /** What a decoder may use to decode faster: the smallest size the chain needs first. */
 export interface DecodeHint {
   /** The decoder may return any size at least this large (keeping the aspect ratio). */
   minSize: Size;
+  /** How far it shrinks towards `minSize`; `fast` when absent. */
+  shrinkOnLoad?: ShrinkOnLoad;
   /**
    * How many times `minSize` a shrinking decoder should stay at least, so the resize after it
-   * still has pixels to average; the backend's own margin when absent. `info`, which only
+   * still has pixels to average; the policy's margin when absent. `info`, which only
    * looks at a 100 px sample of the result, gives 1.
    */
   margin?: number;

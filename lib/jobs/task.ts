@@ -1,3 +1,4 @@
+import type { ShrinkOnLoad } from "../image/backend.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { negotiate } from "../image/formats.ts";
 import type { Transform } from "./transform.ts";
@@ -15,6 +16,8 @@ export interface ImageSettings extends ImageLimits {
   blurhashComponents: { x: number; y: number };
   /** The colour JPEG flattens transparency onto, `RRGGBB`. */
   background: string;
+  /** How far decoders shrink on load: it changes pixels, so it is part of the task. */
+  shrinkOnLoad: ShrinkOnLoad;
 }
 
 /**
@@ -33,5 +36,6 @@ export function taskFor(job: Job, accept: string | null, image: ImageSettings): 
     },
     limits: image,
     autoOrient: image.autoOrient,
+    shrinkOnLoad: image.shrinkOnLoad,
   };
 }

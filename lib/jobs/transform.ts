@@ -1,5 +1,5 @@
 import type { ApplyContext } from "../../filters/filter.ts";
-import type { Backend, DecodeOptions } from "../image/backend.ts";
+import type { Backend, DecodeOptions, ShrinkOnLoad } from "../image/backend.ts";
 import type { Size } from "../image/bitmap.ts";
 import { Cancelled, type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { ImageLimits } from "../image/limits.ts";
@@ -25,6 +25,8 @@ export interface Transform {
   limits: ImageLimits;
   /** Turn the image upright by its EXIF orientation before the chain. */
   autoOrient: boolean;
+  /** How far the decoder shrinks on load towards the plan's hint. */
+  shrinkOnLoad: ShrinkOnLoad;
   /**
    * The images of the watermarks the chain names, by watermark name. Added to the task after
    * its identity is computed: their validators, not their bytes, are part of the identity.
@@ -151,7 +153,7 @@ export async function runTransform(
   const plan = planFor(task, { ...probed, format }, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {
-    hint: plan.hint,
+    hint: plan.hint && { ...plan.hint, shrinkOnLoad: task.shrinkOnLoad },
     allFrames: plan.allFrames,
     deadline: task.deadline,
     cancel,

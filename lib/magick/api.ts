@@ -37,7 +37,8 @@ export interface MagickApi {
    * Makes the wand's long operations (reading, resize, blur…) stop once `cancel` is
    * cancelled: ImageMagick through a progress monitor on the wand, read by this worker's own
    * thread; GraphicsMagick through the images' names and the pool's process-wide monitor
-   * (lib/magick/interrupt.ts), so nothing is needed here. Call before reading.
+   * (lib/magick/interrupt.ts), so nothing is needed here. Call before reading; later calls
+   * change the current image's monitor, and a never-cancelled token removes it.
    */
   watch(wand: Wand, cancel: CancelToken): boolean;
   /** Lets the JPEG decoder shrink by a DCT scale while staying at least this large. */

@@ -56,7 +56,7 @@ export function createMagickBackend(
       }
       return Promise.try(() => {
         cancel.check();
-        return encodeWand(api, wand, format);
+        return encodeWand(api, wand, format, cancel);
       });
     },
   };

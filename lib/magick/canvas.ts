@@ -11,6 +11,7 @@ import { check } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { grayscaleWand } from "./grayscale.ts";
 import { jobImageName } from "./interrupt.ts";
+import { watchLongWork } from "./watch.ts";
 import { withPixelWand } from "./pixel_wand.ts";
 import { exportBitmap, hasTransparency } from "./pixels.ts";
 
@@ -53,12 +54,19 @@ export class MagickCanvas implements Canvas {
    * Runs `op` on each frame in turn, as the wand's current image, named after the job first:
    * GraphicsMagick's interrupter goes by that name, and some operations lose it.
    */
-  #each(op: (wand: Wand) => void): void {
-    const { wand } = this;
+  /**
+   * Runs `op` on each frame, watched for cancellation when it touches many pixels (see
+   * `watchLongWork`): the frame's own, or what `work` says for an operation that makes a larger
+   * image (Infinity for one whose cost is not in its size).
+   */
+  #each(op: (wand: Wand) => void, work?: number): void {
+    const { api, wand } = this;
     const name = cString(jobImageName(this.cancel.job));
-    eachFrame(this.api, wand, () => {
+    eachFrame(api, wand, () => {
       this.cancel.check();
-      check(this.api, wand, this.api.c.MagickSetImageFilename(wand, name), "name the image");
+      check(api, wand, api.c.MagickSetImageFilename(wand, name), "name the image");
+      const pixels = Math.max(work ?? 0, this.width * this.height);
+      check(api, wand, watchLongWork(api, wand, this.cancel, pixels), "watch the image");
       op(wand);
     });
   }
@@ -82,7 +90,7 @@ export class MagickCanvas implements Canvas {
   resize(size: Size): void {
     this.#each((wand) => {
       check(this.api, wand, this.api.resize(wand, size.width, size.height), "resize");
-    });
+    }, size.width * size.height);
   }
 
   flip(axis: "h" | "v"): void {
@@ -109,11 +117,11 @@ export class MagickCanvas implements Canvas {
   }
 
   blur(sigma: number): void {
-    this.#each((wand) => blurWand(this.api, wand, sigma, this.cancel));
+    this.#each((wand) => blurWand(this.api, wand, sigma, this.cancel), Infinity);
   }
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
-    this.#each((wand) => extendWand(this.api, wand, size, at, color));
+    this.#each((wand) => extendWand(this.api, wand, size, at, color), size.width * size.height);
   }
 
   composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {
@@ -125,7 +133,7 @@ export class MagickCanvas implements Canvas {
     // Radius 0 sizes the kernel from sigma; amount 1 adds the difference once; threshold 0.
     this.#each((wand) => {
       check(api, wand, api.c.MagickUnsharpMaskImage(wand, 0, sigma, 1, 0), "sharpen");
-    });
+    }, Infinity);
   }
 
   transformColors(matrix: ColorMatrix): void {

@@ -1,4 +1,4 @@
-import type { DecodeHint, DecodeOptions } from "../image/backend.ts";
+import type { DecodeHint, DecodeOptions, ShrinkOnLoad } from "../image/backend.ts";
 import type { Size } from "../image/bitmap.ts";
 import { neverCancelled } from "../image/cancel.ts";
 import { Unprocessable } from "../errors.ts";
@@ -14,6 +14,7 @@ import {
 } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
+import { watchLongWork } from "./watch.ts";
 
 /**
  * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
@@ -30,22 +31,24 @@ const coders: Record<SourceFormat, string> = {
 };
 
 /**
- * The decoded size asked of a JPEG is twice the hint: the DCT scaling then stops early
- * enough that the Lanczos resize still has real pixels to average, which keeps it free of
- * aliasing (the pure backend does the same). On a zone plate, 4000x3000 to 400x300, this
- * halves the error against a full decode compared with asking for the hint itself.
+ * How much larger than the hint the decoded size asked of a JPEG is, per `image.shrinkOnLoad`
+ * policy: `fast` asks for the hint itself (libjpeg then picks the largest DCT reduction that
+ * covers it); `quality` asks for twice the hint, so the DCT scaling stops early enough that
+ * the Lanczos resize still has real pixels to average. On a zone plate, 4000x3000 to 400x300,
+ * `quality` halves the error against a full decode. See docs/performance.md for photographs.
  */
-const HINT_MARGIN = 2;
+export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1, quality: 2 };
 
 /**
- * The size to ask the JPEG decoder for: twice the hint, but never more than the stored
- * size, because asked for more, libjpeg scales up (by 2, with both libraries).
+ * The size to ask the JPEG decoder for: the hint times the policy's margin, but never more
+ * than the stored size, because asked for more, libjpeg scales up (by 2, with both libraries).
  */
 function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
   const stored = probeImage(bytes, "jpeg");
+  const margin = hint.margin ?? HINT_MARGINS[hint.shrinkOnLoad ?? "fast"];
   return {
-    width: Math.min(hint.minSize.width * (hint.margin ?? HINT_MARGIN), stored.width),
-    height: Math.min(hint.minSize.height * (hint.margin ?? HINT_MARGIN), stored.height),
+    width: Math.min(Math.ceil(hint.minSize.width * margin), stored.width),
+    height: Math.min(Math.ceil(hint.minSize.height * margin), stored.height),
   };
 }
 
@@ -69,7 +72,12 @@ export function decodeWand(
   try {
     const doing = `decode the ${format} source`;
     const firstOnly = !(format === "gif" && allFrames);
-    check(api, wand, api.watch(wand, cancel), doing);
+    check(
+      api,
+      wand,
+      watchLongWork(api, wand, cancel, decodedPixels(bytes, format, firstOnly)),
+      doing,
+    );
     const name = jobImageName(cancel.job);
     check(api, wand, api.setReadFormat(wand, coders[format], name, firstOnly), doing);
     if (hint && format === "jpeg") {
@@ -88,6 +96,19 @@ export function decodeWand(
     return result;
   } finally {
     if (wand) c.DestroyMagickWand(wand);
+  }
+}
+
+/**
+ * How many pixels decoding makes, by the header; Infinity when it cannot be read (the library
+ * then says why, watched all the same).
+ */
+function decodedPixels(bytes: Uint8Array, format: SourceFormat, firstOnly: boolean): number {
+  try {
+    const source = probeImage(bytes, format);
+    return source.width * source.height * (firstOnly ? 1 : source.frames ?? 1);
+  } catch {
+    return Infinity;
   }
 }
 

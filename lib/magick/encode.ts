@@ -1,9 +1,11 @@
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { OutputFormat } from "../image/formats.ts";
 import { cString, type MagickApi, type Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { withPixelWand } from "./pixel_wand.ts";
 import { exportBitmap } from "./pixels.ts";
+import { watchLongWork } from "./watch.ts";
 import { type AnimationFrame, encodeGif } from "../image/gif_encode.ts";
 
 /**
@@ -18,6 +20,7 @@ const PNG_QUALITY = 65;
  * background, white by default), 8 bits per sample, or as GIF with every frame, its delay and
  * the loop count; without metadata. The other formats take the first frame alone. The result is a fresh copy in JavaScript memory.
  * The wand's format, quality and depth are changed in place: encoding is a canvas's last step.
+ * A large image's encoding stops once `cancel` is cancelled (see `watchLongWork`).
  *
  * @throws {Unprocessable} with the library's message when encoding fails
  */
@@ -25,11 +28,12 @@ export function encodeWand(
   api: MagickApi,
   wand: Wand,
   format: OutputFormat,
+  cancel: CancelToken = neverCancelled,
 ): Uint8Array<ArrayBuffer> {
   if (format.type === "gif") return encodeGifFrames(api, wand);
   const first = frameCount(api, wand) > 1 ? firstFrame(api, wand) : null;
   try {
-    return encodeImages(api, first ?? wand, format);
+    return encodeImages(api, first ?? wand, format, cancel);
   } finally {
     if (first) api.c.DestroyMagickWand(first);
   }
@@ -54,7 +58,12 @@ function encodeGifFrames(api: MagickApi, wand: Wand): Uint8Array<ArrayBuffer> {
 }
 
 /** `encodeWand` once the wand holds the one image to write. */
-function encodeImages(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Array<ArrayBuffer> {
+function encodeImages(
+  api: MagickApi,
+  wand: Wand,
+  format: OutputFormat,
+  cancel: CancelToken,
+): Uint8Array<ArrayBuffer> {
   const doing = `encode ${format.type}`;
   const { c } = api;
   eachFrame(api, wand, () => check(api, wand, c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), doing));
@@ -67,6 +76,8 @@ function encodeImages(api: MagickApi, wand: Wand, format: OutputFormat): Uint8Ar
     // decoding set to the source format.
     const coder = cString(format.type.toUpperCase());
     eachFrame(api, target, () => {
+      const pixels = Number(c.MagickGetImageWidth(target) * c.MagickGetImageHeight(target));
+      check(api, target, watchLongWork(api, target, cancel, pixels), doing);
       check(api, target, c.MagickStripImage(target), doing);
       check(api, target, c.MagickSetImageFormat(target, coder), doing);
     });

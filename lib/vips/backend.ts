@@ -38,9 +38,9 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
   const engine = new Engine(sharp, limits.maxSourcePixels);
   return {
     name: "vips",
-    // The decode hint is not needed: the first resize reads the source itself, and libvips
-    // chooses the reduced scale from the exact target.
-    async decode(bytes, format, { allFrames, deadline }) {
+    // The decode hint's size is not needed: the first resize reads the source itself, and
+    // libvips chooses the reduced scale from the exact target, under the hint's policy.
+    async decode(bytes, format, { allFrames, deadline, hint }) {
       const animated = format === "gif" && allFrames;
       const source = { kind: "source" as const, bytes, format, animated };
       const { width, height, pageHeight, pages, delay, loop, depth, hasProfile } = await engine
@@ -56,7 +56,15 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
           pixels: await engine.pixels(source, (image) => image.withIccProfile("srgb"), deadline),
         }
         : source;
-      return new VipsCanvas(engine, input, size, frames, { delays: delay, loop }, deadline);
+      return new VipsCanvas(
+        engine,
+        input,
+        size,
+        frames,
+        { delays: delay, loop },
+        deadline,
+        hint,
+      );
     },
     encode(canvas, format) {
       return encodeCanvas(canvas as VipsCanvas, format);

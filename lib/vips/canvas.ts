@@ -1,5 +1,5 @@
 import type { Matrix3x3 } from "sharp";
-import type { Canvas } from "../image/backend.ts";
+import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
@@ -24,15 +24,18 @@ const GRAYSCALE: Matrix3x3 = [LUMA, LUMA, LUMA];
  */
 const BLUR_MIN_AMPLITUDE = 0.001;
 
-/** An exact-size Lanczos3 resize; libvips premultiplies alpha for it. */
-function resizeTo(size: Size): Build {
+/**
+ * An exact-size Lanczos3 resize; libvips premultiplies alpha for it. When it reads the source,
+ * libvips shrinks a JPEG or WebP on load: under `quality` to a scale that leaves at least twice
+ * the target, so the Lanczos filter still has pixels to average (less moiré); under `fast` as
+ * far as the target allows, sharp's default.
+ */
+function resizeTo(size: Size, shrinkOnLoad: ShrinkOnLoad = "fast"): Build {
   return (pipeline) =>
     pipeline.resize(size.width, size.height, {
       fit: "fill",
       kernel: "lanczos3",
-      // A JPEG is read at a reduced scale that leaves at least twice the target, so the
-      // Lanczos filter still has pixels to average: the fast setting leaves moiré.
-      fastShrinkOnLoad: false,
+      fastShrinkOnLoad: shrinkOnLoad === "fast",
     });
 }
 
@@ -100,6 +103,8 @@ export class VipsCanvas implements Canvas {
     readonly animation: Animation,
     /** When the job gives up (`Date.now()` milliseconds); libvips stops then. */
     readonly deadline?: number,
+    /** The decode hint: how far a resize that reads the source may shrink it on load. */
+    readonly hint?: DecodeHint,
   ) {
     this.#input = source;
     this.#size = size;
@@ -131,8 +136,21 @@ export class VipsCanvas implements Canvas {
       at--;
     }
     const target = transposed ? { width: size.height, height: size.width } : size;
-    this.#steps.splice(at, 0, { build: resizeTo(target), resize: true });
+    this.#steps.splice(at, 0, {
+      build: resizeTo(target, this.#shrinkOnLoad(target)),
+      resize: true,
+    });
     this.#size = size;
+  }
+
+  /**
+   * The policy of a resize to `target`: the hint's, unless the hint asks for more pixels than
+   * the target (a smart fill decides on twice them), which libvips keeps with `quality`.
+   */
+  #shrinkOnLoad(target: Size): ShrinkOnLoad {
+    const wanted = this.hint?.minSize;
+    if (wanted && (wanted.width > target.width || wanted.height > target.height)) return "quality";
+    return this.hint?.shrinkOnLoad ?? "fast";
   }
 
   flip(axis: "h" | "v"): void {
