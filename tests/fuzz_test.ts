@@ -5,7 +5,8 @@
 // failure repeats.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sniffFormat } from "../lib/image/sniff.ts";
+import { contentTypes } from "../lib/image/formats.ts";
+import { sniffEncoded } from "../lib/image/sniff.ts";
 import { backendNames, type ChildServer, startBackendChild } from "./child_server.ts";
 import { requireCommand, startTestServer, type TestServer } from "./helpers.ts";
 import {
@@ -310,20 +311,25 @@ async function hostileSources(): Promise<Record<string, Uint8Array>> {
   };
 }
 
-const imageTypes: Record<string, string> = {
-  jpeg: "image/jpeg",
-  png: "image/png",
-  gif: "image/gif",
-  webp: "image/webp",
-};
-
-/** What is wrong with one answer, or undefined: a 2xx must be the image its type names. */
+/**
+ * What is wrong with one answer, or undefined: a 2xx must be what its type names (an image, or
+ * for `info` a JSON object with the result's size).
+ */
 function wrongAnswer(status: number, type: string | null, body: Uint8Array): string | undefined {
   if (status >= 500 && status !== 503) return `${status}: ${new TextDecoder().decode(body)}`;
   if (status !== 200) return undefined;
-  const format = sniffFormat(body);
-  if (!format || imageTypes[format] !== type) {
+  const format = sniffEncoded(body);
+  if (!format || contentTypes[format] !== type || (format === "info" && !isInfo(body))) {
     return `200 with ${body.length} bytes of ${format ?? "no image"} as ${type}`;
+  }
+}
+
+function isInfo(body: Uint8Array): boolean {
+  try {
+    const answer = JSON.parse(new TextDecoder().decode(body));
+    return Number.isInteger(answer.width) && Number.isInteger(answer.height);
+  } catch {
+    return false;
   }
 }
 
