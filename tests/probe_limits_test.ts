@@ -37,6 +37,16 @@ Deno.test("probe: JPEG scans are counted over the whole file, at most 100", asyn
   assert.equal(probeImage(baseline, "jpeg").width, 96);
 });
 
+Deno.test("probe: the headers depth (job planning) stops at the first scan; the whole depth (the worker) still refuses", () => {
+  const tooMany = withScans(progressive, 10_000);
+  const planned = probeImage(tooMany, "jpeg", "headers");
+  assert.deepEqual([planned.width, planned.height, planned.orientation], [96, 64, 1]);
+  refusedAs(tooMany, "jpeg", /more than 100 scans/);
+  // A missing frame header is refused at either depth.
+  const noFrame = Uint8Array.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0x00, 0xff, 0xd9]);
+  assert.throws(() => probeImage(noFrame, "jpeg", "headers"), /the frame header is missing/);
+});
+
 Deno.test("probe: scan data with stuffed bytes, restart markers and junk does not end the walk early", () => {
   // SOI, SOF0 (8x8, one component), then 101 scans whose data holds FF00 and RST markers.
   const sof = [0xff, 0xc0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0];

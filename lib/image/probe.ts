@@ -70,7 +70,14 @@ const names: Record<SourceFormat, string> = {
   avif: "AVIF",
 };
 
-const probes: Record<SourceFormat, (header: Header) => ImageInfo> = {
+/**
+ * How far a probe reads: `whole` checks the whole structure (a JPEG's every scan: what the worker
+ * does before decoding); `headers` stops where the size is known for sure (a JPEG's first scan),
+ * enough to plan a job's memory without a walk over megabytes of entropy-coded data.
+ */
+export type ProbeDepth = "whole" | "headers";
+
+const probes: Record<SourceFormat, (header: Header, depth: ProbeDepth) => ImageInfo> = {
   jpeg: probeJpeg,
   png: probePng,
   gif: probeGif,
@@ -85,16 +92,22 @@ const probes: Record<SourceFormat, (header: Header) => ImageInfo> = {
  * decompression bomb can be refused before a decoder allocates for it. Costs no more than a
  * walk over the bytes and allocates nothing in proportion to the claimed size.
  *
+ * `depth` says how much of the structure is checked (see `ProbeDepth`).
+ *
  * @throws {Unprocessable} when the headers are truncated or corrupt, or claim no pixels
  * @example
  * ```ts
  * const { width, height } = probeImage(bytes, "png");
  * ```
  */
-export function probeImage(bytes: Uint8Array, format: SourceFormat): ImageInfo {
+export function probeImage(
+  bytes: Uint8Array,
+  format: SourceFormat,
+  depth: ProbeDepth = "whole",
+): ImageInfo {
   const header = new Header(bytes, names[format]);
   if (sniffFormat(bytes) !== format) header.fail(`the file is not a ${header.name} image`);
-  const info = probes[format](header);
+  const info = probes[format](header, depth);
   if (!(info.width > 0 && info.height > 0)) {
     header.fail(`the image is ${info.width}x${info.height} pixels`);
   }
@@ -134,7 +147,7 @@ export const MAX_JPEG_SCANS = 100;
  * scans: the bytes of each scan's entropy-coded data are skipped by looking for the next marker
  * (0xFF followed by neither 0x00, a stuffed byte, nor a restart marker).
  */
-function probeJpeg(h: Header): ImageInfo {
+function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
   const { bytes } = h;
   let orientation: number | undefined;
   let size: { width: number; height: number } | undefined;
@@ -160,6 +173,8 @@ function probeJpeg(h: Header): ImageInfo {
       orientation = exifOrientation(bytes.subarray(at + 8, at + length));
     }
     at += length;
+    // Every segment a decoder reads before its first scan has been seen (libjpeg's header).
+    if (marker === SOS && depth === "headers") break;
     if (marker === SOS) {
       if (++scans > MAX_JPEG_SCANS) h.fail(`the file has more than ${MAX_JPEG_SCANS} scans`);
       at = nextMarker(bytes, at);

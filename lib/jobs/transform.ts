@@ -122,7 +122,8 @@ export function plannedJobBytes(task: Transform, source: Uint8Array, backend: st
   try {
     const format = sniffFormat(source);
     if (!format) return 0;
-    const probed = { ...probeImage(source, format), format };
+    // The headers suffice for the size; the worker checks the whole file before decoding.
+    const probed = { ...probeImage(source, format, "headers"), format };
     return planFor(task, probed, readOverlays(task), { name: backend }).bytes;
   } catch {
     return 0;
