@@ -1,5 +1,6 @@
 import encodeAvifImage, { init } from "@jsquash/avif/encode.js";
 import type { Bitmap } from "./bitmap.ts";
+import { compiledWasm } from "./wasm.ts";
 
 /**
  * libaom's speed, 0 (slowest, smallest) to 10. Measured here on 400x300 photos: speed 6 (the
@@ -11,12 +12,9 @@ export const AVIF_SPEED = 9;
 
 let ready: Promise<unknown> | undefined;
 
-/** Compiles the libavif/libaom WASM encoder once per worker, from the package's own file. */
+/** Compiles the libavif/libaom WASM encoder once per worker (`compiledWasm`). */
 function loadEncoder(): Promise<unknown> {
-  ready ??= (async () => {
-    const url = new URL(import.meta.resolve("@jsquash/avif/codec/enc/avif_enc.wasm"));
-    return await init(await WebAssembly.compile(await Deno.readFile(url)));
-  })();
+  ready ??= compiledWasm("@jsquash/avif/codec/enc/avif_enc.wasm").then((module) => init(module));
   return ready;
 }
 

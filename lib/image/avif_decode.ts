@@ -1,14 +1,12 @@
 import decodeAvifImage, { init } from "@jsquash/avif/decode.js";
 import type { Bitmap, Size } from "./bitmap.ts";
+import { compiledWasm } from "./wasm.ts";
 
 let ready: Promise<unknown> | undefined;
 
-/** Compiles libavif's (dav1d) WASM decoder once per worker, from the package's own file. */
+/** Compiles libavif's (dav1d) WASM decoder once per worker (`compiledWasm`). */
 function loadDecoder(): Promise<unknown> {
-  ready ??= (async () => {
-    const url = new URL(import.meta.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"));
-    return await init(await WebAssembly.compile(await Deno.readFile(url)));
-  })();
+  ready ??= compiledWasm("@jsquash/avif/codec/dec/avif_dec.wasm").then((module) => init(module));
   return ready;
 }
 

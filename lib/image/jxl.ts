@@ -1,6 +1,7 @@
 import jxlEncoder from "@jsquash/jxl/codec/enc/jxl_enc.js";
 import { initEmscriptenModule } from "@jsquash/jxl/utils.js";
 import type { Bitmap } from "./bitmap.ts";
+import { compiledWasm } from "./wasm.ts";
 
 /**
  * libjxl's effort, 1 (fastest) to 9. Measured on the bench photo (bench/formats.ts): the
@@ -29,8 +30,7 @@ let encoder: Promise<JxlModule> | undefined;
  */
 function loadEncoder(): Promise<JxlModule> {
   encoder ??= (async () => {
-    const url = new URL(import.meta.resolve("@jsquash/jxl/codec/enc/jxl_enc.wasm"));
-    const module = await WebAssembly.compile(await Deno.readFile(url));
+    const module = await compiledWasm("@jsquash/jxl/codec/enc/jxl_enc.wasm");
     return await initEmscriptenModule(jxlEncoder, module) as JxlModule;
   })();
   return encoder;

@@ -7,7 +7,7 @@ import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
 import { probeImage, readTiffTags } from "../image/probe.ts";
 import { decodeGifFrames } from "./gif.ts";
-import { compiledWasm } from "./wasm.ts";
+import { compiledWasm } from "../image/wasm.ts";
 import { decodeWebp } from "./webp.ts";
 
 /** Decodes `bytes`, whose header said `probed`, failing before allocating for any other size. */

@@ -1,6 +1,6 @@
 import encodeMozjpeg, { init } from "@jsquash/jpeg/encode.js";
 import type { Bitmap } from "../image/bitmap.ts";
-import { asImageData, runCodec } from "./wasm.ts";
+import { asImageData, runCodec } from "../image/wasm.ts";
 
 const MOZJPEG = "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 

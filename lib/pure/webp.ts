@@ -1,7 +1,7 @@
 import decodeWebpImage, { init as initDecoder } from "@jsquash/webp/decode.js";
 import encodeWebpImage, { init as initEncoder } from "@jsquash/webp/encode.js";
 import type { Bitmap } from "../image/bitmap.ts";
-import { asImageData, runCodec } from "./wasm.ts";
+import { asImageData, runCodec } from "../image/wasm.ts";
 
 const DECODER = "@jsquash/webp/codec/dec/webp_dec.wasm";
 // The package's glue picks its SIMD build whenever the engine has WebAssembly SIMD, as V8 in

@@ -1,4 +1,4 @@
-import type { Bitmap } from "../image/bitmap.ts";
+import type { Bitmap } from "./bitmap.ts";
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
