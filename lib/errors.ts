@@ -99,6 +99,14 @@ export class GatewayTimeout extends HttpError {
   }
 }
 
+/**
+ * Whether `error` is a storage's failure to answer (502 or 504): the failures a stale result
+ * may stand in for, and that make a source wait before it is asked again.
+ */
+export function isUpstreamFailure(error: unknown): error is HttpError {
+  return error instanceof HttpError && (error.status === 502 || error.status === 504);
+}
+
 /** A plain, cloneable form of an error, for crossing the worker boundary. */
 export interface ErrorShape {
   status: number;

@@ -1,6 +1,6 @@
 import type { Freshness, Source, Storage } from "../../storages/storage.ts";
 import { LruCache } from "./lru.ts";
-import { HttpError, NotFound } from "../errors.ts";
+import { type HttpError, isUpstreamFailure, NotFound } from "../errors.ts";
 import type { HeldBytes } from "./held_bytes.ts";
 import { SingleFlight } from "./single_flight.ts";
 
@@ -174,8 +174,7 @@ export class SourceLoader {
       return { ...source, storage: storageName, cache: "miss" };
     } catch (error) {
       const entry = this.#confirmed.get(key);
-      const upstream = error instanceof HttpError && (error.status === 502 || error.status === 504);
-      if (entry && upstream) entry.failure = { error, at: performance.now() };
+      if (entry && isUpstreamFailure(error)) entry.failure = { error, at: performance.now() };
       throw error;
     } finally {
       reading.release();

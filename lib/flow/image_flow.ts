@@ -1,5 +1,5 @@
 import type { KnownValidator } from "../cache/sources.ts";
-import { ClientClosed, HttpError, TimedOut } from "../errors.ts";
+import { ClientClosed, HttpError, isUpstreamFailure, TimedOut } from "../errors.ts";
 import { possibleTypes } from "../image/formats.ts";
 import { sniffEncoded } from "../image/sniff.ts";
 import { plannedJobBytes, type Transform } from "../jobs/transform.ts";
@@ -120,8 +120,9 @@ async function answerStale(
   job: Job,
   error: unknown,
 ): Promise<ImageOutcome | undefined> {
-  const upstream = error instanceof HttpError && (error.status === 502 || error.status === 504);
-  if ((!upstream && !context.timedOut) || context.request.clientSignal.aborted) return undefined;
+  if ((!isUpstreamFailure(error) && !context.timedOut) || context.request.clientSignal.aborted) {
+    return undefined;
+  }
   const known = knownValidator(context, job, "stale");
   if (!known) return undefined;
   const answer = await lookUp(context, job, identify(context, job, known), true);
