@@ -26,6 +26,7 @@ import {
   multiPageTiff,
   progressiveJpeg,
 } from "./hostile_images.ts";
+import { withScans } from "./jpeg_markers.ts";
 
 const MiB = 1024 * 1024;
 /** An error body: the reason plus at most ~200 characters of the offending input, elided. */
@@ -302,8 +303,11 @@ Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU af
   const bomb = await manyScanJpeg(4000, 10_000);
   const atCap = await progressiveJpeg(64, 100);
   const overCap = await progressiveJpeg(64, 101);
+  // A sequential file's scans after its first, complete one: libjpeg stops at the second, so
+  // the libjpeg backends skip counting them; pure's decoder would read them, so it refuses.
+  const trailing = withScans(await encode(photoLike(512, 512), "jpeg", 80), 2000);
   await onEveryBackend(
-    { "bomb.jpg": bomb, "cap.jpg": atCap, "over.jpg": overCap },
+    { "bomb.jpg": bomb, "cap.jpg": atCap, "over.jpg": overCap, "trailing.jpg": trailing },
     { http: { timeout: "2s" } },
     async (server, backend) => {
       const cpuBefore = await cpuSeconds(server.pid);
@@ -320,6 +324,12 @@ Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU af
         422,
         `${backend} 101 scans`,
       );
+      const spentBefore = await cpuSeconds(server.pid);
+      const sequential = await get(`${server.url}/s,100x0/png/files/trailing.jpg`);
+      if (backend === "pure") assertShortError(sequential, 422, "pure, 2000 sequential scans");
+      else assert.ok([200, 422].includes(sequential.status), `${backend}: ${describe(sequential)}`);
+      const trailingCpu = await cpuSeconds(server.pid) - spentBefore;
+      assert.ok(trailingCpu < 1, `${backend}: ${trailingCpu.toFixed(2)} s for 2000 scans`);
     },
   );
 });

@@ -69,6 +69,37 @@ Deno.test("probe: scan data with stuffed bytes, restart markers and junk does no
   refusedAs(twoFrames, "jpeg", /a second frame header/);
 });
 
+Deno.test("probe: the libjpeg depth skips the scans libjpeg never reads, and counts every other", async () => {
+  // libjpeg decodes a sequential frame whose first scan holds every component from that scan,
+  // and stops with an error at any further one: those are not worth a walk.
+  const baseline = await encodeBitmap(photoLike(96, 64), { type: "jpeg", quality: 80 });
+  const trailing = withScans(baseline, 10_000);
+  assert.equal(probeImage(trailing, "jpeg", "libjpeg").width, 96);
+  refusedAs(trailing, "jpeg", /more than 100 scans/);
+  // A progressive frame's scans all count.
+  assert.throws(
+    () => probeImage(withScans(progressive, 101), "jpeg", "libjpeg"),
+    /more than 100 scans/,
+  );
+  // So do a sequential frame's when its first scan leaves components for later scans, even
+  // when a later scan holds them all.
+  const frame = [0xff, 0xc0, 0, 17, 8, 0, 8, 0, 8, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0];
+  const oneComponent = [0xff, 0xda, 0, 8, 1, 1, 0, 0, 63, 0, 0x12];
+  const allComponents = [0xff, 0xda, 0, 12, 3, 1, 0, 2, 0, 3, 0, 0, 63, 0, 0x12];
+  const multiScan = (first: number[]) =>
+    new Uint8Array([
+      0xff,
+      0xd8,
+      ...frame,
+      ...first,
+      ...Array(101).fill(allComponents).flat(),
+      0xff,
+      0xd9,
+    ]);
+  assert.throws(() => probeImage(multiScan(oneComponent), "jpeg", "libjpeg"), /more than 100/);
+  assert.equal(probeImage(multiScan(allComponents), "jpeg", "libjpeg").width, 8);
+});
+
 /** A TIFF with one IFD of LONG tags, in the order given, and no pixel data. */
 function tiff(tags: [number, number][]): Uint8Array {
   const out = new Uint8Array(8 + 2 + tags.length * 12 + 4);

@@ -105,6 +105,11 @@ export interface Backend {
    * own below the formats' (ImageMagick's policy): planning refuses larger ones up front.
    */
   readonly maxSide?: number;
+  /**
+   * `libjpeg` when its JPEG decoder is libjpeg, which refuses a second scan in a sequential
+   * file: the worker then counts only the scans it will read (see `ProbeDepth`).
+   */
+  readonly jpegDecoder?: "libjpeg";
   /** Compiles or loads what the first image would otherwise wait for; optional, idempotent. */
   warmUp?(): Promise<void>;
   decode(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<Canvas>;

@@ -72,10 +72,13 @@ const names: Record<SourceFormat, string> = {
 
 /**
  * How far a probe reads: `whole` checks the whole structure (a JPEG's every scan: what the worker
- * does before decoding); `headers` stops where the size is known for sure (a JPEG's first scan),
- * enough to plan a job's memory without a walk over megabytes of entropy-coded data.
+ * does before a decoder that reads every scan); `headers` stops where the size is known for sure
+ * (a JPEG's first scan), enough to plan a job's memory without a walk over megabytes of
+ * entropy-coded data; `libjpeg` checks what libjpeg will read: every scan of a progressive or
+ * multi-scan JPEG, but only the first of a sequential one whose first scan holds every component,
+ * since libjpeg refuses a second scan there (JERR_EOI_EXPECTED) before reading its data.
  */
-export type ProbeDepth = "whole" | "headers";
+export type ProbeDepth = "whole" | "headers" | "libjpeg";
 
 const probes: Record<SourceFormat, (header: Header, depth: ProbeDepth) => ImageInfo> = {
   jpeg: probeJpeg,
@@ -130,6 +133,11 @@ function isStandalone(marker: number): boolean {
   return marker === TEM || (marker >= 0xd0 && marker <= SOI);
 }
 
+/** SOF2, SOF6, SOF10 and SOF14: the progressive frames, whose image is refined scan by scan. */
+function isProgressive(marker: number): boolean {
+  return marker === 0xc2 || marker === 0xc6 || marker === 0xca || marker === 0xce;
+}
+
 /** SOF0..SOF15, less the three codes in that range that mean something else (DHT, JPG, DAC). */
 function isStartOfFrame(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
@@ -151,6 +159,8 @@ function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
   const { bytes } = h;
   let orientation: number | undefined;
   let size: { width: number; height: number } | undefined;
+  let sequential = false;
+  let components = 0;
   let scans = 0;
   let at = 2;
   while (at < bytes.length) {
@@ -168,13 +178,18 @@ function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
     if (isStartOfFrame(marker)) {
       if (size) h.fail("the file has a second frame header");
       size = { width: h.u16(at + 5), height: h.u16(at + 3) };
+      components = h.u8(at + 7);
+      sequential = !isProgressive(marker);
     }
+    // libjpeg decodes a sequential frame from this scan alone and refuses any scan after it.
+    const onlyScan = marker === SOS && scans === 0 && sequential && h.u8(at + 2) === components;
     if (marker === APP1 && orientation === undefined && h.is(at + 2, "Exif\0\0")) {
       orientation = exifOrientation(bytes.subarray(at + 8, at + length));
     }
     at += length;
     // Every segment a decoder reads before its first scan has been seen (libjpeg's header).
     if (marker === SOS && depth === "headers") break;
+    if (onlyScan && depth === "libjpeg") break;
     if (marker === SOS) {
       if (++scans > MAX_JPEG_SCANS) h.fail(`the file has more than ${MAX_JPEG_SCANS} scans`);
       at = nextMarker(bytes, at);

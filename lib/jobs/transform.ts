@@ -149,7 +149,7 @@ export async function runTransform(
   if (!format) {
     throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image");
   }
-  const probed = probeImage(bytes, format);
+  const probed = probeImage(bytes, format, backend.jpegDecoder === "libjpeg" ? "libjpeg" : "whole");
   const overlays = readOverlays(task);
   const plan = planFor(task, { ...probed, format }, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);

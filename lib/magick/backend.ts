@@ -34,6 +34,7 @@ export function createMagickBackend(
   applyLimits(api, limits, workers);
   return {
     name: library,
+    jpegDecoder: "libjpeg",
     maxSide: policySideLimit(api, limits),
     // The work is synchronous; Promise.try turns its errors into rejections, as callers
     // of a Promise-returning method expect.

@@ -38,6 +38,7 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
   const engine = new Engine(sharp, limits.maxSourcePixels);
   return {
     name: "vips",
+    jpegDecoder: "libjpeg",
     // The decode hint's size is not needed: the first resize reads the source itself, and
     // libvips chooses the reduced scale from the exact target, under the hint's policy.
     async decode(bytes, format, { allFrames, deadline, hint }) {
