@@ -21,6 +21,11 @@ export interface GetOptions {
    * memory is taken.
    */
   reserve?(bytes: number): void;
+  /**
+   * Asks for the bytes in shared memory (sources, which the pool's workers read), for a storage
+   * that can read them there at no cost; others answer plain bytes, which the caller copies.
+   */
+  shared?: boolean;
 }
 
 /**

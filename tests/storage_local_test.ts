@@ -87,3 +87,21 @@ Deno.test("local storage: a slow stat does not hold up the event loop", async ()
     }
   });
 });
+
+Deno.test("local storage reads a source straight into shared memory when asked, and refuses symlinks out", async () => {
+  await withLocal(async (storage, dir) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(1000));
+    await Deno.writeFile(join(dir, "root", "a.jpg"), bytes);
+    const shared = await storage.get("a.jpg", { ...options, shared: true }) as Source;
+    // The pool's workers read sources from shared memory: no copy is needed on the way.
+    assert.ok(shared.bytes.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual(new Uint8Array(shared.bytes), bytes);
+    // The result store reads plain bytes, which a response can send.
+    const plain = await storage.get("a.jpg", options) as Source;
+    assert.ok(plain.bytes.buffer instanceof ArrayBuffer);
+    assert.deepEqual(plain.bytes, bytes);
+    await Deno.writeFile(join(dir, "outside.jpg"), bytes);
+    await Deno.symlink(join(dir, "outside.jpg"), join(dir, "root", "out.jpg"));
+    await assert.rejects(storage.get("out.jpg", { ...options, shared: true }), NotFound);
+  });
+});

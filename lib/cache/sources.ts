@@ -158,17 +158,13 @@ export class SourceLoader {
         maxBytes: this.maxBytes,
         signal,
         reserve: reading.add,
+        shared: true,
       });
       if (result === "not-modified") {
         this.#confirm(key, cached!);
         return { ...cached!, storage: storageName, cache: "hit" };
       }
-      // Several jobs may use these bytes at once (cache, shared reads), so they live in shared
-      // memory: one copy here, none when a worker receives them.
-      const shared = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
-      shared.set(result.bytes);
-      releaseNow(result.bytes);
-      const source = { ...result, bytes: shared };
+      const source = { ...result, bytes: inSharedMemory(result.bytes) };
       this.#cache?.set(key, source);
       this.#confirm(key, source);
       return { ...source, storage: storageName, cache: "miss" };
@@ -185,6 +181,19 @@ export class SourceLoader {
     const bytes = 2 * (key.length + validator.length) + ENTRY_OVERHEAD;
     this.#confirmed.set(key, { validator, modified, at: performance.now(), bytes });
   }
+}
+
+/**
+ * Several jobs may use a source's bytes at once (cache, shared reads), so they live in shared
+ * memory: a storage that read them there already (local files) saves the copy; otherwise one
+ * copy here, and none when a worker receives them.
+ */
+function inSharedMemory(bytes: Uint8Array): Uint8Array<SharedArrayBuffer> {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes as Uint8Array<SharedArrayBuffer>;
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  shared.set(bytes);
+  releaseNow(bytes);
+  return shared;
 }
 
 /**
