@@ -42,6 +42,7 @@ const restartKeys = [
   "http.host",
   "http.port",
   "http.workers",
+  "http.workerNice",
   "http.queue",
   "http.metricsPort",
   "backend",
@@ -114,6 +115,7 @@ export async function startApp(
 ): Promise<App> {
   const pool = await WorkerPool.start({
     size: config.http.workers,
+    nice: config.http.workerNice,
     queueLimit: config.http.queue,
     backend: config.backend,
     limits: config.image,
