@@ -15,7 +15,7 @@ import {
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
 import type { MagickLibrary } from "./library.ts";
-import { watchLongWork } from "./watch.ts";
+import { WATCH_MIN_BYTES, watchLongWork } from "./watch.ts";
 
 /**
  * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
@@ -53,14 +53,17 @@ export function decodeWand(
     const doing = `decode the ${format} source`;
     const firstOnly = !(format === "gif" && allFrames);
     const stored = probed ?? storedSize(bytes, format);
-    const pixels = stored
-      ? stored.width * stored.height * (firstOnly ? 1 : stored.frames ?? 1)
+    const scale = hint && stored && format === "jpeg" ? jpegScale(library, stored, hint) : null;
+    const made = scale?.decoded ?? stored;
+    // Watched when it makes many pixels, or reads many bytes (see WATCH_MIN_BYTES).
+    const work = made && bytes.length < WATCH_MIN_BYTES
+      ? made.width * made.height * (firstOnly ? 1 : stored?.frames ?? 1)
       : Infinity;
-    check(api, wand, watchLongWork(api, wand, cancel, pixels), doing);
+    check(api, wand, watchLongWork(api, wand, cancel, work), doing);
     const name = jobImageName(cancel.job);
     check(api, wand, api.setReadFormat(wand, coders[format], name, firstOnly), doing);
-    if (hint && stored && format === "jpeg") {
-      const { width, height } = jpegScale(library, stored, hint).asked;
+    if (scale) {
+      const { width, height } = scale.asked;
       check(api, wand, api.setDecodeSize(wand, width, height), doing);
     }
     readBlob(api, wand, bytes, doing);
