@@ -3,7 +3,7 @@
 import type { Size } from "../lib/image/bitmap.ts";
 import type { ShrinkOnLoad } from "../lib/image/backend.ts";
 import type { MagickLibrary } from "../lib/magick/library.ts";
-import { HINT_MARGINS } from "../lib/magick/decode.ts";
+import { jpegScale } from "../lib/image/jpeg_scale.ts";
 
 /** Fit into `box` (a 0 side follows the ratio), encode as `format` at `quality`. */
 export interface Recipe {
@@ -59,8 +59,9 @@ async function magickRun(recipe: Recipe): Promise<Run> {
       const { width, height } = jpegSize(view);
       const scale = Math.min(box.width / width || Infinity, box.height / height || Infinity);
       const target = { width: Math.round(width * scale), height: Math.round(height * scale) };
-      const margin = HINT_MARGINS[recipe.shrinkOnLoad ?? "fast"];
-      api.setDecodeSize(wand, Math.ceil(target.width * margin), Math.ceil(target.height * margin));
+      const hint = { minSize: target, shrinkOnLoad: recipe.shrinkOnLoad };
+      const asked = jpegScale(recipe.engine, { width, height }, hint).asked;
+      api.setDecodeSize(wand, asked.width, asked.height);
       c.MagickReadImageBlob(wand, bytes, BigInt(bytes.length));
       api.resize(wand, target.width, target.height);
       c.MagickStripImage(wand);

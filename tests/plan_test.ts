@@ -180,10 +180,12 @@ Deno.test("plan: image.maxFrames, at the limit and one past it, only for animate
 });
 
 Deno.test("plan: the decode hint comes from the first step after the upright steps", () => {
-  assert.deepEqual(plan("s,100x0", "jpeg").hint, { minSize: { width: 100, height: 100 } });
+  // It carries the shrink-on-load policy (fast by default), which planning counts the decode by.
+  const fast = { shrinkOnLoad: "fast" };
+  assert.deepEqual(plan("s,100x0", "jpeg").hint, { minSize: { width: 100, height: 100 }, ...fast });
   // Orientation 6 (rotate 270) transposes: the hint is turned back into the stored axes.
   const rotated = plan("s,100x0", "jpeg", { width: 2000, height: 1000, orientation: 6 });
-  assert.deepEqual(rotated.hint, { minSize: { width: 200, height: 100 } });
+  assert.deepEqual(rotated.hint, { minSize: { width: 200, height: 100 }, ...fast });
   assert.equal(plan("gs", "jpeg").hint, undefined);
 });
 

@@ -2,6 +2,7 @@ import type { Bitmap, Rect, Size } from "./bitmap.ts";
 import type { CancelToken } from "./cancel.ts";
 import type { ColorMatrix, Rgba } from "./color.ts";
 import type { OutputFormat, SourceFormat } from "./formats.ts";
+import type { ImageInfo } from "./probe.ts";
 
 /**
  * One decoded image held by a backend. Filters change it in place through these primitive
@@ -83,6 +84,11 @@ export interface DecodeHint {
 
 export interface DecodeOptions {
   hint?: DecodeHint;
+  /**
+   * What the caller's header probe of these bytes found (`probeImage`), so a decoder that needs
+   * the stored size or frame count does not walk the file again; it probes when absent.
+   */
+  probed?: Pick<ImageInfo, "width" | "height" | "frames">;
   /** Decode every frame of an animation (GIF output); otherwise only the first. */
   allFrames: boolean;
   /**

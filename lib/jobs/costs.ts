@@ -1,6 +1,7 @@
 import type { DecodeHint } from "../image/backend.ts";
 import type { Size } from "../image/bitmap.ts";
 import { codecCost, heldBytesPerPixel } from "../image/codec_costs.ts";
+import { jpegScale } from "../image/jpeg_scale.ts";
 import type { EncodedType, OutputFormat, SourceFormat } from "../image/formats.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import { BadRequest, Unprocessable } from "../errors.ts";
@@ -32,17 +33,12 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const sizeOf = (size: Size) => `${size.width}x${size.height}`;
 
 /**
- * The size a JPEG decoder shrinking on load returns for `hint`: the smallest of 1/8, 1/4 and
- * 1/2 that still covers it (every backend's JPEG decoder scales by eighths).
+ * The size `backend`'s decoder returns for the source: a JPEG at the scale the backend decodes
+ * it for the hint (see `jpegScale`, which its decoder acts on), anything else whole.
  */
-function decodedSize(source: PlannedSizes["source"], hint?: DecodeHint): Size {
+function decodedSize(source: PlannedSizes["source"], backend: string, hint?: DecodeHint): Size {
   if (!hint || source.format !== "jpeg") return source;
-  for (const scale of [8, 4, 2]) {
-    const width = Math.ceil(source.width / scale);
-    const height = Math.ceil(source.height / scale);
-    if (width >= hint.minSize.width && height >= hint.minSize.height) return { width, height };
-  }
-  return source;
+  return jpegScale(backend, source, hint).decoded;
 }
 
 /**
@@ -102,7 +98,7 @@ export function planCosts(
     `${what} would take about ${seconds(ms)} on the ${backend} backend, which nothing can ` +
     `interrupt: more than http.timeout (${seconds(maxMs)})`;
 
-  const decoded = decodedSize(sizes.source, sizes.hint);
+  const decoded = decodedSize(sizes.source, backend, sizes.hint);
   const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
   const decodedPixels = area(decoded) * frames;
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;

@@ -1,6 +1,6 @@
 import { filters } from "../../filters/mod.ts";
 import type { Filter, PlanContext } from "../../filters/filter.ts";
-import type { DecodeHint } from "../image/backend.ts";
+import type { DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { fitWithin, type Size } from "../image/bitmap.ts";
 import type { ImageLimits } from "../image/limits.ts";
 import type { ImageInfo } from "../image/probe.ts";
@@ -44,6 +44,8 @@ export interface PlanRequest {
   chain: readonly Step[];
   format: OutputFormat;
   autoOrient: boolean;
+  /** How far the decoder shrinks on load towards the hint (`image.shrinkOnLoad`); `fast` when absent. */
+  shrinkOnLoad?: ShrinkOnLoad;
   /** The size of each watermark's image the chain names, from its header. */
   overlays?: Readonly<Record<string, Size>>;
 }
@@ -111,6 +113,7 @@ export function planTransform(
   const transposed = upright.length > 0 && isTransposed(source.orientation);
   const hint: DecodeHint | undefined = minSize && {
     minSize: transposed ? { width: minSize.height, height: minSize.width } : minSize,
+    shrinkOnLoad: request.shrinkOnLoad ?? "fast",
     // `info` samples the result at 100 px: no margin against aliasing is needed for that.
     ...(request.format.type === "info" ? { margin: 1 } : {}),
   };

@@ -86,8 +86,8 @@ function applyContext(
   return {
     overlaySize: (name) => find(name).size,
     overlay(name) {
-      const { bytes, format } = find(name);
-      return backend.decode(bytes, format, { allFrames: false, ...options });
+      const { bytes, format, size } = find(name);
+      return backend.decode(bytes, format, { allFrames: false, probed: size, ...options });
     },
   };
 }
@@ -154,7 +154,8 @@ export async function runTransform(
   const plan = planFor(task, { ...probed, format }, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {
-    hint: plan.hint && { ...plan.hint, shrinkOnLoad: task.shrinkOnLoad },
+    hint: plan.hint,
+    probed,
     allFrames: plan.allFrames,
     deadline: task.deadline,
     cancel,

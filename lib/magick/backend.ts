@@ -42,7 +42,7 @@ export function createMagickBackend(
       const cancel = options.cancel ?? neverCancelled;
       const readable = format === "avif" ? await avifAsPam(bytes) : bytes;
       cancel.check();
-      return new MagickCanvas(api, decodeWand(api, readable, format, options), cancel);
+      return new MagickCanvas(api, decodeWand(api, readable, format, library, options), cancel);
     },
     encode(canvas, format) {
       const { wand, cancel } = canvas as MagickCanvas;

@@ -1,9 +1,9 @@
-import type { DecodeHint, DecodeOptions, ShrinkOnLoad } from "../image/backend.ts";
-import type { Size } from "../image/bitmap.ts";
+import type { DecodeOptions } from "../image/backend.ts";
 import { neverCancelled } from "../image/cancel.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
-import { probeImage } from "../image/probe.ts";
+import { type ImageInfo, probeImage } from "../image/probe.ts";
+import { jpegScale } from "../image/jpeg_scale.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import {
   check,
@@ -14,7 +14,8 @@ import {
 } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
 import { jobImageName } from "./interrupt.ts";
-import { watchLongWork } from "./watch.ts";
+import type { MagickLibrary } from "./library.ts";
+import { WATCH_MIN_BYTES, watchLongWork } from "./watch.ts";
 
 /**
  * The library's coder for each format we let it read (see `MagickApi.setReadFormat`). AVIF
@@ -31,28 +32,6 @@ const coders: Record<SourceFormat, string> = {
 };
 
 /**
- * How much larger than the hint the decoded size asked of a JPEG is, per `image.shrinkOnLoad`
- * policy: `fast` asks for the hint itself (libjpeg then picks the largest DCT reduction that
- * covers it); `quality` asks for twice the hint, so the DCT scaling stops early enough that
- * the Lanczos resize still has real pixels to average. On a zone plate, 4000x3000 to 400x300,
- * `quality` halves the error against a full decode. See docs/performance.md for photographs.
- */
-export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1, quality: 2 };
-
-/**
- * The size to ask the JPEG decoder for: the hint times the policy's margin, but never more
- * than the stored size, because asked for more, libjpeg scales up (by 2, with both libraries).
- */
-function jpegDecodeSize(bytes: Uint8Array, hint: DecodeHint): Size {
-  const stored = probeImage(bytes, "jpeg");
-  const margin = hint.margin ?? HINT_MARGINS[hint.shrinkOnLoad ?? "fast"];
-  return {
-    width: Math.min(Math.ceil(hint.minSize.width * margin), stored.width),
-    height: Math.min(Math.ceil(hint.minSize.height * margin), stored.height),
-  };
-}
-
-/**
  * Decodes `bytes` into a new wand, as RGB(A) with its page reset: the first frame, or with
  * `allFrames` every frame of a GIF, each composited onto the full canvas as it shows. Only
  * what is kept is decoded: the other pages of a TIFF and frames of a GIF are skipped. The
@@ -64,7 +43,8 @@ export function decodeWand(
   api: MagickApi,
   bytes: Uint8Array,
   format: SourceFormat,
-  { hint, allFrames, cancel = neverCancelled }: DecodeOptions,
+  library: MagickLibrary,
+  { hint, allFrames, cancel = neverCancelled, probed }: DecodeOptions,
 ): Wand {
   const { c } = api;
   let wand: Wand | null = c.NewMagickWand();
@@ -72,16 +52,18 @@ export function decodeWand(
   try {
     const doing = `decode the ${format} source`;
     const firstOnly = !(format === "gif" && allFrames);
-    check(
-      api,
-      wand,
-      watchLongWork(api, wand, cancel, decodedPixels(bytes, format, firstOnly)),
-      doing,
-    );
+    const stored = probed ?? storedSize(bytes, format);
+    const scale = hint && stored && format === "jpeg" ? jpegScale(library, stored, hint) : null;
+    const made = scale?.decoded ?? stored;
+    // Watched when it makes many pixels, or reads many bytes (see WATCH_MIN_BYTES).
+    const work = made && bytes.length < WATCH_MIN_BYTES
+      ? made.width * made.height * (firstOnly ? 1 : stored?.frames ?? 1)
+      : Infinity;
+    check(api, wand, watchLongWork(api, wand, cancel, work), doing);
     const name = jobImageName(cancel.job);
     check(api, wand, api.setReadFormat(wand, coders[format], name, firstOnly), doing);
-    if (hint && format === "jpeg") {
-      const { width, height } = jpegDecodeSize(bytes, hint);
+    if (scale) {
+      const { width, height } = scale.asked;
       check(api, wand, api.setDecodeSize(wand, width, height), doing);
     }
     readBlob(api, wand, bytes, doing);
@@ -100,15 +82,14 @@ export function decodeWand(
 }
 
 /**
- * How many pixels decoding makes, by the header; Infinity when it cannot be read (the library
- * then says why, watched all the same).
+ * The stored size and frames by the header; undefined when it cannot be read (the library then
+ * says why, watched as long as it may take, and reads the JPEG at full size).
  */
-function decodedPixels(bytes: Uint8Array, format: SourceFormat, firstOnly: boolean): number {
+function storedSize(bytes: Uint8Array, format: SourceFormat): ImageInfo | undefined {
   try {
-    const source = probeImage(bytes, format);
-    return source.width * source.height * (firstOnly ? 1 : source.frames ?? 1);
+    return probeImage(bytes, format);
   } catch {
-    return Infinity;
+    return undefined;
   }
 }
 

@@ -12,6 +12,15 @@ import type { MagickApi, Wand } from "./api.ts";
 export const WATCH_MIN_PIXELS = 1 << 20;
 
 /**
+ * Compressed bytes from which a decode is watched whatever pixels it makes: a JPEG's entropy
+ * decoding costs every reduced scale in full, about 12 ns a byte here (W1's 1.3 MB: 15 ms at
+ * 1/8), so a decode that makes few pixels is short only while the file is small. ImageMagick's
+ * JPEG reader calls the monitor once a row it makes, and watching W1's 1/8-scale decode cost
+ * 3.5% of the image's CPU (1.0 of 30.1 ms, `bench/cancel_cost.ts`'s reading of it).
+ */
+export const WATCH_MIN_BYTES = 2 << 20;
+
+/**
  * Watches the wand's current image for cancellation (see `MagickApi.watch`) when the operation
  * about to run touches at least `WATCH_MIN_PIXELS` pixels, and stops watching it otherwise.
  */

@@ -1,7 +1,8 @@
 import jpegCodec from "imagescript/wasm/node/jpeg.js";
 import pngCodec from "imagescript/wasm/node/png.js";
-import type { DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
+import type { DecodeHint } from "../image/backend.ts";
 import { decodeAvif } from "../image/avif_decode.ts";
+import { jpegScale } from "../image/jpeg_scale.ts";
 import { type Bitmap, createBitmap, type Size } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
@@ -84,30 +85,13 @@ const JPEG_GRAY = 0;
 const JPEG_RGB = 1;
 
 /**
- * How much larger than the hint a scaled JPEG decode stays under each `image.shrinkOnLoad`
- * policy, so the final Lanczos resize still has pixels to average. This decoder's reduced
- * scales have no smooth chroma upsampling: read at the largest reduction that covers the target
- * (other backends' `fast`), a colourful photograph lost 5–9 dB more than libjpeg's at that scale
- * (Garden 2560x1600 → 512: 44.2 dB against a full decode, libvips 49.8), and W1 scored 0.9 dB
- * below ipx. So `fast` keeps the 1.5× margin it always had (W1 read at 1/4, 53 dB on Garden),
- * and `quality` keeps 2×. Measurements: docs/performance.md, bench/shrink_on_load.ts.
- */
-export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1.5, quality: 2 };
-
-/**
  * The JPEG decoder can decode at 1/2, 1/4 or 1/8 scale; it picks the smallest scale that still
  * covers the size it is given.
  */
 async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
   const codec = await jpegCodec.init();
-  const margin = hint?.margin ?? HINT_MARGINS[hint?.shrinkOnLoad ?? "fast"];
-  const frame = hint
-    ? codec.decode(
-      bytes,
-      Math.ceil(hint.minSize.width * margin),
-      Math.ceil(hint.minSize.height * margin),
-    )
-    : codec.decode(bytes);
+  const asked = hint && jpegScale("pure", probed, hint).asked;
+  const frame = asked ? codec.decode(bytes, asked.width, asked.height) : codec.decode(bytes);
   const { width, height, format, buffer } = frame;
   checkDecodedSize(frame, probed, hint ? JPEG_SCALES : undefined);
   const out = createBitmap(width, height);

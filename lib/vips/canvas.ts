@@ -236,6 +236,28 @@ export class VipsCanvas implements Canvas {
 
   /** Runs the queued steps; the first frame, resized by sharp when it is larger than `maxSide`. */
   async sample(maxSide: number): Promise<Bitmap> {
+    const fitted = fitWithin(this.#size, maxSide);
+    if (
+      (fitted.width < this.#size.width || fitted.height < this.#size.height) &&
+      this.#current().kind === "source" && this.frameCount === 1 &&
+      this.#steps.every((step) => step.turn)
+    ) {
+      // Still the source, at most turned: a resize reads it, shrinking on load as the decode
+      // hint allows (what planning counts), on a copy so this canvas is left as it was.
+      const copy = new VipsCanvas(
+        this.engine,
+        this.#current(),
+        this.#size,
+        1,
+        this.animation,
+        this.deadline,
+        this.hint,
+      );
+      copy.#steps = [...this.#steps];
+      copy.resize(fitted);
+      const { width, height, data } = toRgba(await copy.pixels());
+      return { width, height, data };
+    }
     const pixels = await this.pixels();
     const first = { ...pixels, data: pixels.data.subarray(0, frameBytes(pixels)), frames: 1 };
     const size = fitWithin(first, maxSide);
