@@ -5,14 +5,22 @@ import { NotFound, TooLarge } from "../lib/errors.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import type { Source, Storage } from "../storages/storage.ts";
 
-async function withLocal(run: (storage: Storage, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "impressionist-local-" });
-  try {
-    await Deno.mkdir(join(dir, "root"));
-    const reader = ConfigReader.of({ path: join(dir, "root") }, "storages[0]");
-    await run(await createLocalStorage({ name: "files", type: "local", reader }, dir), dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+/** Runs `run` on a fresh storage in each `io` mode given (both by default). */
+async function withLocal(
+  run: (storage: Storage, dir: string) => Promise<void>,
+  modes: ("sync" | "threads")[] = ["threads", "sync"],
+): Promise<void> {
+  for (const io of modes) {
+    const dir = await Deno.makeTempDir({ prefix: "impressionist-local-" });
+    try {
+      await Deno.mkdir(join(dir, "root"));
+      const reader = ConfigReader.of({ path: join(dir, "root"), io }, "storages[0]");
+      await run(await createLocalStorage({ name: "files", type: "local", reader }, dir), dir);
+    } catch (error) {
+      throw new Error(`io "${io}": ${(error as Error).message}`, { cause: error });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 }
 
@@ -53,6 +61,7 @@ Deno.test("local storage refuses symlinks out of its root and files over the cap
   });
 });
 
+// The default, `threads`; `sync` runs its calls on the HTTP thread by design (for local disks).
 Deno.test("local storage: a slow stat does not hold up the event loop", async () => {
   await withLocal(async (storage, dir) => {
     await Deno.writeFile(join(dir, "root", "a.png"), new Uint8Array([1, 2, 3]));
@@ -85,11 +94,22 @@ Deno.test("local storage: a slow stat does not hold up the event loop", async ()
     } finally {
       Object.assign(Deno, { stat, statSync });
     }
-  });
+  }, ["threads"]);
 });
 
 Deno.test("local storage reads a source straight into shared memory when asked, and refuses symlinks out", async () => {
   await withLocal(async (storage, dir) => {
+    // Past 4 MiB even the sync mode reads on a thread; both paths must give the same bytes.
+    for (const size of [0, 1, 1000, 4 * 2 ** 20, 4 * 2 ** 20 + 1]) {
+      const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
+      const file = new Uint8Array(size);
+      for (let at = 0; at < size; at += bytes.length) file.set(bytes.subarray(0, size - at), at);
+      await Deno.writeFile(join(dir, "root", "big.bin"), file);
+      const big = await storage.get("big.bin", { maxBytes: 2 ** 23, shared: true }) as Source;
+      assert.ok(big.bytes.buffer instanceof SharedArrayBuffer);
+      assert.equal(big.bytes.length, size);
+      assert.ok(big.bytes.every((value, i) => value === file[i]), `${size} bytes differ`);
+    }
     const bytes = crypto.getRandomValues(new Uint8Array(1000));
     await Deno.writeFile(join(dir, "root", "a.jpg"), bytes);
     const shared = await storage.get("a.jpg", { ...options, shared: true }) as Source;
@@ -104,4 +124,17 @@ Deno.test("local storage reads a source straight into shared memory when asked, 
     await Deno.symlink(join(dir, "outside.jpg"), join(dir, "root", "out.jpg"));
     await assert.rejects(storage.get("out.jpg", { ...options, shared: true }), NotFound);
   });
+});
+
+Deno.test("local storage: io is sync or threads", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-local-" });
+  try {
+    const reader = ConfigReader.of({ path: dir, io: "async" }, "storages[0]");
+    await assert.rejects(
+      createLocalStorage({ name: "files", type: "local", reader }, dir),
+      /io/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
