@@ -88,7 +88,7 @@ export interface DecodeOptions {
    * What the caller's header probe of these bytes found (`probeImage`), so a decoder that needs
    * the stored size or frame count does not walk the file again; it probes when absent.
    */
-  probed?: Pick<ImageInfo, "width" | "height" | "frames">;
+  probed?: Pick<ImageInfo, "width" | "height" | "frames" | "bitDepth">;
   /** Decode every frame of an animation (GIF output); otherwise only the first. */
   allFrames: boolean;
   /**

@@ -12,6 +12,8 @@ export interface ImageInfo {
   frames?: number;
   /** The EXIF orientation, 1..8; 1 when absent or invalid. */
   orientation: number;
+  /** Bits per sample, for JPEG (its frame header's precision: 8, or 12 for a 12-bit file). */
+  bitDepth?: number;
 }
 
 /**
@@ -158,7 +160,7 @@ export const MAX_JPEG_SCANS = 100;
 function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
   const { bytes } = h;
   let orientation: number | undefined;
-  let size: { width: number; height: number } | undefined;
+  let size: { width: number; height: number; bitDepth: number } | undefined;
   let sequential = false;
   let components = 0;
   let scans = 0;
@@ -177,7 +179,7 @@ function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
     if (length < 2) h.fail(`a segment at byte ${at} has the impossible length ${length}`);
     if (isStartOfFrame(marker)) {
       if (size) h.fail("the file has a second frame header");
-      size = { width: h.u16(at + 5), height: h.u16(at + 3) };
+      size = { width: h.u16(at + 5), height: h.u16(at + 3), bitDepth: h.u8(at + 2) };
       components = h.u8(at + 7);
       sequential = !isProgressive(marker);
     }

@@ -42,11 +42,24 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
     libraryThreads: "libvips",
     // The decode hint's size is not needed: the first resize reads the source itself, and
     // libvips chooses the reduced scale from the exact target, under the hint's policy.
-    async decode(bytes, format, { allFrames, deadline, hint }) {
+    async decode(bytes, format, { allFrames, deadline, hint, probed }) {
       const animated = format === "gif" && allFrames;
       const source = { kind: "source" as const, bytes, format, animated };
-      const { width, height, pageHeight, pages, delay, loop, depth, hasProfile } = await engine
-        .metadata(source);
+      // An 8-bit JPEG's probe says all libvips' header would (one frame, 8-bit samples): its
+      // read, a round trip through sharp's threads, is saved.
+      const { width, height, pageHeight, pages, delay, loop, depth, hasProfile } =
+        format === "jpeg" && probed?.bitDepth === 8
+          ? {
+            width: probed.width,
+            height: probed.height,
+            pageHeight: undefined,
+            pages: 1,
+            delay: undefined,
+            loop: undefined,
+            depth: "uchar",
+            hasProfile: false,
+          }
+          : await engine.metadata(source);
       const frames = animated ? pages ?? 1 : 1;
       const size = { width: width!, height: pageHeight ?? height! };
       // sharp turns a 16-bit image with a profile into Display P3 and then only narrows its
