@@ -42,7 +42,6 @@ const restartKeys = [
   "http.host",
   "http.port",
   "http.workers",
-  "http.workerNice",
   "http.queue",
   "http.metricsPort",
   "backend",
@@ -115,7 +114,6 @@ export async function startApp(
 ): Promise<App> {
   const pool = await WorkerPool.start({
     size: config.http.workers,
-    nice: config.http.workerNice,
     queueLimit: config.http.queue,
     backend: config.backend,
     limits: config.image,

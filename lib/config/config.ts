@@ -62,8 +62,6 @@ export interface Config {
     root: string;
     timeoutMs: number;
     workers: number;
-    /** How much lower the image work's scheduling priority is than the HTTP thread's (nice). */
-    workerNice: number;
     queue: number;
     shutdownTimeoutMs: number;
     cacheControl: string;
@@ -266,7 +264,6 @@ function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
     root: r.string("root", "/impressionist"),
     timeoutMs: r.duration("timeout", "30s", "1h"),
     workers,
-    workerNice: r.integer("workerNice", 10, 0, 19),
     queue: r.integer("queue", 8 * workers, 0),
     shutdownTimeoutMs: r.duration("shutdownTimeout", "10s", "10m"),
     cacheControl: r.string("cacheControl", defaultCacheControl(hasToken)),

@@ -116,11 +116,6 @@ export interface Backend {
    * file: the worker then counts only the scans it will read (see `ProbeDepth`).
    */
   readonly jpegDecoder?: "libjpeg";
-  /**
-   * The name prefix of the threads its library starts for image work, which do not inherit the
-   * worker's priority (lib/pool/thread_priority.ts).
-   */
-  readonly libraryThreads?: string;
   /** Compiles or loads what the first image would otherwise wait for; optional, idempotent. */
   warmUp?(): Promise<void>;
   decode(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<Canvas>;

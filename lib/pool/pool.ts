@@ -13,8 +13,6 @@ export interface PoolOptions {
   queueLimit: number;
   backend: BackendName;
   limits: ImageLimits;
-  /** How much lower the workers' scheduling priority is than the HTTP thread's; 0 by default. */
-  nice?: number;
   /**
    * Called when a worker cannot be started, ends on its own or does not stop in time. Job
    * failures are not reported here: they reach the caller as WorkerFailure, whose detail the
@@ -542,7 +540,6 @@ export class WorkerPool {
         // A replaced worker may still be inside the library while its successor works.
         workers: this.options.size + 1,
         cancel: flag,
-        nice: this.options.nice ?? 0,
       };
       worker.postMessage(init);
     });

@@ -14,8 +14,6 @@ export type ToWorker =
     limits: ImageLimits;
     workers: number;
     cancel: Int32Array<SharedArrayBuffer>;
-    /** How much lower the worker's priority is than the HTTP thread's (thread_priority.ts). */
-    nice: number;
   }
   | { type: "job"; id: number; task: Transform; bytes: Uint8Array };
 

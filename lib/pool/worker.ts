@@ -7,11 +7,9 @@ import { warmAvifEncoder } from "../image/avif.ts";
 import { HttpError } from "../errors.ts";
 import { runTransform } from "../jobs/transform.ts";
 import { type FromWorker, type ToWorker, transferList } from "./protocol.ts";
-import { LibraryThreads, lowerOwnPriority } from "./thread_priority.ts";
 
 let backend: Backend | undefined;
 let cancelFlag: Int32Array | undefined;
-let libraryThreads: LibraryThreads | undefined;
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -24,13 +22,8 @@ addEventListener("unload", () => reply({ type: "exit" }));
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
-      // Before the backend starts: threads its library starts from this one inherit it.
-      lowerOwnPriority(data.nice);
       backend = await openBackend(data.backend, data.limits, data.workers);
       cancelFlag = data.cancel;
-      if (backend.libraryThreads) {
-        libraryThreads = new LibraryThreads(backend.libraryThreads, data.nice);
-      }
       // Before "ready": no job then waits behind the encoders' compilation, and a broken
       // install fails the start rather than a request.
       await backend.warmUp?.();
@@ -46,7 +39,6 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   try {
     const output = await runTransform(backend!, task, bytes, cancel);
     reply({ type: "done", id, bytes: output }, transferList(output));
-    libraryThreads?.lower();
   } catch (error) {
     // A cancelled job may fail in any way on its way out (a native call that was interrupted
     // reports a plain failure): the pool only needs to know it has stopped.

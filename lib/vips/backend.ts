@@ -39,7 +39,6 @@ export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">):
   return {
     name: "vips",
     jpegDecoder: "libjpeg",
-    libraryThreads: "libvips",
     // The decode hint's size is not needed: the first resize reads the source itself, and
     // libvips chooses the reduced scale from the exact target, under the hint's policy.
     async decode(bytes, format, { allFrames, deadline, hint, probed }) {
