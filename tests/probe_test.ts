@@ -172,7 +172,7 @@ Deno.test("sniffFormat() wants a real DIB header after BM", () => {
 magickTest("probeImage() reads the size of a baseline JPEG", async () => {
   const jpeg = await convert([...gradient, "out.jpg"]);
   assert.ok(hasMarker(jpeg, 0xc0));
-  assert.deepEqual(probeImage(jpeg, "jpeg"), { width: W, height: H, orientation: 1 });
+  assert.deepEqual(probeImage(jpeg, "jpeg"), { width: W, height: H, orientation: 1, bitDepth: 8 });
 });
 
 magickTest("probeImage() reads the size of a progressive JPEG", async () => {
