@@ -2,7 +2,8 @@
 // servers in processes of their own, impressionist with its access log on as in production
 // (written to /dev/null). Two kinds of hit: on a `local` storage by default (`revalidate` 0s:
 // one `stat` a hit), and on one whose validator is fresh (`revalidate` 1h, as `http` and `s3`
-// have 60s by default: no storage call). Run alone with `deno run -A bench/cache_hits.ts
+// have 60s by default: no storage call); and the first with `io: "sync"` (the `stat` on the HTTP
+// thread). Run alone with `deno run -A bench/cache_hits.ts
 // [--quick]`.
 import { join } from "node:path";
 import { encodeBitmap } from "../lib/pure/encode.ts";
@@ -50,6 +51,7 @@ export async function benchCacheHits(quick: boolean) {
     storages: [
       { name: "files", type: "local", path: "files" },
       { name: "fresh", type: "local", path: "files", revalidate: "1h" },
+      { name: "sync", type: "local", path: "files", io: "sync" },
     ],
   };
   await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
@@ -59,9 +61,11 @@ export async function benchCacheHits(quick: boolean) {
   );
   const url = `${server.match[1]}/s,400x0/jpeg,80/files/photo.jpg`;
   const freshUrl = `${server.match[1]}/s,400x0/jpeg,80/fresh/photo.jpg`;
+  const syncUrl = `${server.match[1]}/s,400x0/jpeg,80/sync/photo.jpg`;
   const sample = await fetch(url);
   await Deno.writeFile(join(dir, "result.jpg"), new Uint8Array(await sample.arrayBuffer()));
   await (await fetch(freshUrl)).body?.cancel();
+  await (await fetch(syncUrl)).body?.cancel();
   const ceiling = await startChild(["run", "-A", ceilingScript, join(dir, "result.jpg")], /^\d+\n/);
   try {
     const requests = quick ? 3000 : 20000;
@@ -72,6 +76,7 @@ export async function benchCacheHits(quick: boolean) {
       [`http://127.0.0.1:${ceiling.match[0].trim()}/`, ceiling.child.pid],
       [freshUrl, server.child.pid],
       [url, server.child.pid],
+      [syncUrl, server.child.pid],
     ] as const;
     const results = targets.map(() => [] as Awaited<ReturnType<typeof measured>>[]);
     for (let round = 0; round < rounds; round++) {
@@ -79,10 +84,10 @@ export async function benchCacheHits(quick: boolean) {
         results[i].push(await measured(target, pid, requests / rounds));
       }
     }
-    const [base, fresh, hit] = results.map((runs) =>
+    const [base, fresh, hit, syncHit] = results.map((runs) =>
       runs.sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]
     );
-    return { base, hit, fresh };
+    return { base, hit, fresh, syncHit };
   } finally {
     server.child.kill("SIGTERM");
     ceiling.child.kill("SIGTERM");
@@ -93,11 +98,12 @@ export async function benchCacheHits(quick: boolean) {
 
 /** Prints the comparison. */
 export function printCacheHits(
-  { base, hit, fresh }: Awaited<ReturnType<typeof benchCacheHits>>,
+  { base, hit, fresh, syncHit }: Awaited<ReturnType<typeof benchCacheHits>>,
 ): void {
   const runs = [
     ["minimal Deno.serve", base],
     ["hit, local (stat)", hit],
+    ["hit, local, io sync", syncHit],
     ["hit, fresh validator", fresh],
   ] as const;
   for (const [name, result] of runs) {
