@@ -8,6 +8,7 @@ import type { SourceFormat } from "../image/formats.ts";
 import { probeImage, readTiffTags } from "../image/probe.ts";
 import { decodeGifFrames } from "./gif.ts";
 import { compiledWasm } from "../image/wasm.ts";
+import { decodeTurboJpeg } from "./jpeg_turbo.ts";
 import { decodeWebp } from "./webp.ts";
 
 /** Decodes `bytes`, whose header said `probed`, failing before allocating for any other size. */
@@ -80,8 +81,8 @@ export async function decodeBitmap(
 
 /** The scales libjpeg-turbo's decoder can reduce a JPEG by while decoding. */
 const JPEG_SCALES = [1, 1 / 2, 1 / 4, 1 / 8];
-const JPEG_GRAY = 0;
-const JPEG_RGB = 1;
+/** ImageScript's name for a CMYK frame (it also answers 0 for gray and 1 for RGB). */
+const JPEG_CMYK = 2;
 
 /**
  * How much larger than the hint a scaled JPEG decode stays under each `image.shrinkOnLoad`
@@ -95,39 +96,43 @@ const JPEG_RGB = 1;
 export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1.5, quality: 2 };
 
 /**
- * The JPEG decoder can decode at 1/2, 1/4 or 1/8 scale; it picks the smallest scale that still
- * covers the size it is given.
+ * Decodes a JPEG with libjpeg-turbo at the smallest of its scales that still covers the hint
+ * (times the policy's margin); CMYK ones with ImageScript's decoder, which converts them.
  */
 async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
+  const scale = hint ? jpegScale(probed, hint) : 1;
+  return await decodeTurboJpeg(bytes, probed, scale) ?? await decodeCmykJpeg(bytes, probed, scale);
+}
+
+/** The smallest of `JPEG_SCALES` whose size covers the hint's times its margin. */
+function jpegScale(probed: Size, hint: DecodeHint): number {
+  const margin = hint.margin ?? HINT_MARGINS[hint.shrinkOnLoad ?? "fast"];
+  const width = Math.ceil(hint.minSize.width * margin);
+  const height = Math.ceil(hint.minSize.height * margin);
+  return JPEG_SCALES.findLast((scale) =>
+    Math.ceil(probed.width * scale) >= width && Math.ceil(probed.height * scale) >= height
+  ) ?? 1;
+}
+
+/** A CMYK JPEG through ImageScript's decoder, which un-inverts Adobe's CMYK. */
+async function decodeCmykJpeg(bytes: Uint8Array, probed: Size, scale: number): Promise<Bitmap> {
   const codec = await jpegCodec.init();
-  const margin = hint?.margin ?? HINT_MARGINS[hint?.shrinkOnLoad ?? "fast"];
-  const frame = hint
-    ? codec.decode(
-      bytes,
-      Math.ceil(hint.minSize.width * margin),
-      Math.ceil(hint.minSize.height * margin),
-    )
-    : codec.decode(bytes);
+  const frame = scale === 1 ? codec.decode(bytes) : codec.decode(
+    bytes,
+    Math.ceil(probed.width * scale),
+    Math.ceil(probed.height * scale),
+  );
   const { width, height, format, buffer } = frame;
-  checkDecodedSize(frame, probed, hint ? JPEG_SCALES : undefined);
+  checkDecodedSize(frame, probed, [scale]);
+  if (format !== JPEG_CMYK) throw new Error("the JPEG decoders disagree on its colour space");
   const out = createBitmap(width, height);
   const to = out.data;
-  const count = width * height;
-  for (let i = 0; i < count; i++) {
-    const o = i * 4;
-    if (format === JPEG_GRAY) {
-      to[o] = to[o + 1] = to[o + 2] = buffer[i];
-    } else if (format === JPEG_RGB) {
-      to[o] = buffer[i * 3];
-      to[o + 1] = buffer[i * 3 + 1];
-      to[o + 2] = buffer[i * 3 + 2];
-    } else {
-      // CMYK, already un-inverted by the decoder: a naive conversion, there is no ICC engine.
-      const k = 255 - buffer[o + 3];
-      to[o] = Math.round(((255 - buffer[o]) * k) / 255);
-      to[o + 1] = Math.round(((255 - buffer[o + 1]) * k) / 255);
-      to[o + 2] = Math.round(((255 - buffer[o + 2]) * k) / 255);
-    }
+  for (let o = 0; o < to.length; o += 4) {
+    // Already un-inverted by the decoder: a naive conversion, there is no ICC engine.
+    const k = 255 - buffer[o + 3];
+    to[o] = Math.round(((255 - buffer[o]) * k) / 255);
+    to[o + 1] = Math.round(((255 - buffer[o + 1]) * k) / 255);
+    to[o + 2] = Math.round(((255 - buffer[o + 2]) * k) / 255);
     to[o + 3] = 255;
   }
   return out;
