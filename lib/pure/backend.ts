@@ -164,7 +164,7 @@ async function decodeAnimation(bytes: Uint8Array, cancel?: CancelToken): Promise
 }
 
 /**
- * The default backend: WebAssembly codecs (ImageScript's decoders, libwebp, mozjpeg), gifenc
+ * The default backend: WebAssembly codecs (libjpeg-turbo, ImageScript's decoders, libwebp), gifenc
  * and our own TypeScript pixel code; no native code at all.
  */
 export const pureBackend: Backend = {

@@ -32,6 +32,9 @@ interface TurboJpeg {
 }
 
 const TJPF_RGBA = 7;
+const MARKER = 0xff;
+const EOI = 0xd9;
+const SOS = 0xda;
 const TJCS_CMYK = 3;
 const TJCS_YCCK = 4;
 
@@ -65,8 +68,7 @@ const imports = {
  * instance per call: the memory a large image grew goes with it. Answers undefined for CMYK and
  * YCCK JPEGs, which TurboJPEG cannot turn into RGB.
  *
- * @throws {Error} when the data is corrupt or truncated (libjpeg's warnings included), or its
- *   header disagrees with `probed`
+ * @throws {Error} when the data is corrupt or truncated, or its header disagrees with `probed`
  */
 export async function decodeTurboJpeg(
   bytes: Uint8Array,
@@ -105,21 +107,25 @@ export async function decodeTurboJpeg(
   const length = out.width * out.height * 4;
   const pixels = wasm.malloc(length);
   if (pixels === 0) throw new Error("the JPEG decoder is out of memory");
-  // A warning (a truncated file, corrupt data) answers -1 too: such a source is refused.
-  if (
-    wasm.tjDecompress2(
-      handle,
-      input,
-      bytes.length,
-      pixels,
-      out.width,
-      0,
-      out.height,
-      TJPF_RGBA,
-      0,
-    ) !== 0
-  ) {
-    throw new Error("the JPEG data is corrupt or truncated");
-  }
+  // Errors end the call by a throw (above); -1 here is one of libjpeg's warnings, most of them
+  // about streams it reads anyway (a repeated scan, extraneous bytes), as ImageScript's decoder
+  // did. A file cut short is one too (libjpeg fills the rest with grey): that one is refused.
+  const args = [pixels, out.width, 0, out.height, TJPF_RGBA, 0] as const;
+  const status = wasm.tjDecompress2(handle, input, bytes.length, ...args);
+  if (status !== 0 && !hasEndMarker(bytes)) throw new Error("the JPEG data is truncated");
   return { ...out, data: new Uint8Array(wasm.memory.buffer, pixels, length).slice() };
+}
+
+/**
+ * Whether the JPEG's last scan is followed by its EOI marker (trailing bytes allowed). 0xFF is
+ * always followed by 0x00 inside entropy-coded data, so FF D9 and FF DA (a scan's start) after
+ * the headers are only ever markers; an EXIF thumbnail's own EOI comes before the image's scans.
+ */
+function hasEndMarker(bytes: Uint8Array): boolean {
+  for (let at = bytes.length - 2; at >= 0; at--) {
+    if (bytes[at] !== MARKER) continue;
+    if (bytes[at + 1] === EOI) return true;
+    if (bytes[at + 1] === SOS) return false;
+  }
+  return false;
 }
