@@ -86,14 +86,14 @@ const JPEG_CMYK = 2;
 
 /**
  * How much larger than the hint a scaled JPEG decode stays under each `image.shrinkOnLoad`
- * policy, so the final Lanczos resize still has pixels to average. This decoder's reduced
- * scales have no smooth chroma upsampling: read at the largest reduction that covers the target
- * (other backends' `fast`), a colourful photograph lost 5–9 dB more than libjpeg's at that scale
- * (Garden 2560x1600 → 512: 44.2 dB against a full decode, libvips 49.8), and W1 scored 0.9 dB
- * below ipx. So `fast` keeps the 1.5× margin it always had (W1 read at 1/4, 53 dB on Garden),
- * and `quality` keeps 2×. Measurements: docs/performance.md, bench/shrink_on_load.ts.
+ * policy, so the final Lanczos resize still has pixels to average. `fast` reads at the largest
+ * reduction that covers the target, as the other backends do: libjpeg-turbo's scaled decode
+ * scores as libvips' there (Garden 2560x1600 → 512: 51.4 dB against a full decode, libvips 49.8;
+ * W1 0.04 dB below ipx). ImageScript's decoder, before, had no smooth chroma upsampling at
+ * reduced scales and needed 1.5× here. `quality` keeps 2×. Measurements: docs/performance.md,
+ * bench/shrink_on_load.ts.
  */
-export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1.5, quality: 2 };
+export const HINT_MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1, quality: 2 };
 
 /**
  * Decodes a JPEG with libjpeg-turbo at the smallest of its scales that still covers the hint
