@@ -70,6 +70,33 @@ Deno.test({
   },
 });
 
+Deno.test("encoders: JPEGs larger than their pixels (tiny images, q100 noise) are written whole", async () => {
+  // libjpeg-turbo writes into a buffer of fixed size: these overran the 3 bytes a pixel its
+  // wrapper sized it to (1x1 makes ~630 bytes; noise at q100 4:4:4, 4–8 bytes a pixel).
+  let seed = 7;
+  const noise = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 16 & 255;
+  const cases = [
+    [1, 1, 80],
+    [3, 5, 80],
+    [1, 3000, 100],
+    [3000, 1, 100],
+    [300, 300, 100],
+  ] as const;
+  for (const [width, height, quality] of cases) {
+    const image = makeBitmap(width, height, () => [noise(), noise(), noise(), 255]);
+    const jpeg = await encodeBitmap(image, { type: "jpeg", quality });
+    const label = `${width}x${height} q${quality}: ${jpeg.length} bytes`;
+    assert.ok(jpeg.length > width * height * 3, label);
+    const back = await decode(jpeg);
+    assert.deepEqual([back.width, back.height], [width, height], label);
+    // Whole: the last pixel is the image's, not the grey a cut-short file decodes to.
+    const [r, g, b] = pixelAt(back, width - 1, height - 1);
+    const [r0, g0, b0] = pixelAt(image, width - 1, height - 1);
+    const off = Math.abs(r - r0) + Math.abs(g - g0) + Math.abs(b - b0);
+    assert.ok(quality < 100 || off < 60, `${label}: ${r},${g},${b} for ${r0},${g0},${b0}`);
+  }
+});
+
 Deno.test("encoders: WebP lossless round-trips every pixel, transparent ones' colour too", async () => {
   const image = makeBitmap(
     67,
