@@ -1,6 +1,6 @@
 // The pure backend's W1 (4096x4096 JPEG → s,400x0 → jpeg,80) with ImageScript's native JPEG
-// encoder (the one the pure backend used before; kept here only as the reference) and with
-// mozjpeg in WebAssembly (the one it uses now), side by side in the same run.
+// encoder (the one the pure backend used first; kept here only as the reference) and with
+// libjpeg-turbo in WebAssembly (the one it uses now), side by side in the same run.
 // Runs alone as `deno run -A bench/encoders.ts [--quick]`, or from bench/run.ts.
 import codecs from "imagescript/codecs/node/index.js";
 import type { Bitmap } from "../lib/image/bitmap.ts";
@@ -17,7 +17,7 @@ const encoders: [string, Encoder][] = [
     const { width, height, data } = flattenBitmap(bitmap);
     return codecs.jpeg.encode_async(data, { width, height, quality: 80 });
   }],
-  ["after: mozjpeg (WASM)", (bitmap) => encodeBitmap(bitmap, { type: "jpeg", quality: 80 })],
+  ["after: libjpeg-turbo (WASM)", (bitmap) => encodeBitmap(bitmap, { type: "jpeg", quality: 80 })],
 ];
 
 /** One W1 request's image work on the pure backend: scaled decode, Lanczos3, encode. */

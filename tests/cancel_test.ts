@@ -157,7 +157,7 @@ async function get(url: string) {
 }
 
 /**
- * The CPU seconds one pure-backend decode of `bytes` takes here and now. ImageScript's
+ * The CPU seconds one pure-backend decode of `bytes` takes here and now. libjpeg-turbo's
  * WebAssembly JPEG decoder is one call that nothing can interrupt, so a deadline that passes
  * during it is honoured only after it.
  */

@@ -22,6 +22,12 @@ export function createBitmap(width: number, height: number): Bitmap {
   return { width, height, data: new Uint8Array(width * height * 4) };
 }
 
+/** Whether any pixel is less than opaque. */
+export function hasTransparency({ data }: Bitmap): boolean {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+  return false;
+}
+
 /** `size` shrunk to fit a square of `maxSide` (aspect kept, sides rounded, at least 1). */
 export function fitWithin(size: Size, maxSide: number): Size {
   const scale = maxSide / Math.max(size.width, size.height);

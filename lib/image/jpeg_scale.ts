@@ -26,11 +26,11 @@ export interface JpegScale {
  * How much larger than the hint a scaled JPEG decode stays, by backend and
  * `image.shrinkOnLoad` policy, so the Lanczos resize that follows still has pixels to average.
  *
- * - pure: ImageScript's decoder has no smooth chroma upsampling at its reduced scales. Read at
- *   the largest reduction that covers the target (other backends' `fast`), a colourful
- *   photograph lost 5–9 dB more than libjpeg's at that scale (Garden 2560x1600 → 512: 44.2 dB
- *   against a full decode, libvips 49.8), and W1 scored 0.9 dB below ipx. So `fast` keeps the
- *   1.5× margin it always had (W1 read at 1/4, 53 dB on Garden), and `quality` keeps 2×.
+ * - pure: libjpeg-turbo's scaled decode (WebAssembly) scores as libvips' at the largest reduction
+ *   that covers the target (Garden 2560x1600 → 512: 51.4 dB against a full decode, libvips 49.8;
+ *   W1 0.04 dB below ipx), so `fast` reads there as the other backends do; `quality` keeps 2×.
+ *   (ImageScript's decoder, before, had no smooth chroma upsampling at its reduced scales and
+ *   needed 1.5× under `fast`.)
  * - imagemagick, graphicsmagick: `fast` asks for the hint itself (libjpeg then picks the
  *   largest reduction that covers it); `quality` asks for twice the hint. On a zone plate,
  *   4000x3000 to 400x300, `quality` halves the error against a full decode.
@@ -39,7 +39,7 @@ export interface JpegScale {
  * Measurements: docs/performance.md, bench/shrink_on_load.ts.
  */
 const MARGINS: Readonly<Record<string, Readonly<Record<ShrinkOnLoad, number>>>> = {
-  pure: { fast: 1.5, quality: 2 },
+  pure: { fast: 1, quality: 2 },
   imagemagick: { fast: 1, quality: 2 },
   graphicsmagick: { fast: 1, quality: 2 },
   vips: { fast: 1, quality: 2 },
@@ -56,12 +56,13 @@ const inEighths = (size: Size, eighths: number): Size => ({
  * the resize's target and the policy's margin).
  */
 const RULES: Readonly<Record<string, (stored: Size, asked: Size, margin: number) => Size>> = {
-  // ImageScript's jpeg-decoder 0.1 (`choose_idct_size`): the smallest of 1/8, 1/4 and 1/2 whose
-  // width OR height reaches what was asked, else the full size.
+  // libjpeg-turbo through TurboJPEG (lib/pure/jpeg_turbo.ts): the smallest of 1/8, 1/4 and 1/2
+  // whose width AND height reach what was asked, else the full size. A CMYK JPEG goes through
+  // ImageScript's decoder, asked for that same size.
   pure(stored, asked) {
     for (const eighths of [1, 2, 4]) {
       const size = inEighths(stored, eighths);
-      if (size.width >= asked.width || size.height >= asked.height) return size;
+      if (size.width >= asked.width && size.height >= asked.height) return size;
     }
     return stored;
   },

@@ -1,12 +1,77 @@
 import { type Bitmap, createBitmap } from "./bitmap.ts";
 import { type CancelToken, neverCancelled } from "./cancel.ts";
+import { resampleKernels } from "./resample_kernels.ts";
 
 /**
  * Gives row `y` of an image in premultiplied form, as `width * 4` values: colour channels hold
  * value × alpha (0..65025) and the alpha channel holds alpha (0..255). Rows are asked for in a
- * window that only moves forward, so each stage computes a row once and keeps only a few.
+ * window that only moves forward, so each stage computes a row once and keeps only a few. Each
+ * row lives in the kernels' memory, where its `byteOffset` is its address.
  */
 type Rows = (y: number) => Float32Array;
+
+/** The exports of resample_kernels.wat: its SIMD inner loops, on addresses in `memory`. */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  premultiply(src: number, dst: number, pixels: number): void;
+  horizontal(
+    src: number,
+    dst: number,
+    size: number,
+    taps: number,
+    start: number,
+    count: number,
+    weights: number,
+  ): void;
+  scale(dst: number, src: number, weight: number, pixels: number): void;
+  addScaled(dst: number, src: number, weight: number, pixels: number): void;
+  unpremultiply(src: number, dst: number, pixels: number): void;
+}
+
+const WASM_PAGE = 65536;
+let kernelModule: WebAssembly.Module | undefined;
+
+/**
+ * One resize's instance of the kernels and its memory, handed out front to back. Every block
+ * is taken before the first row is computed: growing the memory would detach the views made
+ * on it, so views are made only after the last `alloc`.
+ */
+class Kernels {
+  readonly run: KernelExports;
+  #used = 0;
+
+  constructor() {
+    kernelModule ??= new WebAssembly.Module(resampleKernels);
+    this.run = new WebAssembly.Instance(kernelModule).exports as unknown as KernelExports;
+  }
+
+  /** The address of `bytes` more bytes, 16-byte aligned. */
+  alloc(bytes: number): number {
+    const at = this.#used;
+    this.#used += Math.ceil(bytes / 16) * 16;
+    const { memory } = this.run;
+    const missing = this.#used - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / WASM_PAGE));
+    return at;
+  }
+
+  /** Copies `values` into the memory; answers their address. */
+  place(values: Int32Array | Float32Array): number {
+    const at = this.alloc(values.byteLength);
+    new Uint8Array(this.run.memory.buffer, at, values.byteLength).set(
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    );
+    return at;
+  }
+
+  f32(at: number, length: number): Float32Array {
+    return new Float32Array(this.run.memory.buffer, at, length);
+  }
+
+  u8(at: number, length: number): Uint8Array {
+    return new Uint8Array(this.run.memory.buffer, at, length);
+  }
+}
 
 /** The Lanczos3 weights of one axis: output pixel i reads `count[i]` pixels from `start[i]`. */
 interface Axis {
@@ -69,15 +134,18 @@ export function resizeBitmap(
     width * srcHeight * ax.taps + width * height * ay.taps <=
       srcWidth * height * ay.taps + width * height * ax.taps);
   // An axis that keeps its size needs no pass; at least one axis changes size.
+  const kernels = new Kernels();
   let rows: Rows;
   if (horizontalFirst) {
-    rows = horizontalRows(sourceRows(src, kx, ky, 1, cancel), ax, doY ? ay.taps : 1, cancel);
-    if (doY) rows = verticalRows(rows, width, ay, cancel);
+    rows = sourceRows(kernels, src, kx, ky, 1, cancel);
+    rows = horizontalRows(kernels, rows, ax, doY ? ay.taps : 1, cancel);
+    if (doY) rows = verticalRows(kernels, rows, width, ay, cancel);
   } else {
-    rows = verticalRows(sourceRows(src, kx, ky, ay.taps, cancel), srcWidth, ay, cancel);
-    if (doX) rows = horizontalRows(rows, ax, 1, cancel);
+    rows = sourceRows(kernels, src, kx, ky, ay.taps, cancel);
+    rows = verticalRows(kernels, rows, srcWidth, ay, cancel);
+    if (doX) rows = horizontalRows(kernels, rows, ax, 1, cancel);
   }
-  return unpremultiply(rows, width, height);
+  return unpremultiply(kernels, rows, width, height);
 }
 
 function blockSize(scale: number): number {
@@ -138,19 +206,19 @@ function clamp(n: number, lo: number, hi: number): number {
  * this is where a cancelled resize stops.
  */
 function ringRows(
+  kernels: Kernels,
   width: number,
   slots: number,
   cancel: CancelToken,
   fill: (y: number, row: Float32Array) => void,
 ): Rows {
   const stride = width * 4;
-  const ring = new Float32Array(stride * slots);
-  const views = Array.from(
-    { length: slots },
-    (_, i) => ring.subarray(i * stride, i * stride + stride),
-  );
+  const ring = kernels.alloc(stride * slots * 4);
+  let views: Float32Array[] | undefined;
   const held = new Int32Array(slots).fill(-1);
   return (y) => {
+    // Made at the first row, once every stage has taken its memory.
+    views ??= Array.from({ length: slots }, (_, i) => kernels.f32(ring + i * stride * 4, stride));
     const slot = y % slots;
     if (held[slot] !== y) {
       cancel.check();
@@ -163,6 +231,7 @@ function ringRows(
 
 /** Premultiplied rows of `src`, each pixel the exact average of a kx×ky block (partial at edges). */
 function sourceRows(
+  kernels: Kernels,
   src: Bitmap,
   kx: number,
   ky: number,
@@ -171,20 +240,16 @@ function sourceRows(
 ): Rows {
   const { width: sw, height: sh, data: s } = src;
   if (kx === 1 && ky === 1) {
-    return ringRows(sw, slots, cancel, (y, row) => {
-      for (let x = 0, p = y * sw * 4; x < row.length; x += 4, p += 4) {
-        const a = s[p + 3];
-        row[x] = s[p] * a;
-        row[x + 1] = s[p + 1] * a;
-        row[x + 2] = s[p + 2] * a;
-        row[x + 3] = a;
-      }
+    const staged = kernels.alloc(sw * 4);
+    return ringRows(kernels, sw, slots, cancel, (y, row) => {
+      kernels.u8(staged, sw * 4).set(s.subarray(y * sw * 4, (y + 1) * sw * 4));
+      kernels.run.premultiply(staged, row.byteOffset, sw);
     });
   }
   const width = Math.ceil(sw / kx);
   // Integer sums are exact and much faster than float read-modify-writes.
   const sums = new Int32Array(width * 4);
-  return ringRows(width, slots, cancel, (y, row) => {
+  return ringRows(kernels, width, slots, cancel, (y, row) => {
     sums.fill(0);
     const lastRow = Math.min(sh, (y + 1) * ky);
     for (let sy = y * ky; sy < lastRow; sy++) {
@@ -211,56 +276,49 @@ function sourceRows(
   });
 }
 
-function horizontalRows(rows: Rows, axis: Axis, slots: number, cancel: CancelToken): Rows {
-  const { size, taps, start, count, weights } = axis;
-  return ringRows(size, slots, cancel, (y, out) => {
+function horizontalRows(
+  kernels: Kernels,
+  rows: Rows,
+  axis: Axis,
+  slots: number,
+  cancel: CancelToken,
+): Rows {
+  const { size, taps } = axis;
+  const start = kernels.place(axis.start);
+  const count = kernels.place(axis.count);
+  const weights = kernels.place(axis.weights);
+  return ringRows(kernels, size, slots, cancel, (y, out) => {
     const row = rows(y);
-    for (let i = 0, o = 0; i < size; i++, o += 4) {
-      let r = 0, g = 0, b = 0, a = 0;
-      let wi = i * taps;
-      for (let p = start[i] * 4, end = p + count[i] * 4; p < end; p += 4) {
-        const w = weights[wi++];
-        r += w * row[p];
-        g += w * row[p + 1];
-        b += w * row[p + 2];
-        a += w * row[p + 3];
-      }
-      out[o] = r;
-      out[o + 1] = g;
-      out[o + 2] = b;
-      out[o + 3] = a;
-    }
+    kernels.run.horizontal(row.byteOffset, out.byteOffset, size, taps, start, count, weights);
   });
 }
 
-function verticalRows(rows: Rows, width: number, axis: Axis, cancel: CancelToken): Rows {
+function verticalRows(
+  kernels: Kernels,
+  rows: Rows,
+  width: number,
+  axis: Axis,
+  cancel: CancelToken,
+): Rows {
   const { taps, start, count, weights } = axis;
-  const stride = width * 4;
-  return ringRows(width, 1, cancel, (y, out) => {
-    out.fill(0);
-    for (let k = 0; k < count[y]; k++) {
-      const w = weights[y * taps + k];
+  return ringRows(kernels, width, 1, cancel, (y, out) => {
+    const first = y * taps;
+    kernels.run.scale(out.byteOffset, rows(start[y]).byteOffset, weights[first], width);
+    for (let k = 1; k < count[y]; k++) {
       const row = rows(start[y] + k);
-      for (let x = 0; x < stride; x++) out[x] += w * row[x];
+      kernels.run.addScaled(out.byteOffset, row.byteOffset, weights[first + k], width);
     }
   });
 }
 
 /** Divides colour by alpha; pixels that end up fully transparent stay 0,0,0,0. */
-function unpremultiply(rows: Rows, width: number, height: number): Bitmap {
+function unpremultiply(kernels: Kernels, rows: Rows, width: number, height: number): Bitmap {
   const out = createBitmap(width, height);
-  // A clamped view rounds and clamps to 0..255 on store.
-  const px = new Uint8ClampedArray(out.data.buffer, out.data.byteOffset, out.data.length);
-  for (let y = 0, p = 0; y < height; y++) {
-    const row = rows(y);
-    for (let x = 0; x < row.length; x += 4, p += 4) {
-      const a = row[x + 3];
-      if (!(a > 0.5)) continue;
-      px[p] = row[x] / a;
-      px[p + 1] = row[x + 1] / a;
-      px[p + 2] = row[x + 2] / a;
-      px[p + 3] = a;
-    }
+  const stride = width * 4;
+  const staged = kernels.alloc(stride);
+  for (let y = 0; y < height; y++) {
+    kernels.run.unpremultiply(rows(y).byteOffset, staged, width);
+    out.data.set(kernels.u8(staged, stride), y * stride);
   }
   return out;
 }

@@ -10,7 +10,7 @@ const compiled = new Map<string, Promise<WebAssembly.Module>>();
  *
  * @example
  * ```ts
- * const module = await compiledWasm("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm");
+ * const module = await compiledWasm("@jsquash/webp/codec/dec/webp_dec.wasm");
  * ```
  */
 export function compiledWasm(

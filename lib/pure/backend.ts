@@ -1,5 +1,12 @@
 import type { Backend, Canvas } from "../image/backend.ts";
-import { type Bitmap, createBitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
+import {
+  type Bitmap,
+  createBitmap,
+  fitWithin,
+  hasTransparency,
+  type Rect,
+  type Size,
+} from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
 import { blendOver } from "../image/composite.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
@@ -141,10 +148,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   hasAlpha(): boolean {
-    return this.frames.some(({ bitmap: { data } }) => {
-      for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
-      return false;
-    });
+    return this.frames.some(({ bitmap }) => hasTransparency(bitmap));
   }
 
   dispose(): void {}
@@ -164,7 +168,7 @@ async function decodeAnimation(bytes: Uint8Array, cancel?: CancelToken): Promise
 }
 
 /**
- * The default backend: WebAssembly codecs (ImageScript's decoders, libwebp, mozjpeg), gifenc
+ * The default backend: WebAssembly codecs (libjpeg-turbo, ImageScript's decoders, libwebp), gifenc
  * and our own TypeScript pixel code; no native code at all.
  */
 export const pureBackend: Backend = {

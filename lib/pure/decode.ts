@@ -9,6 +9,7 @@ import type { SourceFormat } from "../image/formats.ts";
 import { probeImage, readTiffTags } from "../image/probe.ts";
 import { decodeGifFrames } from "./gif.ts";
 import { compiledWasm } from "../image/wasm.ts";
+import { decodeTurboJpeg } from "./jpeg_turbo.ts";
 import { decodeWebp } from "./webp.ts";
 
 /** Decodes `bytes`, whose header said `probed`, failing before allocating for any other size. */
@@ -81,37 +82,45 @@ export async function decodeBitmap(
 
 /** The scales libjpeg-turbo's decoder can reduce a JPEG by while decoding. */
 const JPEG_SCALES = [1, 1 / 2, 1 / 4, 1 / 8];
-const JPEG_GRAY = 0;
-const JPEG_RGB = 1;
+/** ImageScript's name for a CMYK frame (it also answers 0 for gray and 1 for RGB). */
+const JPEG_CMYK = 2;
 
 /**
- * The JPEG decoder can decode at 1/2, 1/4 or 1/8 scale; it picks the smallest scale that still
- * covers the size it is given.
+ * Decodes a JPEG with libjpeg-turbo at the scale `jpegScale` names for the hint (the one
+ * planning counted); CMYK ones with ImageScript's decoder, which converts them.
  */
 async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
+  const scale = hint ? scaleOf(probed, jpegScale("pure", probed, hint).decoded) : 1;
+  return await decodeTurboJpeg(bytes, probed, scale) ?? await decodeCmykJpeg(bytes, probed, scale);
+}
+
+/** The one of `JPEG_SCALES` that turns `probed` into `decoded`, each side rounded up. */
+function scaleOf(probed: Size, decoded: Size): number {
+  return JPEG_SCALES.find((scale) =>
+    Math.ceil(probed.width * scale) === decoded.width &&
+    Math.ceil(probed.height * scale) === decoded.height
+  ) ?? 1;
+}
+
+/** A CMYK JPEG through ImageScript's decoder, which un-inverts Adobe's CMYK. */
+async function decodeCmykJpeg(bytes: Uint8Array, probed: Size, scale: number): Promise<Bitmap> {
   const codec = await jpegCodec.init();
-  const asked = hint && jpegScale("pure", probed, hint).asked;
-  const frame = asked ? codec.decode(bytes, asked.width, asked.height) : codec.decode(bytes);
+  const frame = scale === 1 ? codec.decode(bytes) : codec.decode(
+    bytes,
+    Math.ceil(probed.width * scale),
+    Math.ceil(probed.height * scale),
+  );
   const { width, height, format, buffer } = frame;
-  checkDecodedSize(frame, probed, hint ? JPEG_SCALES : undefined);
+  checkDecodedSize(frame, probed, [scale]);
+  if (format !== JPEG_CMYK) throw new Error("the JPEG decoders disagree on its colour space");
   const out = createBitmap(width, height);
   const to = out.data;
-  const count = width * height;
-  for (let i = 0; i < count; i++) {
-    const o = i * 4;
-    if (format === JPEG_GRAY) {
-      to[o] = to[o + 1] = to[o + 2] = buffer[i];
-    } else if (format === JPEG_RGB) {
-      to[o] = buffer[i * 3];
-      to[o + 1] = buffer[i * 3 + 1];
-      to[o + 2] = buffer[i * 3 + 2];
-    } else {
-      // CMYK, already un-inverted by the decoder: a naive conversion, there is no ICC engine.
-      const k = 255 - buffer[o + 3];
-      to[o] = Math.round(((255 - buffer[o]) * k) / 255);
-      to[o + 1] = Math.round(((255 - buffer[o + 1]) * k) / 255);
-      to[o + 2] = Math.round(((255 - buffer[o + 2]) * k) / 255);
-    }
+  for (let o = 0; o < to.length; o += 4) {
+    // Already un-inverted by the decoder: a naive conversion, there is no ICC engine.
+    const k = 255 - buffer[o + 3];
+    to[o] = Math.round(((255 - buffer[o]) * k) / 255);
+    to[o + 1] = Math.round(((255 - buffer[o + 1]) * k) / 255);
+    to[o + 2] = Math.round(((255 - buffer[o + 2]) * k) / 255);
     to[o + 3] = 255;
   }
   return out;

@@ -1,4 +1,4 @@
-import { type Bitmap, createBitmap } from "../image/bitmap.ts";
+import { type Bitmap, createBitmap, hasTransparency } from "../image/bitmap.ts";
 import type { CancelToken } from "../image/cancel.ts";
 import type { EncodedType, OutputFormat } from "../image/formats.ts";
 import { wasmEncoders } from "../image/wasm_encoders.ts";
@@ -41,7 +41,8 @@ export async function encodeBitmap(
     const encoded = format.type === "webp"
       ? await encodeWebp(bitmap, format.quality, format.lossless ?? false)
       : await encodeJpeg(
-        flattenBitmap(bitmap, background),
+        // An opaque image (every JPEG source, say) is its own flattening.
+        hasTransparency(bitmap) ? flattenBitmap(bitmap, background) : bitmap,
         format.quality,
         format.progressive ?? false,
       );
