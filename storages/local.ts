@@ -9,8 +9,9 @@ import type { GetOptions, Source, Storage } from "./storage.ts";
  * mount) delays only its own requests; `sync` on the HTTP thread, as nginx reads files, for a
  * local disk: a stat or a page-cache read takes microseconds there, where handing each call to a
  * blocking thread and back costs a wake-up of two threads (0.2–0.3 ms per call on a busy machine,
- * measured), but a stalled disk stalls every request. Even under `sync`, a file over SYNC_READ_MAX bytes is read on a
- * thread, so one large source does not hold the HTTP thread for milliseconds.
+ * measured), but a stalled disk stalls every request. Even under `sync`, a file over
+ * SYNC_READ_MAX bytes is read on a thread, so one large source does not hold the HTTP thread for
+ * milliseconds.
  */
 export async function createLocalStorage(config: StorageConfig, baseDir: string): Promise<Storage> {
   const dir = resolve(baseDir, config.reader.string("path"));
