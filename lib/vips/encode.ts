@@ -108,7 +108,9 @@ function survey(pixels: Pixels): Survey {
     opaque &&= a === 255;
     gray &&= r === g && g === b;
     if (seen.size <= MAX_PALETTE) seen.add(((r << 24) | (g << 16) | (b << 8) | a) >>> 0);
-    else if (!opaque && !gray) break;
+    // Past the palette's size nothing is left to learn once gray is ruled out and opacity is
+    // too (without an alpha channel, it is known from the start).
+    else if (!gray && (!opaque || channels === 3)) break;
   }
   return { colours: seen.size <= MAX_PALETTE ? seen.size : undefined, opaque, gray };
 }
