@@ -47,13 +47,22 @@ async function linkCopies(dir: string, bytes: Uint8Array, count: number): Promis
   for (let i = 1; i < count; i++) await Deno.link(first, join(dir, `photo-${i}.jpg`));
 }
 
-/** Bytes of one answer, fetched once outside the timing. */
-async function answerSize(url: string): Promise<number> {
+/**
+ * Bytes of one answer, fetched once outside the timing, then `warmUp` requests at the run's
+ * client count, also untimed: a server's JavaScript (ours: the HTTP thread and every worker; ipx:
+ * its one thread) runs at full speed only once the engine has optimised its hot paths, which the
+ * first few dozen requests of a fresh process do not see. A bare loop warms up on its first image.
+ */
+async function warmedUp(url: string, clients: number, warmUp: number): Promise<number> {
   const response = await fetch(url.replaceAll("{i}", "0"));
   const body = await response.arrayBuffer();
   if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
+  await loadRun(url, clients, warmUp);
   return body.byteLength;
 }
+
+/** Untimed requests before each timed run of a server (see `warmedUp`). */
+const WARM_UP = 40;
 
 /** Load on our server, whose CPU time and peak memory are read from its process. */
 async function ours(
@@ -63,7 +72,7 @@ async function ours(
   clients: number,
 ): Promise<Measured> {
   const url = `${server.url}${path}`;
-  const bytes = await answerSize(url);
+  const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = server.cpuMs();
   const { rps } = await loadRun(url, clients, total);
   const cpuMs = (server.cpuMs() - before) / (total + clients);
@@ -78,7 +87,7 @@ async function theirs(
   clients: number,
 ): Promise<Measured> {
   const url = `${ipx.url}${path}`;
-  const bytes = await answerSize(url);
+  const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = ipx.cpuMs();
   const { rps } = await loadRun(url, clients, total);
   return { rps, cpuMs: (ipx.cpuMs() - before) / (total + clients), bytes };

@@ -9,15 +9,20 @@ import { pureBackend } from "../pure/backend.ts";
  * Opens the configured backend in a worker. For the magick backends this loads the native library, so a
  * missing one fails here, at start-up, with the package to install. sharp (vips) is imported
  * only when configured: its native addon and libvips are loaded into the process with it.
- * `workers` is how many workers share the library's process-wide limits.
+ * `workers` is how many workers share the library's process-wide limits; `firstInProcess` says
+ * whether process-wide settings that would disturb running jobs (libvips' blocked loaders) are
+ * still to be made.
  */
 export async function openBackend(
   name: BackendName,
   limits: ImageLimits,
   workers: number,
+  firstInProcess = true,
 ): Promise<Backend> {
   if (name === "pure") return pureBackend;
-  if (name === "vips") return (await import("../vips/backend.ts")).createVipsBackend(limits);
+  if (name === "vips") {
+    return (await import("../vips/backend.ts")).createVipsBackend(limits, firstInProcess);
+  }
   return createMagickBackend(name, limits, workers);
 }
 

@@ -22,7 +22,9 @@ addEventListener("unload", () => reply({ type: "exit" }));
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
-      backend = await openBackend(data.backend, data.limits, data.workers);
+      const first = Atomics.load(data.opened, 0) === 0;
+      backend = await openBackend(data.backend, data.limits, data.workers, first);
+      Atomics.store(data.opened, 0, 1);
       cancelFlag = data.cancel;
       // Before "ready": no job then waits behind the encoders' compilation, and a broken
       // install fails the start rather than a request.

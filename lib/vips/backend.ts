@@ -30,11 +30,20 @@ const LOADERS = [
  * const canvas = await backend.decode(bytes, "jpeg", { allFrames: false });
  * ```
  */
-export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">): Backend {
+export function createVipsBackend(
+  limits: Pick<ImageLimits, "maxSourcePixels">,
+  firstInProcess = true,
+): Backend {
   sharp.concurrency(1);
   sharp.cache(false);
-  sharp.block({ operation: ["VipsForeignLoad"] });
-  sharp.unblock({ operation: LOADERS });
+  // libvips' blocked operations are process-wide, and blocking every loader before unblocking
+  // ours leaves a moment in which no loader works: a worker started while others run jobs (the
+  // spare, a replacement) would fail their decodes then (a 422 seen once in a bench). So only
+  // the process's first worker sets them, before any job runs.
+  if (firstInProcess) {
+    sharp.block({ operation: ["VipsForeignLoad"] });
+    sharp.unblock({ operation: LOADERS });
+  }
   const engine = new Engine(sharp, limits.maxSourcePixels);
   return {
     name: "vips",
