@@ -1,4 +1,4 @@
-import type { Backend, Canvas } from "../image/backend.ts";
+import type { Backend, Canvas, DecodeOptions } from "../image/backend.ts";
 import {
   type Bitmap,
   createBitmap,
@@ -154,9 +154,16 @@ export class BitmapCanvas implements Canvas {
   dispose(): void {}
 }
 
-/** Decodes every frame of a GIF, no more than the header probe counted and at its size. */
-async function decodeAnimation(bytes: Uint8Array, cancel?: CancelToken): Promise<BitmapCanvas> {
-  const probed = probeImage(bytes, "gif");
+/**
+ * Decodes every frame of a GIF, no more than the header probe counted and at its size: the
+ * caller's probe when it counted the frames, else one made here.
+ */
+async function decodeAnimation(
+  bytes: Uint8Array,
+  known: DecodeOptions["probed"],
+  cancel?: CancelToken,
+): Promise<BitmapCanvas> {
+  const probed = known?.frames !== undefined ? known : probeImage(bytes, "gif");
   try {
     const frames = await decodeGifFrames(bytes, probed.frames);
     if (frames.length === 0) throw new Error("the GIF has no frames");
@@ -175,8 +182,10 @@ export const pureBackend: Backend = {
   name: "pure",
   warmUp,
   decode(bytes, format, options) {
-    if (format === "gif" && options.allFrames) return decodeAnimation(bytes, options.cancel);
-    return decodeBitmap(bytes, format, options.hint).then((bitmap) =>
+    if (format === "gif" && options.allFrames) {
+      return decodeAnimation(bytes, options.probed, options.cancel);
+    }
+    return decodeBitmap(bytes, format, options.hint, options.probed).then((bitmap) =>
       new BitmapCanvas(bitmap, undefined, options.cancel)
     );
   },

@@ -53,7 +53,8 @@ export function checkDecodedSize(decoded: Size, probed: Size, scales: readonly n
 }
 
 /**
- * Decodes JPEG, PNG, TIFF, GIF (first frame), WebP and AVIF into RGBA.
+ * Decodes JPEG, PNG, TIFF, GIF (first frame), WebP and AVIF into RGBA. `probed` is the caller's
+ * probe of these bytes (the worker's, which walked the whole file): absent, they are probed here.
  *
  * @throws {Unprocessable} when the bytes cannot be decoded
  */
@@ -61,10 +62,11 @@ export async function decodeBitmap(
   bytes: Uint8Array,
   format: SourceFormat,
   hint?: DecodeHint,
+  known?: Size,
 ): Promise<Bitmap> {
   const decoder = decoders.get(format);
   if (!decoder) throw new Unprocessable(`Cannot decode ${format} images on the pure backend`);
-  const probed = probeImage(bytes, format);
+  const probed = known ?? probeImage(bytes, format);
   let bitmap: Bitmap;
   try {
     bitmap = await decoder(bytes, probed, hint);
@@ -86,32 +88,24 @@ const JPEG_SCALES = [1, 1 / 2, 1 / 4, 1 / 8];
 const JPEG_CMYK = 2;
 
 /**
- * Decodes a JPEG with libjpeg-turbo at the scale `jpegScale` names for the hint (the one
+ * Decodes a JPEG with libjpeg-turbo at the size `jpegScale` names for the hint (the one
  * planning counted); CMYK ones with ImageScript's decoder, which converts them.
  */
 async function decodeJpeg(bytes: Uint8Array, probed: Size, hint?: DecodeHint): Promise<Bitmap> {
-  const scale = hint ? scaleOf(probed, jpegScale("pure", probed, hint).decoded) : 1;
-  return await decodeTurboJpeg(bytes, probed, scale) ?? await decodeCmykJpeg(bytes, probed, scale);
+  const size = hint ? jpegScale("pure", probed, hint).decoded : probed;
+  return await decodeTurboJpeg(bytes, probed, size) ?? await decodeCmykJpeg(bytes, probed, size);
 }
 
-/** The one of `JPEG_SCALES` that turns `probed` into `decoded`, each side rounded up. */
-function scaleOf(probed: Size, decoded: Size): number {
-  return JPEG_SCALES.find((scale) =>
-    Math.ceil(probed.width * scale) === decoded.width &&
-    Math.ceil(probed.height * scale) === decoded.height
-  ) ?? 1;
-}
-
-/** A CMYK JPEG through ImageScript's decoder, which un-inverts Adobe's CMYK. */
-async function decodeCmykJpeg(bytes: Uint8Array, probed: Size, scale: number): Promise<Bitmap> {
+/**
+ * A CMYK JPEG through ImageScript's decoder, which un-inverts Adobe's CMYK, at `size` (one of
+ * its scales of `probed`, as `jpegScale` names them).
+ */
+async function decodeCmykJpeg(bytes: Uint8Array, probed: Size, size: Size): Promise<Bitmap> {
   const codec = await jpegCodec.init();
-  const frame = scale === 1 ? codec.decode(bytes) : codec.decode(
-    bytes,
-    Math.ceil(probed.width * scale),
-    Math.ceil(probed.height * scale),
-  );
+  const scaled = size.width !== probed.width || size.height !== probed.height;
+  const frame = scaled ? codec.decode(bytes, size.width, size.height) : codec.decode(bytes);
   const { width, height, format, buffer } = frame;
-  checkDecodedSize(frame, probed, [scale]);
+  checkDecodedSize(frame, size);
   if (format !== JPEG_CMYK) throw new Error("the JPEG decoders disagree on its colour space");
   const out = createBitmap(width, height);
   const to = out.data;

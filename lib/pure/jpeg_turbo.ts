@@ -63,8 +63,8 @@ const imports = {
 };
 
 /**
- * Decodes a JPEG into RGBA with libjpeg-turbo, at `scale` (1, 1/2, 1/4 or 1/8, each side rounded
- * up) through its DCT scaling, which also upsamples chroma smoothly at 1/2 and 1/4. A fresh
+ * Decodes a JPEG into RGBA with libjpeg-turbo, at `size`: `probed` or one of its DCT scalings
+ * (1/2, 1/4 or 1/8, each side rounded up, as `jpegScale` names them), which also upsamples chroma smoothly at 1/2 and 1/4. A fresh
  * instance per call: the memory a large image grew goes with it. Answers undefined for CMYK and
  * YCCK JPEGs, which TurboJPEG cannot turn into RGB.
  *
@@ -73,7 +73,7 @@ const imports = {
 export async function decodeTurboJpeg(
   bytes: Uint8Array,
   probed: Size,
-  scale: number,
+  size: Size,
 ): Promise<Bitmap | undefined> {
   const module = await compiledWasm(MODULE);
   const wasm = new WebAssembly.Instance(module, imports).exports as unknown as TurboJpeg;
@@ -102,8 +102,8 @@ export async function decodeTurboJpeg(
     );
   }
   if (colorspace === TJCS_CMYK || colorspace === TJCS_YCCK) return undefined;
-  // TurboJPEG picks the largest of its scales that fits the size asked for: exactly `scale`.
-  const out = { width: Math.ceil(width * scale), height: Math.ceil(height * scale) };
+  // TurboJPEG picks the largest of its scales that fits the size asked for: exactly `size`.
+  const out = { width: size.width, height: size.height };
   const length = out.width * out.height * 4;
   const pixels = wasm.malloc(length);
   if (pixels === 0) throw new Error("the JPEG decoder is out of memory");
