@@ -1,5 +1,6 @@
 import factory from "@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs";
 import type { Bitmap } from "../image/bitmap.ts";
+import { maxSides } from "../image/formats.ts";
 import { compiledWasm } from "../image/wasm.ts";
 
 /** libjpeg-turbo 3.2's TurboJPEG encoder (WebAssembly, no SIMD), with its Emscripten glue. */
@@ -10,7 +11,7 @@ const FULL_CHROMA_QUALITY = 90;
 const TJSAMP_444 = 0;
 const TJSAMP_420 = 2;
 /** JPEG's largest side (libjpeg's limit). */
-const MAX_SIDE = 65500;
+const MAX_SIDE = maxSides.get("jpeg")!;
 /** The glue keeps a frame's sample bits and component count in a byte each. */
 const MAX_BYTE = 255;
 
