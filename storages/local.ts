@@ -58,7 +58,7 @@ const threadedCalls: FileCalls = {
   async read(path, size, shared, signal) {
     if (!shared) return await Deno.readFile(path, { signal });
     using file = await Deno.open(path);
-    return await readInto(newBuffer(size, shared), file, signal);
+    return await readInto(newBuffer(size, shared), (view) => file.read(view), signal);
   },
 };
 
@@ -77,13 +77,10 @@ const syncCalls: FileCalls = {
       return Promise.resolve("");
     }
   },
-  read(path, size, shared, signal) {
-    if (size > SYNC_READ_MAX) return threadedCalls.read(path, size, shared, signal);
+  async read(path, size, shared, signal) {
+    if (size > SYNC_READ_MAX) return await threadedCalls.read(path, size, shared, signal);
     using file = Deno.openSync(path);
-    const bytes = newBuffer(size, shared);
-    let at = 0;
-    for (let count; at < size && (count = file.readSync(bytes.subarray(at))) !== null;) at += count;
-    return Promise.resolve(at < size ? bytes.subarray(0, at) : bytes);
+    return await readInto(newBuffer(size, shared), (view) => file.readSync(view), signal);
   },
 };
 
@@ -95,15 +92,18 @@ function newBuffer(size: number, shared: boolean): Uint8Array {
   return new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
 }
 
-/** Fills `bytes` from `file`; a file that shrank since its stat gives what it has. */
+/**
+ * Fills `bytes` by successive `read`s (each answers how many bytes it read, or null at the end);
+ * a file that shrank since its stat gives what it has.
+ */
 async function readInto(
   bytes: Uint8Array,
-  file: Deno.FsFile,
+  read: (view: Uint8Array) => Promise<number | null> | number | null,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   for (let at = 0; at < bytes.length;) {
     signal?.throwIfAborted();
-    const count = await file.read(bytes.subarray(at));
+    const count = await read(bytes.subarray(at));
     if (count === null) return bytes.subarray(0, at);
     at += count;
   }
