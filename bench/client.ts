@@ -1,5 +1,9 @@
 // The load generator, run as its own process so its work does not share the server's thread:
-// `deno run -A bench/client.ts URL CLIENTS TOTAL` prints {rps, p50, p99} as JSON.
+// `deno run -A bench/client.ts URL CLIENTS TOTAL` prints {rps, p50, p99, cpuMs} as JSON, cpuMs
+// being the client's own CPU time per request: what a server pays on a machine it shares with
+// its load and a bare loop does not.
+import { cpuUsage } from "node:process";
+
 const [url, clients, total] = [Deno.args[0], Number(Deno.args[1]), Number(Deno.args[2])];
 
 async function fetchOk(target: string) {
@@ -26,4 +30,6 @@ const elapsed = performance.now() - begin;
 latencies.sort((a, b) => a - b);
 const at = (q: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-console.log(JSON.stringify({ rps: (total / elapsed) * 1000, p50: at(0.5), p99: at(0.99) }));
+const { user, system } = cpuUsage();
+const cpuMs = (user + system) / 1000 / (total + clients);
+console.log(JSON.stringify({ rps: (total / elapsed) * 1000, p50: at(0.5), p99: at(0.99), cpuMs }));

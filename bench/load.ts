@@ -7,6 +7,8 @@ export interface LoadResult {
   p99: number;
   /** CPU time of this (the server's) process per request: workers included, client not. */
   cpuPerRequest: number;
+  /** CPU time of the load client's process per request (it shares the machine's cores). */
+  clientCpuPerRequest: number;
   peakRss: number;
 }
 
@@ -27,8 +29,9 @@ export async function loadRun(url: string, clients: number, total: number): Prom
   }).output();
   clearInterval(sampler);
   if (!output.success) throw new Error(`the load client failed for ${url}`);
-  const { rps, p50, p99 } = JSON.parse(new TextDecoder().decode(output.stdout));
+  const { rps, p50, p99, cpuMs } = JSON.parse(new TextDecoder().decode(output.stdout));
   // The client also sends one warm-up request per loop.
   const requests = total + clients;
-  return { rps, p50, p99, cpuPerRequest: (ownCpuMs() - cpuBefore) / requests, peakRss };
+  const cpuPerRequest = (ownCpuMs() - cpuBefore) / requests;
+  return { rps, p50, p99, cpuPerRequest, clientCpuPerRequest: cpuMs, peakRss };
 }

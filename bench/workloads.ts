@@ -34,6 +34,8 @@ interface Measured {
   cpuMs: number;
   bytes: number;
   peakRss?: number;
+  /** CPU time of the load client per request; a bare loop has none. */
+  clientCpuMs?: number;
 }
 
 function isMagick(backend: BackendName): backend is "imagemagick" | "graphicsmagick" {
@@ -74,9 +76,9 @@ async function ours(
   const url = `${server.url}${path}`;
   const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = server.cpuMs();
-  const { rps } = await loadRun(url, clients, total);
+  const { rps, clientCpuPerRequest: clientCpuMs } = await loadRun(url, clients, total);
   const cpuMs = (server.cpuMs() - before) / (total + clients);
-  return { rps, cpuMs, bytes, peakRss: server.peakRss() };
+  return { rps, cpuMs, bytes, peakRss: server.peakRss(), clientCpuMs };
 }
 
 /** Load on ipx, whose CPU time is read from its process. */
@@ -89,8 +91,8 @@ async function theirs(
   const url = `${ipx.url}${path}`;
   const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = ipx.cpuMs();
-  const { rps } = await loadRun(url, clients, total);
-  return { rps, cpuMs: (ipx.cpuMs() - before) / (total + clients), bytes };
+  const { rps, clientCpuPerRequest: clientCpuMs } = await loadRun(url, clients, total);
+  return { rps, cpuMs: (ipx.cpuMs() - before) / (total + clients), bytes, clientCpuMs };
 }
 
 /** A bare loop in as many workers as there would be clients. */
@@ -176,10 +178,15 @@ function report(
   ).join("");
   const rss = run.peakRss ? `  peak RSS ${(run.peakRss / MiB).toFixed(0)} MiB` : "";
   const psnrText = quality === undefined ? "" : `  PSNR ${quality.toFixed(1)} dB`;
+  const client = run.clientCpuMs === undefined
+    ? ""
+    : `  client ${run.clientCpuMs.toFixed(2)} ms CPU/req`;
   console.log(
     `${name.padEnd(22)} ${run.rps.toFixed(1).padStart(6)} req/s  ${
       run.cpuMs.toFixed(1).padStart(6)
-    } ms CPU/img  ${(run.bytes / 1000).toFixed(1).padStart(6)} kB${rss}${psnrText}${ratios}`,
+    } ms CPU/img  ${
+      (run.bytes / 1000).toFixed(1).padStart(6)
+    } kB${rss}${psnrText}${client}${ratios}`,
   );
 }
 
