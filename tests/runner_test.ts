@@ -36,3 +36,16 @@ Deno.test("runs", () => {});`,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runner: a file whose types are wrong fails the run, though files run unchecked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-runner-" });
+  try {
+    const file = join(dir, "types_test.ts");
+    await Deno.writeTextFile(file, `const n: number = "one"; Deno.test("runs", () => {});`);
+    const results = await runSuite([file], () => Promise.resolve());
+    assert.equal(results.reduce((total, result) => total + result.failed, 0), 1);
+    assert.ok(results.some((result) => !result.ok), "the run fails");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
