@@ -1,4 +1,5 @@
-// The test suite: every test file in a process of its own, three at a time. `deno task test` runs
+// The test suite: one type check of every test file, then each file in a process of its own,
+// three at a time. `deno task test` runs
 // this script; `deno test -P` runs it through tests/suite_test.ts, so both run the same tests.
 //
 // Why not one `deno test --parallel`: that runs every file as a thread of one process, and the
