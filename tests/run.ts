@@ -1,6 +1,6 @@
 // The test suite: one type check of every test file, then each file in a process of its own,
-// three at a time. `deno task test` runs
-// this script; `deno test -P` runs it through tests/suite_test.ts, so both run the same tests.
+// three at a time. `deno task test` runs this script; `deno test -P` runs it through
+// tests/suite_test.ts, so both run the same tests.
 //
 // Why not one `deno test --parallel`: that runs every file as a thread of one process, and the
 // magick backends load native libraries whose state is process-wide (GraphicsMagick's monitor
