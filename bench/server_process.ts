@@ -17,15 +17,15 @@ const main = new URL("../main.ts", import.meta.url).pathname;
 const lock = new URL("../deno.lock", import.meta.url).pathname;
 
 /**
- * Starts `main.ts` on `backend` with 2 workers, both caches off, serving the files of `dir` as
- * the storage `files`.
+ * Starts `main.ts` on `backend` with `workers` workers (the server's default when undefined),
+ * both caches off, serving the files of `dir` as the storage `files`.
  *
  * @throws {Error} with the server's output when it does not start (a missing library)
  */
 export async function startServerProcess(
   backend: BackendName,
   dir: string,
-  workers: number,
+  workers?: number,
 ): Promise<ServerProcess> {
   const config = join(await Deno.makeTempDir({ prefix: "impressionist-bench-" }), "config.json");
   await Deno.writeTextFile(

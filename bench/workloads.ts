@@ -24,7 +24,6 @@ export interface WorkloadOptions {
 
 /** Client counts every contender is loaded with: the cores' count, and saturation. */
 const CLIENT_COUNTS = [2, 8];
-const WORKERS = 2;
 const MiB = 2 ** 20;
 
 /** What one contender measured. */
@@ -144,7 +143,8 @@ async function withServer<T>(
     await linkCopies(dir, source, count);
     let server;
     try {
-      server = await startServerProcess(backend, dir, WORKERS);
+      // The default worker count, as a user gets it (docs/operations.md, "Sizing").
+      server = await startServerProcess(backend, dir);
     } catch (error) {
       console.log(`${backend}: skipped (${(error as Error).message})`);
       return undefined;
@@ -213,9 +213,9 @@ async function imageMagickReference(source: Uint8Array, size: Size): Promise<Bit
   }
 }
 
-/** W1: 4096x4096 JPEG → s,400x0 → jpeg,80, at 2 and 8 clients, 2 workers, no caches. */
+/** W1: 4096x4096 JPEG → s,400x0 → jpeg,80, at 2 and 8 clients, default workers, no caches. */
 async function workload1(options: WorkloadOptions): Promise<void> {
-  console.log("\n## W1: 4096x4096 JPEG → s,400x0 → jpeg,80 (2 workers, no caches)");
+  console.log("\n## W1: 4096x4096 JPEG → s,400x0 → jpeg,80 (default workers, no caches)");
   const source = await w1Source();
   const total = options.quick ? 40 : 120;
   const rounds = options.quick ? 1 : 3;
@@ -294,7 +294,7 @@ async function workload1(options: WorkloadOptions): Promise<void> {
 
 /** W2: a 2040x1356 photo fitted into 512x512 as JPEG q80, PNG, WebP q75 and AVIF q50. */
 async function workload2(options: WorkloadOptions): Promise<void> {
-  console.log("\n## W2: 2040x1356 photo → s,512x512+ (2 workers, no caches)");
+  console.log("\n## W2: 2040x1356 photo → s,512x512+ (default workers, no caches)");
   const source = await photoOf(2040, 1356);
   const total = options.quick ? 20 : 60;
   const formats = [

@@ -124,10 +124,23 @@ Deno.test("config: the other numeric keys refuse 0 or values past their range", 
 Deno.test("config: the default worker count follows the CPU count within its bound", () => {
   const cpus = Object.getOwnPropertyDescriptor(Navigator.prototype, "hardwareConcurrency")!;
   try {
-    for (const [count, workers] of [[1, 1], [8, 8], [256, 256], [512, 256]]) {
+    // pure: one per core; the native backends: one more (their jobs idle a core at hand-overs).
+    const expected: [number, number, number][] = [
+      [1, 1, 2],
+      [2, 2, 3],
+      [8, 8, 9],
+      [255, 255, 256],
+      [256, 256, 256],
+      [512, 256, 256],
+    ];
+    for (const [count, pure, native] of expected) {
       Object.defineProperty(navigator, "hardwareConcurrency", { value: count, configurable: true });
-      assert.equal(parse({}).http.workers, workers);
-      assert.equal(parse({}).http.queue, 8 * workers);
+      assert.equal(parse({}).http.workers, pure);
+      assert.equal(parse({}).http.queue, 8 * pure);
+      for (const backend of ["vips", "imagemagick", "graphicsmagick"]) {
+        assert.equal(parse({ backend }).http.workers, native, `${backend} on ${count} cores`);
+        assert.equal(parse({ backend, http: { workers: 2 } }).http.workers, 2);
+      }
     }
   } finally {
     delete (navigator as { hardwareConcurrency?: number }).hardwareConcurrency;

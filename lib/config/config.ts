@@ -146,7 +146,8 @@ export async function loadConfig(file: string): Promise<Config> {
 export function parseConfig(raw: unknown, baseDir: string): Config {
   const top = ConfigReader.of(raw, "");
   const security = readSecurity(top.section("security"));
-  const http = readHttp(top.section("http"), security.token !== undefined);
+  const backend = top.oneOf("backend", "pure", backends);
+  const http = readHttp(top.section("http"), security.token !== undefined, backend);
   const image = readImage(top.section("image"), http.timeoutMs, http.workers);
   const storages = top.list("storages").map((entry) => ({
     name: entry.string("name"),
@@ -178,7 +179,6 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   const logReader = top.section("log");
   const log = { format: logReader.oneOf("format", "text", ["text", "json"] as const) };
   logReader.rejectUnknown();
-  const backend = top.oneOf("backend", "pure", backends);
   top.rejectUnknown();
   // The page cannot hold the key; the server signs for it, so someone must be let in first.
   if (http.playground && security.keys.length > 0 && security.token === undefined) {
@@ -250,11 +250,16 @@ function publicWithToken(cacheControl: string, token: string | undefined): strin
   ];
 }
 
-function readHttp(r: ConfigReader, hasToken: boolean): Config["http"] {
-  // The default follows the machine but stays within the bound, so a 512-core host starts.
+function readHttp(r: ConfigReader, hasToken: boolean, backend: BackendName): Config["http"] {
+  // The default follows the machine but stays within the bound, so a 512-core host starts. A
+  // pure job keeps its worker's thread busy from start to end, so one worker per core fills the
+  // cores. A native backend's job also waits while it hands over between threads (sharp's
+  // executor threads, the storage read, the pool's messages), idling its core: one worker more
+  // kept the cores busier under saturation (docs/operations.md, "Sizing").
+  const spare = backend === "pure" ? 0 : 1;
   const workers = r.integer(
     "workers",
-    Math.min(navigator.hardwareConcurrency, maxWorkers),
+    Math.min(navigator.hardwareConcurrency + spare, maxWorkers),
     1,
     maxWorkers,
   );
