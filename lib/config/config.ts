@@ -252,10 +252,10 @@ function publicWithToken(cacheControl: string, token: string | undefined): strin
 
 function readHttp(r: ConfigReader, hasToken: boolean, backend: BackendName): Config["http"] {
   // The default follows the machine but stays within the bound, so a 512-core host starts. A
-  // pure job keeps its worker's thread busy from start to end, so one worker per core fills the
-  // cores. A native backend's job also waits while it hands over between threads (sharp's
-  // executor threads, the storage read, the pool's messages), idling its core: one worker more
-  // kept the cores busier under saturation (docs/operations.md, "Sizing").
+  // job leaves its core idle while it waits (the storage read, the pool's messages, and on vips
+  // sharp's hand-overs to its own threads), which weighs more against the native backends'
+  // shorter jobs: one worker more than the cores served them more under saturation, and pure
+  // nothing (docs/operations.md, "Sizing").
   const spare = backend === "pure" ? 0 : 1;
   const workers = r.integer(
     "workers",
