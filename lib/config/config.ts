@@ -253,10 +253,10 @@ function publicWithToken(cacheControl: string, token: string | undefined): strin
 function readHttp(r: ConfigReader, hasToken: boolean, backend: BackendName): Config["http"] {
   // The default follows the machine but stays within the bound, so a 512-core host starts. A
   // job leaves its core idle while it waits (the storage read, the pool's messages, and on vips
-  // sharp's hand-overs to its own threads), which weighs more against the native backends'
-  // shorter jobs: one worker more than the cores served them more under saturation, and pure
-  // nothing (docs/operations.md, "Sizing").
-  const spare = backend === "pure" ? 0 : 1;
+  // sharp's hand-overs to its own threads): under saturation, one worker more than the cores
+  // served more on vips and graphicsmagick, whose jobs are the shortest, and nothing measurable
+  // on imagemagick or pure, where it would only cost memory (docs/operations.md, "Sizing").
+  const spare = backend === "vips" || backend === "graphicsmagick" ? 1 : 0;
   const workers = r.integer(
     "workers",
     Math.min(navigator.hardwareConcurrency + spare, maxWorkers),
