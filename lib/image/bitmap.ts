@@ -22,8 +22,8 @@ export function createBitmap(width: number, height: number): Bitmap {
   return { width, height, data: new Uint8Array(width * height * 4) };
 }
 
-/** Whether any pixel is less than opaque. */
-export function hasTransparency({ data }: Bitmap): boolean {
+/** Whether any pixel of RGBA `data` (one frame or several) is less than opaque. */
+export function hasTransparency({ data }: Pick<Bitmap, "data">): boolean {
   for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
   return false;
 }

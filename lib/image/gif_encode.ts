@@ -1,5 +1,5 @@
 import gifenc from "gifenc";
-import type { Bitmap } from "./bitmap.ts";
+import { type Bitmap, hasTransparency } from "./bitmap.ts";
 
 /** One frame of an animation: a full-canvas bitmap and how long it shows. */
 export interface AnimationFrame {
@@ -11,12 +11,6 @@ const { applyPalette, GIFEncoder, quantize } = gifenc;
 
 /** gifenc's disposal code that clears a frame before the next one is drawn. */
 const CLEAR_BEFORE_NEXT = 2;
-
-/** Whether any pixel is not fully opaque. */
-function hasTransparency(data: Uint8Array): boolean {
-  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
-  return false;
-}
 
 /**
  * Encodes frames of one size as a GIF (gifenc, plain JavaScript) with their delays and the loop
@@ -34,7 +28,7 @@ export function encodeGif(
         bitmap.data.byteLength === bitmap.data.buffer.byteLength
       ? bitmap.data
       : bitmap.data.slice();
-    const transparent = hasTransparency(rgba);
+    const transparent = hasTransparency(bitmap);
     // 5-6-5 bits of colour when opaque; with transparency, 4 bits a channel plus 1 of alpha.
     const format = transparent ? "rgba4444" : "rgb565";
     const palette = quantize(rgba, 256, { format, oneBitAlpha: transparent });

@@ -1,6 +1,6 @@
 import type { Matrix3x3 } from "sharp";
 import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
-import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
+import { type Bitmap, fitWithin, hasTransparency, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
 import {
@@ -270,10 +270,8 @@ export class VipsCanvas implements Canvas {
 
   /** Whether any pixel of any frame is not fully opaque; runs the queued steps. */
   async hasAlpha(): Promise<boolean> {
-    const { data, channels } = await this.pixels();
-    if (channels !== 4) return false;
-    for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
-    return false;
+    const pixels = await this.pixels();
+    return pixels.channels === 4 && hasTransparency(pixels);
   }
 
   /** Runs every queued step and answers the pixels. */
