@@ -23,8 +23,9 @@ export interface JpegScale {
 }
 
 /**
- * How much larger than the hint a scaled JPEG decode stays, by backend and
- * `image.shrinkOnLoad` policy, so the Lanczos resize that follows still has pixels to average.
+ * How much larger than the hint a scaled JPEG decode stays under each `image.shrinkOnLoad`
+ * policy, so the Lanczos resize that follows still has pixels to average. Every backend now
+ * uses the same margins:
  *
  * - pure: libjpeg-turbo's scaled decode (WebAssembly) scores as libvips' at the largest reduction
  *   that covers the target (Garden 2560x1600 → 512: 51.4 dB against a full decode, libvips 49.8;
@@ -38,12 +39,7 @@ export interface JpegScale {
  *
  * Measurements: docs/performance.md, bench/shrink_on_load.ts.
  */
-const MARGINS: Readonly<Record<string, Readonly<Record<ShrinkOnLoad, number>>>> = {
-  pure: { fast: 1, quality: 2 },
-  imagemagick: { fast: 1, quality: 2 },
-  graphicsmagick: { fast: 1, quality: 2 },
-  vips: { fast: 1, quality: 2 },
-};
+const MARGINS: Readonly<Record<ShrinkOnLoad, number>> = { fast: 1, quality: 2 };
 
 /** `size` scaled by `eighths`/8, each side rounded up, as libjpeg and jpeg-decoder round. */
 const inEighths = (size: Size, eighths: number): Size => ({
@@ -100,11 +96,10 @@ function libjpegRule(stored: Size, asked: Size): Size {
  * backend with no rule here is planned at the full size: an upper bound.
  */
 export function jpegScale(backend: string, stored: Size, hint: DecodeHint): JpegScale {
-  const policy = hint.shrinkOnLoad ?? "fast";
-  const margins = MARGINS[backend];
   const rule = RULES[backend];
-  if (!margins || !rule) return { asked: stored, decoded: stored };
-  const margin = backend === "vips" ? margins[policy] : hint.margin ?? margins[policy];
+  if (!rule) return { asked: stored, decoded: stored };
+  const policyMargin = MARGINS[hint.shrinkOnLoad ?? "fast"];
+  const margin = backend === "vips" ? policyMargin : hint.margin ?? policyMargin;
   const asked = {
     width: Math.min(Math.ceil(hint.minSize.width * margin), stored.width),
     height: Math.min(Math.ceil(hint.minSize.height * margin), stored.height),
