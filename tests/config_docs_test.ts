@@ -16,17 +16,15 @@ const read = (page: string) => Deno.readTextFileSync(join(root, page));
 function recorded(value: unknown, path: string, keys: Set<string>): unknown {
   if (Array.isArray(value)) return value.map((item) => recorded(item, `${path}[]`, keys));
   if (typeof value !== "object" || value === null) return value;
-  const wrapped = Object.fromEntries(
-    Object.entries(value).map(([key, item]) => {
-      // Storages are told apart by their type: `storages[local].path`.
-      const type = path === "storages[]" ? `storages[${(value as { type: string }).type}]` : path;
-      return [key, recorded(item, type ? `${type}.${key}` : key, keys)];
-    }),
-  );
+  // Storages are told apart by their type: `storages[local].path`.
   const at = path === "storages[]" ? `storages[${(value as { type: string }).type}]` : path;
+  const name = (key: string) => at ? `${at}.${key}` : key;
+  const wrapped = Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, recorded(item, name(key), keys)]),
+  );
   return new Proxy(wrapped, {
     get(target, key, receiver) {
-      if (typeof key === "string") keys.add(at ? `${at}.${key}` : key);
+      if (typeof key === "string") keys.add(name(key));
       return Reflect.get(target, key, receiver);
     },
   });
