@@ -404,8 +404,8 @@ Deno.test({
       await Deno.link(Deno.execPath(), join(dir, "bin", "deno"))
         .catch(() => Deno.copyFile(Deno.execPath(), join(dir, "bin", "deno")));
       // deploy/README.md's step that fetches the dependencies, with the paths moved. Its npm
-      // cache starts as links to this machine's (same packages, nothing downloaded again), so
-      // what lands in node_modules is what the step installs, no more.
+      // cache starts as a copy of this machine's (hard links where they can be: nothing is
+      // downloaded again), so what lands in node_modules is what the step installs, no more.
       const step = /^cd \/opt\/impressionist && (.+) \\\n\s+(deno install .+)$/m.exec(readme);
       assert.ok(step, "deploy/README.md shows the `deno install` step");
       const install = `${step[1]} ${step[2]}`.replaceAll("/opt/impressionist", checkout);
@@ -414,7 +414,8 @@ Deno.test({
       const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
       const cache = join(JSON.parse(new TextDecoder().decode(info.stdout)).denoDir, "npm");
       await Deno.mkdir(join(checkout, ".deno"));
-      await run("cp", ["-al", cache, join(checkout, ".deno", "npm")]);
+      const npm = join(checkout, ".deno", "npm");
+      await run("sh", ["-c", 'cp -al "$0" "$1" 2>/dev/null || cp -a "$0" "$1"', cache, npm]);
       await run("sh", ["-c", install], {
         cwd: checkout,
         env: { PATH: `${dir}/bin:/usr/bin:/bin`, DENO_NO_UPDATE_CHECK: "1" },
