@@ -1,8 +1,11 @@
 // The whole arrangement of deploy/: two instances (separate processes) sharing a result store
 // on an S3 server, behind an nginx running deploy/nginx.conf with only its ports and paths
 // replaced. Skips with a printed reason when nginx is not installed, except under CI=true.
+// Then the unit: systemd-analyze verify, and deploy/README.md's install step followed in a copy
+// of the checkout, its result run with the unit's command and environment as another user on a
+// read-only checkout (as root on Linux; skipped elsewhere, except under CI=true).
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { encode, listeningUrl, photoLike, spawnMain } from "./helpers.ts";
 import { s3Credentials, startS3, type TestS3 } from "./s3rver.ts";
 
@@ -341,4 +344,128 @@ Deno.test("deploy: the unit runs what the install steps install, and needs no op
   for (const line of unit.matchAll(/^(ReadOnlyPaths|ReadWritePaths|InaccessiblePaths)=(.+)$/gm)) {
     for (const path of line[2].split(/\s+/)) assert.ok(path.startsWith("-"), line[0]);
   }
+});
+
+/** Skips (with the reason printed) where a private mount namespace can't be had, except in CI. */
+function sandboxMissing(): boolean {
+  if (Deno.build.os === "linux" && Deno.uid() === 0) return false;
+  if (Deno.env.get("CI") === "true") return false;
+  console.log("skipped: the read-only run of deploy/ needs root on Linux (unshare, setpriv)");
+  return true;
+}
+
+/** Runs a command to its end; fails with its output unless it succeeded. */
+async function run(command: string, args: string[], options: Deno.CommandOptions = {}) {
+  const done = await new Deno.Command(command, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    ...options,
+  })
+    .output();
+  const said = new TextDecoder().decode(done.stdout) + new TextDecoder().decode(done.stderr);
+  assert.ok(done.success, `${command} ${args.join(" ")}: ${said}`);
+}
+
+/**
+ * A copy of the checkout (tracked and untracked files, not ignored ones: no node_modules, no
+ * .deno) at `to`, as `git clone` or a copy of a checkout would lay it out on a server.
+ */
+async function copyCheckout(to: string) {
+  const root = new URL("..", import.meta.url).pathname;
+  const listed = await new Deno.Command("git", {
+    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    cwd: root,
+    stdout: "piped",
+  }).output();
+  for (const file of new TextDecoder().decode(listed.stdout).split("\0").filter(Boolean)) {
+    const exists = await Deno.stat(join(root, file)).then(() => true, () => false);
+    if (!exists) continue; // deleted in the work tree, not yet committed
+    await Deno.mkdir(join(to, dirname(file)), { recursive: true });
+    await Deno.copyFile(join(root, file), join(to, file));
+  }
+}
+
+Deno.test({
+  name: "deploy: deploy/README.md's install, run as the unit runs it (read-only, no home, " +
+    "another user), serves every format on every backend without fetching anything",
+  ignore: sandboxMissing(),
+  async fn() {
+    const readme = await Deno.readTextFile(new URL("../deploy/README.md", import.meta.url));
+    const unit = await Deno.readTextFile(unitFile);
+    const dir = await Deno.makeTempDir({ prefix: "impressionist-install-" });
+    const checkout = join(dir, "opt");
+    const servers: Deno.ChildProcess[] = [];
+    try {
+      await Deno.chmod(dir, 0o755);
+      await copyCheckout(checkout);
+      // The pinned Deno, where the install puts it (a hard link where it can be: 95 MB).
+      await Deno.mkdir(join(dir, "bin"));
+      await Deno.link(Deno.execPath(), join(dir, "bin", "deno"))
+        .catch(() => Deno.copyFile(Deno.execPath(), join(dir, "bin", "deno")));
+      // deploy/README.md's step that fetches the dependencies, with the paths moved. Its npm
+      // cache starts as a copy of this machine's (hard links where they can be: nothing is
+      // downloaded again), so what lands in node_modules is what the step installs, no more.
+      const step = /^cd \/opt\/impressionist && (.+) \\\n\s+(deno install .+)$/m.exec(readme);
+      assert.ok(step, "deploy/README.md shows the `deno install` step");
+      const install = `${step[1]} ${step[2]}`.replaceAll("/opt/impressionist", checkout);
+      const denoDir = /^Environment=DENO_DIR=(.+)$/m.exec(unit)?.[1];
+      assert.equal(denoDir, "/opt/impressionist/.deno", "the unit reads the DENO_DIR installed");
+      const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+      const cache = join(JSON.parse(new TextDecoder().decode(info.stdout)).denoDir, "npm");
+      await Deno.mkdir(join(checkout, ".deno"));
+      const npm = join(checkout, ".deno", "npm");
+      await run("sh", ["-c", 'cp -al "$0" "$1" 2>/dev/null || cp -a "$0" "$1"', cache, npm]);
+      await run("sh", ["-c", install], {
+        cwd: checkout,
+        env: { PATH: `${dir}/bin:/usr/bin:/bin`, DENO_NO_UPDATE_CHECK: "1" },
+        clearEnv: true,
+      });
+      // The unit's command and environment, with the paths moved.
+      const moved = (text: string) =>
+        text.replaceAll("/opt/impressionist", checkout).replaceAll("/etc/impressionist", dir);
+      const env = [...unit.matchAll(/^Environment=(.+)$/gm)].map((m) => moved(m[1]));
+      const exec = moved(/^ExecStart=(.+)$/m.exec(unit)![1]);
+      const backends = ["pure", "vips", "imagemagick", "graphicsmagick"];
+      const urls = await Promise.all(backends.map(async (backend, i) => {
+        const config = {
+          http: { host: "127.0.0.1", port: 0, workers: 1 },
+          backend,
+          storages: [{ name: "files", type: "local", path: join(checkout, "examples") }],
+        };
+        await Deno.writeTextFile(join(dir, `${backend}.json`), JSON.stringify(config));
+        // ProtectSystem=strict for the checkout (its code, .deno and node_modules), and
+        // DynamicUser: a user that owns nothing, whose home is /.
+        const sandboxed = [
+          `mount --bind ${checkout} ${checkout}`,
+          `mount -o remount,bind,ro ${checkout}`,
+          `exec setpriv --reuid=${61000 + i} --regid=${61000 + i} --clear-groups ` +
+          `--no-new-privs env -i HOME=/ PATH=${dir}/bin:/usr/bin:/bin ${env.join(" ")} ` +
+          exec.replaceAll("%i", backend),
+        ].join(" && ");
+        const child = new Deno.Command("unshare", {
+          args: ["-m", "--propagation", "private", "sh", "-c", sandboxed],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        servers.push(child);
+        const stderr = new Response(child.stderr).text();
+        return await listeningUrl(child).catch(async (error) => {
+          throw new Error(`${backend}: ${error.message}\n${await stderr}`);
+        });
+      }));
+      for (const [i, url] of urls.entries()) {
+        for (const format of ["jpeg", "png", "webp", "avif", "jxl", "gif", "info"]) {
+          const answer = await get(`${url}/s,64x0/${format}/files/photo.jpg`);
+          const said = `${backends[i]} ${format}: ${new TextDecoder().decode(answer.body)}`;
+          assert.equal(answer.status, 200, said);
+          const type = format === "info" ? "application/json" : `image/${format}`;
+          assert.equal(answer.header("content-type"), type, said);
+        }
+      }
+    } finally {
+      for (const child of servers) await stop(child);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

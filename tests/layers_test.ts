@@ -145,3 +145,40 @@ Deno.test("lib/ keeps only a handful of files at its top level, and every folder
   }
   assert.ok(top.length <= 5, `lib/ has ${top.length} files at its top: ${top.join(", ")}`);
 });
+
+Deno.test("ARCHITECTURE.md has a row for every layer, and every file and folder it names exists", async () => {
+  const text = await Deno.readTextFile(join(root, "ARCHITECTURE.md"));
+  const rows = text.split("\n").filter((line) =>
+    line.startsWith("| `") || line.startsWith("| base")
+  );
+  const token = (layer: string) =>
+    layer === "lib/base"
+      ? "`lib/errors.ts`"
+      : ["main", "client", "lib/app"].includes(layer)
+      ? `\`${layer}.ts\``
+      : `\`${layer}/\``;
+  const missing = Object.keys(mayImport).filter((layer) =>
+    !rows.some((row) => row.split("|")[1].includes(token(layer)))
+  );
+  assert.deepEqual(missing, [], "layers of tests/layers_test.ts without a row in ARCHITECTURE.md");
+  // Paths from the root (`lib/pool/pool.ts`, `lib/cache/`) and names alone (`request_id.ts`,
+  // `playground/`: in the folder the text is about); NAME and TYPE stand for a new one.
+  const names = new Set<string>();
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(join(root, dir))) {
+      if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+      names.add(entry.isDirectory ? `${entry.name}/` : entry.name);
+      if (entry.isDirectory) await walk(join(dir, entry.name));
+    }
+  };
+  await walk("");
+  const absent: string[] = [];
+  for (const [, path] of text.matchAll(/`([\w./*-]+(?:\.ts|\.md|\/))`/g)) {
+    if (/NAME|TYPE|\*/.test(path)) continue;
+    const exists = /^[\w.-]+\/?$/.test(path)
+      ? names.has(path)
+      : await Deno.stat(join(root, path)).then(() => true, () => false);
+    if (!exists) absent.push(path);
+  }
+  assert.deepEqual(absent, [], "named in ARCHITECTURE.md, not in the tree");
+});

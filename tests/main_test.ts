@@ -226,17 +226,24 @@ Deno.test("main: the README's signing example works with impressionist.signed.js
   }
 });
 
-Deno.test("main: every recipe URL of the README answers an image (info: its JSON) with the example config", async () => {
+Deno.test("main: every example URL of the README and docs/ answers an image (info: its JSON) with the example config", async () => {
   const root = new URL("..", import.meta.url).pathname;
-  const readme = await Deno.readTextFile(join(root, "README.md"));
-  const recipes = readme.slice(
-    readme.indexOf("## Common recipes"),
-    readme.indexOf("## URL grammar"),
-  );
-  const paths = [...recipes.matchAll(/^\| [^|]+ \| `(\/impressionist\/[^`]+)` +\|$/gm)].map((m) =>
-    m[1]
-  );
-  assert.ok(paths.length >= 6, `the recipes table: ${paths.length} URLs`);
+  const pages = [
+    "README.md",
+    ...[...Deno.readDirSync(join(root, "docs"))].map((e) => `docs/${e.name}`),
+  ]
+    .filter((page) => page.endsWith(".md"));
+  // Every URL of the `examples` storage that impressionist.json serves, anywhere in a page.
+  const found = new Set<string>();
+  for (const page of pages) {
+    const text = await Deno.readTextFile(join(root, page));
+    for (const [path] of text.matchAll(/\/impressionist\/[^\s`'"<>()|]+\/examples\/[\w.-]+/g)) {
+      found.add(path);
+    }
+  }
+  const paths = [...found];
+  // The README's recipes table alone holds 8.
+  assert.ok(paths.length >= 8, `the pages hold ${paths.length} example URLs`);
   const config = JSON.parse(await Deno.readTextFile(join(root, "impressionist.json")));
   config.http.port = 0;
   config.storages[0].path = join(root, "examples");

@@ -10,13 +10,12 @@ for (const entry of Deno.readDirSync(join(root, "docs"))) {
 }
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes. */
+function anchorOf(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replace(/ /g, "-");
+}
+
 function anchorsOf(text: string): Set<string> {
-  const headings = [...text.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]);
-  return new Set(
-    headings.map((h) =>
-      h.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replace(/ /g, "-")
-    ),
-  );
+  return new Set([...text.matchAll(/^#+ (.+)$/gm)].map((m) => anchorOf(m[1])));
 }
 
 Deno.test("readme: the front page is at most 30,000 bytes, its lines at most 160 characters", () => {
@@ -47,4 +46,18 @@ Deno.test("readme: every relative link of the README and docs/ leads to a file a
     }
   }
   assert.deepEqual(broken, []);
+});
+
+Deno.test("readme: the contents list every section of the README, and every docs/ page is linked", () => {
+  const readme = Deno.readTextFileSync(join(root, "README.md"));
+  const start = readme.indexOf("## Contents");
+  const contents = readme.slice(start, readme.indexOf("\n## ", start));
+  const listed = [...contents.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+  const sections = [...readme.matchAll(/^#{2,3} (.+)$/gm)]
+    .map((m) => anchorOf(m[1]))
+    .filter((anchor) => anchor !== "contents");
+  assert.deepEqual(listed, sections, "the contents list the ## and ### headings, in order");
+  const linked = new Set([...readme.matchAll(/\]\((docs\/[^)#]+\.md)/g)].map((m) => m[1]));
+  const unlinked = pages.filter((page) => page.startsWith("docs/") && !linked.has(page));
+  assert.deepEqual(unlinked, [], "every docs/ page is reachable from the README");
 });

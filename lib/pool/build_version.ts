@@ -1,7 +1,19 @@
 import { createHash } from "node:crypto";
 
-/** The folders (from the project root) whose code decides the pixels of a result. */
-const processingCode = ["lib/image", "lib/jobs", "lib/pure", "lib/magick", "lib/vips", "filters"];
+/**
+ * The folders (from the project root) whose code decides the pixels of a result. They and the
+ * lock file are read at run time, so `deno task compile` must `--include` them.
+ */
+export const processingCode = [
+  "lib/image",
+  "lib/jobs",
+  "lib/pure",
+  "lib/magick",
+  "lib/vips",
+  "filters",
+];
+/** The lock file (from the project root): the libraries' versions. */
+export const lockFile = "deno.lock";
 const projectRoot = new URL("../../", import.meta.url);
 
 async function* files(dir: URL): AsyncGenerator<URL> {
@@ -33,6 +45,6 @@ export async function buildVersion(): Promise<string> {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  hash.update(await Deno.readFile(new URL("deno.lock", projectRoot)).catch(() => new Uint8Array()));
+  hash.update(await Deno.readFile(new URL(lockFile, projectRoot)).catch(() => new Uint8Array()));
   return hash.digest("base64url").slice(0, 12);
 }
