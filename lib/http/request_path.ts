@@ -5,7 +5,7 @@ import { BadRequest } from "../errors.ts";
 const validHost = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** A `.` or `..` segment as a client may write it, `%2e` included. */
-const dotSegment = /^(?:\.|%2e){1,2}$/i;
+export const dotSegment = /^(?:\.|%2e){1,2}$/i;
 
 /**
  * The path of the request line, which routing uses and nothing else. `Request.url` is built
