@@ -168,9 +168,14 @@ function knownValidator(
 function identify(context: FlowContext, job: Job, known: KnownValidator): Identified {
   const { rest, accept } = context.request;
   const { task, key } = context.deps.memo.identify(rest, job, accept, known.validator);
-  // Results can change when the config does (presets, settings): the later date counts.
+  // Results can change when the config does (presets, settings): the later date counts. A
+  // source dated in the future (a clock ahead, a touched file) has no date to tell: HTTP
+  // allows none after the answer's own, and one would make `If-Modified-Since` prove nothing.
   const { loadedAt } = context.deps;
-  const modified = known.modified && (known.modified > loadedAt ? known.modified : loadedAt);
+  const source = known.modified && known.modified.getTime() <= Date.now()
+    ? known.modified
+    : undefined;
+  const modified = source && (source > loadedAt ? source : loadedAt);
   return { task, key, modified };
 }
 
