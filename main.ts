@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { type App, startApp } from "./lib/app.ts";
 import { type Config, ConfigError, loadConfig } from "./lib/config/config.ts";
-import { dotSegment } from "./lib/http/request_path.ts";
 import { signPath } from "./lib/jobs/signature.ts";
+import { dotSegment } from "./lib/jobs/url.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]
