@@ -282,3 +282,69 @@ Deno.test("flow: a replaced watermark on local (revalidate 0s) changes the resul
     await server.close();
   }
 });
+
+Deno.test("flow: a restarted instance, or another sharing the store, serves kept results without the origin or a pool place", async () => {
+  const origin = startOrigin({ etag: '"v1"' });
+  const kept = await Deno.makeTempDir({ prefix: "impressionist-kept-" });
+  await Deno.mkdir(`${kept}/store`);
+  const instance = (resultDir?: string) =>
+    startTestServer({ "slow.jpg": slow }, {
+      http: { workers: 1, queue: 2, timeout: "20s" },
+      storages: [
+        { name: "files", type: "local", path: "files" },
+        { name: "web", type: "http", baseUrl: origin.url, revalidate: "4s", staleIfError: "1h" },
+        { name: "store", type: "local", path: `${kept}/store` },
+      ],
+      caches: { shared: "store", ...(resultDir && { resultDir }) },
+    });
+  const path = "/s,100x0/png/web/a.jpg";
+  let server = await instance(`${kept}/results`);
+  try {
+    const first = await get(server.url + path);
+    assert.equal(first.status, 200);
+    const confirmedAt = Date.now();
+    await server.close();
+    origin.mode = "refuse-500";
+    const asked = origin.requests;
+
+    // The same instance restarted, its pool full: the result on its disk, at once.
+    server = await instance(`${kept}/results`);
+    const aborts = new AbortController();
+    const busy = [40, 41, 42].map((sigma) =>
+      fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
+        .then((r) => r.body?.cancel()).catch(() => {})
+    );
+    await sleep(300);
+    const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
+    assert.equal(refused.status, 503, "the pool is full");
+    const restarted = await get(server.url + path);
+    assert.equal(restarted.status, 200);
+    assert.equal(restarted.headers.get("x-cache"), "hit");
+    assert.deepEqual(restarted.body, first.body);
+    aborts.abort();
+    await Promise.all(busy);
+    await server.close();
+
+    // Another instance with only the shared store.
+    server = await instance();
+    const other = await get(server.url + path);
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get("x-cache"), "shared");
+    assert.equal(other.headers.get("etag"), first.headers.get("etag"));
+    assert.equal(origin.requests, asked, "the origin was not asked within revalidate");
+
+    // Past revalidate the origin is asked; while it fails, the kept result is served stale.
+    await sleep(Math.max(0, confirmedAt + 4200 - Date.now()));
+    await server.close();
+    server = await instance();
+    const stale = await get(server.url + path);
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers.get("x-cache"), "stale");
+    assert.deepEqual(stale.body, first.body);
+    assert.equal(origin.requests, asked + 1);
+  } finally {
+    await server.close().catch(() => {});
+    await origin.stop();
+    await Deno.remove(kept, { recursive: true });
+  }
+});
