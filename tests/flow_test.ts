@@ -332,6 +332,12 @@ Deno.test("flow: a restarted instance, or another sharing the store, serves kept
     assert.equal(other.headers.get("x-cache"), "shared");
     assert.equal(other.headers.get("etag"), first.headers.get("etag"));
     assert.equal(origin.requests, asked, "the origin was not asked within revalidate");
+    // The store's counts in /health are of results: the note read first is not one.
+    const health = await (await fetch(server.url.replace("/impressionist", "/health"))).json();
+    assert.deepEqual(
+      [health.caches.result.shared.hits, health.caches.result.shared.misses],
+      [1, 0],
+    );
 
     // Past revalidate the origin is asked; while it fails, the kept result is served stale.
     await sleep(Math.max(0, confirmedAt + 4200 - Date.now()));

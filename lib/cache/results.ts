@@ -129,9 +129,8 @@ export class ResultCache {
     const fromDisk = onDisk && this.#sealer.unseal(key, onDisk);
     if (fromDisk) return fromDisk;
     if (onDisk) await this.directory!.remove(key);
-    const shared = await this.shared?.get(key, signal);
+    const shared = await this.shared?.get(key, signal, { count: false });
     const fromShared = shared && this.#sealer.unseal(key, shared);
-    if (shared && !fromShared) this.shared!.refuse();
     if (fromShared) await this.directory?.write(key, shared);
     return fromShared;
   }
