@@ -187,29 +187,43 @@ Deno.test("flow: without staleIfError, a failing origin's error stands", async (
   }
 });
 
+/** Slow misses holding every place of a pool of one worker and a queue of 2, until released. */
+interface FullPool {
+  release(): Promise<void>;
+}
+
+/** Three different slow misses take the worker and the queue; a fourth is refused. */
+async function fillPool(server: TestServer): Promise<FullPool> {
+  const aborts = new AbortController();
+  const misses = [40, 41, 42].map((sigma) =>
+    fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
+      .then((r) => r.body?.cancel()).catch(() => {})
+  );
+  await sleep(300);
+  const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
+  assert.equal(refused.status, 503, "the pool is full");
+  return {
+    async release() {
+      aborts.abort();
+      await Promise.all(misses);
+    },
+  };
+}
+
 Deno.test("flow: a cached result is served while the pool (workers 1, queue 2) is full", async () => {
   const server = await startTestServer({ "a.jpg": photo, "slow.jpg": slow }, {
     http: { workers: 1, queue: 2, timeout: "20s" },
   });
-  const aborts = new AbortController();
+  let full: FullPool | undefined;
   try {
     const url = `${server.url}/s,100x0/png/files/a.jpg`;
     assert.equal((await get(url)).status, 200);
-    // Three different slow misses take the worker and the queue.
-    const misses = [40, 41, 42].map((sigma) =>
-      fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
-        .then((r) => r.body?.cancel()).catch(() => {})
-    );
-    await sleep(300);
-    const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
-    assert.equal(refused.status, 503, "the pool is full");
+    full = await fillPool(server);
     const hit = await get(url);
     assert.equal(hit.status, 200);
     assert.equal(hit.headers.get("x-cache"), "hit");
-    aborts.abort();
-    await Promise.all(misses);
   } finally {
-    aborts.abort();
+    await full?.release();
     await server.close();
   }
 });
@@ -309,20 +323,12 @@ Deno.test("flow: a restarted instance, or another sharing the store, serves kept
 
     // The same instance restarted, its pool full: the result on its disk, at once.
     server = await instance(`${kept}/results`);
-    const aborts = new AbortController();
-    const busy = [40, 41, 42].map((sigma) =>
-      fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
-        .then((r) => r.body?.cancel()).catch(() => {})
-    );
-    await sleep(300);
-    const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
-    assert.equal(refused.status, 503, "the pool is full");
+    const full = await fillPool(server);
     const restarted = await get(server.url + path);
     assert.equal(restarted.status, 200);
     assert.equal(restarted.headers.get("x-cache"), "hit");
     assert.deepEqual(restarted.body, first.body);
-    aborts.abort();
-    await Promise.all(busy);
+    await full.release();
     await server.close();
 
     // Another instance with only the shared store.
