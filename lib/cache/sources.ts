@@ -109,17 +109,22 @@ export class SourceLoader {
    * the result tiers kept (see {@linkcode Confirmations}), when this table has none and it is
    * recent enough to serve from (within `revalidate` + `staleIfError`); then `confirmed`
    * names the result without a storage call, as after a confirmation here. Undefined when
-   * there is nothing to look for.
+   * there is nothing to look for (no tiers, a storage that trusts nothing, a source confirmed
+   * or looked for before).
    */
   recall(storageName: string, path: string, signal?: AbortSignal): Promise<void> | undefined {
     const key = `${storageName}\0${path}`;
     const window = this.#window(storageName);
     if (!this.notes || window <= 0 || this.#confirmed.get(key)) return undefined;
     return this.notes.load(storageName, path, signal).then((note) => {
+      if (this.#confirmed.get(key)) return;
       const age = note && Date.now() - note.at;
-      // A note from the future (another clock, a forgery) proves nothing.
-      if (!note || age! < 0 || age! >= window || this.#confirmed.get(key)) return;
-      this.#remember(key, note, performance.now() - age!);
+      // A note from the future (another clock, a forgery) proves nothing. Without a usable
+      // note, an entry too old to name anything says it was looked for: a source asked for
+      // again (a missing file, say) costs no second lookup; this process asks the storage.
+      const usable = note && age! >= 0 && age! < window;
+      if (usable) this.#remember(key, note, performance.now() - age!);
+      else this.#remember(key, { validator: "" }, -Infinity);
     });
   }
 
