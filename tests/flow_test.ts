@@ -360,3 +360,24 @@ Deno.test("flow: a restarted instance, or another sharing the store, serves kept
     await Deno.remove(kept, { recursive: true });
   }
 });
+
+Deno.test("flow: browsers wording Accept differently share one place for the same result", async () => {
+  const server = await startTestServer({ "slow.jpg": slow }, {
+    http: { workers: 1, queue: 0, timeout: "20s" },
+  });
+  try {
+    // Chrome's and Firefox's image Accept: both take WebP (AVIF is off by default).
+    const chrome = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+    const firefox = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5";
+    for (const format of ["png", "auto"]) {
+      const url = `${server.url}/b,20/${format}/files/slow.jpg`;
+      const answers = await Promise.all(
+        [chrome, firefox, chrome].map((accept) => get(url, { accept })),
+      );
+      assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], format);
+      assert.deepEqual(answers[1].body, answers[0].body, format);
+    }
+  } finally {
+    await server.close();
+  }
+});
