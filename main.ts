@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { type App, startApp } from "./lib/app.ts";
 import { type Config, ConfigError, loadConfig } from "./lib/config/config.ts";
 import { signPath } from "./lib/jobs/signature.ts";
+import { dotSegment } from "./lib/jobs/url.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 
 const usage = `Usage: impressionist [-cfg FILE] [-debug]
@@ -35,8 +36,26 @@ async function sign(config: Config, path: string | undefined): Promise<number> {
     console.error(`sign needs a path starting with "/"\n\n${usage}`);
     return 2;
   }
-  console.log(`${config.http.root}/${await signPath(key, path)}${path}`);
+  if (path.split("/").some((segment) => dotSegment.test(segment))) {
+    console.error(`A "." or ".." segment is refused by the server: name the file itself`);
+    return 2;
+  }
+  if (/[?#]/.test(path)) {
+    console.error(`A "?" or "#" would end the URL's path: write them %3F and %23\n\n${usage}`);
+    return 2;
+  }
+  const requested = asRequested(path);
+  console.log(`${config.http.root}/${await signPath(key, requested)}${requested}`);
   return 0;
+}
+
+/**
+ * The path as a client will send it, which is what the server checks the signature of: a
+ * path typed with spaces or non-ASCII letters is percent-encoded as browsers and curl do, and
+ * a `%` that starts no escape stands for itself (`%25`); escapes already written are kept.
+ */
+function asRequested(path: string): string {
+  return new URL(path.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"), "http://host").pathname;
 }
 
 async function main(): Promise<number> {

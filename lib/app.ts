@@ -3,6 +3,7 @@ import { JobBudget } from "./pool/job_budget.ts";
 import { ResultCache, type SharedStoreOptions } from "./cache/results.ts";
 import { SingleFlight } from "./cache/single_flight.ts";
 import { SourceLoader } from "./cache/sources.ts";
+import { Confirmations, storageOrigin } from "./cache/confirmations.ts";
 import { type Config, ConfigError } from "./config/config.ts";
 import { Admissions } from "./flow/admission.ts";
 import { Deadlines } from "./flow/deadlines.ts";
@@ -160,6 +161,12 @@ export async function startApp(
     log,
     metrics,
   };
+  /** Where sources' confirmations are kept: beside the results on disk and in the store. */
+  function confirmationsFor(next: Config): Confirmations | undefined {
+    if (!results.directory && !results.shared) return undefined;
+    const origins = new Map(next.storages.map((s) => [s.name, storageOrigin(s.reader.raw)]));
+    return new Confirmations(results, origins);
+  }
   /** The dependencies of one config: its storages, source cache, parse context and memo. */
   function depsFor(next: Config, storages: Map<string, Storage>): ServerDeps {
     // The shared result store holds sealed results, not images: no URL reads from it.
@@ -170,6 +177,7 @@ export async function startApp(
       next.image.maxSourceBytes,
       held,
       next.caches.memoBytes,
+      confirmationsFor(next),
     );
     return {
       ...shared,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { Confirmations, StoredConfirmation } from "../lib/cache/confirmations.ts";
 import { HeldBytes } from "../lib/cache/held_bytes.ts";
 import { SingleFlight } from "../lib/cache/single_flight.ts";
 import { SourceLoader } from "../lib/cache/sources.ts";
@@ -198,4 +199,46 @@ Deno.test("SourceLoader: concurrent reads reserve their bytes before allocating 
   assert.equal(held.bytes, 60, "the reservation became the held buffer");
   source.release();
   assert.equal(held.bytes, 0);
+});
+
+Deno.test("SourceLoader.recall: a kept note counts as a confirmation within its window, once looked for", async () => {
+  const minute = 60_000;
+  const notes = new Map<string, StoredConfirmation>([
+    ["fresh.jpg", { validator: "v1", at: Date.now() - 10_000 }],
+    ["old.jpg", { validator: "v2", at: Date.now() - 5 * minute }],
+    ["future.jpg", { validator: "v3", at: Date.now() + minute }],
+    ["gone.jpg", { validator: "v4", at: Date.now() - 90 * minute }],
+  ]);
+  const loads: string[] = [];
+  const kept = {
+    load(_storage: string, path: string) {
+      loads.push(path);
+      return Promise.resolve(notes.get(path));
+    },
+    save: () => Promise.resolve(),
+  } as unknown as Confirmations;
+  const web: Storage = {
+    get: () => Promise.reject(new Error("not asked")),
+    freshness: { revalidateMs: minute, staleIfErrorMs: 60 * minute },
+  };
+  const loader = new SourceLoader(
+    new Map([["web", web]]),
+    { entries: 10, bytes: 1e6 },
+    1e6,
+    new HeldBytes(1e6),
+    1e6,
+    kept,
+  );
+  for (const path of [...notes.keys(), "none.jpg"]) await loader.recall("web", path);
+  assert.equal(loader.confirmed("web", "fresh.jpg", "fresh")?.validator, "v1");
+  assert.equal(loader.confirmed("web", "old.jpg", "fresh"), undefined, "past revalidate");
+  assert.equal(loader.confirmed("web", "old.jpg", "stale")?.validator, "v2");
+  assert.equal(loader.confirmed("web", "future.jpg", "stale"), undefined, "dated ahead");
+  assert.equal(loader.confirmed("web", "gone.jpg", "stale"), undefined, "past staleIfError");
+  assert.equal(loader.confirmed("web", "none.jpg", "stale"), undefined);
+  // Looked for once: a source asked for again (a 404 flooded, say) costs no second lookup.
+  for (const path of [...notes.keys(), "none.jpg"]) {
+    assert.equal(loader.recall("web", path), undefined, path);
+  }
+  assert.deepEqual(loads, [...notes.keys(), "none.jpg"]);
 });

@@ -110,6 +110,8 @@ Deno.test("cors: a preflight gets 204 with the methods and headers, Authorizatio
     assert.equal(headers.get("access-control-allow-origin"), app);
     assert.equal(headers.get("access-control-allow-methods"), "GET, HEAD");
     assert.ok(headers.get("x-request-id"), "a preflight carries its request id too");
+    // Said once: a cache keys the answer by the origin.
+    assert.equal(headers.get("vary"), "Origin");
     assert.equal(
       headers.get("access-control-allow-headers"),
       "X-Request-Id, If-None-Match, If-Modified-Since",

@@ -187,29 +187,43 @@ Deno.test("flow: without staleIfError, a failing origin's error stands", async (
   }
 });
 
+/** Slow misses holding every place of a pool of one worker and a queue of 2, until released. */
+interface FullPool {
+  release(): Promise<void>;
+}
+
+/** Three different slow misses take the worker and the queue; a fourth is refused. */
+async function fillPool(server: TestServer): Promise<FullPool> {
+  const aborts = new AbortController();
+  const misses = [40, 41, 42].map((sigma) =>
+    fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
+      .then((r) => r.body?.cancel()).catch(() => {})
+  );
+  await sleep(300);
+  const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
+  assert.equal(refused.status, 503, "the pool is full");
+  return {
+    async release() {
+      aborts.abort();
+      await Promise.all(misses);
+    },
+  };
+}
+
 Deno.test("flow: a cached result is served while the pool (workers 1, queue 2) is full", async () => {
   const server = await startTestServer({ "a.jpg": photo, "slow.jpg": slow }, {
     http: { workers: 1, queue: 2, timeout: "20s" },
   });
-  const aborts = new AbortController();
+  let full: FullPool | undefined;
   try {
     const url = `${server.url}/s,100x0/png/files/a.jpg`;
     assert.equal((await get(url)).status, 200);
-    // Three different slow misses take the worker and the queue.
-    const misses = [40, 41, 42].map((sigma) =>
-      fetch(`${server.url}/b,${sigma}/png/files/slow.jpg`, { signal: aborts.signal })
-        .then((r) => r.body?.cancel()).catch(() => {})
-    );
-    await sleep(300);
-    const refused = await get(`${server.url}/b,43/png/files/slow.jpg`);
-    assert.equal(refused.status, 503, "the pool is full");
+    full = await fillPool(server);
     const hit = await get(url);
     assert.equal(hit.status, 200);
     assert.equal(hit.headers.get("x-cache"), "hit");
-    aborts.abort();
-    await Promise.all(misses);
   } finally {
-    aborts.abort();
+    await full?.release();
     await server.close();
   }
 });
@@ -278,6 +292,91 @@ Deno.test("flow: a replaced watermark on local (revalidate 0s) changes the resul
     assert.equal(after.status, 200);
     assert.equal(after.headers.get("x-cache"), "miss");
     assert.notEqual(after.headers.get("etag"), before.headers.get("etag"));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("flow: a restarted instance, or another sharing the store, serves kept results without the origin or a pool place", async () => {
+  const origin = startOrigin({ etag: '"v1"' });
+  const kept = await Deno.makeTempDir({ prefix: "impressionist-kept-" });
+  await Deno.mkdir(`${kept}/store`);
+  const instance = (resultDir?: string) =>
+    startTestServer({ "slow.jpg": slow }, {
+      http: { workers: 1, queue: 2, timeout: "20s" },
+      storages: [
+        { name: "files", type: "local", path: "files" },
+        { name: "web", type: "http", baseUrl: origin.url, revalidate: "4s", staleIfError: "1h" },
+        { name: "store", type: "local", path: `${kept}/store` },
+      ],
+      caches: { shared: "store", ...(resultDir && { resultDir }) },
+    });
+  const path = "/s,100x0/png/web/a.jpg";
+  let server = await instance(`${kept}/results`);
+  try {
+    const first = await get(server.url + path);
+    assert.equal(first.status, 200);
+    const confirmedAt = Date.now();
+    await server.close();
+    origin.mode = "refuse-500";
+    const asked = origin.requests;
+
+    // The same instance restarted, its pool full: the result on its disk, at once.
+    server = await instance(`${kept}/results`);
+    const full = await fillPool(server);
+    const restarted = await get(server.url + path);
+    assert.equal(restarted.status, 200);
+    assert.equal(restarted.headers.get("x-cache"), "hit");
+    assert.deepEqual(restarted.body, first.body);
+    await full.release();
+    await server.close();
+
+    // Another instance with only the shared store.
+    server = await instance();
+    const other = await get(server.url + path);
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get("x-cache"), "shared");
+    assert.equal(other.headers.get("etag"), first.headers.get("etag"));
+    assert.equal(origin.requests, asked, "the origin was not asked within revalidate");
+    // The store's counts in /health are of results: the note read first is not one.
+    const health = await (await fetch(server.url.replace("/impressionist", "/health"))).json();
+    assert.deepEqual(
+      [health.caches.result.shared.hits, health.caches.result.shared.misses],
+      [1, 0],
+    );
+
+    // Past revalidate the origin is asked; while it fails, the kept result is served stale.
+    await sleep(Math.max(0, confirmedAt + 4200 - Date.now()));
+    await server.close();
+    server = await instance();
+    const stale = await get(server.url + path);
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers.get("x-cache"), "stale");
+    assert.deepEqual(stale.body, first.body);
+    assert.equal(origin.requests, asked + 1);
+  } finally {
+    await server.close().catch(() => {});
+    await origin.stop();
+    await Deno.remove(kept, { recursive: true });
+  }
+});
+
+Deno.test("flow: browsers wording Accept differently share one place for the same result", async () => {
+  const server = await startTestServer({ "slow.jpg": slow }, {
+    http: { workers: 1, queue: 0, timeout: "20s" },
+  });
+  try {
+    // Chrome's and Firefox's image Accept: both take WebP (AVIF is off by default).
+    const chrome = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+    const firefox = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5";
+    for (const format of ["png", "auto"]) {
+      const url = `${server.url}/b,20/${format}/files/slow.jpg`;
+      const answers = await Promise.all(
+        [chrome, firefox, chrome].map((accept) => get(url, { accept })),
+      );
+      assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], format);
+      assert.deepEqual(answers[1].body, answers[0].body, format);
+    }
   } finally {
     await server.close();
   }

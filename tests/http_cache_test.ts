@@ -130,3 +130,22 @@ Deno.test("http cache: the disk tier survives a restart and never serves a damag
   });
   await Deno.remove(cacheDir, { recursive: true });
 });
+
+Deno.test("http cache: a source dated in the future gets no Last-Modified (RFC 9110: never after Date)", async () => {
+  const server = await startTestServer({ "a.jpg": photo });
+  try {
+    const file = join(server.dir, "files", "a.jpg");
+    await Deno.utime(file, new Date("2030-01-01T00:00:00Z"), new Date("2030-01-01T00:00:00Z"));
+    const url = `${server.url}/s,100x0/png/files/a.jpg`;
+    const first = await get(url);
+    assert.equal(first.response.status, 200);
+    // No date can be told for it: a future one would pin a cache's copy until then.
+    assert.equal(first.response.headers.get("last-modified"), null);
+    const since = await get(url, { "if-modified-since": new Date().toUTCString() });
+    assert.equal(since.response.status, 200);
+    const again = await get(url, { "if-none-match": first.response.headers.get("etag")! });
+    assert.equal(again.response.status, 304);
+  } finally {
+    await server.close();
+  }
+});

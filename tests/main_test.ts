@@ -264,3 +264,54 @@ Deno.test("main: every example URL of the README and docs/ answers an image (inf
     await child.stderr.cancel();
   }
 });
+
+Deno.test("main: sign prints a path the server accepts for names with spaces, unicode and %", async () => {
+  const keys = [{ key: "736563726574", salt: "68656c6c6f" }];
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1 },
+    security: { keys },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const dir = join(file, "..", "files");
+  const names = ["my cat ü.png", "100% sure.png", "a?b#c.png"];
+  for (const name of names) await Deno.copyFile(join(dir, "big.png"), join(dir, name));
+  const signed = async (path: string) => {
+    const { code, stdout, stderr } = await spawn(["sign", "-cfg", file, path]).output();
+    return {
+      code,
+      out: new TextDecoder().decode(stdout).trim(),
+      err: new TextDecoder().decode(stderr),
+    };
+  };
+  const child = spawn(["-cfg", file]);
+  try {
+    const url = new URL(await listeningUrl(child));
+    // Written as a person types them, or already percent-encoded: both sign what is requested.
+    for (
+      const path of [
+        "/s,20x0/png/files/my cat ü.png",
+        "/s,20x0/png/files/my%20cat%20%C3%BC.png",
+        "/s,20x0/png/files/100% sure.png",
+        "/s,20x0/png/files/a%3Fb%23c.png",
+      ]
+    ) {
+      const { code, out, err } = await signed(path);
+      assert.equal(code, 0, err);
+      const image = await fetch(`${url.origin}${out}`);
+      assert.equal(image.status, 200, `${path} → ${out}`);
+      assert.equal(image.headers.get("content-type"), "image/png");
+      await image.body?.cancel();
+    }
+    // A raw "?" or "#" would end the path in a URL: refused, saying how to write it.
+    const raw = await signed("/s,20x0/png/files/a?b#c.png");
+    assert.equal(raw.code, 2);
+    assert.match(raw.err, /%3F/);
+    // A ".." would be resolved away by the URL, signing another path: refused too.
+    assert.equal((await signed("/s,20x0/png/files/x/../big.png")).code, 2);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+  }
+});

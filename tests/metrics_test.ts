@@ -141,3 +141,19 @@ Deno.test("each app's metrics live in a registry of their own", async () => {
   );
   assert.ok(!(await b.registry.metrics()).includes('status="404"'));
 });
+
+Deno.test("docs/operations.md's metrics table names exactly the impressionist_ metrics served", async () => {
+  const docs = await Deno.readTextFile(new URL("../docs/operations.md", import.meta.url));
+  const section = docs.slice(docs.indexOf("## Metrics"), docs.indexOf("## Access log"));
+  const table = section.split("\n").filter((line) => line.startsWith("| `"));
+  const documented = new Set(table.flatMap((line) =>
+    [...line.matchAll(/`(impressionist_\w+)`/g)]
+      .map((m) => m[1])
+  ));
+  const metrics = createServerMetrics({ queueLength: () => 0, workersBusy: () => 0 });
+  const text = await metrics.registry.metrics();
+  const served = new Set(
+    [...text.matchAll(/^# TYPE (impressionist_\w+) /gm)].map((m) => m[1]),
+  );
+  assert.deepEqual([...documented].sort(), [...served].sort());
+});

@@ -112,6 +112,29 @@ export class ResultCache {
     this.shared?.put(key, file);
   }
 
+  /**
+   * Keeps a small sealed note (not a result: never served, never counted as a hit) under
+   * `key` on disk and in the shared store, for other processes and the next start.
+   */
+  async setNote(key: string, content: Uint8Array): Promise<void> {
+    if (!this.directory && !this.shared) return;
+    const file = this.#sealer.seal(key, content);
+    await this.directory?.write(key, file);
+    this.shared?.put(key, file);
+  }
+
+  /** The note under `key`, nearest tier first, when its seal holds; a bad one is removed. */
+  async getNote(key: string, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    const onDisk = await this.directory?.read(key);
+    const fromDisk = onDisk && this.#sealer.unseal(key, onDisk);
+    if (fromDisk) return fromDisk;
+    if (onDisk) await this.directory!.remove(key);
+    const shared = await this.shared?.get(key, signal, { count: false });
+    const fromShared = shared && this.#sealer.unseal(key, shared);
+    if (fromShared) await this.directory?.write(key, shared);
+    return fromShared;
+  }
+
   /** Resolves when the shared-store writes started so far have ended. */
   async settled(): Promise<void> {
     await this.shared?.settled();

@@ -55,9 +55,14 @@ export class SharedResults {
 
   /**
    * The object stored under `key` as found, or undefined (a miss or a failing store). The
-   * caller checks it, and tells `refuse` about one it does not serve.
+   * caller checks it, and tells `refuse` about one it does not serve. Only results count in
+   * the hits and misses (`count`), not the notes kept beside them.
    */
-  async get(key: string, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  async get(
+    key: string,
+    signal?: AbortSignal,
+    { count = true } = {},
+  ): Promise<Uint8Array<ArrayBuffer> | undefined> {
     let file: Uint8Array<ArrayBuffer> | undefined;
     try {
       const found = await this.options.storage.get(prefix + key, {
@@ -70,8 +75,8 @@ export class SharedResults {
       // A request that gave up is its own business, not the store's.
       if (!(error instanceof NotFound) && !signal?.aborted) this.#fail("get", error);
     }
-    if (file) this.#hits++;
-    else this.#misses++;
+    if (count && file) this.#hits++;
+    else if (count) this.#misses++;
     return file;
   }
 

@@ -1,6 +1,7 @@
 import type { Freshness, Source, Storage } from "../../storages/storage.ts";
 import { LruCache } from "./lru.ts";
 import { type HttpError, isUpstreamFailure, NotFound } from "../errors.ts";
+import type { Confirmations } from "./confirmations.ts";
 import type { HeldBytes } from "./held_bytes.ts";
 import { SingleFlight } from "./single_flight.ts";
 
@@ -64,6 +65,8 @@ export class SourceLoader {
     readonly maxBytes: number,
     readonly held: HeldBytes,
     confirmedBytes: number,
+    /** Where confirmations are kept for the next start and other instances, if anywhere. */
+    readonly notes?: Confirmations,
   ) {
     this.#confirmed = new LruCache({
       maxEntries: Number.MAX_SAFE_INTEGER,
@@ -99,6 +102,36 @@ export class SourceLoader {
     const { revalidateMs, staleIfErrorMs } = this.storages.get(storageName)?.freshness ?? never;
     const age = performance.now() - entry.at;
     return age < revalidateMs + (within === "stale" ? staleIfErrorMs : 0) ? entry : undefined;
+  }
+
+  /**
+   * Brings in the confirmation of a source that an earlier start or another instance sharing
+   * the result tiers kept (see {@linkcode Confirmations}), when this table has none and it is
+   * recent enough to serve from (within `revalidate` + `staleIfError`); then `confirmed`
+   * names the result without a storage call, as after a confirmation here. Undefined when
+   * there is nothing to look for (no tiers, a storage that trusts nothing, a source confirmed
+   * or looked for before).
+   */
+  recall(storageName: string, path: string, signal?: AbortSignal): Promise<void> | undefined {
+    const key = `${storageName}\0${path}`;
+    const window = this.#window(storageName);
+    if (!this.notes || window <= 0 || this.#confirmed.get(key)) return undefined;
+    return this.notes.load(storageName, path, signal).then((note) => {
+      if (this.#confirmed.get(key)) return;
+      const age = note && Date.now() - note.at;
+      // A note from the future (another clock, a forgery) proves nothing. Without a usable
+      // note, an entry too old to name anything says it was looked for: a source asked for
+      // again (a missing file, say) costs no second lookup; this process asks the storage.
+      const usable = note && age! >= 0 && age! < window;
+      if (usable) this.#remember(key, note, performance.now() - age!);
+      else this.#remember(key, { validator: "" }, -Infinity);
+    });
+  }
+
+  /** How long after a confirmation its validator can still name a result: fresh or stale. */
+  #window(storageName: string): number {
+    const { revalidateMs, staleIfErrorMs } = this.storages.get(storageName)?.freshness ?? never;
+    return revalidateMs + staleIfErrorMs;
   }
 
   /**
@@ -161,12 +194,12 @@ export class SourceLoader {
         shared: true,
       });
       if (result === "not-modified") {
-        this.#confirm(key, cached!);
+        this.#confirm(storageName, path, cached!);
         return { ...cached!, storage: storageName, cache: "hit" };
       }
       const source = { ...result, bytes: inSharedMemory(result.bytes) };
       this.#cache?.set(key, source);
-      this.#confirm(key, source);
+      this.#confirm(storageName, path, source);
       return { ...source, storage: storageName, cache: "miss" };
     } catch (error) {
       const entry = this.#confirmed.get(key);
@@ -177,9 +210,17 @@ export class SourceLoader {
     }
   }
 
-  #confirm(key: string, { validator, modified }: Source): void {
+  #confirm(storageName: string, path: string, { validator, modified }: Source): void {
+    this.#remember(`${storageName}\0${path}`, { validator, modified }, performance.now());
+    if (this.notes && this.#window(storageName) > 0) {
+      const note = { validator, modified, at: Date.now() };
+      this.notes.save(storageName, path, note).catch(() => {});
+    }
+  }
+
+  #remember(key: string, { validator, modified }: KnownValidator, at: number): void {
     const bytes = 2 * (key.length + validator.length) + ENTRY_OVERHEAD;
-    this.#confirmed.set(key, { validator, modified, at: performance.now(), bytes });
+    this.#confirmed.set(key, { validator, modified, at, bytes });
   }
 }
 

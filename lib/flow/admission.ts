@@ -8,10 +8,11 @@ interface Shared {
 }
 
 /**
- * Admission by request: identical requests that arrive together (same path and `Accept`)
- * share one place in the pool, since they share one source read and one transform. So a
- * burst of one popular URL takes one place, while a full pool still refuses every new,
- * different request before it reads anything.
+ * Admission by request: identical requests that arrive together (same path, and for `auto`
+ * the same formats `Accept` allows: `FlowContext.admissionKey`) share one place in the pool,
+ * since they share one source read and one transform. So a burst of one popular URL takes one
+ * place, while a full pool still refuses every new, different request before it reads
+ * anything.
  */
 export class Admissions {
   readonly #byKey = new Map<string, Shared>();

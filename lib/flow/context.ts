@@ -1,4 +1,5 @@
 import type { HeldSource } from "../cache/sources.ts";
+import { negotiate } from "../image/formats.ts";
 import type { Job } from "../jobs/url.ts";
 import type { Ticket } from "../pool/pool.ts";
 import type { FlowDeps } from "./deps.ts";
@@ -62,9 +63,17 @@ export class FlowContext {
     return signal?.aborted === true && (signal.reason as Error)?.name === "TimeoutError";
   }
 
-  /** Identical requests in flight share a place in the pool: same path, same `Accept`. */
+  /**
+   * Identical requests in flight share a place in the pool: same path, and for `auto` the
+   * same formats its `Accept` allows (browsers word theirs differently; other formats never
+   * depend on it).
+   */
   get admissionKey(): string {
-    return `${this.request.rest}\0${this.request.accept}`;
+    const { format } = this.job!;
+    if (format.type !== "auto") return this.request.rest;
+    const { autoAvif, autoJxl } = this.deps.config.image;
+    const { webp, avif, jxl } = negotiate(format, this.request.accept, autoAvif, autoJxl);
+    return `${this.request.rest}\0${webp}${avif}${jxl}`;
   }
 
   /** Gives back everything the request holds. */

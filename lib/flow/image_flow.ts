@@ -50,6 +50,7 @@ export async function runImageFlow(request: ImageRequest, deps: FlowDeps): Promi
   try {
     const job = context.job = await parseRequest(request.rest, deps);
     const answeredBefore = deps.memo.lastValidator(request.rest, job, request.accept) !== undefined;
+    await recallSources(context, job);
     return await answerFresh(context, job) ?? await answerFromSources(context, job, answeredBefore);
   } catch (error) {
     throw causeOf(context, error);
@@ -64,6 +65,18 @@ function causeOf(context: FlowContext, error: unknown): unknown {
   // A read or a job cut short by the deadline fails with its own error; the cause is time.
   if (context.timedOut && !(error instanceof HttpError)) return new TimedOut();
   return error;
+}
+
+/**
+ * Step 0: sources this process has not confirmed may have been confirmed by its previous start
+ * or another instance sharing the result tiers; their notes count as confirmations here.
+ */
+async function recallSources(context: FlowContext, job: Job): Promise<void> {
+  const { sources } = context.deps;
+  const pending = [job, ...watermarksOf(job)]
+    .map(({ storage, path }) => sources.recall(storage, path, context.signal))
+    .filter((recall) => recall !== undefined);
+  if (pending.length > 0) await Promise.all(pending);
 }
 
 /**
@@ -168,9 +181,14 @@ function knownValidator(
 function identify(context: FlowContext, job: Job, known: KnownValidator): Identified {
   const { rest, accept } = context.request;
   const { task, key } = context.deps.memo.identify(rest, job, accept, known.validator);
-  // Results can change when the config does (presets, settings): the later date counts.
+  // Results can change when the config does (presets, settings): the later date counts. A
+  // source dated in the future (a clock ahead, a touched file) has no date to tell: HTTP
+  // allows none after the answer's own, and one would make `If-Modified-Since` prove nothing.
   const { loadedAt } = context.deps;
-  const modified = known.modified && (known.modified > loadedAt ? known.modified : loadedAt);
+  const source = known.modified && known.modified.getTime() <= Date.now()
+    ? known.modified
+    : undefined;
+  const modified = source && (source > loadedAt ? source : loadedAt);
   return { task, key, modified };
 }
 

@@ -53,8 +53,10 @@ function allowOrigin(request: Request, headers: Headers, origins: CorsOrigins): 
     headers.set("access-control-allow-origin", "*");
     return true;
   }
-  // A shared cache must not hand one origin's answer to another.
-  headers.append("vary", "Origin");
+  // A shared cache must not hand one origin's answer to another (said once: a preflight's
+  // answer passes here twice).
+  const vary = headers.get("vary") ?? "";
+  if (!/(?:^|,)\s*origin\s*(?:,|$)/i.test(vary)) headers.append("vary", "Origin");
   const origin = request.headers.get("origin");
   if (origin === null || !origins.includes(origin)) return false;
   headers.set("access-control-allow-origin", origin);

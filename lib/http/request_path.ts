@@ -1,11 +1,9 @@
 import { elide } from "./error_response.ts";
 import { BadRequest } from "../errors.ts";
+import { dotSegment } from "../jobs/url.ts";
 
 /** A Host header as RFC 9110 allows it: a name or address, an optional port; no path. */
 const validHost = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-/** A `.` or `..` segment as a client may write it, `%2e` included. */
-const dotSegment = /^(?:\.|%2e){1,2}$/i;
 
 /**
  * The path of the request line, which routing uses and nothing else. `Request.url` is built

@@ -141,6 +141,9 @@ export function parseFormat(
   return { type, quality: q };
 }
 
+/** A `.` or `..` segment as a client may write it, `%2e` included. */
+export const dotSegment = /^(?:\.|%2e){1,2}$/i;
+
 /**
  * Decodes the path segments after the storage name, refusing anything that could climb out
  * of the storage: empty, `.` or `..` segments, slashes hidden as %2F, backslashes and NUL.
