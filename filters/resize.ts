@@ -95,6 +95,21 @@ export function resizePlan(input: Size, p: ResizeParams): { scaled: Size; crop?:
   return { scaled, crop };
 }
 
+/**
+ * The image a resize makes between its two one-axis passes, when it is larger than both the
+ * input and the result: only a resize that widens one axis and narrows the other makes one
+ * (`s,1x60000` of 600x400: 600x60000). The magick libraries hold it whole (pure and vips
+ * stream theirs), in whichever order they choose, so the larger of the two orders counts.
+ */
+function onePassImage(input: Size, scaled: Size): Size[] {
+  const across = { width: scaled.width, height: input.height };
+  const down = { width: input.width, height: scaled.height };
+  const pass = area(across) >= area(down) ? across : down;
+  return area(pass) > Math.max(area(input), area(scaled)) ? [pass] : [];
+}
+
+const area = (size: Size) => size.width * size.height;
+
 /** `s,WxH[+|-|-G|-fX:Y]`: resize with an anti-aliased filter; see {@link resizePlan}. */
 export const resize: Filter<ResizeParams> = {
   name: "s",
@@ -141,7 +156,7 @@ export const resize: Filter<ResizeParams> = {
   },
   intermediates(input, params) {
     const { scaled, crop } = resizePlan(input, params);
-    return crop ? [scaled] : [];
+    return [...(crop ? [scaled] : []), ...onePassImage(input, scaled)];
   },
   async apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);

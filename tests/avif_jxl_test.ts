@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { encodeAvif } from "../lib/image/avif.ts";
 import { negotiate, takes } from "../lib/image/formats.ts";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
@@ -77,6 +78,60 @@ Deno.test("AVIF probe: the primary item's ispe, and refusals before any decode",
   const lying = avifHeader(10, 20);
   lying[38] = 0xff;
   assert.throws(() => probeImage(lying, "avif"), /overruns|truncated|no/);
+});
+
+/** `avif` with every `ispe` property rewritten to `width`x`height`, its AV1 data unchanged. */
+function withIspe(avif: Uint8Array, width: number, height: number): Uint8Array {
+  const forged = avif.slice();
+  const view = new DataView(forged.buffer);
+  for (let at = 0; at + 16 <= forged.length; at++) {
+    if (String.fromCharCode(...forged.subarray(at, at + 4)) !== "ispe") continue;
+    view.setUint32(at + 8, width);
+    view.setUint32(at + 12, height);
+  }
+  return forged;
+}
+
+Deno.test("AVIF probe: an AV1 stream coding more than its ispe is refused before any decode", async () => {
+  // A real file (colour and alpha items), then the same with a forged, smaller ispe: libavif
+  // would decode the stream's 64x48 (12000x12000 in a 1.7 kB file: +1.2 GB) before comparing.
+  const real = await encodeAvif(photoLike(64, 48), 60);
+  assert.deepEqual(probeImage(real, "avif"), { width: 64, height: 48, orientation: 1 });
+  const alpha = photoLike(64, 48);
+  alpha.data[3] = 0;
+  assert.equal(probeImage(await encodeAvif(alpha, 60), "avif").width, 64);
+  assert.throws(
+    () => probeImage(withIspe(real, 16, 12), "avif"),
+    /AV1 data of item 1 codes up to 64x48 pixels where its ispe says 16x12/,
+  );
+  assert.throws(() => probeImage(withIspe(real, 64, 47), "avif"), /codes up to 64x48/);
+  assert.deepEqual(probeImage(withIspe(real, 65, 48), "avif").width, 65, "a larger ispe is safe");
+});
+
+Deno.test("AVIF planning: a source's decode is counted at libavif's and libheif's cost", () => {
+  const plan = (backend: string, side: number) =>
+    planTransform(
+      {
+        chain: [{ name: "s", params: { width: 100, height: 0, mode: "exact" } }],
+        format: { type: "png", quality: 75 },
+        autoOrient: false,
+      },
+      { width: side, height: side, orientation: 1, format: "avif" },
+      limits,
+      { name: backend },
+    );
+  // Measured (bench/codec_costs.ts): 16–19 B a pixel on pure, 31 on the magick backends, 15–16
+  // on vips; 7000x7000 made pure grow 1 GB and GraphicsMagick 2.4 GB when 4 or 8 were planned.
+  for (
+    const [backend, perPixel] of [["pure", 16], ["imagemagick", 31], ["graphicsmagick", 31], [
+      "vips",
+      15,
+    ]] as const
+  ) {
+    assert.ok(plan(backend, 2048).bytes >= 2048 * 2048 * perPixel, backend);
+    assert.ok(plan(backend, 2048).decodeMs > 0, `${backend}: the decode's time is planned`);
+    assert.throws(() => plan(backend, 7000), /Decoding the 7000x7000 source would need/, backend);
+  }
 });
 
 Deno.test("Accept: q=0 refuses a type wherever it stands among its parameters", () => {

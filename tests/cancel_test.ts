@@ -188,6 +188,26 @@ for (const backend of backends) {
   });
 }
 
+for (const backend of magickBackends) {
+  Deno.test(`deadline (${backend}): a small source's runaway chain stops too`, async () => {
+    // A 64x48 source is read unwatched (its decode is short); ImageMagick copies the monitor
+    // into an image when it reads it, so b,50 on the 3000x3000 made of it ran 15 s past the 503.
+    const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });
+    if (!server) return;
+    try {
+      await quiet(server.pid);
+      const { status } = await get(`${server.url}/s,3000x3000,b,50,b,50/png/files/small.png`);
+      assert.equal(status, 503);
+      const before = processCpu(server.pid);
+      await sleep(3000);
+      const used = processCpu(server.pid) - before;
+      assert.ok(used < 0.5, `${backend}: ${used.toFixed(2)} s of CPU in the 3 s after the 503`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
 for (const backend of backends) {
   Deno.test(`deadline (${backend}): runaway requests in a row never run more threads than http.workers + 1`, async () => {
     const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });

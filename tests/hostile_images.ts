@@ -2,7 +2,7 @@
 // with thousands of scans, GIFs with a thousand frames, multi-page TIFFs, TIFF headers that
 // contradict themselves, gzip bombs. ImageMagick's `convert` makes the well-formed parts.
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { crc32, deflateSync, gzipSync } from "node:zlib";
 
 /** Runs `convert` with `args`, the last one an output name in a temp dir; answers its bytes. */
 export async function convert(args: string[], output: string): Promise<Uint8Array> {
@@ -244,4 +244,36 @@ export function duplicatedWidthTiff(widths: [number, number], height: number): U
 /** `size` zero bytes, gzipped: a body of ~`size` / 1000 bytes that inflates to `size`. */
 export function gzipBomb(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(gzipSync(new Uint8Array(size), { level: 9 }));
+}
+
+/** One PNG chunk: length, type, data, CRC. */
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/**
+ * A 1x1 RGBA PNG whose image data, or a zTXt chunk before it, is a zlib stream of `inflated`
+ * zero bytes (~1/1000 of that in the file): the one pixel needs 5 bytes.
+ */
+export function pngZlibBomb(where: "idat" | "ztxt", inflated: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, 1);
+  new DataView(ihdr.buffer).setUint32(4, 1);
+  ihdr.set([8, 6], 8); // 8 bits, RGBA
+  const bomb = deflateSync(new Uint8Array(inflated), { level: 9 });
+  const pixel = deflateSync(new Uint8Array([0, 255, 0, 0, 255]));
+  const chunks = where === "idat" ? [pngChunk("IHDR", ihdr), pngChunk("IDAT", bomb)] : [
+    pngChunk("IHDR", ihdr),
+    pngChunk("zTXt", new Uint8Array([...new TextEncoder().encode("Comment"), 0, 0, ...bomb])),
+    pngChunk("IDAT", pixel),
+  ];
+  chunks.push(pngChunk("IEND", new Uint8Array(0)));
+  const out = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, ...chunks.flatMap((c) => [...c])]);
+  return out;
 }

@@ -24,6 +24,7 @@ import {
   gzipBomb,
   manyScanJpeg,
   multiPageTiff,
+  pngZlibBomb,
   progressiveJpeg,
 } from "./hostile_images.ts";
 import { withScans } from "./jpeg_markers.ts";
@@ -461,6 +462,36 @@ Deno.test("hostile: only the first page of a multi-page TIFF is decoded", async 
     },
     { maxRss: 2048 * MiB },
   );
+});
+
+// --- Row: zlib bombs inside a PNG, where no pixel needs them ------------------------------------
+
+Deno.test("hostile: a PNG's surplus image data and text chunks are never inflated", async () => {
+  // A 1x1 image whose IDAT inflates to 512 MiB, and one with a 256 MiB zTXt: ImageMagick and
+  // GraphicsMagick inflated every byte of the IDAT (1.1 s here, minutes for a 50 MB file) and
+  // ImageMagick the zTXt whole (+256 MiB), both inside calls nothing stops.
+  const files = {
+    "idat.png": pngZlibBomb("idat", 512 * MiB),
+    "ztxt.png": pngZlibBomb("ztxt", 256 * MiB),
+  };
+  await onEveryBackend(files, {}, async (server, backend) => {
+    await get(`${server.url}/none/png/files/ztxt.png`);
+    const base = await rss(server.pid);
+    const cpuBefore = await cpuSeconds(server.pid);
+    const text = await get(`${server.url}/s,2x2/png/files/ztxt.png`);
+    assert.equal(text.status, 200, `${backend}: ${describe(text)}`);
+    assert.deepEqual(dimensions(text), { width: 2, height: 2, orientation: 1 });
+    const surplus = await get(`${server.url}/s,2x2/png/files/idat.png`);
+    if (backend === "vips") assert.equal(surplus.status, 200, describe(surplus));
+    else {
+      assertShortError(surplus, 422, backend);
+      if (backend !== "pure") assert.match(surplus.text, /inflates to more than its pixels need/);
+    }
+    const spent = await cpuSeconds(server.pid) - cpuBefore;
+    assert.ok(spent < 0.5, `${backend}: ${spent.toFixed(2)} s of CPU for two 1x1 images`);
+    const grew = server.peakRss() - base;
+    assert.ok(grew < 64 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB for a 1x1 image`);
+  });
 });
 
 // --- Row: blur scratch buffers on a narrow, tall image ----------------------------------------------

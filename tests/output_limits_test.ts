@@ -237,6 +237,31 @@ Deno.test("limits: fill on a 1x100 source checks its 100x10000 pre-crop size", a
   }
 });
 
+Deno.test("limits: a resize that widens one axis and narrows the other counts the image between its passes", async () => {
+  // 200x150 to 1xH: ImageMagick and GraphicsMagick resize down first, holding a 200xH image
+  // (s,1x60000 of 600x400 grew ImageMagick by 275 MiB while ~2 MB was planned; at 1x100000
+  // both were a 422 from the libraries, pure and vips a 200).
+  for (const backend of [...backends, "vips"]) {
+    const server = await startBackendServer({ "photo.jpg": photo }, backend, {
+      image: { maxOutputPixels: 1_000_000 },
+    });
+    if (!server) continue;
+    try {
+      const served = await get(server, "s,1x5000/png/files/photo.jpg");
+      assert.equal(served.status, 200, `${backend}: ${text(served.body)}`);
+      assert.deepEqual(probeImage(served.body, "png").height, 5000);
+      const refused = await get(server, "s,1x5001/png/files/photo.jpg");
+      assert.equal(refused.status, 400, `${backend}: ${text(refused.body)}`);
+      assert.match(text(refused.body), /200x5001 image: at most 1000000 pixels/);
+      const across = await get(server, "s,6667x1/png/files/photo.jpg");
+      assert.equal(across.status, 400, `${backend}: ${text(across.body)}`);
+      assert.match(text(across.body), /6667x150 image/);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 for (const backend of backends) {
   Deno.test(`limits: headers a decoder could read otherwise are 422 (${backend})`, async () => {
     const files = {

@@ -311,6 +311,38 @@ Deno.test("plan: an uninterruptible encode over http.timeout, or a job over imag
   );
 });
 
+Deno.test("plan: pure's WebAssembly TIFF and GIF decoders are counted at their measured cost", () => {
+  const pure = (
+    type: OutputFormat["type"],
+    source: Partial<ImageInfo & { format: SourceFormat }>,
+  ) => plan("s,100x0", type, source, { maxJobBytes: 2 ** 40 }, false, "pure");
+  // Measured in a fresh process (2048x2048): 19–23 B a pixel for 8-bit TIFF, 38 for 16-bit
+  // RGBA; 18–20 for a GIF's one frame, ~8 for each of 100 frames of 500x500. A 49 MP TIFF
+  // grew a server by 524 MiB where 187 MiB was planned.
+  const tiff = pure("png", { width: 2048, height: 2048, format: "tiff" });
+  assert.ok(tiff.bytes >= 2048 * 2048 * 38, `TIFF: ${tiff.bytes}`);
+  assert.ok(tiff.decodeMs >= 2048 * 2048 * 296e-6, "TIFF: the WebAssembly call's time");
+  const gif = pure("png", { width: 2048, height: 2048, format: "gif" });
+  assert.ok(gif.bytes >= 2048 * 2048 * 20, `GIF: ${gif.bytes}`);
+  // The decoder's working set is spent once, not per frame: 100 frames cost ~8 B each.
+  const frames = pure("gif", { width: 500, height: 500, format: "gif", frames: 100 });
+  const perFrame = frames.bytes / (500 * 500 * 100);
+  assert.ok(perFrame >= 8 && perFrame < 20, `an animation's ${perFrame} B a pixel a frame`);
+  refused(
+    () =>
+      plan(
+        "s,100x0",
+        "png",
+        { width: 4000, height: 4000, format: "tiff" },
+        { maxJobBytes: 512 * 2 ** 20 },
+        false,
+        "pure",
+      ),
+    Unprocessable,
+    /^Decoding the 4000x4000 source would need/,
+  );
+});
+
 Deno.test("JobBudget: jobs over the process budget wait for none and get a 503; bytes come back", async () => {
   const budget = new JobBudget(100);
   let release!: () => void;

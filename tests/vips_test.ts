@@ -178,6 +178,56 @@ Deno.test("vips: a truncated JPEG is a 422, not a half-grey image", async () => 
   await assert.rejects(backend.encode(canvas, { type: "png", quality: 80 }), Unprocessable);
 });
 
+/**
+ * An uncompressed 8x8 TIFF of `samples` 8-bit samples a pixel, photometric gray, one of them
+ * marked an extra sample: libvips reads the rest as more bands (5 channels for 3 samples).
+ */
+function grayWithExtraSamples(samples: number): Uint8Array {
+  const side = 8;
+  const tags: [number, number, number][] = [
+    [256, 4, side],
+    [257, 4, side],
+    [258, 3, 8],
+    [259, 3, 1],
+    [262, 3, 1],
+    [273, 4, 0], // the strip offset, filled in below
+    [277, 3, samples],
+    [278, 4, side],
+    [279, 4, side * side * samples],
+    [338, 3, 0],
+  ];
+  const dataAt = 8 + 2 + tags.length * 12 + 4;
+  const out = new Uint8Array(dataAt + side * side * samples).fill(99, dataAt);
+  const view = new DataView(out.buffer);
+  out.set([0x49, 0x49, 42, 0]);
+  view.setUint32(4, 8, true);
+  view.setUint16(8, tags.length, true);
+  tags.forEach(([tag, type, value], i) => {
+    const entry = 10 + i * 12;
+    view.setUint16(entry, tag, true);
+    view.setUint16(entry + 2, type, true);
+    view.setUint32(entry + 4, 1, true);
+    view.setUint32(entry + 8, tag === 273 ? dataAt : value, true);
+  });
+  return out;
+}
+
+Deno.test("vips: a TIFF that decodes to other than RGB or RGBA is a 422, never a 500", async () => {
+  const server = await startTestServer({ "bands.tif": grayWithExtraSamples(3) }, {
+    backend: "vips",
+  });
+  try {
+    for (const chain of ["s,4x4", "none", "f,h", "br,10,s,4x4"]) {
+      const response = await fetch(`${server.url}/${chain}/png/files/bands.tif`);
+      const text = await response.text();
+      assert.equal(response.status, 422, `${chain}: ${text}`);
+      assert.match(text, /Cannot decode the tiff source/, chain);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("vips: an output over a format's size limit is a 400", async () => {
   const server = await startTestServer(
     { "photo.jpg": await encode(photoLike(64, 48), "jpeg") },

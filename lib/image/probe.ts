@@ -1,5 +1,7 @@
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "./formats.ts";
+import { av1MaxFrameSize } from "./av1_sequence.ts";
+import type { Size } from "./bitmap.ts";
 import { hasAscii, sniffFormat } from "./sniff.ts";
 
 /** What the headers of an image say, before any pixel is decoded. */
@@ -444,7 +446,129 @@ function itemProperties(h: Header, ipma: Box, item: number): number[] {
     }
     if (id === item) return indices;
   }
-  return h.fail(`the primary item ${item} has no properties`);
+  return h.fail(`the item ${item} has no properties`);
+}
+
+/** The `ispe` among an item's properties, and the refused transforms' presence. */
+function itemSize(h: Header, properties: Box[], ipma: Box, item: number): Size | undefined {
+  let size: Size | undefined;
+  for (const index of itemProperties(h, ipma, item)) {
+    const property = properties[index - 1];
+    if (!property) continue; // index 0 means "no property"
+    if (property.type === "ispe") {
+      size = { width: h.u32(property.start + FULL_BOX), height: h.u32(property.start + 8) };
+    }
+    if (["irot", "imir", "clap"].includes(property.type)) {
+      h.fail(`images with a "${property.type}" transform are not supported`);
+    }
+  }
+  return size;
+}
+
+/** The id of every item `iinf` lists with the type `av01` (an AV1-coded image). */
+function av1Items(h: Header, meta: Box): number[] {
+  const iinf = boxes(h, meta.start + FULL_BOX, meta.end).find((box) => box.type === "iinf");
+  if (!iinf) return [];
+  const wideCount = h.u8(iinf.start) !== 0;
+  const items: number[] = [];
+  for (const infe of boxes(h, iinf.start + FULL_BOX + (wideCount ? 4 : 2), iinf.end)) {
+    const version = h.u8(infe.start);
+    if (infe.type !== "infe" || version < 2) continue; // versions 0 and 1 name no type
+    const idBytes = version === 2 ? 2 : 4;
+    const id = idBytes === 2 ? h.u16(infe.start + FULL_BOX) : h.u32(infe.start + FULL_BOX);
+    if (h.is(infe.start + FULL_BOX + idBytes + 2, "av01")) items.push(id);
+  }
+  return items;
+}
+
+/** How many bytes of an item's data are read: its first OBUs, the sequence header among them. */
+const ITEM_HEAD_BYTES = 4096;
+
+/**
+ * The first bytes of an item's data, through `iloc`: its extents in the file (construction
+ * method 0) or in `idat` (1). Items built any other way are refused, as libavif refuses them.
+ */
+function itemHead(h: Header, meta: Box, item: number): Uint8Array {
+  const siblings = boxes(h, meta.start + FULL_BOX, meta.end);
+  const iloc = siblings.find((box) => box.type === "iloc") ?? h.fail("the iloc box is missing");
+  const version = h.u8(iloc.start);
+  let at = iloc.start + FULL_BOX;
+  const sizes = h.u16(at);
+  const [offsetSize, lengthSize, baseSize] = [sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15];
+  const indexSize = version >= 1 ? sizes & 15 : 0;
+  at += 2;
+  const uint = (bytes: number): number => {
+    const value = bytes === 0
+      ? 0
+      : bytes === 2
+      ? h.u16(at)
+      : bytes === 4
+      ? h.u32(at)
+      : bytes === 8
+      ? h.u32(at) * 2 ** 32 + h.u32(at + 4)
+      : h.fail(`the iloc box has a field of ${bytes} bytes`);
+    at += bytes;
+    return value;
+  };
+  const count = uint(version < 2 ? 2 : 4);
+  for (let i = 0; i < count; i++) {
+    const id = uint(version < 2 ? 2 : 4);
+    const method = version >= 1 ? uint(2) & 15 : 0;
+    uint(2); // data_reference_index
+    const base = uint(baseSize);
+    const extents = uint(2);
+    const parts: Uint8Array[] = [];
+    for (let e = 0; e < extents; e++) {
+      uint(indexSize);
+      const offset = base + uint(offsetSize);
+      const length = uint(lengthSize);
+      if (id !== item) continue;
+      if (method > 1) h.fail(`the item ${item} is built with iloc method ${method}`);
+      const idat = method === 1
+        ? siblings.find((box) => box.type === "idat") ?? h.fail("the idat box is missing")
+        : { start: 0, end: h.bytes.length };
+      const start = idat.start + offset;
+      const end = length === 0 ? idat.end : start + length;
+      if (end > idat.end) h.fail(`the data of item ${item} lies past the end of the file`);
+      parts.push(h.bytes.subarray(start, Math.min(end, start + ITEM_HEAD_BYTES)));
+    }
+    if (id === item) {
+      const head = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+      parts.reduce((offset, part) => (head.set(part, offset), offset + part.length), 0);
+      return head.subarray(0, ITEM_HEAD_BYTES);
+    }
+  }
+  return h.fail(`the item ${item} has no data`);
+}
+
+/**
+ * Holds every AV1 image item to its own `ispe` and to the primary image's size: an AV1
+ * decoder allocates the frame its sequence header allows, which a forged `ispe` would hide
+ * from the limits (1.7 kB claiming 64x64 made libavif decode 12000x12000 pixels).
+ */
+function checkAv1Items(h: Header, meta: Box, ipma: Box, properties: Box[], primary: Size) {
+  for (const item of av1Items(h, meta)) {
+    const size = itemSize(h, properties, ipma, item) ??
+      h.fail(`the item ${item} has no ispe (size) property`);
+    let coded: Size | undefined;
+    try {
+      coded = av1MaxFrameSize(itemHead(h, meta, item));
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      h.fail(`the AV1 data of item ${item} is cut short: ${error.message}`);
+    }
+    if (!coded) h.fail(`the AV1 data of item ${item} has no sequence header`);
+    if (coded.width > size.width || coded.height > size.height) {
+      h.fail(
+        `the AV1 data of item ${item} codes up to ${coded.width}x${coded.height} pixels where its ispe says ${size.width}x${size.height}`,
+      );
+    }
+    if (size.width > primary.width || size.height > primary.height) {
+      h.fail(
+        `the item ${item} is ${size.width}x${size.height} pixels, larger than the ${primary.width}x${primary.height} image`,
+      );
+    }
+  }
 }
 
 /**
@@ -465,18 +589,11 @@ function probeAvif(h: Header): ImageInfo {
   const pitm = child(h, meta, "pitm", FULL_BOX);
   const item = h.u8(pitm.start) === 0 ? h.u16(pitm.start + FULL_BOX) : h.u32(pitm.start + FULL_BOX);
   const iprp = child(h, meta, "iprp", FULL_BOX);
-  const properties = boxes(h, child(h, iprp, "ipco").start, child(h, iprp, "ipco").end);
-  let size: { width: number; height: number } | undefined;
-  for (const index of itemProperties(h, child(h, iprp, "ipma"), item)) {
-    const property = properties[index - 1];
-    if (!property) continue; // index 0 means "no property"
-    if (property.type === "ispe") {
-      size = { width: h.u32(property.start + FULL_BOX), height: h.u32(property.start + 8) };
-    }
-    if (["irot", "imir", "clap"].includes(property.type)) {
-      h.fail(`images with a "${property.type}" transform are not supported`);
-    }
-  }
-  if (!size) h.fail("the primary image has no ispe (size) property");
+  const ipco = child(h, iprp, "ipco");
+  const properties = boxes(h, ipco.start, ipco.end);
+  const ipma = child(h, iprp, "ipma");
+  const size = itemSize(h, properties, ipma, item) ??
+    h.fail("the primary image has no ispe (size) property");
+  checkAv1Items(h, meta, ipma, properties, size);
   return { ...size, orientation: 1 };
 }

@@ -102,7 +102,9 @@ export function planCosts(
   const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
   const decodedPixels = area(decoded) * frames;
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
-  const decodeBytes = decodedPixels * Math.max(held, decoder?.bytesPerPixel ?? 0);
+  const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
+  const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
+  const decodeBytes = area(decoded) * (firstFrame + (frames - 1) * nextFrames);
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 

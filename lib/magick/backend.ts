@@ -1,5 +1,7 @@
 import type { Backend } from "../image/backend.ts";
 import { neverCancelled } from "../image/cancel.ts";
+import { pngDataOverflows, withoutTextChunks } from "../image/png_data.ts";
+import { Unprocessable } from "../errors.ts";
 import { MagickCanvas } from "./canvas.ts";
 import { avifAsPam } from "./avif.ts";
 import { decodeWand } from "./decode.ts";
@@ -9,6 +11,20 @@ import { wasmEncoders } from "../image/wasm_encoders.ts";
 import { type MagickLibrary, openMagick } from "./library.ts";
 import { applyLimits, type MagickLimits, policySideLimit, resourceLimits } from "./limits.ts";
 import { withProjectPolicy } from "./policy.ts";
+
+/**
+ * A PNG as the magick libraries may read it: refused when its image data inflates past its
+ * rows (both inflate all of it), and without text chunks (ImageMagick inflates them whole);
+ * see lib/image/png_data.ts.
+ */
+async function pngForMagick(bytes: Uint8Array): Promise<Uint8Array> {
+  if (await pngDataOverflows(bytes)) {
+    throw new Unprocessable(
+      "Cannot decode the png source: its image data inflates to more than its pixels need",
+    );
+  }
+  return withoutTextChunks(bytes);
+}
 
 /**
  * A backend on ImageMagick (6, or 7 where that is what is installed) or GraphicsMagick,
@@ -40,7 +56,11 @@ export function createMagickBackend(
     // of a Promise-returning method expect.
     async decode(bytes, format, options) {
       const cancel = options.cancel ?? neverCancelled;
-      const readable = format === "avif" ? await avifAsPam(bytes) : bytes;
+      const readable = format === "avif"
+        ? await avifAsPam(bytes)
+        : format === "png"
+        ? await pngForMagick(bytes)
+        : bytes;
       cancel.check();
       return new MagickCanvas(api, decodeWand(api, readable, format, library, options), cancel);
     },

@@ -53,6 +53,10 @@ const pixels = ["pointer", "isize", "isize", "usize", "usize", "buffer", "u32", 
 export const imagemagickSymbols = {
   MagickWandGenesis: { parameters: [], result: "void" },
   MagickSetProgressMonitor: { parameters: ["pointer", "function", "pointer"], result: "pointer" },
+  MagickSetImageProgressMonitor: {
+    parameters: ["pointer", "function", "pointer"],
+    result: "pointer",
+  },
   MagickSetOption: { parameters: ["pointer", "buffer", "buffer"], result: "u32" },
   MagickSetIteratorIndex: { parameters: ["pointer", "isize"], result: "u32" },
   MagickSetType: { parameters: ["pointer", "u32"], result: "u32" },

@@ -89,6 +89,15 @@ export class Engine {
         }),
     );
     const { width, height, channels } = output.info;
+    // A TIFF can carry bands past its colour and alpha (gray with two extra samples came out
+    // as 5 channels, which no later pipeline reads): refused, as the other backends do.
+    if (channels !== 3 && channels !== 4) {
+      const reason = `the image decodes to ${channels} channels, not RGB or RGBA`;
+      if (input.kind === "source") {
+        throw new Unprocessable(`Cannot decode the ${input.format} source: ${reason}`);
+      }
+      throw new Error(reason);
+    }
     // Only an animation's own pipeline keeps frames stacked; elsewhere sharp may report the
     // page height it read, whatever the operations did to the size since.
     const stacked = input.kind === "source" && input.animated;
