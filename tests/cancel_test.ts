@@ -208,6 +208,23 @@ for (const backend of magickBackends) {
   });
 }
 
+Deno.test("deadline (graphicsmagick): a PNG encode that cannot end in time never starts", async () => {
+  // GraphicsMagick's PNG writer never stops for a deadline: 4500x4500 ran 3.4 s past its 503.
+  const server = await startServerProcess("graphicsmagick", { timeout: "1s", workers: 1 });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const { status } = await get(`${server.url}/none/png/files/big.jpg`);
+    assert.equal(status, 503);
+    const before = processCpu(server.pid);
+    await sleep(3000);
+    const used = processCpu(server.pid) - before;
+    assert.ok(used < 0.5, `${used.toFixed(2)} s of CPU in the 3 s after the 503`);
+  } finally {
+    await server.close();
+  }
+});
+
 for (const backend of backends) {
   Deno.test(`deadline (${backend}): runaway requests in a row never run more threads than http.workers + 1`, async () => {
     const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });
