@@ -115,6 +115,22 @@ export function heldBytesPerPixel(backend: string): number {
   return backend === "imagemagick" || backend === "graphicsmagick" ? 8 : 4;
 }
 
+/** Whether the backend holds a resize's image between its two one-axis passes whole. */
+export function holdsResizePass(backend: string): boolean {
+  return backend === "imagemagick" || backend === "graphicsmagick";
+}
+
+/**
+ * How many copies of a TIFF's largest strip (or tile) the backend's reader holds besides the
+ * image, at their decoded size: ImageMagick's reader took 421 MiB more for a 7000x7000 RGB TIFF
+ * stored as one Deflate strip (140 MiB decoded) than for one stored in many, 3 copies: planned
+ * at 4.5. The other readers measured no such cost (GraphicsMagick, libvips) or decode TIFF
+ * whole at a cost planned per pixel (pure).
+ */
+export function heldStripCopies(backend: string): number {
+  return backend === "imagemagick" ? 4.5 : 0;
+}
+
 /**
  * The planned cost of one `kind` call on `format` with `backend`; undefined for a call the
  * backend can stop by itself (its progress monitor or its timeout sees the deadline).
