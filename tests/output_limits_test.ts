@@ -7,6 +7,7 @@ import { decodeGifFrames } from "../lib/pure/gif.ts";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
 import { photoLike, startBackendServer, type TestServer } from "./helpers.ts";
+import { tiffHeaderBytes, writeTiffHeader } from "./hostile_images.ts";
 import { withScans } from "./jpeg_markers.ts";
 
 const backends = ["pure", "imagemagick", "graphicsmagick"];
@@ -273,25 +274,11 @@ function deflateTiff(side: number, rowsPerStrip: number): Uint8Array {
       ),
   );
   const count = strips.length;
-  // Tags, then the offsets and byte counts arrays (inline when there is one strip), then data.
-  const tags: [number, number, number][] = [
-    [256, 4, side],
-    [257, 4, side],
-    [258, 3, 8],
-    [259, 3, 8],
-    [262, 3, 2],
-    [273, 4, 0],
-    [277, 3, 3],
-    [278, 4, rowsPerStrip],
-    [279, 4, 0],
-  ];
-  const arraysAt = 8 + 2 + tags.length * 12 + 4;
+  // The header, the strips' offsets and byte counts (inline for one strip), then the strips.
+  const arraysAt = tiffHeaderBytes(9);
   const dataAt = arraysAt + (count > 1 ? 8 * count : 0);
   const out = new Uint8Array(dataAt + strips.reduce((sum, strip) => sum + strip.length, 0));
   const view = new DataView(out.buffer);
-  out.set([0x49, 0x49, 42, 0]);
-  view.setUint32(4, 8, true);
-  view.setUint16(8, tags.length, true);
   let at = dataAt;
   strips.forEach((strip, i) => {
     out.set(strip, at);
@@ -301,16 +288,17 @@ function deflateTiff(side: number, rowsPerStrip: number): Uint8Array {
     }
     at += strip.length;
   });
-  tags.forEach(([tag, type, value], i) => {
-    const entry = 10 + i * 12;
-    view.setUint16(entry, tag, true);
-    view.setUint16(entry + 2, type, true);
-    const strip = tag === 273 || tag === 279;
-    view.setUint32(entry + 4, strip ? count : 1, true);
-    const one = tag === 273 ? dataAt : strips[0].length;
-    const array = tag === 273 ? arraysAt : arraysAt + 4 * count;
-    view.setUint32(entry + 8, !strip ? value : count > 1 ? array : one, true);
-  });
+  writeTiffHeader(out, [
+    [256, 4, 1, side],
+    [257, 4, 1, side],
+    [258, 3, 1, 8],
+    [259, 3, 1, 8],
+    [262, 3, 1, 2],
+    [273, 4, count, count > 1 ? arraysAt : dataAt],
+    [277, 3, 1, 3],
+    [278, 4, 1, rowsPerStrip],
+    [279, 4, count, count > 1 ? arraysAt + 4 * count : strips[0].length],
+  ]);
   return out;
 }
 
