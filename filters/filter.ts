@@ -13,6 +13,11 @@ export interface ParseContext {
 export interface PlanContext {
   /** The decoded size of the watermark `name`'s image, read from its header. */
   overlaySize(name: string): Size;
+  /**
+   * Whether the backend holds the image between a resize's two one-axis passes whole (the
+   * magick libraries do; pure and libvips stream it); planning says.
+   */
+  holdsResizePass?: boolean;
 }
 
 /** What a filter may need beyond the canvas while it runs. */

@@ -98,8 +98,8 @@ export function resizePlan(input: Size, p: ResizeParams): { scaled: Size; crop?:
 /**
  * The image a resize makes between its two one-axis passes, when it is larger than both the
  * input and the result: only a resize that widens one axis and narrows the other makes one
- * (`s,1x60000` of 600x400: 600x60000). The magick libraries hold it whole (pure and vips
- * stream theirs), in whichever order they choose, so the larger of the two orders counts.
+ * (`s,1x60000` of 600x400: 600x60000). The magick libraries hold it whole, in whichever order
+ * they choose, so the larger of the two orders counts there (pure and vips stream theirs).
  */
 function onePassImage(input: Size, scaled: Size): Size[] {
   const across = { width: scaled.width, height: input.height };
@@ -154,9 +154,10 @@ export const resize: Filter<ResizeParams> = {
     const { scaled, crop } = resizePlan(input, params);
     return crop ? { width: crop.width, height: crop.height } : scaled;
   },
-  intermediates(input, params) {
+  intermediates(input, params, context) {
     const { scaled, crop } = resizePlan(input, params);
-    return [...(crop ? [scaled] : []), ...onePassImage(input, scaled)];
+    const pass = context?.holdsResizePass ? onePassImage(input, scaled) : [];
+    return [...(crop ? [scaled] : []), ...pass];
   },
   async apply(canvas, params, input) {
     const { scaled, crop } = resizePlan(input, params);

@@ -208,6 +208,35 @@ for (const backend of magickBackends) {
   });
 }
 
+/**
+ * Encodes that nothing stops once started, each planned too long for a 1 s deadline: gifenc is
+ * plain JavaScript that reads no cancellation (4500x4500 ran ~0.6 s past its 503), and
+ * GraphicsMagick's PNG writer never consults its monitor (4500x4500: 3.4 s past it).
+ */
+const encodesNothingStops = [
+  { backend: "pure", path: "s,4000x4000/gif/files/small.png" },
+  { backend: "graphicsmagick", path: "none/png/files/big.jpg" },
+];
+
+for (const { backend, path } of encodesNothingStops) {
+  Deno.test(`deadline (${backend}): an encode nothing stops never starts when it cannot end in time (${path})`, async () => {
+    const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });
+    if (!server) return;
+    try {
+      await quiet(server.pid);
+      const { status, ms } = await get(`${server.url}/${path}`);
+      assert.equal(status, 503);
+      assert.ok(ms < 1000, `the 503 took ${ms.toFixed(0)} ms: it gave up before encoding`);
+      const before = processCpu(server.pid);
+      await sleep(1500);
+      const used = processCpu(server.pid) - before;
+      assert.ok(used < 0.3, `${used.toFixed(2)} s of CPU in the 1.5 s after the 503`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
 for (const backend of backends) {
   Deno.test(`deadline (${backend}): runaway requests in a row never run more threads than http.workers + 1`, async () => {
     const server = await startServerProcess(backend, { timeout: "1s", workers: 1 });

@@ -277,3 +277,24 @@ export function pngZlibBomb(where: "idat" | "ztxt", inflated: number): Uint8Arra
   const out = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, ...chunks.flatMap((c) => [...c])]);
   return out;
 }
+
+/** One entry of a TIFF's IFD: tag, type (3 SHORT, 4 LONG), count, and value or offset. */
+export type TiffEntry = [tag: number, type: number, count: number, value: number];
+
+/** The bytes a little-endian TIFF's header and one IFD of `entries` take, from byte 0. */
+export const tiffHeaderBytes = (entries: number) => 8 + 2 + entries * 12 + 4;
+
+/** Writes a little-endian TIFF header at byte 0 and one IFD of `entries` at byte 8. */
+export function writeTiffHeader(out: Uint8Array, entries: TiffEntry[]): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out.set([0x49, 0x49, 42, 0]);
+  view.setUint32(4, 8, true);
+  view.setUint16(8, entries.length, true);
+  entries.forEach(([tag, type, count, value], i) => {
+    const entry = 10 + i * 12;
+    view.setUint16(entry, tag, true);
+    view.setUint16(entry + 2, type, true);
+    view.setUint32(entry + 4, count, true);
+    view.setUint32(entry + 8, value, true);
+  });
+}

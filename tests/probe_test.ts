@@ -290,7 +290,9 @@ magickTest("probeImage() reads the size of a TIFF in both byte orders", async ()
   for (const endian of ["lsb", "msb"]) {
     const tiff = await convert([...gradient, "-define", `tiff:endian=${endian}`, "out.tif"]);
     assert.equal(String.fromCharCode(tiff[0]), endian === "lsb" ? "I" : "M");
-    assert.deepEqual(probeImage(tiff, "tiff"), { width: W, height: H, orientation: 1 });
+    const { stripBytes, ...size } = probeImage(tiff, "tiff");
+    assert.deepEqual(size, { width: W, height: H, orientation: 1 });
+    assert.ok(stripBytes! > 0 && stripBytes! <= W * H * 8, `a strip of ${stripBytes} bytes`);
   }
 });
 
@@ -308,7 +310,20 @@ Deno.test("probeImage() reads TIFF sizes stored as SHORT or LONG", () => {
       SHORT,
       5,
     ]]);
-    assert.deepEqual(probeImage(long, "tiff"), { width: 100000, height: 70000, orientation: 5 });
+    // No compression tag: uncompressed, read a row at a time (1 bit a pixel by default).
+    assert.deepEqual(probeImage(long, "tiff"), {
+      width: 100000,
+      height: 70000,
+      orientation: 5,
+      stripBytes: 12500,
+    });
+    // Deflate, 3 samples of 8 bits, no RowsPerStrip: one strip of the whole image.
+    const deflated = tiffOf(little, [[0x100, SHORT, 640], [0x101, SHORT, 480], [0x102, SHORT, 8], [
+      0x103,
+      SHORT,
+      8,
+    ], [0x115, SHORT, 3]]);
+    assert.equal(probeImage(deflated, "tiff").stripBytes, 640 * 480 * 3);
   }
 });
 

@@ -16,6 +16,7 @@ import {
   skipWithout,
   startTestServer,
 } from "./helpers.ts";
+import { tiffHeaderBytes, writeTiffHeader } from "./hostile_images.ts";
 
 const backend = createVipsBackend({ maxSourcePixels: 50_000_000 });
 
@@ -184,31 +185,20 @@ Deno.test("vips: a truncated JPEG is a 422, not a half-grey image", async () => 
  */
 function grayWithExtraSamples(samples: number): Uint8Array {
   const side = 8;
-  const tags: [number, number, number][] = [
-    [256, 4, side],
-    [257, 4, side],
-    [258, 3, 8],
-    [259, 3, 1],
-    [262, 3, 1],
-    [273, 4, 0], // the strip offset, filled in below
-    [277, 3, samples],
-    [278, 4, side],
-    [279, 4, side * side * samples],
-    [338, 3, 0],
-  ];
-  const dataAt = 8 + 2 + tags.length * 12 + 4;
+  const dataAt = tiffHeaderBytes(10);
   const out = new Uint8Array(dataAt + side * side * samples).fill(99, dataAt);
-  const view = new DataView(out.buffer);
-  out.set([0x49, 0x49, 42, 0]);
-  view.setUint32(4, 8, true);
-  view.setUint16(8, tags.length, true);
-  tags.forEach(([tag, type, value], i) => {
-    const entry = 10 + i * 12;
-    view.setUint16(entry, tag, true);
-    view.setUint16(entry + 2, type, true);
-    view.setUint32(entry + 4, 1, true);
-    view.setUint32(entry + 8, tag === 273 ? dataAt : value, true);
-  });
+  writeTiffHeader(out, [
+    [256, 4, 1, side],
+    [257, 4, 1, side],
+    [258, 3, 1, 8],
+    [259, 3, 1, 1],
+    [262, 3, 1, 1],
+    [273, 4, 1, dataAt],
+    [277, 3, 1, samples],
+    [278, 4, 1, side],
+    [279, 4, 1, side * side * samples],
+    [338, 3, 1, 0],
+  ]);
   return out;
 }
 

@@ -41,12 +41,19 @@ const wasmEncoders: Table = {
 };
 
 /**
+ * GIF through gifenc (lib/image/gif_encode.ts), plain JavaScript that reads no cancellation:
+ * 277 ns a pixel on pure, with a working set of one frame; 4500x4500 ran ~0.6 s past its 503.
+ */
+const gifenc = cost(420, 1);
+
+/**
  * `decode FORMAT` and `encode FORMAT` entries of one backend. vips decodes lazily: its whole
  * pipeline, the source's decode included, runs in its encode call.
  */
 const costs: Readonly<Record<string, Table>> = {
   pure: {
     ...wasmEncoders,
+    "encode gif": gifenc,
     // libjpeg-turbo: 17 ns and 8 B a pixel on a baseline JPEG; a progressive one also holds
     // every coefficient (up to 6 B a pixel).
     "decode jpeg": cost(50, 20),
@@ -71,6 +78,8 @@ const costs: Readonly<Record<string, Table>> = {
   },
   imagemagick: {
     ...wasmEncoders,
+    // gifenc after the frames are exported from the library: 462 ns and 4.6 B a pixel.
+    "encode gif": cost(700, 7),
     "decode webp": cost(25, 18),
     // libavif's WebAssembly decode, then the library's read of its pixels: 130–210 ns, 31 B.
     "decode avif": cost(300, 48),
@@ -79,10 +88,15 @@ const costs: Readonly<Record<string, Table>> = {
   },
   graphicsmagick: {
     ...wasmEncoders,
+    // gifenc after the frames are exported from the library: 276 ns and 4.9 B a pixel.
+    "encode gif": cost(420, 7),
     "decode webp": cost(20, 16),
     "decode avif": cost(300, 48),
     "encode webp": cost(100, 26),
     "encode avif": cost(450, 36),
+    // Its PNG writer never consults the monitor: 238 ns and 11.3 B a pixel, all of it past a
+    // 503 once started (3.4 s for 4500x4500).
+    "encode png": cost(360, 17),
   },
   vips: {
     ...wasmEncoders,
@@ -99,6 +113,22 @@ const costs: Readonly<Record<string, Table>> = {
  */
 export function heldBytesPerPixel(backend: string): number {
   return backend === "imagemagick" || backend === "graphicsmagick" ? 8 : 4;
+}
+
+/** Whether the backend holds a resize's image between its two one-axis passes whole. */
+export function holdsResizePass(backend: string): boolean {
+  return backend === "imagemagick" || backend === "graphicsmagick";
+}
+
+/**
+ * How many copies of a TIFF's largest strip (or tile) the backend's reader holds besides the
+ * image, at their decoded size: ImageMagick's reader took 421 MiB more for a 7000x7000 RGB TIFF
+ * stored as one Deflate strip (140 MiB decoded) than for one stored in many, 3 copies: planned
+ * at 4.5. The other readers measured no such cost (GraphicsMagick, libvips) or decode TIFF
+ * whole at a cost planned per pixel (pure).
+ */
+export function heldStripCopies(backend: string): number {
+  return backend === "imagemagick" ? 4.5 : 0;
 }
 
 /**

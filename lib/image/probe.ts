@@ -16,6 +16,8 @@ export interface ImageInfo {
   orientation: number;
   /** Bits per sample, for JPEG (its frame header's precision: 8, or 12 for a 12-bit file). */
   bitDepth?: number;
+  /** For TIFF: the decoded bytes of its largest strip or tile, which a reader holds whole. */
+  stripBytes?: number;
 }
 
 /**
@@ -317,13 +319,46 @@ export function readTiffTags(bytes: Uint8Array): Map<number, number> {
   return ifd0Numbers(new Header(bytes, "TIFF"));
 }
 
-/** Reads the size and orientation tags of the first IFD of a TIFF structure. */
+const TIFF_BITS = 0x102;
+const TIFF_COMPRESSION = 0x103;
+const TIFF_SAMPLES = 0x115;
+const TIFF_ROWS_PER_STRIP = 0x116;
+const TIFF_TILE_WIDTH = 0x142;
+const TIFF_TILE_LENGTH = 0x143;
+
+/** The first value of a tag's SHORT array (BitsPerSample has one per sample); 0 when absent. */
+function tiffFirstShort(h: Header, tag: number): number {
+  const little = h.is(0, "II");
+  const ifd = h.u32(4, little);
+  for (let i = 0; i < h.u16(ifd, little); i++) {
+    const entry = ifd + 2 + i * 12;
+    if (h.u16(entry, little) !== tag || h.u16(entry + 2, little) !== TIFF_SHORT) continue;
+    const count = h.u32(entry + 4, little);
+    return h.u16(count <= 2 ? entry + 8 : h.u32(entry + 8, little), little);
+  }
+  return 0;
+}
+
+/** Reads the size, orientation and strip (or tile) tags of the first IFD of a TIFF structure. */
 function readIfd0(h: Header): ImageInfo {
   const numbers = ifd0Numbers(h);
+  const width = numbers.get(TIFF_WIDTH) ?? 0;
+  const height = numbers.get(TIFF_HEIGHT) ?? 0;
+  const bits = tiffFirstShort(h, TIFF_BITS) || 1;
+  const samples = numbers.get(TIFF_SAMPLES) || 1;
+  const tile = { width: numbers.get(TIFF_TILE_WIDTH), height: numbers.get(TIFF_TILE_LENGTH) };
+  // A strip's rows default to the whole image; its bytes are what a reader inflates at once.
+  // libtiff reads an uncompressed single strip in chunks of about a row ("strip chopping").
+  const uncompressed = (numbers.get(TIFF_COMPRESSION) ?? 1) === 1;
+  const stripRows = numbers.get(TIFF_ROWS_PER_STRIP) || height;
+  const [across, rows] = tile.width && tile.height
+    ? [tile.width, tile.height]
+    : [width, uncompressed && stripRows >= height ? 1 : Math.min(height, stripRows)];
   return {
-    width: numbers.get(TIFF_WIDTH) ?? 0,
-    height: numbers.get(TIFF_HEIGHT) ?? 0,
+    width,
+    height,
     orientation: validOrientation(numbers.get(TIFF_ORIENTATION) ?? 1),
+    stripBytes: rows * Math.ceil((across * samples * bits) / 8),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { DecodeHint } from "../image/backend.ts";
 import type { Size } from "../image/bitmap.ts";
-import { codecCost, heldBytesPerPixel } from "../image/codec_costs.ts";
+import { codecCost, heldBytesPerPixel, heldStripCopies } from "../image/codec_costs.ts";
 import { jpegScale } from "../image/jpeg_scale.ts";
 import type { EncodedType, OutputFormat, SourceFormat } from "../image/formats.ts";
 import type { ImageLimits } from "../image/limits.ts";
@@ -8,7 +8,8 @@ import { BadRequest, Unprocessable } from "../errors.ts";
 
 /** The sizes planning found, from the source's header and the chain. */
 export interface PlannedSizes {
-  source: Size & { format?: SourceFormat };
+  /** `stripBytes`: a TIFF's largest strip or tile, decoded (see `ImageInfo`). */
+  source: Size & { format?: SourceFormat; stripBytes?: number };
   /** Frames decoded: every frame of an animation kept whole, else 1. */
   frames: number;
   hint?: DecodeHint;
@@ -104,7 +105,8 @@ export function planCosts(
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
   const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
   const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
-  const decodeBytes = area(decoded) * (firstFrame + (frames - 1) * nextFrames);
+  const strips = heldStripCopies(backend) * (sizes.source.stripBytes ?? 0);
+  const decodeBytes = area(decoded) * (firstFrame + (frames - 1) * nextFrames) + strips;
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 

@@ -16,6 +16,7 @@ import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
 import { planCosts } from "./costs.ts";
+import { holdsResizePass } from "../image/codec_costs.ts";
 
 /** What a worker decides about one request from the source's header, before decoding. */
 export interface Plan {
@@ -92,6 +93,7 @@ export function planTransform(
   const upright = request.autoOrient ? orientationSteps(source.orientation) : [];
   const chain = [...upright, ...request.chain];
   const context: PlanContext = {
+    holdsResizePass: holdsResizePass(backend.name),
     overlaySize(name) {
       const size = request.overlays?.[name];
       if (!size) throw new Error(`The image of watermark "${name}" did not come with the job`);
