@@ -15,9 +15,15 @@ export interface PlannedSizes {
   hint?: DecodeHint;
   /** What each step receives, and what it makes on its way (`Filter.intermediates`). */
   inputs: Size[];
-  made: Size[][];
+  made: Made[][];
   output: Size;
 }
+
+/**
+ * An image a step makes on its way; one with a `format` is decoded there (a watermark's mark,
+ * whose size planning is given with its format), and costs what its decoder needs.
+ */
+export type Made = Size & { format?: SourceFormat };
 
 /**
  * The outputs refused up front when their encode alone cannot finish within the timeout: one
@@ -110,12 +116,16 @@ export function planCosts(
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
+  const madeBytes = (size: Made) => {
+    const decoder = size.format && codecCost(backend, "decode", size.format);
+    return area(size) * Math.max(held, decoder?.bytesPerPixel ?? 0);
+  };
   let bytes = decodeBytes;
   for (const [i, planned] of sizes.inputs.entries()) {
     const input = i === 0 && sizes.hint ? decoded : planned;
     const result = sizes.inputs[i + 1] ?? output;
-    const pixels = [input, ...sizes.made[i], result].reduce((sum, size) => sum + area(size), 0);
-    const step = pixels * frames * held;
+    const made = sizes.made[i].reduce((sum, size) => sum + madeBytes(size), 0);
+    const step = ((area(input) + area(result)) * held + made) * frames;
     if (step > maxBytes) {
       throw new BadRequest(
         overMemory(step, `Step ${i + 1} (${sizeOf(input)} → ${sizeOf(result)})`),

@@ -15,7 +15,7 @@ import {
 import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
-import { planCosts } from "./costs.ts";
+import { type Made, planCosts } from "./costs.ts";
 import { holdsResizePass } from "../image/codec_costs.ts";
 
 /** What a worker decides about one request from the source's header, before decoding. */
@@ -47,8 +47,12 @@ export interface PlanRequest {
   autoOrient: boolean;
   /** How far the decoder shrinks on load towards the hint (`image.shrinkOnLoad`); `fast` when absent. */
   shrinkOnLoad?: ShrinkOnLoad;
-  /** The size of each watermark's image the chain names, from its header. */
-  overlays?: Readonly<Record<string, Size>>;
+  /**
+   * The size of each watermark's image the chain names, from its header, with its format when
+   * known: the `wm` filter lists this size among what it makes, and its decode is planned at
+   * that format's decoder cost (see `Made`).
+   */
+  overlays?: Readonly<Record<string, Made>>;
 }
 
 export function filterOf(step: Step): Filter<unknown> {

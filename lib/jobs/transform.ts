@@ -109,7 +109,9 @@ function planFor(
   overlays: Map<string, Overlay>,
   backend: Pick<Backend, "name" | "maxSide">,
 ): Plan {
-  const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
+  const sizes = Object.fromEntries(
+    [...overlays].map(([name, { size, format }]) => [name, { ...size, format }]),
+  );
   return planTransform({ ...task, overlays: sizes }, source, task.limits, backend);
 }
 
