@@ -10,8 +10,10 @@ import { BadRequest, Unprocessable } from "../errors.ts";
 export interface PlannedSizes {
   /** `stripBytes`: a TIFF's largest strip or tile, decoded (see `ImageInfo`). */
   source: Size & { format?: SourceFormat; stripBytes?: number };
-  /** Frames decoded: every frame of an animation kept whole, else 1. */
+  /** Frames kept: every frame of an animation kept whole, else 1. */
   frames: number;
+  /** Frames the decoder reads, when more than it keeps (see `readsEveryFrame`). */
+  framesRead?: number;
   hint?: DecodeHint;
   /** What each step receives, and what it makes on its way (`Filter.intermediates`). */
   inputs: Size[];
@@ -107,12 +109,13 @@ export function planCosts(
 
   const decoded = decodedSize(sizes.source, backend, sizes.hint);
   const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
-  const decodedPixels = area(decoded) * frames;
+  const framesRead = sizes.framesRead ?? frames;
+  const decodedPixels = area(decoded) * framesRead;
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
   const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
   const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
   const strips = heldStripCopies(backend) * (sizes.source.stripBytes ?? 0);
-  const decodeBytes = area(decoded) * (firstFrame + (frames - 1) * nextFrames) + strips;
+  const decodeBytes = area(decoded) * (firstFrame + (framesRead - 1) * nextFrames) + strips;
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
