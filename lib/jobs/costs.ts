@@ -23,9 +23,10 @@ export interface PlannedSizes {
 
 /**
  * An image a step makes on its way; one with a `format` is decoded there (a watermark's mark,
- * whose size planning is given with its format), and costs what its decoder needs.
+ * whose size planning is given with its format), and costs what its decoder needs for the
+ * `frames` it reads (1 unless the reader decodes every frame, see `readsEveryFrame`).
  */
-export type Made = Size & { format?: SourceFormat };
+export type Made = Size & { format?: SourceFormat; frames?: number };
 
 /**
  * The outputs refused up front when their encode alone cannot finish within the timeout: one
@@ -107,22 +108,26 @@ export function planCosts(
     `${what} would take about ${seconds(ms)} on the ${backend} backend, which nothing can ` +
     `interrupt: more than http.timeout (${seconds(maxMs)})`;
 
+  /** What decoding `frames` frames of `size` in `format` holds at its peak, its result included. */
+  const decodeBytesOf = (size: Size, format: SourceFormat | undefined, frames: number) => {
+    const decoder = format && codecCost(backend, "decode", format);
+    const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
+    const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
+    return area(size) * (firstFrame + (frames - 1) * nextFrames);
+  };
+  const madeBytes = (size: Made) =>
+    size.format ? decodeBytesOf(size, size.format, size.frames ?? 1) : area(size) * held;
+
   const decoded = decodedSize(sizes.source, backend, sizes.hint);
   const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
   const framesRead = sizes.framesRead ?? frames;
   const decodedPixels = area(decoded) * framesRead;
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
-  const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
-  const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
   const strips = heldStripCopies(backend) * (sizes.source.stripBytes ?? 0);
-  const decodeBytes = area(decoded) * (firstFrame + (framesRead - 1) * nextFrames) + strips;
+  const decodeBytes = decodeBytesOf(decoded, sizes.source.format, framesRead) + strips;
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
-  const madeBytes = (size: Made) => {
-    const decoder = size.format && codecCost(backend, "decode", size.format);
-    return area(size) * Math.max(held, decoder?.bytesPerPixel ?? 0);
-  };
   let bytes = decodeBytes;
   for (const [i, planned] of sizes.inputs.entries()) {
     const input = i === 0 && sizes.hint ? decoded : planned;
