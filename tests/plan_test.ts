@@ -40,6 +40,10 @@ function plan(
   overrides: Partial<ImageLimits> = {},
   webp = false,
   backend = "",
+  overlays: PlanRequest["overlays"] = {
+    logo: { width: 400, height: 400 },
+    full: { width: 400, height: 400 },
+  },
 ) {
   return planTransform(
     {
@@ -53,7 +57,7 @@ function plan(
       }),
       format: { type, quality: 80, webp },
       autoOrient: true,
-      overlays: { logo: { width: 400, height: 400 }, full: { width: 400, height: 400 } },
+      overlays,
     },
     { width: 1000, height: 1000, orientation: 1, ...source },
     { ...limits, ...overrides },
@@ -248,23 +252,14 @@ Deno.test("plan: a watermark's mark is decoded at its decoder's cost, like a sou
   // pixel held), which grew a server by 402-527 MiB under image.maxJobBytes 300 MiB.
   const big = { width: 7000, height: 7000, format: "png" as const };
   const request = (overlays: PlanRequest["overlays"]) =>
-    planTransform(
-      {
-        chain: parseChain("s,400x300,wm,full", {
-          presets: new Map(),
-          maxBlurSigma: 50,
-          maxChain: 16,
-          defaultQuality: 80,
-          avifQuality: 50,
-          watermarks,
-        }),
-        format: { type: "png", quality: 80, webp: false },
-        autoOrient: true,
-        overlays,
-      },
-      { width: 600, height: 400, orientation: 1, format: "jpeg" },
-      { ...limits, maxJobBytes: 2 ** 40 },
-      { name: "pure" },
+    plan(
+      "s,400x300,wm,full",
+      "png",
+      { width: 600, height: 400, format: "jpeg" },
+      { maxJobBytes: 2 ** 40 },
+      false,
+      "pure",
+      overlays,
     );
   const asSource = plan("s,400x300", "png", big, { maxJobBytes: 2 ** 40 }, false, "pure");
   const asMark = request({ full: big });
