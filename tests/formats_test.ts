@@ -112,6 +112,31 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
   });
 }
 
+// A GIF frame's delay is 16 bits of centiseconds: 0 to 655.35 s.
+const extremeDelays = encodeGif(
+  [0, 10, 655_350].map((delayMs, i) => ({
+    bitmap: makeBitmap(40, 30, () => [80 * i, 0, 200, 255]),
+    delayMs,
+  })),
+  0,
+);
+
+for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
+  Deno.test(`formats: GIF delays at their bounds keep a GIF animated (${backend})`, async () => {
+    const server = await startBackendServer({ "delays.gif": extremeDelays }, backend);
+    if (!server) return;
+    try {
+      const { response, body } = await get(server, "/s,20x0/gif/files/delays.gif");
+      assert.equal(response.status, 200, new TextDecoder().decode(body));
+      const delays = (await decodeGifFrames(body)).map((frame) => frame.delayMs);
+      // sharp takes at most 65535 ms a frame: vips writes longer delays as that (6554 cs).
+      assert.deepEqual(delays, [0, 10, backend === "vips" ? 65_540 : 655_350]);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
 Deno.test("formats: WebP sources decode on the pure backend, lossy and lossless", async () => {
   const red = makeBitmap(64, 48, () => [220, 30, 30, 255]);
   const server = await startTestServer({

@@ -192,6 +192,18 @@ function lzwFlat(count: number, index: number): number[] {
 }
 
 /**
+ * An animated WebP of `frames` frames of `width`x`height`, each a flat colour far from the
+ * last (the writer merges frames that look alike).
+ */
+export function animatedWebp(width: number, height: number, frames: number): Promise<Uint8Array> {
+  const colours = Array.from(
+    { length: frames },
+    (_, i) => `xc:rgb(${(i * 97) % 256},${(i * 59) % 256},${(i * 163) % 256})`,
+  );
+  return convert(["-size", `${width}x${height}`, ...colours, "-loop", "0"], "anim.webp");
+}
+
+/**
  * A TIFF whose first page is `first` pixels square and whose next `more` pages are `big`
  * pixels square; a decoder that reads every page does far more work than the header promised.
  */

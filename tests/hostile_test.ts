@@ -20,6 +20,7 @@ import {
 } from "./child_server.ts";
 import {
   animatedGif,
+  animatedWebp,
   duplicatedWidthTiff,
   gzipBomb,
   manyScanJpeg,
@@ -459,6 +460,38 @@ Deno.test("hostile: only the first page of a multi-page TIFF is decoded", async 
       );
       const spent = await cpuSeconds(server.pid) - cpuBefore;
       assert.ok(spent < 1, `${backend}: ${spent.toFixed(2)} s of CPU for a 64x64 page`);
+    },
+    { maxRss: 2048 * MiB },
+  );
+});
+
+Deno.test("hostile: an animated WebP is refused or read one frame at a time, whatever a backend decodes", async () => {
+  // 8 frames of 800x800: 5.1 MP in all, 0.64 MP a frame. ImageMagick's WebP reader decodes
+  // every frame for a still result (30 frames of 3000x3000 grew it by 2 GiB), so there the
+  // frames count against image.maxSourcePixels.
+  const webp = await animatedWebp(800, 800, 8);
+  assert.equal(probeImage(webp, "webp").frames, 8);
+  await onEveryBackend(
+    { "anim.webp": webp, "warm.png": await encode(photoLike(64, 64), "png") },
+    {
+      image: { maxSourcePixels: 3_000_000 },
+      watermarks: [{ name: "anim", storage: "files", path: "anim.webp", scale: 0.1 }],
+    },
+    async (server, backend) => {
+      await get(`${server.url}/s,8x8/png/files/warm.png`);
+      // As the source, and as a watermark's mark.
+      for (const path of ["s,50x50/jpeg/files/anim.webp", "wm,anim/jpeg/files/warm.png"]) {
+        const base = await rss(server.pid);
+        const answer = await get(`${server.url}/${path}`);
+        const grew = server.peakRss() - base;
+        if (answer.status !== 200) {
+          assert.equal(answer.status, 422, `${backend} ${path}: ${describe(answer)}`);
+          if (backend === "imagemagick") assert.match(describe(answer), /each of 8 frames/);
+        } else {
+          // One frame is ~10 MiB at 16 bits a sample; ImageMagick grew by 52-63 MiB reading all.
+          assert.ok(grew < 30 * MiB, `${backend} ${path}: RSS +${(grew / MiB).toFixed(0)} MiB`);
+        }
+      }
     },
     { maxRss: 2048 * MiB },
   );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { planTransform } from "../lib/jobs/plan.ts";
+import { type PlanRequest, planTransform } from "../lib/jobs/plan.ts";
 import { resolveFormat } from "../lib/image/formats.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import { parseChain } from "../lib/jobs/url.ts";
@@ -40,6 +40,10 @@ function plan(
   overrides: Partial<ImageLimits> = {},
   webp = false,
   backend = "",
+  overlays: PlanRequest["overlays"] = {
+    logo: { width: 400, height: 400 },
+    full: { width: 400, height: 400 },
+  },
 ) {
   return planTransform(
     {
@@ -53,7 +57,7 @@ function plan(
       }),
       format: { type, quality: 80, webp },
       autoOrient: true,
-      overlays: { logo: { width: 400, height: 400 }, full: { width: 400, height: 400 } },
+      overlays,
     },
     { width: 1000, height: 1000, orientation: 1, ...source },
     { ...limits, ...overrides },
@@ -241,6 +245,28 @@ Deno.test("plan: a watermark's decoded and scaled mark count, the mark clipped t
     BadRequest,
     /"wm" would make a 400x400 image/,
   );
+});
+
+Deno.test("plan: a watermark's mark is decoded at its decoder's cost, like a source", () => {
+  // A 7000x7000 PNG mark on pure: 561 MiB planned as a source, but ~190 as a mark (4 B a
+  // pixel held), which grew a server by 402-527 MiB under image.maxJobBytes 300 MiB.
+  const big = { width: 7000, height: 7000, format: "png" as const };
+  const request = (overlays: PlanRequest["overlays"]) =>
+    plan(
+      "s,400x300,wm,full",
+      "png",
+      { width: 600, height: 400, format: "jpeg" },
+      { maxJobBytes: 2 ** 40 },
+      false,
+      "pure",
+      overlays,
+    );
+  const asSource = plan("s,400x300", "png", big, { maxJobBytes: 2 ** 40 }, false, "pure");
+  const asMark = request({ full: big });
+  assert.ok(asMark.bytes >= asSource.bytes, `mark ${asMark.bytes}, source ${asSource.bytes}`);
+  // Without a known format (a size alone), the mark counts as held pixels.
+  const sized = request({ full: { width: 7000, height: 7000 } });
+  assert.ok(sized.bytes >= 7000 * 7000 * 4 && sized.bytes < asMark.bytes, `${sized.bytes}`);
 });
 
 Deno.test("plan: a blur's, sharpen's and pad's scratch images count", () => {

@@ -5,6 +5,7 @@
 // the example watermark (the 400x400 logo at scale 0.2) and the same image at scale 1.
 import assert from "node:assert/strict";
 import { encode, photoLike, startTestServer } from "./helpers.ts";
+import { animatedGif } from "./hostile_images.ts";
 import {
   backendNames,
   type ChildServer,
@@ -157,3 +158,40 @@ Deno.test("planning: concurrent jobs are admitted against image.maxInflightJobBy
     await server.close();
   }
 });
+
+for (const backend of await backendNames()) {
+  Deno.test(`planning: an animated GIF kept whole grows the server by no more than image.maxJobBytes (${backend})`, async () => {
+    // The magick libraries read every frame, then coalesce them into a second copy: 10 frames
+    // of 1000x1000 grew ImageMagick by 177 MiB, GraphicsMagick by 187, where 76 were planned.
+    const maxJobBytes = 160 * 2 ** 20;
+    const gifs = { "f6.gif": animatedGif(1000, 1000, 6), "f10.gif": animatedGif(1000, 1000, 10) };
+    const server = await startBackendChild(gifs, backend, {
+      image: { maxJobBytes },
+      caches: { result: 0 },
+    });
+    if (!server) return;
+    try {
+      const warm = await fetch(`${server.url}/s,20x20/gif/files/f6.gif`);
+      await warm.body?.cancel();
+      const served: string[] = [];
+      for (const name of Object.keys(gifs)) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const base = await rss(server.pid);
+        const answer = await measured(server, `s,50x50-/gif/files/${name}`);
+        const text = new TextDecoder().decode(answer.body.subarray(0, 300));
+        const grown = answer.peak - base;
+        if (answer.status === 200) {
+          served.push(name);
+          assert.ok(grown <= maxJobBytes, `${name}: grew ${(grown / 2 ** 20).toFixed(0)} MiB`);
+        } else {
+          assert.equal(answer.status, 422, `${name}: ${text}`);
+          assert.match(text, /image\.maxJobBytes/);
+        }
+      }
+      // Six frames (6 MP) fit on every backend.
+      assert.ok(served.includes("f6.gif"), `served: ${served}`);
+    } finally {
+      await server.close();
+    }
+  });
+}

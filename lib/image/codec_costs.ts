@@ -6,7 +6,8 @@
  * machine shared with other work, and rounded up by a half or more: CPU nanoseconds per pixel,
  * and the peak bytes per pixel the call adds (its working set and its result, not the image
  * it reads). Calls the libraries stop by themselves (their progress monitors, which see the
- * job's cancellation, or sharp's timeout) are not listed: a deadline stops them.
+ * job's cancellation, or sharp's timeout) are not listed (a deadline stops them), unless their
+ * memory is more than the image they make: then at 0 ns, for their bytes only.
  *
  * @module
  */
@@ -47,6 +48,13 @@ const wasmEncoders: Table = {
 const gifenc = cost(420, 1);
 
 /**
+ * A GIF read by a magick library, its monitor watching: one frame is the 8 B a pixel it holds;
+ * every frame of an animation is held twice, as read and coalesced (lib/magick/decode.ts):
+ * 40 frames of 1000x1000 grew ImageMagick by 18–19 B a pixel, GraphicsMagick by 18–21.
+ */
+const magickAnimation = cost(0, 12, 24);
+
+/**
  * `decode FORMAT` and `encode FORMAT` entries of one backend. vips decodes lazily: its whole
  * pipeline, the source's decode included, runs in its encode call.
  */
@@ -78,9 +86,11 @@ const costs: Readonly<Record<string, Table>> = {
   },
   imagemagick: {
     ...wasmEncoders,
+    "decode gif": magickAnimation,
     // gifenc after the frames are exported from the library: 462 ns and 4.6 B a pixel.
     "encode gif": cost(700, 7),
-    "decode webp": cost(25, 18),
+    // Each frame of an animation after the first: 7.7 B a pixel measured.
+    "decode webp": cost(25, 18, 12),
     // libavif's WebAssembly decode, then the library's read of its pixels: 130–210 ns, 31 B.
     "decode avif": cost(300, 48),
     "encode webp": cost(90, 10),
@@ -88,6 +98,7 @@ const costs: Readonly<Record<string, Table>> = {
   },
   graphicsmagick: {
     ...wasmEncoders,
+    "decode gif": magickAnimation,
     // gifenc after the frames are exported from the library: 276 ns and 4.9 B a pixel.
     "encode gif": cost(420, 7),
     "decode webp": cost(20, 16),
@@ -129,6 +140,15 @@ export function holdsResizePass(backend: string): boolean {
  */
 export function heldStripCopies(backend: string): number {
   return backend === "imagemagick" ? 4.5 : 0;
+}
+
+/**
+ * Whether the backend's decoder reads every frame of `format` even when one is kept:
+ * ImageMagick's WebP reader decodes a whole animation whatever subimage is asked for (30
+ * frames of 3000x3000 grew it by 2092 MiB for a still result, where one frame was planned).
+ */
+export function readsEveryFrame(backend: string, format: SourceFormat | undefined): boolean {
+  return backend === "imagemagick" && format === "webp";
 }
 
 /**

@@ -10,14 +10,23 @@ import { BadRequest, Unprocessable } from "../errors.ts";
 export interface PlannedSizes {
   /** `stripBytes`: a TIFF's largest strip or tile, decoded (see `ImageInfo`). */
   source: Size & { format?: SourceFormat; stripBytes?: number };
-  /** Frames decoded: every frame of an animation kept whole, else 1. */
+  /** Frames kept: every frame of an animation kept whole, else 1. */
   frames: number;
+  /** Frames the decoder reads, when more than it keeps (see `readsEveryFrame`). */
+  framesRead?: number;
   hint?: DecodeHint;
   /** What each step receives, and what it makes on its way (`Filter.intermediates`). */
   inputs: Size[];
-  made: Size[][];
+  made: Made[][];
   output: Size;
 }
+
+/**
+ * An image a step makes on its way; one with a `format` is decoded there (a watermark's mark,
+ * whose size planning is given with its format), and costs what its decoder needs for the
+ * `frames` it reads (1 unless the reader decodes every frame, see `readsEveryFrame`).
+ */
+export type Made = Size & { format?: SourceFormat; frames?: number };
 
 /**
  * The outputs refused up front when their encode alone cannot finish within the timeout: one
@@ -99,14 +108,23 @@ export function planCosts(
     `${what} would take about ${seconds(ms)} on the ${backend} backend, which nothing can ` +
     `interrupt: more than http.timeout (${seconds(maxMs)})`;
 
+  /** What decoding `frames` frames of `size` in `format` holds at its peak, its result included. */
+  const decodeBytesOf = (size: Size, format: SourceFormat | undefined, frames: number) => {
+    const decoder = format && codecCost(backend, "decode", format);
+    const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
+    const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
+    return area(size) * (firstFrame + (frames - 1) * nextFrames);
+  };
+  const madeBytes = (size: Made) =>
+    size.format ? decodeBytesOf(size, size.format, size.frames ?? 1) : area(size) * held;
+
   const decoded = decodedSize(sizes.source, backend, sizes.hint);
   const decoder = sizes.source.format && codecCost(backend, "decode", sizes.source.format);
-  const decodedPixels = area(decoded) * frames;
+  const framesRead = sizes.framesRead ?? frames;
+  const decodedPixels = area(decoded) * framesRead;
   const decodeMs = decoder ? (decodedPixels * decoder.nsPerPixel) / 1e6 : 0;
-  const firstFrame = Math.max(held, decoder?.bytesPerPixel ?? 0);
-  const nextFrames = Math.max(held, decoder?.nextFrameBytesPerPixel ?? firstFrame);
   const strips = heldStripCopies(backend) * (sizes.source.stripBytes ?? 0);
-  const decodeBytes = area(decoded) * (firstFrame + (frames - 1) * nextFrames) + strips;
+  const decodeBytes = decodeBytesOf(decoded, sizes.source.format, framesRead) + strips;
   const decoding = `Decoding the ${sizeOf(sizes.source)} source`;
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
@@ -114,8 +132,8 @@ export function planCosts(
   for (const [i, planned] of sizes.inputs.entries()) {
     const input = i === 0 && sizes.hint ? decoded : planned;
     const result = sizes.inputs[i + 1] ?? output;
-    const pixels = [input, ...sizes.made[i], result].reduce((sum, size) => sum + area(size), 0);
-    const step = pixels * frames * held;
+    const made = sizes.made[i].reduce((sum, size) => sum + madeBytes(size), 0);
+    const step = ((area(input) + area(result)) * held + made) * frames;
     if (step > maxBytes) {
       throw new BadRequest(
         overMemory(step, `Step ${i + 1} (${sizeOf(input)} → ${sizeOf(result)})`),

@@ -15,8 +15,8 @@ import {
 import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
-import { planCosts } from "./costs.ts";
-import { holdsResizePass } from "../image/codec_costs.ts";
+import { type Made, planCosts } from "./costs.ts";
+import { holdsResizePass, readsEveryFrame } from "../image/codec_costs.ts";
 
 /** What a worker decides about one request from the source's header, before decoding. */
 export interface Plan {
@@ -47,8 +47,12 @@ export interface PlanRequest {
   autoOrient: boolean;
   /** How far the decoder shrinks on load towards the hint (`image.shrinkOnLoad`); `fast` when absent. */
   shrinkOnLoad?: ShrinkOnLoad;
-  /** The size of each watermark's image the chain names, from its header. */
-  overlays?: Readonly<Record<string, Size>>;
+  /**
+   * The size of each watermark's image the chain names, from its header, with its format when
+   * known: the `wm` filter lists this size among what it makes, and its decode is planned at
+   * that format's decoder cost (see `Made`).
+   */
+  overlays?: Readonly<Record<string, Made>>;
 }
 
 export function filterOf(step: Step): Filter<unknown> {
@@ -78,14 +82,16 @@ export function planTransform(
   const allFrames = sourceFrames > 1 &&
     (request.format.type === "gif" || request.format.type === "auto");
   const frames = allFrames ? sourceFrames : 1;
-  if (frames > limits.maxFrames) {
+  const framesRead = readsEveryFrame(backend.name, source.format) ? sourceFrames : frames;
+  if (framesRead > limits.maxFrames) {
+    const why = allFrames ? "for an animated result" : `on the ${backend.name} backend`;
     throw new Unprocessable(
-      `The source has ${frames} frames: at most ${limits.maxFrames} allowed for an animated result`,
+      `The source has ${framesRead} frames: at most ${limits.maxFrames} allowed ${why}`,
     );
   }
-  const pixels = source.width * source.height * frames;
+  const pixels = source.width * source.height * framesRead;
   if (pixels > limits.maxSourcePixels) {
-    const what = frames > 1 ? ` in each of ${frames} frames` : "";
+    const what = framesRead > 1 ? ` in each of ${framesRead} frames` : "";
     throw new Unprocessable(
       `The source is ${source.width}x${source.height} pixels${what}: at most ${limits.maxSourcePixels} allowed in all`,
     );
@@ -120,7 +126,7 @@ export function planTransform(
     ...(request.format.type === "info" ? { margin: 1 } : {}),
   };
   const costs = planCosts(
-    { source, frames, hint, inputs, made, output },
+    { source, frames, framesRead, hint, inputs, made, output },
     { format: request.format, fitting: fittingFormats(request.format, output, allFrames) },
     limits,
     backend.name,

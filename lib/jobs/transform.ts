@@ -15,6 +15,7 @@ import { type ImageInfo, probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
 import { describeResult } from "./info.ts";
 import { encodeMs } from "./costs.ts";
+import { readsEveryFrame } from "../image/codec_costs.ts";
 import { filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
 
@@ -41,6 +42,8 @@ interface Overlay {
   bytes: Uint8Array;
   format: SourceFormat;
   size: Size;
+  /** The frames the backend's reader decodes to get the first (see `readsEveryFrame`). */
+  framesRead: number;
 }
 
 /**
@@ -49,7 +52,7 @@ interface Overlay {
  *
  * @throws {Unprocessable} when one is not an image we read, or over `maxSourcePixels`
  */
-function readOverlays(task: Transform): Map<string, Overlay> {
+function readOverlays(task: Transform, backend: string): Map<string, Overlay> {
   const overlays = new Map<string, Overlay>();
   for (const [name, bytes] of Object.entries(task.overlays ?? {})) {
     const format = sniffFormat(bytes);
@@ -58,13 +61,20 @@ function readOverlays(task: Transform): Map<string, Overlay> {
         `The image of watermark "${name}" is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image`,
       );
     }
-    const { width, height } = probeImage(bytes, format);
-    if (width * height > task.limits.maxSourcePixels) {
+    const { width, height, frames = 1 } = probeImage(bytes, format);
+    const framesRead = readsEveryFrame(backend, format) ? frames : 1;
+    if (framesRead > task.limits.maxFrames) {
       throw new Unprocessable(
-        `The image of watermark "${name}" is ${width}x${height} pixels: at most ${task.limits.maxSourcePixels} allowed`,
+        `The image of watermark "${name}" has ${framesRead} frames: at most ${task.limits.maxFrames} allowed on the ${backend} backend`,
       );
     }
-    overlays.set(name, { bytes, format, size: { width, height } });
+    if (width * height * framesRead > task.limits.maxSourcePixels) {
+      const what = framesRead > 1 ? ` in each of ${framesRead} frames` : "";
+      throw new Unprocessable(
+        `The image of watermark "${name}" is ${width}x${height} pixels${what}: at most ${task.limits.maxSourcePixels} allowed`,
+      );
+    }
+    overlays.set(name, { bytes, format, size: { width, height }, framesRead });
   }
   return overlays;
 }
@@ -109,7 +119,11 @@ function planFor(
   overlays: Map<string, Overlay>,
   backend: Pick<Backend, "name" | "maxSide">,
 ): Plan {
-  const sizes = Object.fromEntries([...overlays].map(([name, { size }]) => [name, size]));
+  const sizes = Object.fromEntries(
+    [...overlays].map((
+      [name, { size, format, framesRead }],
+    ) => [name, { ...size, format, frames: framesRead }]),
+  );
   return planTransform({ ...task, overlays: sizes }, source, task.limits, backend);
 }
 
@@ -124,7 +138,7 @@ export function plannedJobBytes(task: Transform, source: Uint8Array, backend: st
     if (!format) return 0;
     // The headers suffice for the size; the worker checks the whole file before decoding.
     const probed = { ...probeImage(source, format, "headers"), format };
-    return planFor(task, probed, readOverlays(task), { name: backend }).bytes;
+    return planFor(task, probed, readOverlays(task, backend), { name: backend }).bytes;
   } catch {
     return 0;
   }
@@ -150,7 +164,7 @@ export async function runTransform(
     throw new Unprocessable("The source is not a JPEG, PNG, GIF, TIFF, WebP, BMP or AVIF image");
   }
   const probed = probeImage(bytes, format, backend.jpegDecoder === "libjpeg" ? "libjpeg" : "whole");
-  const overlays = readOverlays(task);
+  const overlays = readOverlays(task, backend.name);
   const plan = planFor(task, { ...probed, format }, overlays, backend);
   checkTimeFor(plan.decodeMs, task.deadline);
   const canvas = await backend.decode(bytes, format, {

@@ -67,8 +67,13 @@ async function firstFrame(canvas: VipsCanvas): Promise<Pixels> {
 function gifEncoder(canvas: VipsCanvas): Build {
   if (canvas.frameCount === 1) return (pipeline) => pipeline.gif();
   const { delays, loop } = canvas.animation;
-  return (pipeline) => pipeline.gif({ delay: delays, loop: loop ?? 0 });
+  // A GIF delay reaches 655350 ms (16 bits of centiseconds); sharp refuses any over 65535 ms.
+  const delay = delays?.map((ms) => Math.min(ms, SHARP_MAX_DELAY_MS));
+  return (pipeline) => pipeline.gif({ delay, loop: loop ?? 0 });
 }
+
+/** The longest frame delay sharp's `gif()` takes. */
+const SHARP_MAX_DELAY_MS = 65_535;
 
 /**
  * PNG as the pure backend writes it: a palette for up to 256 colours (exact: libimagequant at
