@@ -26,12 +26,16 @@ const soft = makeBitmap(200, 150, (x, y) => [
   255,
 ]);
 
+/** 300x200: red rises 0..255 left to right, blue top to bottom. */
+const ramp = makeBitmap(300, 200, (x, y) => [x * 255 / 299, 0, y * 255 / 199, 255]);
+
 async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "quadrants.png": await encode(quadrants(400), "png"),
     "soft.png": await encode(soft, "png"),
     "busy.png": await encode(busyPatch(), "png"),
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
+    "ramp.png": await encode(ramp, "png"),
   };
 }
 
@@ -226,4 +230,25 @@ for (const backend of backends) {
       await server.close();
     }
   });
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a resize shrinking one axis and growing the other keeps the picture centred`, () =>
+    onBackend(backend, async (server) => {
+      // Each output pixel's centre maps to the source's (x + 0.5) · 300 / width − 0.5, so the
+      // ramp's level there is exact up to the Lanczos ringing at the edges.
+      const expect = (at: number, of: number, source: number) =>
+        Math.max(0, Math.min(255, ((at + 0.5) * source / of - 0.5) * 255 / (source - 1)));
+      for (const [width, height] of [[3, 406], [5, 1001], [600, 20]]) {
+        const out = await image(server, `s,${width}x${height}/png/files/ramp.png`);
+        assert.deepEqual([out.width, out.height], [width, height]);
+        const x = Math.floor(width / 2);
+        const y = Math.floor(height / 2);
+        const [red, , blue] = pixelAt(out, x, y);
+        assert.ok(Math.abs(red - expect(x, width, 300)) <= 3, `${width}x${height}: red ${red}`);
+        assert.ok(Math.abs(blue - expect(y, height, 200)) <= 3, `${width}x${height}: blue ${blue}`);
+        const [left] = pixelAt(out, 0, y);
+        assert.ok(Math.abs(left - expect(0, width, 300)) <= 6, `${width}x${height}: left ${left}`);
+      }
+    }));
 }

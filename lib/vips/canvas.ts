@@ -3,6 +3,7 @@ import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { type Bitmap, fitWithin, hasTransparency, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
+import { resizeBitmap } from "../image/resample.ts";
 import {
   type Build,
   type Engine,
@@ -36,6 +37,27 @@ function resizeTo(size: Size, shrinkOnLoad: ShrinkOnLoad = "fast"): Build {
       fit: "fill",
       kernel: "lanczos3",
       fastShrinkOnLoad: shrinkOnLoad === "fast",
+    });
+}
+
+/**
+ * Whether a resize from `from` to `target` shrinks one axis and grows the other: libvips then
+ * samples the image off centre (300x200 to 3x406 moves the middle column by a sixth of the
+ * width; any growth of one axis of a narrow image smears the other), so the growth runs on the
+ * shared resampler instead.
+ */
+function mixedAxes(from: Size, target: Size): boolean {
+  return (target.width < from.width && target.height > from.height) ||
+    (target.width > from.width && target.height < from.height);
+}
+
+/** A raw step: every frame resized to `size` by the shared Lanczos3 (the pure backend's). */
+function resampled(size: Size): (pixels: Pixels) => Promise<Pixels> {
+  return (pixels) =>
+    eachFrame(pixels, (frame) => {
+      const rgba = toRgba(frame);
+      const out = resizeBitmap(rgba, size.width, size.height);
+      return { ...frame, ...size, data: out.data, channels: 4 };
     });
 }
 
@@ -136,10 +158,23 @@ export class VipsCanvas implements Canvas {
       at--;
     }
     const target = transposed ? { width: size.height, height: size.width } : size;
-    this.#steps.splice(at, 0, {
-      build: resizeTo(target, this.#shrinkOnLoad(target)),
-      resize: true,
-    });
+    const from = transposed ? { width: this.height, height: this.width } : this.#size;
+    if (!mixedAxes(from, target)) {
+      this.#steps.splice(at, 0, {
+        build: resizeTo(target, this.#shrinkOnLoad(target)),
+        resize: true,
+      });
+    } else {
+      // The shrink still reads the source (shrink-on-load); the growth follows on pixels.
+      const shrunk = {
+        width: Math.min(from.width, target.width),
+        height: Math.min(from.height, target.height),
+      };
+      this.#steps.splice(at, 0, {
+        build: resizeTo(shrunk, this.#shrinkOnLoad(shrunk)),
+        resize: true,
+      }, { build: (pipeline) => pipeline, raw: resampled(target) });
+    }
     this.#size = size;
   }
 
