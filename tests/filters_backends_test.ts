@@ -2,6 +2,7 @@
 // keeps, colour adjustments, padding, watermarks and AVIF, checked on pixels a user would see.
 import assert from "node:assert/strict";
 import type { Bitmap } from "../lib/image/bitmap.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
 import {
   busyPatch,
   busyPixels,
@@ -29,6 +30,14 @@ const soft = makeBitmap(200, 150, (x, y) => [
 /** 300x200: red rises 0..255 left to right, blue top to bottom. */
 const ramp = makeBitmap(300, 200, (x, y) => [x * 255 / 299, 0, y * 255 / 199, 255]);
 
+/** 300x200 with detail on both axes: stripes of a 19-pixel period over two ramps. */
+const stripes = makeBitmap(300, 200, (x, y) => [
+  128 + 100 * Math.sin(x / 3),
+  x * 255 / 299,
+  128 + 100 * Math.cos(y / 3),
+  255,
+]);
+
 async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "quadrants.png": await encode(quadrants(400), "png"),
@@ -36,6 +45,7 @@ async function files(): Promise<Record<string, Uint8Array>> {
     "busy.png": await encode(busyPatch(), "png"),
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
     "ramp.png": await encode(ramp, "png"),
+    "stripes.png": await encode(stripes, "png"),
   };
 }
 
@@ -249,6 +259,24 @@ for (const backend of backends) {
         assert.ok(Math.abs(blue - expect(y, height, 200)) <= 3, `${width}x${height}: blue ${blue}`);
         const [left] = pixelAt(out, 0, y);
         assert.ok(Math.abs(left - expect(0, width, 300)) <= 6, `${width}x${height}: left ${left}`);
+      }
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a resize growing any axis matches Lanczos3 as closely as a shrink`, () =>
+    onBackend(backend, async (server) => {
+      // The shared resampler is within 1 level of ImageMagick's Lanczos on each of these.
+      const sizes = [[150, 100], [300, 400], [301, 200], [600, 400], [100, 201], [3, 406]];
+      for (const [width, height] of sizes) {
+        const out = await image(server, `s,${width}x${height}/png/files/stripes.png`);
+        const reference = resizeBitmap(stripes, width, height);
+        let sum = 0;
+        for (let i = 0; i < out.data.length; i++) {
+          if (i % 4 !== 3) sum += Math.abs(out.data[i] - reference.data[i]);
+        }
+        const mean = sum / (width * height * 3);
+        assert.ok(mean <= 1.5, `${width}x${height}: ${mean.toFixed(2)} levels off on average`);
       }
     }));
 }

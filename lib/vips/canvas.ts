@@ -41,14 +41,13 @@ function resizeTo(size: Size, shrinkOnLoad: ShrinkOnLoad = "fast"): Build {
 }
 
 /**
- * Whether a resize from `from` to `target` shrinks one axis and grows the other: libvips then
- * samples the image off centre (300x200 to 3x406 moves the middle column by a sixth of the
- * width; any growth of one axis of a narrow image smears the other), so the growth runs on the
- * shared resampler instead.
+ * Whether a resize from `from` to `target` grows an axis. libvips then samples off the
+ * Lanczos3 grid (a 300x200 picture resized to 300x400 is 3.6 levels off ImageMagick's on
+ * average, to 3x406 the middle column of a ramp moves by a sixth of the width; a shrink of both
+ * axes agrees within 0.5), so the growth runs on the shared resampler instead.
  */
-function mixedAxes(from: Size, target: Size): boolean {
-  return (target.width < from.width && target.height > from.height) ||
-    (target.width > from.width && target.height < from.height);
+function grows(from: Size, target: Size): boolean {
+  return target.width > from.width || target.height > from.height;
 }
 
 /** A raw step: every frame resized to `size` by the shared Lanczos3 (the pure backend's). */
@@ -159,22 +158,18 @@ export class VipsCanvas implements Canvas {
     }
     const target = transposed ? { width: size.height, height: size.width } : size;
     const from = transposed ? { width: this.height, height: this.width } : this.#size;
-    if (!mixedAxes(from, target)) {
-      this.#steps.splice(at, 0, {
-        build: resizeTo(target, this.#shrinkOnLoad(target)),
-        resize: true,
-      });
-    } else {
-      // The shrink still reads the source (shrink-on-load); the growth follows on pixels.
-      const shrunk = {
-        width: Math.min(from.width, target.width),
-        height: Math.min(from.height, target.height),
-      };
-      this.#steps.splice(at, 0, {
-        build: resizeTo(shrunk, this.#shrinkOnLoad(shrunk)),
-        resize: true,
-      }, { build: (pipeline) => pipeline, raw: resampled(target) });
+    // A growth follows on pixels; the shrink of the other axis still reads the source (and
+    // shrinks on load) in libvips.
+    const shrunk = {
+      width: Math.min(from.width, target.width),
+      height: Math.min(from.height, target.height),
+    };
+    const steps: PendingOp[] = [];
+    if (shrunk.width < from.width || shrunk.height < from.height) {
+      steps.push({ build: resizeTo(shrunk, this.#shrinkOnLoad(shrunk)), resize: true });
     }
+    if (grows(from, target)) steps.push({ build: (pipeline) => pipeline, raw: resampled(target) });
+    this.#steps.splice(at, 0, ...steps);
     this.#size = size;
   }
 
