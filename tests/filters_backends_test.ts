@@ -46,6 +46,7 @@ async function files(): Promise<Record<string, Uint8Array>> {
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
     "ramp.png": await encode(ramp, "png"),
     "stripes.png": await encode(stripes, "png"),
+    "fade.png": await encode(makeBitmap(256, 4, (x) => [40, 160, 220, x]), "png"),
   };
 }
 
@@ -277,6 +278,24 @@ for (const backend of backends) {
         }
         const mean = sum / (width * height * 3);
         assert.ok(mean <= 1.5, `${width}x${height}: ${mean.toFixed(2)} levels off on average`);
+      }
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: a GIF keeps the pixels at least half opaque, drops the others`, () =>
+    onBackend(backend, async (server) => {
+      // fade.png: alpha = x. GIF has one transparent colour, so alpha 128 and up is opaque.
+      const out = await image(server, "none/gif/files/fade.png");
+      for (let y = 0; y < 4; y++) {
+        for (let x = 0; x < 256; x++) {
+          const [red, green, blue, alpha] = pixelAt(out, x, y);
+          assert.equal(alpha, x < 128 ? 0 : 255, `alpha at ${x},${y}`);
+          if (alpha === 255) {
+            const off = Math.max(Math.abs(red - 40), Math.abs(green - 160), Math.abs(blue - 220));
+            assert.ok(off <= 16, `colour at ${x},${y}: ${red},${green},${blue}`);
+          }
+        }
       }
     }));
 }
