@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
+import { sharpenBitmap } from "../lib/pure/ops.ts";
 import {
   busyPatch,
   busyPixels,
@@ -38,6 +39,14 @@ const stripes = makeBitmap(300, 200, (x, y) => [
   255,
 ]);
 
+/** 48x36, smaller than a large sharpen's kernel: a blob over two ramps. */
+const small = makeBitmap(48, 36, (x, y) => [
+  x * 5,
+  y * 7,
+  (x - 30) ** 2 + (y - 10) ** 2 < 64 ? 250 : 30,
+  255,
+]);
+
 async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "quadrants.png": await encode(quadrants(400), "png"),
@@ -46,6 +55,7 @@ async function files(): Promise<Record<string, Uint8Array>> {
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
     "ramp.png": await encode(ramp, "png"),
     "stripes.png": await encode(stripes, "png"),
+    "small.png": await encode(small, "png"),
     "fade.png": await encode(makeBitmap(256, 4, (x) => [40, 160, 220, x]), "png"),
   };
 }
@@ -296,6 +306,23 @@ for (const backend of backends) {
             assert.ok(off <= 16, `colour at ${x},${y}: ${red},${green},${blue}`);
           }
         }
+      }
+    }));
+}
+
+for (const backend of backends) {
+  Deno.test(`${backend}: sh on an image smaller than its kernel matches the documented mask`, () =>
+    onBackend(backend, async (server) => {
+      // C' = C + (C − blur(C)), the edges repeated past the border as for b.
+      for (const sigma of [1, 4, 10]) {
+        const out = await image(server, `sh,${sigma}/png/files/small.png`);
+        const reference = sharpenBitmap(small, sigma);
+        let sum = 0;
+        for (let i = 0; i < out.data.length; i++) {
+          if (i % 4 !== 3) sum += Math.abs(out.data[i] - reference.data[i]);
+        }
+        const mean = sum / (small.width * small.height * 3);
+        assert.ok(mean <= 1.5, `sh,${sigma}: ${mean.toFixed(2)} levels off on average`);
       }
     }));
 }
