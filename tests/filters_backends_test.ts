@@ -326,3 +326,27 @@ for (const backend of backends) {
       }
     }));
 }
+
+for (const backend of backends) {
+  Deno.test(`${backend}: b and sh plan the frame of repeated edges their blur is made in`, async () => {
+    // 1x2000 blurred at sigma 10 is framed to 61x2060 where the library repeats no edges: over
+    // these limits, planned as a 400 on every backend, not a 422 from the library on one.
+    const thin = await encode(makeBitmap(1, 2000, (_, y) => [y % 256, 90, 40, 255]), "png");
+    const server = await startBackendServer({ "thin.png": thin }, backend, {
+      image: { maxSourcePixels: 100000, maxOutputPixels: 100000 },
+    });
+    if (!server) return;
+    try {
+      for (const chain of ["b,10", "sh,10"]) {
+        const response: Response = await fetch(`${server.url}/${chain}/png/files/thin.png`);
+        const body = await response.text();
+        assert.equal(response.status, 400, `${chain}: ${body}`);
+        assert.match(body, /maxOutputPixels/);
+      }
+      const fits = await image(server, "b,5/png/files/thin.png");
+      assert.deepEqual([fits.width, fits.height], [1, 2000]);
+    } finally {
+      await server.close();
+    }
+  });
+}

@@ -1,3 +1,4 @@
+import { EDGE_SIGMAS } from "../image/blur.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { jobImageName } from "./interrupt.ts";
@@ -5,13 +6,6 @@ import { check, failure } from "./exception.ts";
 import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 
 const MAX = 65535;
-
-/**
- * How far past the border, in sigmas, edge pixels are repeated for a library whose blur does
- * not do it (see `MagickApi.blankImage`). The Gaussian's weight beyond 3 sigma is 0.13 %:
- * under half a level even where black meets white at the border.
- */
-const EDGE_SIGMAS = 3;
 
 /**
  * Gaussian blur with standard deviation `sigma` pixels, weighting colour by alpha so a
