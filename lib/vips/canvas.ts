@@ -4,6 +4,7 @@ import { type Bitmap, fitWithin, hasTransparency, type Rect, type Size } from ".
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
 import { resizeBitmap } from "../image/resample.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import {
   type Build,
   type Engine,
@@ -51,11 +52,11 @@ function grows(from: Size, target: Size): boolean {
 }
 
 /** A raw step: every frame resized to `size` by the shared Lanczos3 (the pure backend's). */
-function resampled(size: Size): (pixels: Pixels) => Promise<Pixels> {
+function resampled(size: Size, cancel: CancelToken): (pixels: Pixels) => Promise<Pixels> {
   return (pixels) =>
     eachFrame(pixels, (frame) => {
       const rgba = toRgba(frame);
-      const out = resizeBitmap(rgba, size.width, size.height);
+      const out = resizeBitmap(rgba, size.width, size.height, cancel);
       return { ...frame, ...size, data: out.data, channels: 4 };
     });
 }
@@ -126,6 +127,8 @@ export class VipsCanvas implements Canvas {
     readonly deadline?: number,
     /** The decode hint: how far a resize that reads the source may shrink it on load. */
     readonly hint?: DecodeHint,
+    /** The job's cancellation, checked by the work done in TypeScript (a growing resize). */
+    readonly cancel: CancelToken = neverCancelled,
   ) {
     this.#input = source;
     this.#size = size;
@@ -168,7 +171,9 @@ export class VipsCanvas implements Canvas {
     if (shrunk.width < from.width || shrunk.height < from.height) {
       steps.push({ build: resizeTo(shrunk, this.#shrinkOnLoad(shrunk)), resize: true });
     }
-    if (grows(from, target)) steps.push({ build: (pipeline) => pipeline, raw: resampled(target) });
+    if (grows(from, target)) {
+      steps.push({ build: (pipeline) => pipeline, raw: resampled(target, this.cancel) });
+    }
     this.#steps.splice(at, 0, ...steps);
     this.#size = size;
   }
@@ -282,6 +287,7 @@ export class VipsCanvas implements Canvas {
         this.animation,
         this.deadline,
         this.hint,
+        this.cancel,
       );
       copy.#steps = [...this.#steps];
       copy.resize(fitted);
