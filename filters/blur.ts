@@ -1,3 +1,4 @@
+import { blurScratch } from "../lib/image/blur.ts";
 import { badArgument } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
@@ -18,8 +19,9 @@ export const blur: Filter<number> = {
     return sigma;
   },
   size: (input) => input,
-  // The blur runs from a scratch copy of the image (16-bit samples on pure).
-  intermediates: (input, sigma) => sigma > 0 ? [input] : [],
+  // The blur runs from a scratch copy of the image (16-bit samples on pure), framed by its
+  // repeated edges on GraphicsMagick.
+  intermediates: (input, sigma) => sigma > 0 ? [blurScratch(input, sigma)] : [],
   apply(canvas, sigma) {
     if (sigma > 0) canvas.blur(sigma);
   },

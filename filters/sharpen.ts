@@ -1,3 +1,4 @@
+import { blurScratch } from "../lib/image/blur.ts";
 import { badArgument } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
@@ -29,8 +30,8 @@ export const sharpen: Filter<number> = {
     return sigma;
   },
   size: (input) => input,
-  // The unsharp mask subtracts a blurred copy of the whole image.
-  intermediates: (input) => [input],
+  // The unsharp mask subtracts a blurred copy of the whole image (framed, as for `b`).
+  intermediates: (input, sigma) => [blurScratch(input, sigma)],
   apply(canvas, sigma) {
     canvas.sharpen(sigma);
   },

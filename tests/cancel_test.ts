@@ -208,6 +208,24 @@ for (const backend of magickBackends) {
   });
 }
 
+Deno.test("deadline (vips): upscales, which grow on the shared resampler, stop at the deadline", async () => {
+  // libvips runs queued steps at the encode; each growth here is TypeScript over 49 MP.
+  const server = await startServerProcess("vips", { timeout: "1s", workers: 1 });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const chain = "s,7000x7000,s,7001x7001,s,7002x7002,s,7003x7003";
+    const { status } = await get(`${server.url}/${chain}/png/files/small.png`);
+    assert.equal(status, 503);
+    const before = processCpu(server.pid);
+    await sleep(3000);
+    const used = processCpu(server.pid) - before;
+    assert.ok(used < 0.5, `vips: ${used.toFixed(2)} s of CPU in the 3 s after the 503`);
+  } finally {
+    await server.close();
+  }
+});
+
 /**
  * Encodes that nothing stops once started, each planned too long for a 1 s deadline: gifenc is
  * plain JavaScript that reads no cancellation (4500x4500 ran ~0.6 s past its 503), and

@@ -1,5 +1,21 @@
-import { type Bitmap, createBitmap } from "./bitmap.ts";
+import { type Bitmap, createBitmap, type Size } from "./bitmap.ts";
 import { type CancelToken, neverCancelled } from "./cancel.ts";
+
+/**
+ * How far past the border, in sigmas, a blur repeats the edge pixels where the library does not
+ * (GraphicsMagick blurs a copy framed that wide). The Gaussian's weight beyond 3 sigma is 0.13 %:
+ * under half a level even where black meets white at the border.
+ */
+export const EDGE_SIGMAS = 3;
+
+/**
+ * The scratch image a blur of `sigma` makes of a `size` image: the image framed by its repeated
+ * edges on the backend that needs the frame, so planning counts it on every backend alike.
+ */
+export function blurScratch(size: Size, sigma: number): Size {
+  const pad = Math.ceil(EDGE_SIGMAS * sigma);
+  return { width: size.width + 2 * pad, height: size.height + 2 * pad };
+}
 
 /**
  * A fourth-order recursive approximation of a Gaussian: the causal pass computes

@@ -12,10 +12,47 @@ const { applyPalette, GIFEncoder, quantize } = gifenc;
 /** gifenc's disposal code that clears a frame before the next one is drawn. */
 const CLEAR_BEFORE_NEXT = 2;
 
+/** The least alpha a pixel keeps its colour at in a GIF (one transparent colour, no levels). */
+const OPAQUE_FROM = 128;
+
+interface IndexedFrame {
+  palette: number[][];
+  index: Uint8Array;
+  /** The palette entry shown transparent; -1 for none. */
+  transparentIndex: number;
+}
+
+/** 5-6-5 bits of colour, 256 colours. */
+function opaqueFrame(rgba: Uint8Array): IndexedFrame {
+  const palette = quantize(rgba, 256, { format: "rgb565" });
+  return { palette, index: applyPalette(rgba, palette, "rgb565"), transparentIndex: -1 };
+}
+
+/**
+ * Pixels with alpha under {@link OPAQUE_FROM} become the transparent colour and the others
+ * opaque, matched on colour alone, the threshold libvips' cgif uses too. gifenc's own matching
+ * weighs alpha as a fourth channel, which made a pixel of alpha 1 opaque. The
+ * palette comes from gifenc's quantizer on 4 bits a channel plus 1 of alpha, keeping one entry
+ * for transparency.
+ */
+function withTransparency(rgba: Uint8Array): IndexedFrame {
+  const quantized: number[][] = quantize(rgba, 256, {
+    format: "rgba4444",
+    oneBitAlpha: OPAQUE_FROM - 1,
+  });
+  const opaque = quantized.filter((colour) => colour[3] === 255).slice(0, 255)
+    .map(([red, green, blue]) => [red, green, blue]);
+  const index = applyPalette(rgba, opaque, "rgb565");
+  for (let i = 0; i < index.length; i++) {
+    if (rgba[i * 4 + 3] < OPAQUE_FROM) index[i] = opaque.length;
+  }
+  return { palette: [...opaque, [0, 0, 0]], index, transparentIndex: opaque.length };
+}
+
 /**
  * Encodes frames of one size as a GIF (gifenc, plain JavaScript) with their delays and the loop
  * count kept, each frame with its own 256-colour palette. Partly transparent pixels become
- * fully transparent or opaque (GIF has one transparent colour).
+ * fully transparent or opaque (GIF has one transparent colour): opaque from half alpha up.
  */
 export function encodeGif(
   frames: AnimationFrame[],
@@ -28,14 +65,9 @@ export function encodeGif(
         bitmap.data.byteLength === bitmap.data.buffer.byteLength
       ? bitmap.data
       : bitmap.data.slice();
-    const transparent = hasTransparency(bitmap);
-    // 5-6-5 bits of colour when opaque; with transparency, 4 bits a channel plus 1 of alpha.
-    const format = transparent ? "rgba4444" : "rgb565";
-    const palette = quantize(rgba, 256, { format, oneBitAlpha: transparent });
-    const index = applyPalette(rgba, palette, format);
-    const transparentIndex = transparent
-      ? palette.findIndex((colour: number[]) => colour[3] === 0)
-      : -1;
+    const { palette, index, transparentIndex } = hasTransparency(bitmap)
+      ? withTransparency(rgba)
+      : opaqueFrame(rgba);
     encoder.writeFrame(index, bitmap.width, bitmap.height, {
       palette,
       delay: delayMs,

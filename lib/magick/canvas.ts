@@ -2,7 +2,7 @@ import type { Canvas } from "../image/backend.ts";
 import { type Bitmap, fitWithin, type Rect, type Size } from "../image/bitmap.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import { cString, type MagickApi, type Wand } from "./api.ts";
-import { blurWand } from "./blur.ts";
+import { blurWand, sharpenWand } from "./blur.ts";
 import type { ColorMatrix, Rgba } from "../image/color.ts";
 import { extendWand } from "./extend.ts";
 import { compositeWand } from "./composite.ts";
@@ -129,11 +129,7 @@ export class MagickCanvas implements Canvas {
   }
 
   sharpen(sigma: number): void {
-    const { api } = this;
-    // Radius 0 sizes the kernel from sigma; amount 1 adds the difference once; threshold 0.
-    this.#each((wand) => {
-      check(api, wand, api.c.MagickUnsharpMaskImage(wand, 0, sigma, 1, 0), "sharpen");
-    }, Infinity);
+    this.#each((wand) => sharpenWand(this.api, wand, sigma, this.cancel), Infinity);
   }
 
   transformColors(matrix: ColorMatrix): void {

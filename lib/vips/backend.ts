@@ -50,7 +50,7 @@ export function createVipsBackend(
     jpegDecoder: "libjpeg",
     // The decode hint's size is not needed: the first resize reads the source itself, and
     // libvips chooses the reduced scale from the exact target, under the hint's policy.
-    async decode(bytes, format, { allFrames, deadline, hint, probed }) {
+    async decode(bytes, format, { allFrames, deadline, hint, probed, cancel }) {
       const animated = format === "gif" && allFrames;
       const source = { kind: "source" as const, bytes, format, animated };
       // An 8-bit JPEG's probe says all libvips' header would (one frame, 8-bit samples): its
@@ -87,6 +87,7 @@ export function createVipsBackend(
         { delays: delay, loop },
         deadline,
         hint,
+        cancel,
       );
     },
     encode(canvas, format) {
