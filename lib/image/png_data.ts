@@ -11,6 +11,7 @@
  */
 
 import { createInflate } from "node:zlib";
+import { concatBytes } from "./bytes.ts";
 
 const CHANNELS = new Map([[0, 1], [2, 3], [3, 1], [4, 2], [6, 4]]);
 
@@ -53,14 +54,26 @@ export async function pngDataOverflows(png: Uint8Array): Promise<boolean> {
   if (!channels) return false;
   const need = rawBytes(width, height, channels * png[24], png[28] === 1);
   const idat: Uint8Array[] = [];
-  for (let at = 8; at + 8 <= png.length;) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
-    if (type === "IDAT") idat.push(png.subarray(at + 8, Math.min(png.length, at + 8 + length)));
-    if (type === "IEND") break;
-    at += 12 + length;
+  for (const chunk of chunks(png)) {
+    if (chunk.type === "IDAT") idat.push(chunk.data);
+    if (chunk.type === "IEND") break;
   }
   return await inflatesPast(idat, need);
+}
+
+/**
+ * The chunks of `png` after its signature, in order: type, data, and where the whole chunk
+ * (length, type, data and CRC) starts and ends, cut at the end of the file.
+ */
+function* chunks(png: Uint8Array) {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  for (let at = 8; at + 8 <= png.length;) {
+    const length = view.getUint32(at);
+    const end = Math.min(png.length, at + 12 + length);
+    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
+    yield { type, data: png.subarray(at + 8, Math.min(end, at + 8 + length)), start: at, end };
+    at = end;
+  }
 }
 
 const TEXT_CHUNKS = new Set(["tEXt", "zTXt", "iTXt"]);
@@ -70,22 +83,17 @@ const TEXT_CHUNKS = new Set(["tEXt", "zTXt", "iTXt"]);
  * when it has none.
  */
 export function withoutTextChunks(png: Uint8Array): Uint8Array {
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   const kept: Uint8Array[] = [png.subarray(0, 8)];
   let dropped = false;
-  let at = 8;
-  while (at + 8 <= png.length) {
-    const end = Math.min(png.length, at + 12 + view.getUint32(at));
-    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
+  let tail = 8;
+  for (const { type, start, end } of chunks(png)) {
     if (TEXT_CHUNKS.has(type)) dropped = true;
-    else kept.push(png.subarray(at, end));
-    at = end;
+    else kept.push(png.subarray(start, end));
+    tail = end;
   }
   if (!dropped) return png;
-  kept.push(png.subarray(at));
-  const out = new Uint8Array(kept.reduce((sum, part) => sum + part.length, 0));
-  kept.reduce((offset, part) => (out.set(part, offset), offset + part.length), 0);
-  return out;
+  kept.push(png.subarray(tail));
+  return concatBytes(kept);
 }
 
 /** How much input is handed to zlib at a time: at most ~1032 times as much comes out. */

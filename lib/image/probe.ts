@@ -1,6 +1,7 @@
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "./formats.ts";
 import { av1MaxFrameSize } from "./av1_sequence.ts";
+import { concatBytes } from "./bytes.ts";
 import type { Size } from "./bitmap.ts";
 import { hasAscii, sniffFormat } from "./sniff.ts";
 
@@ -568,9 +569,7 @@ function itemHead(h: Header, meta: Box, item: number): Uint8Array {
       parts.push(h.bytes.subarray(start, Math.min(end, start + ITEM_HEAD_BYTES)));
     }
     if (id === item) {
-      const head = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-      parts.reduce((offset, part) => (head.set(part, offset), offset + part.length), 0);
-      return head.subarray(0, ITEM_HEAD_BYTES);
+      return concatBytes(parts).subarray(0, ITEM_HEAD_BYTES);
     }
   }
   return h.fail(`the item ${item} has no data`);

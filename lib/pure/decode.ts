@@ -3,6 +3,7 @@ import pngCodec from "imagescript/wasm/node/png.js";
 import type { DecodeHint } from "../image/backend.ts";
 import { decodeAvif } from "../image/avif_decode.ts";
 import { jpegScale } from "../image/jpeg_scale.ts";
+import { concatBytes } from "../image/bytes.ts";
 import { type Bitmap, createBitmap, type Size } from "../image/bitmap.ts";
 import { Unprocessable } from "../errors.ts";
 import type { SourceFormat } from "../image/formats.ts";
@@ -216,9 +217,7 @@ function withStack(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
     parts.push(Uint8Array.of(id, ...leb128(payload.length)), payload);
     at = end + size;
   }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0);
-  return out;
+  return concatBytes(parts);
 }
 
 function replaceStart(bytes: Uint8Array, from: number[], to: number[]): Uint8Array {
