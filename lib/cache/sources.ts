@@ -44,6 +44,9 @@ const ENTRY_OVERHEAD = 128;
 const MIN_RETRY_MS = 1000;
 const never: Freshness = { revalidateMs: 0, staleIfErrorMs: 0 };
 
+/** The key of a source in the source cache and the confirmations table. */
+const sourceKey = (storageName: string, path: string) => `${storageName}\0${path}`;
+
 /**
  * Fetches source bytes from the storages through an LRU cache of bytes. A source's validator
  * is trusted for its storage's `revalidate` after the storage confirmed it; after that, each
@@ -97,7 +100,7 @@ export class SourceLoader {
     path: string,
     within: "fresh" | "stale",
   ): KnownValidator | undefined {
-    const entry = this.#confirmed.get(`${storageName}\0${path}`);
+    const entry = this.#confirmed.get(sourceKey(storageName, path));
     if (!entry) return undefined;
     const { revalidateMs, staleIfErrorMs } = this.storages.get(storageName)?.freshness ?? never;
     const age = performance.now() - entry.at;
@@ -113,7 +116,7 @@ export class SourceLoader {
    * or looked for before).
    */
   recall(storageName: string, path: string, signal?: AbortSignal): Promise<void> | undefined {
-    const key = `${storageName}\0${path}`;
+    const key = sourceKey(storageName, path);
     const window = this.#window(storageName);
     if (!this.notes || window <= 0 || this.#confirmed.get(key)) return undefined;
     return this.notes.load(storageName, path, signal).then((note) => {
@@ -141,7 +144,7 @@ export class SourceLoader {
    * not one per client (each waiting for its timeout).
    */
   failure(storageName: string, path: string): HttpError | undefined {
-    const failure = this.#confirmed.get(`${storageName}\0${path}`)?.failure;
+    const failure = this.#confirmed.get(sourceKey(storageName, path))?.failure;
     if (!failure) return undefined;
     const { revalidateMs } = this.storages.get(storageName)?.freshness ?? never;
     const age = performance.now() - failure.at;
@@ -161,7 +164,7 @@ export class SourceLoader {
     const storage = this.storages.get(storageName);
     if (!storage) throw new NotFound(`Unknown storage "${storageName}"`);
     this.held.checkRoom();
-    const key = `${storageName}\0${path}`;
+    const key = sourceKey(storageName, path);
     const { result } = this.#flights.join(
       key,
       signal,
@@ -211,7 +214,7 @@ export class SourceLoader {
   }
 
   #confirm(storageName: string, path: string, { validator, modified }: Source): void {
-    this.#remember(`${storageName}\0${path}`, { validator, modified }, performance.now());
+    this.#remember(sourceKey(storageName, path), { validator, modified }, performance.now());
     if (this.notes && this.#window(storageName) > 0) {
       const note = { validator, modified, at: Date.now() };
       this.notes.save(storageName, path, note).catch(() => {});
