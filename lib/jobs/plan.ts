@@ -83,19 +83,8 @@ export function planTransform(
     (request.format.type === "gif" || request.format.type === "auto");
   const frames = allFrames ? sourceFrames : 1;
   const framesRead = readsEveryFrame(backend.name, source.format) ? sourceFrames : frames;
-  if (framesRead > limits.maxFrames) {
-    const why = allFrames ? "for an animated result" : `on the ${backend.name} backend`;
-    throw new Unprocessable(
-      `The source has ${framesRead} frames: at most ${limits.maxFrames} allowed ${why}`,
-    );
-  }
-  const pixels = source.width * source.height * framesRead;
-  if (pixels > limits.maxSourcePixels) {
-    const what = framesRead > 1 ? ` in each of ${framesRead} frames` : "";
-    throw new Unprocessable(
-      `The source is ${source.width}x${source.height} pixels${what}: at most ${limits.maxSourcePixels} allowed in all`,
-    );
-  }
+  const why = allFrames ? "for an animated result" : `on the ${backend.name} backend`;
+  checkDecodeLimits("The source", source, framesRead, limits, why);
   const upright = request.autoOrient ? orientationSteps(source.orientation) : [];
   const chain = [...upright, ...request.chain];
   const context: PlanContext = {
@@ -132,6 +121,33 @@ export function planTransform(
     backend.name,
   );
   return { chain, inputs, output, hint, allFrames, ...costs };
+}
+
+/**
+ * Refuses an image about to be decoded (the source, a watermark's mark) when the frames its
+ * reader decodes, or its pixels over those frames, are over the limits; `why` says what makes
+ * it read more than one frame.
+ *
+ * @throws {Unprocessable} naming `subject`
+ */
+export function checkDecodeLimits(
+  subject: string,
+  size: Size,
+  framesRead: number,
+  limits: Pick<ImageLimits, "maxFrames" | "maxSourcePixels">,
+  why: string,
+): void {
+  if (framesRead > limits.maxFrames) {
+    throw new Unprocessable(
+      `${subject} has ${framesRead} frames: at most ${limits.maxFrames} allowed ${why}`,
+    );
+  }
+  if (size.width * size.height * framesRead > limits.maxSourcePixels) {
+    const what = framesRead > 1 ? ` in each of ${framesRead} frames` : "";
+    throw new Unprocessable(
+      `${subject} is ${size.width}x${size.height} pixels${what}: at most ${limits.maxSourcePixels} allowed in all`,
+    );
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ import { sniffFormat } from "../image/sniff.ts";
 import { describeResult } from "./info.ts";
 import { encodeMs } from "./costs.ts";
 import { readsEveryFrame } from "../image/codec_costs.ts";
-import { filterOf, type Plan, planTransform } from "./plan.ts";
+import { checkDecodeLimits, filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
 
 /** What a worker is asked to do with one source, under which limits. */
@@ -63,17 +63,14 @@ function readOverlays(task: Transform, backend: string): Map<string, Overlay> {
     }
     const { width, height, frames = 1 } = probeImage(bytes, format);
     const framesRead = readsEveryFrame(backend, format) ? frames : 1;
-    if (framesRead > task.limits.maxFrames) {
-      throw new Unprocessable(
-        `The image of watermark "${name}" has ${framesRead} frames: at most ${task.limits.maxFrames} allowed on the ${backend} backend`,
-      );
-    }
-    if (width * height * framesRead > task.limits.maxSourcePixels) {
-      const what = framesRead > 1 ? ` in each of ${framesRead} frames` : "";
-      throw new Unprocessable(
-        `The image of watermark "${name}" is ${width}x${height} pixels${what}: at most ${task.limits.maxSourcePixels} allowed`,
-      );
-    }
+    const subject = `The image of watermark "${name}"`;
+    checkDecodeLimits(
+      subject,
+      { width, height },
+      framesRead,
+      task.limits,
+      `on the ${backend} backend`,
+    );
     overlays.set(name, { bytes, format, size: { width, height }, framesRead });
   }
   return overlays;
