@@ -75,8 +75,8 @@ async function ours(
   const url = `${server.url}${path}`;
   const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = server.cpuMs();
-  const { rps, clientCpuPerRequest: clientCpuMs } = await loadRun(url, clients, total);
-  const cpuMs = (server.cpuMs() - before) / (total + clients);
+  const { rps, clientCpuPerRequest: clientCpuMs, requests } = await loadRun(url, clients, total);
+  const cpuMs = (server.cpuMs() - before) / requests;
   return { rps, cpuMs, bytes, peakRss: server.peakRss(), clientCpuMs };
 }
 
@@ -90,8 +90,8 @@ async function theirs(
   const url = `${ipx.url}${path}`;
   const bytes = await warmedUp(url, clients, Math.min(WARM_UP, total));
   const before = ipx.cpuMs();
-  const { rps, clientCpuPerRequest: clientCpuMs } = await loadRun(url, clients, total);
-  return { rps, cpuMs: (ipx.cpuMs() - before) / (total + clients), bytes, clientCpuMs };
+  const { rps, clientCpuPerRequest: clientCpuMs, requests } = await loadRun(url, clients, total);
+  return { rps, cpuMs: (ipx.cpuMs() - before) / requests, bytes, clientCpuMs };
 }
 
 /** A bare loop in as many workers as there would be clients. */
