@@ -8,12 +8,27 @@ import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 const MAX = 65535;
 
 /**
+ * Pixels of a framed tile besides its overlap with its neighbours. GraphicsMagick holds three
+ * images of a tile's size while it blurs one (the tile, a copy turned a quarter and the copy
+ * turned back), 96 MiB at Q16 for this many; the whole framed copy of a 4096x4096 image held
+ * three times 129 MiB besides the image.
+ */
+const TILE_PIXELS = 1 << 22;
+
+/**
+ * A tile spans at least this many kernel reaches, so the rows (or columns) blurred twice, where
+ * tiles overlap, add at most a quarter to the blur's work.
+ */
+const MIN_TILE_REACHES = 8;
+
+/**
  * Gaussian blur with standard deviation `sigma` pixels, weighting colour by alpha so a
  * transparent neighbour's (invisible) colour does not bleed into the visible pixels, and
  * repeating the edge pixels past the border, as the pure backend does. ImageMagick does both
  * itself. GraphicsMagick blurs each channel on its own and rescales its kernel at the border,
  * so there a premultiplied copy framed by repeated edges is blurred and its inside copied back.
- * The pixel copies in JavaScript check `cancel` strip by strip.
+ * The pixel copies in JavaScript check `cancel` strip by strip. `tilePixels` sizes the pieces the
+ * framed copy is blurred in (see {@link blurTiles}); any size gives the same pixels.
  *
  * @throws {Unprocessable} with the library's message
  */
@@ -22,10 +37,11 @@ export function blurWand(
   wand: Wand,
   sigma: number,
   cancel: CancelToken = neverCancelled,
+  tilePixels = TILE_PIXELS,
 ): void {
   const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
   if (api.blankImage) {
-    blurFramed(api, wand, sigma, premultiply, false, cancel);
+    blurFramed(api, wand, sigma, { premultiply, sharpen: false, tilePixels }, cancel);
     return;
   }
   if (premultiply) rewritePixels(api, wand, "RGBA", toPremultiplied, cancel);
@@ -37,7 +53,7 @@ export function blurWand(
  * Unsharp mask of amount 1, C' = C + (C − blur(C)) on the straight colour, alpha kept.
  * ImageMagick's own mask does that; GraphicsMagick's rescales its kernel at the border as its blur
  * does (sh,10 of a 48x36 image came out 34 levels off on average), so there the mask is made
- * from {@link blurWand}'s framed blur.
+ * from {@link blurWand}'s framed blur (`tilePixels` as there).
  *
  * @throws {Unprocessable} with the library's message
  */
@@ -46,14 +62,44 @@ export function sharpenWand(
   wand: Wand,
   sigma: number,
   cancel: CancelToken = neverCancelled,
+  tilePixels = TILE_PIXELS,
 ): void {
   if (api.blankImage) {
     const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
-    blurFramed(api, wand, sigma, premultiply, true, cancel);
+    blurFramed(api, wand, sigma, { premultiply, sharpen: true, tilePixels }, cancel);
     return;
   }
   // Radius 0 sizes the kernel from sigma; amount 1 adds the difference once; threshold 0.
   check(api, wand, api.c.MagickUnsharpMaskImage(wand, 0, sigma, 1, 0), "sharpen");
+}
+
+/**
+ * How far GraphicsMagick's Gaussian reaches for `sigma`, in pixels, or a little further: given no
+ * radius, it widens its kernel while the outer tap is at least 1/65535, and the density
+ * e^(−r²/2σ²) / (σ√2π) falls below 2^−16 before r = σ·√(2 ln 2^16) for any sigma from 0.4 up;
+ * below that the kernel is 3 to 5 taps wide. The 2 spare pixels cover the taps being averages.
+ */
+function kernelReach(sigma: number): number {
+  return Math.ceil(sigma * Math.sqrt(32 * Math.LN2)) + 2;
+}
+
+/** A rectangle of pixels; `x` and `y` may be negative (in the frame, left of or above the image). */
+interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * One piece of a framed blur, in image coordinates: `inner`, the pixels it writes back, and
+ * `outer`, those it blurs: `inner` plus the kernel's reach where it meets another tile, or the
+ * frame's repeated edges to the frame's border. A pixel of `inner` then sums the same taps over
+ * the same values as in the whole framed copy: the tiles together give the same pixels.
+ */
+interface Tile {
+  inner: Rect;
+  outer: Rect;
 }
 
 /** The geometry of a blur on a framed copy. */
@@ -70,12 +116,50 @@ interface Frame {
   sharpen: boolean;
 }
 
+/**
+ * Cuts the framed image across its longer side into tiles of about `tilePixels`, each at least
+ * {@link MIN_TILE_REACHES} kernel reaches long; one tile (the whole framed copy) when the image
+ * is smaller. Consecutive tiles overlap by `reach` on each side of their boundary.
+ */
+function blurTiles(
+  { width, height, pad }: Pick<Frame, "width" | "height" | "pad">,
+  reach: number,
+  tilePixels: number,
+): Tile[] {
+  const byRows = height >= width;
+  const along = byRows ? height : width;
+  const across = (byRows ? width : height) + 2 * pad;
+  const fits = Math.floor(tilePixels / across) - 2 * reach;
+  const count = Math.ceil(along / Math.max(MIN_TILE_REACHES * reach, fits, 1));
+  const step = Math.ceil(along / count);
+  const rect = (from: number, to: number, side: number, edge: number): Rect =>
+    byRows
+      ? { x: -edge, y: from, width: side + 2 * edge, height: to - from }
+      : { x: from, y: -edge, width: to - from, height: side + 2 * edge };
+  const tiles: Tile[] = [];
+  for (let start = 0; start < along; start += step) {
+    const end = Math.min(along, start + step);
+    const from = start === 0 ? -pad : start - reach;
+    const to = Math.min(along + pad, end === along ? along + pad : end + reach);
+    const side = byRows ? width : height;
+    tiles.push({ inner: rect(start, end, side, 0), outer: rect(from, to, side, pad) });
+  }
+  return tiles;
+}
+
+/**
+ * Blurs the image framed by `pad` repeated edge pixels, a tile at a time (see {@link blurTiles}),
+ * so the framed copy and GraphicsMagick's two working images exist only a tile at a time. A tile
+ * is written back once blurred; the part of it the next tile still needs, as it was, is kept
+ * aside first (`carry`).
+ */
 function blurFramed(
   api: MagickApi,
   wand: Wand,
   sigma: number,
-  premultiply: boolean,
-  sharpen: boolean,
+  { premultiply, sharpen, tilePixels }: Pick<Frame, "premultiply" | "sharpen"> & {
+    tilePixels: number;
+  },
   cancel: CancelToken,
 ): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
@@ -88,92 +172,151 @@ function blurFramed(
     premultiply,
     sharpen,
   };
-  const { width, height, pad } = frame;
+  const tiles = blurTiles(frame, kernelReach(sigma), tilePixels);
   const name = jobImageName(cancel.job);
-  const framed = api.blankImage!(width + 2 * pad, height + 2 * pad, map === "RGBA", name);
-  if (!framed) throw failure(api, wand, "blur");
-  try {
-    fillFrame(api, wand, framed, frame, cancel);
-    check(api, framed, api.blur(framed, sigma), "blur");
-    copyInside(api, framed, wand, frame, cancel);
-  } finally {
-    api.c.DestroyMagickWand(framed);
+  let carry: { samples: Uint16Array; region: Rect } | undefined;
+  for (const [i, tile] of tiles.entries()) {
+    const { outer } = tile;
+    const framed = api.blankImage!(outer.width, outer.height, map === "RGBA", name);
+    if (!framed) throw failure(api, wand, "blur");
+    try {
+      // What the previous tile wrote back is taken from `carry`, the rest from the image.
+      const fresh = carry ? withoutStart(outer, carry.region) : outer;
+      fillFrame(api, wand, framed, frame, outer, fresh, cancel);
+      if (carry) putRegion(api, framed, outer, carry.region, map, carry.samples);
+      const next = tiles[i + 1]?.outer;
+      carry = next && takeRegion(api, framed, outer, startOverlap(next, tile.inner), map);
+      check(api, framed, api.blur(framed, sigma), "blur");
+      copyInside(api, framed, wand, frame, tile, cancel);
+    } finally {
+      api.c.DestroyMagickWand(framed);
+    }
   }
 }
 
+/** The part of `next` (a tile's outer rectangle) that lies in `inner`, the tile before it. */
+function startOverlap(next: Rect, inner: Rect): Rect {
+  return inner.width === next.width || next.x < inner.x
+    ? { ...next, height: inner.y + inner.height - next.y }
+    : { ...next, width: inner.x + inner.width - next.x };
+}
+
+/** `outer` without `start`, the overlap at its top or left. */
+function withoutStart(outer: Rect, start: Rect): Rect {
+  return start.width === outer.width
+    ? { ...outer, y: outer.y + start.height, height: outer.height - start.height }
+    : { ...outer, x: outer.x + start.width, width: outer.width - start.width };
+}
+
+/** The samples of `region` (image coordinates) of the tile `framed` covering `outer`. */
+function takeRegion(
+  api: MagickApi,
+  framed: Wand,
+  outer: Rect,
+  region: Rect,
+  map: "RGB" | "RGBA",
+): { samples: Uint16Array; region: Rect } {
+  const samples = new Uint16Array(region.width * region.height * map.length);
+  const span = { x: region.x - outer.x, width: region.width };
+  const read = api.exportRows(framed, region.y - outer.y, region.height, map, samples, span);
+  check(api, framed, read, "read the pixels");
+  return { samples, region };
+}
+
+/** Writes `samples` over `region` (image coordinates) of the tile `framed` covering `outer`. */
+function putRegion(
+  api: MagickApi,
+  framed: Wand,
+  outer: Rect,
+  region: Rect,
+  map: "RGB" | "RGBA",
+  samples: Uint16Array,
+): void {
+  const span = { x: region.x - outer.x, width: region.width };
+  const written = api.importRows(framed, region.y - outer.y, region.height, map, samples, span);
+  check(api, framed, written, "write the pixels");
+}
+
 /**
- * Writes the image into the middle of `framed` and repeats its edge pixels out to the frame's
- * border, a strip of rows at a time; premultiplied when the frame says so.
+ * Writes the image's pixels into `part` (image coordinates) of the tile `framed` covering `outer`,
+ * repeating the image's edge pixels where `part` is past them, a strip of rows at a time;
+ * premultiplied when the frame says so.
  */
 function fillFrame(
   api: MagickApi,
   wand: Wand,
   framed: Wand,
   frame: Frame,
+  outer: Rect,
+  part: Rect,
   cancel: CancelToken,
 ): void {
-  const { map, channels, width, height, pad } = frame;
-  const framedWidth = width + 2 * pad;
-  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
-  const source = new Uint16Array(rowsPerStrip * width * channels);
-  const out = new Uint16Array(rowsPerStrip * framedWidth * channels);
-  const sourceRow = (y: number) => Math.min(height - 1, Math.max(0, y - pad));
-  for (let y = 0; y < height + 2 * pad; y += rowsPerStrip) {
+  const { map, channels, width, height } = frame;
+  const left = Math.max(0, part.x);
+  const right = Math.min(width, part.x + part.width);
+  const before = left - part.x;
+  const inside = right - left;
+  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (part.width * channels)));
+  const source = new Uint16Array(rowsPerStrip * inside * channels);
+  const out = new Uint16Array(rowsPerStrip * part.width * channels);
+  const sourceRow = (y: number) => Math.min(height - 1, Math.max(0, y));
+  const span = { x: left, width: inside };
+  const framedSpan = { x: part.x - outer.x, width: part.width };
+  for (let y = part.y; y < part.y + part.height; y += rowsPerStrip) {
     cancel.check();
-    const rows = Math.min(rowsPerStrip, height + 2 * pad - y);
+    const rows = Math.min(rowsPerStrip, part.y + part.height - y);
     const first = sourceRow(y);
     const count = sourceRow(y + rows - 1) - first + 1;
-    const samples = source.subarray(0, count * width * channels);
-    check(api, wand, api.exportRows(wand, first, count, map, samples), "read the pixels");
+    const samples = source.subarray(0, count * inside * channels);
+    check(api, wand, api.exportRows(wand, first, count, map, samples, span), "read the pixels");
     if (frame.premultiply) toPremultiplied(samples);
     for (let r = 0; r < rows; r++) {
-      const from = (sourceRow(y + r) - first) * width * channels;
-      const row = samples.subarray(from, from + width * channels);
-      const at = r * framedWidth * channels;
-      const left = row.subarray(0, channels);
-      const right = row.subarray((width - 1) * channels);
-      for (let x = 0; x < pad; x++) {
-        out.set(left, at + x * channels);
-        out.set(right, at + (pad + width + x) * channels);
-      }
-      out.set(row, at + pad * channels);
+      const from = (sourceRow(y + r) - first) * inside * channels;
+      const row = samples.subarray(from, from + inside * channels);
+      const at = r * part.width * channels;
+      const leftmost = row.subarray(0, channels);
+      const rightmost = row.subarray((inside - 1) * channels);
+      for (let x = 0; x < before; x++) out.set(leftmost, at + x * channels);
+      for (let x = before + inside; x < part.width; x++) out.set(rightmost, at + x * channels);
+      out.set(row, at + before * channels);
     }
-    const strip = out.subarray(0, rows * framedWidth * channels);
-    check(api, framed, api.importRows(framed, y, rows, map, strip), "write the pixels");
+    const strip = out.subarray(0, rows * part.width * channels);
+    const written = api.importRows(framed, y - outer.y, rows, map, strip, framedSpan);
+    check(api, framed, written, "write the pixels");
   }
 }
 
-/** Copies the middle of `framed` back over the image, straightened when premultiplied. */
+/**
+ * Copies the tile's inner pixels from `framed` back over the image, straightened when
+ * premultiplied, and made the unsharp mask of the image's own pixels when sharpening.
+ */
 function copyInside(
   api: MagickApi,
   framed: Wand,
   wand: Wand,
   frame: Frame,
+  { inner, outer }: Tile,
   cancel: CancelToken,
 ): void {
-  const { map, channels, width, height, pad } = frame;
-  const framedWidth = width + 2 * pad;
-  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (framedWidth * channels)));
-  const source = new Uint16Array(rowsPerStrip * framedWidth * channels);
-  const inside = new Uint16Array(rowsPerStrip * width * channels);
-  const original = new Uint16Array(frame.sharpen ? inside.length : 0);
-  for (let y = 0; y < height; y += rowsPerStrip) {
+  const { map, channels } = frame;
+  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (inner.width * channels)));
+  const strip = new Uint16Array(rowsPerStrip * inner.width * channels);
+  const original = new Uint16Array(frame.sharpen ? strip.length : 0);
+  const span = { x: inner.x, width: inner.width };
+  const framedSpan = { x: inner.x - outer.x, width: inner.width };
+  for (let y = inner.y; y < inner.y + inner.height; y += rowsPerStrip) {
     cancel.check();
-    const rows = Math.min(rowsPerStrip, height - y);
-    const samples = source.subarray(0, rows * framedWidth * channels);
-    check(api, framed, api.exportRows(framed, y + pad, rows, map, samples), "read the pixels");
-    for (let r = 0; r < rows; r++) {
-      const from = (r * framedWidth + pad) * channels;
-      inside.set(samples.subarray(from, from + width * channels), r * width * channels);
-    }
-    const strip = inside.subarray(0, rows * width * channels);
-    if (frame.premultiply) toStraight(strip);
+    const rows = Math.min(rowsPerStrip, inner.y + inner.height - y);
+    const blurred = strip.subarray(0, rows * inner.width * channels);
+    const read = api.exportRows(framed, y - outer.y, rows, map, blurred, framedSpan);
+    check(api, framed, read, "read the pixels");
+    if (frame.premultiply) toStraight(blurred);
     if (frame.sharpen) {
-      const image = original.subarray(0, strip.length);
-      check(api, wand, api.exportRows(wand, y, rows, map, image), "read the pixels");
-      unsharp(image, strip, channels);
+      const image = original.subarray(0, blurred.length);
+      check(api, wand, api.exportRows(wand, y, rows, map, image, span), "read the pixels");
+      unsharp(image, blurred, channels);
     }
-    check(api, wand, api.importRows(wand, y, rows, map, strip), "write the pixels");
+    check(api, wand, api.importRows(wand, y, rows, map, blurred, span), "write the pixels");
   }
 }
 

@@ -1,4 +1,4 @@
-import { cString, type MagickApi, type Wand } from "./api.ts";
+import { cString, type MagickApi, pixelRegion, type Wand } from "./api.ts";
 import type { Dialect } from "./dialects.ts";
 import { commonSymbols, effectSymbols, graphicsmagickSymbols } from "./symbols.ts";
 
@@ -17,8 +17,6 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     ...effectSymbols,
   });
   symbols.InitializeMagick(null);
-  const rows = (wand: Wand, y: number, count: number) =>
-    [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;
   return {
     dialect,
     c: symbols,
@@ -39,18 +37,18 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     takeImageException: () => ({ severity: 0, message: "" }),
     selectImage: (wand, index) => symbols.MagickSetImageIndex(wand, BigInt(index)) !== 0,
     hasAlpha: (wand) => symbols.MagickGetImageMatte(wand) !== 0,
-    exportRows: (wand, y, count, map, out) =>
+    exportRows: (wand, y, count, map, out, span) =>
       symbols.MagickGetImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, out, span),
         cString(map),
         dialect.shortPixel,
         out,
       ) !== 0,
-    importRows: (wand, y, count, map, data) =>
+    importRows: (wand, y, count, map, data, span) =>
       symbols.MagickSetImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, data, span),
         cString(map),
         dialect.shortPixel,
         data,
