@@ -76,7 +76,7 @@ Deno.test({
           const tiled = picture(width, height, alpha);
           try {
             run(api!, whole, sigma, undefined, Infinity);
-            // 1 pixel a tile: every tile is its shortest, 8 kernel reaches.
+            // At most 1 pixel a tile: every tile is its shortest, 8 kernel reaches.
             run(api!, tiled, sigma, undefined, 1);
             const expected = samplesOf(whole, alpha);
             const actual = samplesOf(tiled, alpha);

@@ -8,10 +8,10 @@ import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 const MAX = 65535;
 
 /**
- * Pixels of a framed tile besides its overlap with its neighbours. GraphicsMagick holds three
- * images of a tile's size while it blurs one (the tile, a copy turned a quarter and the copy
- * turned back), 96 MiB at Q16 for this many; the whole framed copy of a 4096x4096 image held
- * three times 129 MiB besides the image.
+ * The most pixels a framed tile holds, its overlap with its neighbours included, unless it must
+ * be longer (see {@link MIN_TILE_REACHES}). GraphicsMagick holds three images of a tile's size
+ * while it blurs one (the tile, a copy turned a quarter and the copy turned back): 96 MiB at Q16
+ * for this many, where the whole framed copy of a 4096x4096 image held three times 129 MiB.
  */
 const TILE_PIXELS = 1 << 22;
 
@@ -27,8 +27,8 @@ const MIN_TILE_REACHES = 8;
  * repeating the edge pixels past the border, as the pure backend does. ImageMagick does both
  * itself. GraphicsMagick blurs each channel on its own and rescales its kernel at the border,
  * so there a premultiplied copy framed by repeated edges is blurred and its inside copied back.
- * The pixel copies in JavaScript check `cancel` strip by strip. `tilePixels` sizes the pieces the
- * framed copy is blurred in (see {@link blurTiles}); any size gives the same pixels.
+ * The pixel copies in JavaScript check `cancel` strip by strip. `tilePixels` overrides the size of
+ * the tiles the framed copy is blurred in (see {@link blurTiles}): any size gives the same pixels.
  *
  * @throws {Unprocessable} with the library's message
  */
@@ -37,7 +37,7 @@ export function blurWand(
   wand: Wand,
   sigma: number,
   cancel: CancelToken = neverCancelled,
-  tilePixels = TILE_PIXELS,
+  tilePixels?: number,
 ): void {
   const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
   if (api.blankImage) {
@@ -62,7 +62,7 @@ export function sharpenWand(
   wand: Wand,
   sigma: number,
   cancel: CancelToken = neverCancelled,
-  tilePixels = TILE_PIXELS,
+  tilePixels?: number,
 ): void {
   if (api.blankImage) {
     const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
@@ -117,20 +117,29 @@ interface Frame {
 }
 
 /**
- * Cuts the framed image across its longer side into tiles of about `tilePixels`, each at least
+ * Cuts the framed image across its longer side into tiles of at most `tilePixels`, but at least
  * {@link MIN_TILE_REACHES} kernel reaches long; one tile (the whole framed copy) when the image
- * is smaller. Consecutive tiles overlap by `reach` on each side of their boundary.
+ * is not that long. Consecutive tiles overlap by `reach` on each side of their boundary.
+ *
+ * By default a tile holds at most {@link TILE_PIXELS}, and at most a third of the image and the
+ * framed copy together: planning counts the image, the result and the framed copy (see
+ * `blurScratch`), while this blur holds the image, written in place, and three tiles.
  */
 function blurTiles(
   { width, height, pad }: Pick<Frame, "width" | "height" | "pad">,
   reach: number,
-  tilePixels: number,
+  tilePixels?: number,
 ): Tile[] {
   const byRows = height >= width;
   const along = byRows ? height : width;
   const across = (byRows ? width : height) + 2 * pad;
-  const fits = Math.floor(tilePixels / across) - 2 * reach;
-  const count = Math.ceil(along / Math.max(MIN_TILE_REACHES * reach, fits, 1));
+  const imageAndFrame = width * height + across * (along + 2 * pad);
+  const most = tilePixels ?? Math.min(TILE_PIXELS, imageAndFrame / 3);
+  const fits = Math.max(1, Math.floor(most / across) - 2 * reach);
+  const count = Math.max(
+    1,
+    Math.min(Math.ceil(along / fits), Math.floor(along / (MIN_TILE_REACHES * reach))),
+  );
   const step = Math.ceil(along / count);
   const rect = (from: number, to: number, side: number, edge: number): Rect =>
     byRows
@@ -158,7 +167,7 @@ function blurFramed(
   wand: Wand,
   sigma: number,
   { premultiply, sharpen, tilePixels }: Pick<Frame, "premultiply" | "sharpen"> & {
-    tilePixels: number;
+    tilePixels?: number;
   },
   cancel: CancelToken,
 ): void {
