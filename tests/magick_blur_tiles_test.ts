@@ -66,6 +66,8 @@ Deno.test({
       { width: 700, height: 45, sigma: 2.7 },
       { width: 37, height: 1300, sigma: 7.5 },
       { width: 1700, height: 23, sigma: 20 },
+      // Two tiles of barely 4 kernel reaches: the shortest a tile gets.
+      { width: 30, height: 800, sigma: 20 },
     ];
     for (const { width, height, sigma } of cases) {
       for (const alpha of [false, true]) {
@@ -76,7 +78,7 @@ Deno.test({
           const tiled = picture(width, height, alpha);
           try {
             run(api!, whole, sigma, undefined, Infinity);
-            // At most 1 pixel a tile: every tile is its shortest, 8 kernel reaches.
+            // At most 1 pixel a tile: as many tiles as the overlap allows.
             run(api!, tiled, sigma, undefined, 1);
             const expected = samplesOf(whole, alpha);
             const actual = samplesOf(tiled, alpha);

@@ -9,17 +9,18 @@ const MAX = 65535;
 
 /**
  * The most pixels a framed tile holds, its overlap with its neighbours included, unless it must
- * be longer (see {@link MIN_TILE_REACHES}). GraphicsMagick holds three images of a tile's size
+ * be longer (see {@link REACHES_PER_TILE}). GraphicsMagick holds three images of a tile's size
  * while it blurs one (the tile, a copy turned a quarter and the copy turned back): 96 MiB at Q16
  * for this many, where the whole framed copy of a 4096x4096 image held three times 129 MiB.
  */
 const TILE_PIXELS = 1 << 22;
 
 /**
- * A tile spans at least this many kernel reaches, so the rows (or columns) blurred twice, where
- * tiles overlap, add at most a quarter to the blur's work.
+ * Each tile past the first adds two kernel reaches of rows (or columns) blurred twice, where
+ * tiles overlap: at most one a this many reaches of the image, so that adds at most a quarter to
+ * the blur's work.
  */
-const MIN_TILE_REACHES = 8;
+const REACHES_PER_TILE = 8;
 
 /**
  * Gaussian blur with standard deviation `sigma` pixels, weighting colour by alpha so a
@@ -117,9 +118,10 @@ interface Frame {
 }
 
 /**
- * Cuts the framed image across its longer side into tiles of at most `tilePixels`, but at least
- * {@link MIN_TILE_REACHES} kernel reaches long; one tile (the whole framed copy) when the image
- * is not that long. Consecutive tiles overlap by `reach` on each side of their boundary.
+ * Cuts the framed image across its longer side into tiles of at most `tilePixels`, but no more
+ * than one a {@link REACHES_PER_TILE} kernel reaches along that side beyond the first (a tile is
+ * then at least 4 reaches long); one tile (the whole framed copy) when the image is shorter.
+ * Consecutive tiles overlap by `reach` on each side of their boundary.
  *
  * By default a tile holds at most {@link TILE_PIXELS}, and at most a third of the image and the
  * framed copy together: planning counts the image, the result and the framed copy (see
@@ -138,7 +140,7 @@ function blurTiles(
   const fits = Math.max(1, Math.floor(most / across) - 2 * reach);
   const count = Math.max(
     1,
-    Math.min(Math.ceil(along / fits), Math.floor(along / (MIN_TILE_REACHES * reach))),
+    Math.min(Math.ceil(along / fits), 1 + Math.floor(along / (REACHES_PER_TILE * reach))),
   );
   const step = Math.ceil(along / count);
   const rect = (from: number, to: number, side: number, edge: number): Rect =>
