@@ -8,18 +8,22 @@ import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 const MAX = 65535;
 
 /**
- * The most pixels a framed tile holds, its overlap with its neighbours included, unless it must
- * be longer (see {@link REACHES_PER_TILE}). GraphicsMagick holds three images of a tile's size
- * while it blurs one (the tile, a copy turned a quarter and the copy turned back): 96 MiB at Q16
- * for this many, where the whole framed copy of a 4096x4096 image held three times 129 MiB.
+ * The pixels of a framed tile (its overlap with its neighbours included) that tiles are cut
+ * down to while that is cheap (see {@link CHEAP_REACHES}). GraphicsMagick holds three images of
+ * a tile's size while it blurs one (the tile, a copy turned a quarter and the copy turned back):
+ * 96 MiB at Q16 for this many, where the whole framed copy of a 4096x4096 image held three times
+ * 129 MiB.
  */
 const TILE_PIXELS = 1 << 22;
 
 /**
- * Each tile past the first adds two kernel reaches of rows (or columns) blurred twice, where
- * tiles overlap: at most one a this many reaches of the image, so that adds at most a quarter to
- * the blur's work.
+ * Each tile past the first blurs two kernel reaches of rows (or columns) twice, where it overlaps
+ * the one before. Tiles smaller than the plan needs are cut only up to one a this many reaches of
+ * the image (the overlap then adds at most 5 % to the blur's work)…
  */
+const CHEAP_REACHES = 40;
+
+/** …and never more than one a this many (at most a quarter more work, to fit the plan). */
 const REACHES_PER_TILE = 8;
 
 /**
@@ -118,14 +122,15 @@ interface Frame {
 }
 
 /**
- * Cuts the framed image across its longer side into tiles of at most `tilePixels`, but no more
- * than one a {@link REACHES_PER_TILE} kernel reaches along that side beyond the first (a tile is
- * then at least 4 reaches long); one tile (the whole framed copy) when the image is shorter.
- * Consecutive tiles overlap by `reach` on each side of their boundary.
+ * Cuts the framed image across its longer side into tiles: as few as fit the memory planning
+ * counts for a blur, or `tilePixels` each when given; more, down to {@link TILE_PIXELS}, while
+ * cheap; never more than the overlap allows (see {@link REACHES_PER_TILE}), so one tile (the
+ * whole framed copy) when the image is shorter than 16 kernel reaches. Consecutive tiles overlap
+ * by `reach` on each side of their boundary.
  *
- * By default a tile holds at most {@link TILE_PIXELS}, and at most a third of the image and the
- * framed copy together: planning counts the image, the result and the framed copy (see
- * `blurScratch`), while this blur holds the image, written in place, and three tiles.
+ * Planning counts the image, the result and the framed copy (see `blurScratch`); this blur holds
+ * the image, written in place, and three tiles: a tile of a third of the image and the framed
+ * copy together fits.
  */
 function blurTiles(
   { width, height, pad }: Pick<Frame, "width" | "height" | "pad">,
@@ -135,12 +140,15 @@ function blurTiles(
   const byRows = height >= width;
   const along = byRows ? height : width;
   const across = (byRows ? width : height) + 2 * pad;
-  const imageAndFrame = width * height + across * (along + 2 * pad);
-  const most = tilePixels ?? Math.min(TILE_PIXELS, imageAndFrame / 3);
-  const fits = Math.max(1, Math.floor(most / across) - 2 * reach);
+  /** How many tiles of at most `pixels` each the image needs. */
+  const tilesOf = (pixels: number) =>
+    Math.ceil(along / Math.max(1, Math.floor(pixels / across) - 2 * reach));
+  const cheap = Math.min(tilesOf(TILE_PIXELS), 1 + Math.floor(along / (CHEAP_REACHES * reach)));
+  const planned = tilesOf((width * height + across * (along + 2 * pad)) / 3);
+  const wanted = tilePixels === undefined ? Math.max(planned, cheap) : tilesOf(tilePixels);
   const count = Math.max(
     1,
-    Math.min(Math.ceil(along / fits), 1 + Math.floor(along / (REACHES_PER_TILE * reach))),
+    Math.min(wanted, 1 + Math.floor(along / (REACHES_PER_TILE * reach))),
   );
   const step = Math.ceil(along / count);
   const rect = (from: number, to: number, side: number, edge: number): Rect =>
