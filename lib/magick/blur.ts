@@ -125,7 +125,7 @@ interface Frame {
  * Cuts the framed image across its longer side into tiles: as few as fit the memory planning
  * counts for a blur, or `tilePixels` each when given; more, down to {@link TILE_PIXELS}, while
  * cheap; never more than the overlap allows (see {@link REACHES_PER_TILE}), so one tile (the
- * whole framed copy) when the image is shorter than 16 kernel reaches. Consecutive tiles overlap
+ * whole framed copy) when the image is shorter than 8 kernel reaches. Consecutive tiles overlap
  * by `reach` on each side of their boundary.
  *
  * Planning counts the image, the result and the framed copy (see `blurScratch`); this blur holds
