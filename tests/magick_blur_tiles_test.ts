@@ -1,6 +1,7 @@
 // GraphicsMagick's blur and sharpen run on a copy framed by repeated edges, cut into tiles so the
 // copy and the library's two working images exist a tile at a time (lib/magick/blur.ts). Tiles
-// must not show: every sample must equal the one blurred from the whole framed copy at once.
+// must not show: every sample must equal the one blurred from the whole framed copy at once. The
+// tiles read and write regions of rows and columns, which are checked before the library's call.
 import assert from "node:assert/strict";
 import type { Wand } from "../lib/magick/api.ts";
 import { blurWand, sharpenWand } from "../lib/magick/blur.ts";
@@ -93,6 +94,41 @@ Deno.test({
           }
         }
       }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "GraphicsMagick's pixel export and import refuse a region past the image or a buffer too small, before the native call",
+  ignore: !api,
+  fn() {
+    const wand = picture(10, 8, false);
+    try {
+      const fits = new Uint16Array(10 * 8 * 3);
+      assert.ok(api!.exportRows(wand, 0, 8, "RGB", fits));
+      assert.ok(api!.exportRows(wand, 7, 1, "RGB", fits, { x: 9, width: 1 }));
+      const refused: [number, number, Uint16Array, { x: number; width: number }?][] = [
+        [0, 9, fits],
+        [8, 1, fits],
+        [-1, 1, fits],
+        [0, 0, fits],
+        [0, 1, fits, { x: 9, width: 2 }],
+        [0, 1, fits, { x: -1, width: 1 }],
+        [0, 1, fits, { x: 0, width: 0 }],
+        [0, 1.5, fits],
+        [0, 2 ** 31, fits],
+        [0, 8, new Uint16Array(10 * 8 * 3 - 1)],
+      ];
+      for (const [y, rows, samples, span] of refused) {
+        const what = `${rows} rows at ${y}, ${JSON.stringify(span)}, ${samples.length} samples`;
+        assert.throws(() => api!.exportRows(wand, y, rows, "RGB", samples, span), RangeError, what);
+        assert.throws(() => api!.importRows(wand, y, rows, "RGB", samples, span), RangeError, what);
+      }
+      // RGBA needs a third more samples than RGB.
+      assert.throws(() => api!.exportRows(wand, 0, 8, "RGBA", fits), RangeError);
+    } finally {
+      api!.c.DestroyMagickWand(wand);
     }
   },
 });
