@@ -2,6 +2,9 @@ import { cString, type MagickApi, pixelRegion, type Wand } from "./api.ts";
 import type { Dialect } from "./dialects.ts";
 import { commonSymbols, effectSymbols, graphicsmagickSymbols } from "./symbols.ts";
 
+/** `MAGICK_OPT_NO_SIGNAL_HANDER` (sic), InitializeMagickEx's option. */
+const NO_SIGNAL_HANDLERS = 1;
+
 /** `CompositeOperator.CopyCompositeOp`: replaces every channel, alpha included. */
 const COPY_COMPOSITE = 13;
 
@@ -16,7 +19,11 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     ...graphicsmagickSymbols,
     ...effectSymbols,
   });
-  symbols.InitializeMagick(null);
+  // Without its signal handlers: GraphicsMagick's own would quit the process on SIGHUP (the
+  // config reload), SIGINT or SIGTERM (the graceful stop) after the runtime's ran.
+  if (symbols.InitializeMagickEx(null, NO_SIGNAL_HANDLERS, null) === 0) {
+    throw new Error(`GraphicsMagick (${path}) failed to start`);
+  }
   return {
     dialect,
     c: symbols,
