@@ -69,6 +69,8 @@ Deno.test({
       { width: 1700, height: 23, sigma: 20 },
       // Two tiles of barely 4 kernel reaches: the shortest a tile gets.
       { width: 30, height: 800, sigma: 20 },
+      { width: 523, height: 31, sigma: 1.3 },
+      { width: 1001, height: 7, sigma: 3.1 },
     ];
     for (const { width, height, sigma } of cases) {
       for (const alpha of [false, true]) {

@@ -105,6 +105,13 @@ interface Rect {
 interface Tile {
   inner: Rect;
   outer: Rect;
+  /** The part of `outer` made from the image's pixels. */
+  fresh: Rect;
+  /**
+   * The rest of `outer`, its start, which lies in the tile before's `inner`: that tile has
+   * written it over by then, so it keeps it aside (as it was) first. None for the first tile.
+   */
+  kept?: Rect;
 }
 
 /** The geometry of a blur on a framed copy. */
@@ -161,7 +168,12 @@ function blurTiles(
     const from = start === 0 ? -pad : start - reach;
     const to = Math.min(along + pad, end === along ? along + pad : end + reach);
     const side = byRows ? width : height;
-    tiles.push({ inner: rect(start, end, side, 0), outer: rect(from, to, side, pad) });
+    tiles.push({
+      inner: rect(start, end, side, 0),
+      outer: rect(from, to, side, pad),
+      fresh: rect(start === 0 ? from : start, to, side, pad),
+      kept: start === 0 ? undefined : rect(from, start, side, pad),
+    });
   }
   return tiles;
 }
@@ -170,7 +182,7 @@ function blurTiles(
  * Blurs the image framed by `pad` repeated edge pixels, a tile at a time (see {@link blurTiles}),
  * so the framed copy and GraphicsMagick's two working images exist only a tile at a time. A tile
  * is written back once blurred; the part of it the next tile still needs, as it was, is kept
- * aside first (`carry`).
+ * aside first (`carry`, see `Tile.kept`).
  */
 function blurFramed(
   api: MagickApi,
@@ -193,38 +205,23 @@ function blurFramed(
   };
   const tiles = blurTiles(frame, kernelReach(sigma), tilePixels);
   const name = jobImageName(cancel.job);
-  let carry: { samples: Uint16Array; region: Rect } | undefined;
+  /** What the tile before kept aside for this one (its `kept`). */
+  let carry: Uint16Array | undefined;
   for (const [i, tile] of tiles.entries()) {
-    const { outer } = tile;
+    const { outer, fresh, kept } = tile;
     const framed = api.blankImage!(outer.width, outer.height, map === "RGBA", name);
     if (!framed) throw failure(api, wand, "blur");
     try {
-      // What the previous tile wrote back is taken from `carry`, the rest from the image.
-      const fresh = carry ? withoutStart(outer, carry.region) : outer;
       fillFrame(api, wand, framed, frame, outer, fresh, cancel);
-      if (carry) putRegion(api, framed, outer, carry.region, map, carry.samples);
-      const next = tiles[i + 1]?.outer;
-      carry = next && takeRegion(api, framed, outer, startOverlap(next, tile.inner), map);
+      if (kept && carry) putRegion(api, framed, outer, kept, map, carry);
+      const next = tiles[i + 1]?.kept;
+      carry = next && takeRegion(api, framed, outer, next, map);
       check(api, framed, api.blur(framed, sigma), "blur");
       copyInside(api, framed, wand, frame, tile, cancel);
     } finally {
       api.c.DestroyMagickWand(framed);
     }
   }
-}
-
-/** The part of `next` (a tile's outer rectangle) that lies in `inner`, the tile before it. */
-function startOverlap(next: Rect, inner: Rect): Rect {
-  return inner.width === next.width || next.x < inner.x
-    ? { ...next, height: inner.y + inner.height - next.y }
-    : { ...next, width: inner.x + inner.width - next.x };
-}
-
-/** `outer` without `start`, the overlap at its top or left. */
-function withoutStart(outer: Rect, start: Rect): Rect {
-  return start.width === outer.width
-    ? { ...outer, y: outer.y + start.height, height: outer.height - start.height }
-    : { ...outer, x: outer.x + start.width, width: outer.width - start.width };
 }
 
 /** The samples of `region` (image coordinates) of the tile `framed` covering `outer`. */
@@ -234,12 +231,12 @@ function takeRegion(
   outer: Rect,
   region: Rect,
   map: "RGB" | "RGBA",
-): { samples: Uint16Array; region: Rect } {
+): Uint16Array {
   const samples = new Uint16Array(region.width * region.height * map.length);
   const span = { x: region.x - outer.x, width: region.width };
   const read = api.exportRows(framed, region.y - outer.y, region.height, map, samples, span);
   check(api, framed, read, "read the pixels");
-  return { samples, region };
+  return samples;
 }
 
 /** Writes `samples` over `region` (image coordinates) of the tile `framed` covering `outer`. */
