@@ -114,6 +114,12 @@ interface Tile {
   kept?: Rect;
 }
 
+/**
+ * Two buffers of samples, each of at least {@link STRIP_SAMPLES} and at least a framed tile's
+ * widest row: the strips of rows that pass through JavaScript.
+ */
+type Strips = [Uint16Array, Uint16Array];
+
 /** The geometry of a blur on a framed copy. */
 interface Frame {
   map: "RGB" | "RGBA";
@@ -205,38 +211,43 @@ function blurFramed(
   };
   const tiles = blurTiles(frame, kernelReach(sigma), tilePixels);
   const name = jobImageName(cancel.job);
-  /** What the tile before kept aside for this one (its `kept`). */
-  let carry: Uint16Array | undefined;
+  // The strips of pixels in JavaScript and what a tile keeps aside for the next are allocated
+  // once for all tiles (a tile's would otherwise wait for the garbage collector).
+  const widest = Math.max(...tiles.map(({ outer }) => outer.width)) * frame.channels;
+  const strips: Strips = [0, 1].map(() =>
+    new Uint16Array(Math.max(STRIP_SAMPLES, widest))
+  ) as Strips;
+  const kept = tiles[1]?.kept;
+  const carry = new Uint16Array(kept ? kept.width * kept.height * frame.channels : 0);
   for (const [i, tile] of tiles.entries()) {
-    const { outer, fresh, kept } = tile;
+    const { outer, fresh } = tile;
     const framed = api.blankImage!(outer.width, outer.height, map === "RGBA", name);
     if (!framed) throw failure(api, wand, "blur");
     try {
-      fillFrame(api, wand, framed, frame, outer, fresh, cancel);
-      if (kept && carry) putRegion(api, framed, outer, kept, map, carry);
+      fillFrame(api, wand, framed, frame, { outer, part: fresh }, strips, cancel);
+      if (tile.kept) putRegion(api, framed, outer, tile.kept, map, carry);
       const next = tiles[i + 1]?.kept;
-      carry = next && takeRegion(api, framed, outer, next, map);
+      if (next) takeRegion(api, framed, outer, next, map, carry);
       check(api, framed, api.blur(framed, sigma), "blur");
-      copyInside(api, framed, wand, frame, tile, cancel);
+      copyInside(api, framed, wand, frame, tile, strips, cancel);
     } finally {
       api.c.DestroyMagickWand(framed);
     }
   }
 }
 
-/** The samples of `region` (image coordinates) of the tile `framed` covering `outer`. */
+/** Reads `region` (image coordinates) of the tile `framed` covering `outer` into `samples`. */
 function takeRegion(
   api: MagickApi,
   framed: Wand,
   outer: Rect,
   region: Rect,
   map: "RGB" | "RGBA",
-): Uint16Array {
-  const samples = new Uint16Array(region.width * region.height * map.length);
+  samples: Uint16Array,
+): void {
   const span = { x: region.x - outer.x, width: region.width };
   const read = api.exportRows(framed, region.y - outer.y, region.height, map, samples, span);
   check(api, framed, read, "read the pixels");
-  return samples;
 }
 
 /** Writes `samples` over `region` (image coordinates) of the tile `framed` covering `outer`. */
@@ -263,8 +274,8 @@ function fillFrame(
   wand: Wand,
   framed: Wand,
   frame: Frame,
-  outer: Rect,
-  part: Rect,
+  { outer, part }: { outer: Rect; part: Rect },
+  [source, out]: Strips,
   cancel: CancelToken,
 ): void {
   const { map, channels, width, height } = frame;
@@ -272,9 +283,7 @@ function fillFrame(
   const right = Math.min(width, part.x + part.width);
   const before = left - part.x;
   const inside = right - left;
-  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (part.width * channels)));
-  const source = new Uint16Array(rowsPerStrip * inside * channels);
-  const out = new Uint16Array(rowsPerStrip * part.width * channels);
+  const rowsPerStrip = Math.max(1, Math.floor(out.length / (part.width * channels)));
   const sourceRow = (y: number) => Math.min(height - 1, Math.max(0, y));
   const span = { x: left, width: inside };
   const framedSpan = { x: part.x - outer.x, width: part.width };
@@ -312,12 +321,11 @@ function copyInside(
   wand: Wand,
   frame: Frame,
   { inner, outer }: Tile,
+  [strip, original]: Strips,
   cancel: CancelToken,
 ): void {
   const { map, channels } = frame;
-  const rowsPerStrip = Math.max(1, Math.floor(STRIP_SAMPLES / (inner.width * channels)));
-  const strip = new Uint16Array(rowsPerStrip * inner.width * channels);
-  const original = new Uint16Array(frame.sharpen ? strip.length : 0);
+  const rowsPerStrip = Math.max(1, Math.floor(strip.length / (inner.width * channels)));
   const span = { x: inner.x, width: inner.width };
   const framedSpan = { x: inner.x - outer.x, width: inner.width };
   for (let y = inner.y; y < inner.y + inner.height; y += rowsPerStrip) {
