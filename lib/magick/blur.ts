@@ -225,9 +225,9 @@ function blurFramed(
     if (!framed) throw failure(api, wand, "blur");
     try {
       fillFrame(api, wand, framed, frame, { outer, part: fresh }, strips, cancel);
-      if (tile.kept) putRegion(api, framed, outer, tile.kept, map, carry);
+      if (tile.kept) tileRegion(api, { framed, outer }, tile.kept, map, carry, "write");
       const next = tiles[i + 1]?.kept;
-      if (next) takeRegion(api, framed, outer, next, map, carry);
+      if (next) tileRegion(api, { framed, outer }, next, map, carry, "read");
       check(api, framed, api.blur(framed, sigma), "blur");
       copyInside(api, framed, wand, frame, tile, strips, cancel);
     } finally {
@@ -236,32 +236,24 @@ function blurFramed(
   }
 }
 
-/** Reads `region` (image coordinates) of the tile `framed` covering `outer` into `samples`. */
-function takeRegion(
+/**
+ * Reads `region` (image coordinates) of the tile `framed` covering `outer` into `samples`, or
+ * writes `samples` over it.
+ */
+function tileRegion(
   api: MagickApi,
-  framed: Wand,
-  outer: Rect,
+  { framed, outer }: { framed: Wand; outer: Rect },
   region: Rect,
   map: "RGB" | "RGBA",
   samples: Uint16Array,
+  way: "read" | "write",
 ): void {
+  const y = region.y - outer.y;
   const span = { x: region.x - outer.x, width: region.width };
-  const read = api.exportRows(framed, region.y - outer.y, region.height, map, samples, span);
-  check(api, framed, read, "read the pixels");
-}
-
-/** Writes `samples` over `region` (image coordinates) of the tile `framed` covering `outer`. */
-function putRegion(
-  api: MagickApi,
-  framed: Wand,
-  outer: Rect,
-  region: Rect,
-  map: "RGB" | "RGBA",
-  samples: Uint16Array,
-): void {
-  const span = { x: region.x - outer.x, width: region.width };
-  const written = api.importRows(framed, region.y - outer.y, region.height, map, samples, span);
-  check(api, framed, written, "write the pixels");
+  const done = way === "read"
+    ? api.exportRows(framed, y, region.height, map, samples, span)
+    : api.importRows(framed, y, region.height, map, samples, span);
+  check(api, framed, done, `${way} the pixels`);
 }
 
 /**
