@@ -53,10 +53,27 @@ export interface MagickApi {
   /** Converts a CMYK image to RGB; other images are left alone. */
   ensureRgb(wand: Wand): boolean;
   hasAlpha(wand: Wand): boolean;
-  /** Copies full-width rows out as 16-bit samples in `map` order ("RGB" or "RGBA"). */
-  exportRows(wand: Wand, y: number, rows: number, map: string, out: Uint16Array): boolean;
-  /** Overwrites full-width rows from 16-bit samples in `map` order. */
-  importRows(wand: Wand, y: number, rows: number, map: string, data: Uint16Array): boolean;
+  /**
+   * Copies rows out as 16-bit samples in `map` order ("RGB" or "RGBA"): whole rows, or only the
+   * columns of `span`.
+   */
+  exportRows(
+    wand: Wand,
+    y: number,
+    rows: number,
+    map: string,
+    out: Uint16Array,
+    span?: Span,
+  ): boolean;
+  /** Overwrites rows (whole, or only the columns of `span`) from 16-bit samples in `map` order. */
+  importRows(
+    wand: Wand,
+    y: number,
+    rows: number,
+    map: string,
+    data: Uint16Array,
+    span?: Span,
+  ): boolean;
   /** Lanczos3 resample to exactly this size. */
   resize(wand: Wand, width: number, height: number): boolean;
   /**
@@ -91,6 +108,41 @@ export interface MagickApi {
   flatten(wand: Wand): Deno.PointerValue;
   /** Encodes in the image's format; the result must go to `MagickRelinquishMemory`. */
   writeBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
+}
+
+/** Columns `x` to `x + width` of an image. */
+export interface Span {
+  x: number;
+  width: number;
+}
+
+/**
+ * The x, y, columns and rows arguments of the libraries' pixel export and import for `rows` rows
+ * from `y` (whole, or `span`'s columns), checked to lie inside the image and to fit `samples`
+ * in `map` order before the library writes or reads that many.
+ *
+ * @throws {RangeError} when they do not: a bug in the caller, never the client's input
+ */
+export function pixelRegion(
+  c: Pick<CommonSymbols, "MagickGetImageWidth" | "MagickGetImageHeight">,
+  wand: Wand,
+  y: number,
+  rows: number,
+  map: string,
+  samples: Uint16Array,
+  span?: Span,
+): [bigint, bigint, bigint, bigint] {
+  const imageWidth = Number(c.MagickGetImageWidth(wand));
+  const imageHeight = Number(c.MagickGetImageHeight(wand));
+  const { x, width } = span ?? { x: 0, width: imageWidth };
+  const inside = [x, y, width, rows].every(Number.isInteger) && x >= 0 && y >= 0 &&
+    width > 0 && rows > 0 && x + width <= imageWidth && y + rows <= imageHeight;
+  if (!inside || samples.length < width * rows * map.length) {
+    throw new RangeError(
+      `${width}x${rows} pixels at ${x},${y} of a ${imageWidth}x${imageHeight} image into ${samples.length} samples`,
+    );
+  }
+  return [BigInt(x), BigInt(y), BigInt(width), BigInt(rows)];
 }
 
 /** A NUL-terminated C string for a `const char *` argument. */

@@ -1,6 +1,9 @@
-import { cString, type MagickApi, type Wand } from "./api.ts";
+import { cString, type MagickApi, pixelRegion, type Wand } from "./api.ts";
 import type { Dialect } from "./dialects.ts";
 import { commonSymbols, effectSymbols, graphicsmagickSymbols } from "./symbols.ts";
+
+/** `MAGICK_OPT_NO_SIGNAL_HANDER` (sic), InitializeMagickEx's option. */
+const NO_SIGNAL_HANDLERS = 1;
 
 /** `CompositeOperator.CopyCompositeOp`: replaces every channel, alpha included. */
 const COPY_COMPOSITE = 13;
@@ -16,9 +19,11 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     ...graphicsmagickSymbols,
     ...effectSymbols,
   });
-  symbols.InitializeMagick(null);
-  const rows = (wand: Wand, y: number, count: number) =>
-    [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;
+  // Without its signal handlers: GraphicsMagick's own would quit the process on SIGHUP (the
+  // config reload), SIGINT or SIGTERM (the graceful stop) after the runtime's ran.
+  if (symbols.InitializeMagickEx(null, NO_SIGNAL_HANDLERS, null) === 0) {
+    throw new Error(`GraphicsMagick (${path}) failed to start`);
+  }
   return {
     dialect,
     c: symbols,
@@ -39,18 +44,18 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
     takeImageException: () => ({ severity: 0, message: "" }),
     selectImage: (wand, index) => symbols.MagickSetImageIndex(wand, BigInt(index)) !== 0,
     hasAlpha: (wand) => symbols.MagickGetImageMatte(wand) !== 0,
-    exportRows: (wand, y, count, map, out) =>
+    exportRows: (wand, y, count, map, out, span) =>
       symbols.MagickGetImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, out, span),
         cString(map),
         dialect.shortPixel,
         out,
       ) !== 0,
-    importRows: (wand, y, count, map, data) =>
+    importRows: (wand, y, count, map, data, span) =>
       symbols.MagickSetImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, data, span),
         cString(map),
         dialect.shortPixel,
         data,

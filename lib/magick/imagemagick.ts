@@ -1,4 +1,4 @@
-import { cString, type MagickApi, type Wand, type WandException } from "./api.ts";
+import { cString, type MagickApi, pixelRegion, type WandException } from "./api.ts";
 import { type Dialect, imagemagick7 } from "./dialects.ts";
 import { tidyMessage } from "./exception.ts";
 import {
@@ -54,8 +54,6 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
     ...effectSymbols,
   });
   symbols.MagickWandGenesis();
-  const rows = (wand: Wand, y: number, count: number) =>
-    [0n, BigInt(y), symbols.MagickGetImageWidth(wand), BigInt(count)] as const;
   const version = imagemagickVersionApi(dialect, path);
   return {
     dialect,
@@ -86,18 +84,18 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
       symbols.MagickTransformImageColorspace(wand, dialect.rgb) !== 0,
     selectImage: (wand, index) => symbols.MagickSetIteratorIndex(wand, BigInt(index)) !== 0,
     hasAlpha: (wand) => symbols.MagickGetImageAlphaChannel(wand) !== 0,
-    exportRows: (wand, y, count, map, out) =>
+    exportRows: (wand, y, count, map, out, span) =>
       symbols.MagickExportImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, out, span),
         cString(map),
         dialect.shortPixel,
         out,
       ) !== 0,
-    importRows: (wand, y, count, map, data) =>
+    importRows: (wand, y, count, map, data, span) =>
       symbols.MagickImportImagePixels(
         wand,
-        ...rows(wand, y, count),
+        ...pixelRegion(symbols, wand, y, count, map, data, span),
         cString(map),
         dialect.shortPixel,
         data,

@@ -93,7 +93,7 @@ export const imagemagick7Symbols = {
 
 /** GraphicsMagick: its own names for the same jobs, and no MagickWandGenesis. */
 export const graphicsmagickSymbols = {
-  InitializeMagick: { parameters: ["pointer"], result: "void" },
+  InitializeMagickEx: { parameters: ["pointer", "u32", "pointer"], result: "u32" },
   MagickSetImageOption: {
     parameters: ["pointer", "buffer", "buffer", "buffer"],
     result: "u32",
