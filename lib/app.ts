@@ -139,6 +139,10 @@ export async function startApp(
       secret: config.caches.secret,
       onRejected: (tier, key, reason) =>
         log.error(`result cache: refused the ${tier} copy of ${key} (a miss): ${reason}`),
+      onDiskError: (reason) =>
+        log.error(
+          `result cache: cannot write to "${config.caches.resultDir}", serving without it: ${reason}`,
+        ),
     }).catch((error) => {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(
