@@ -32,8 +32,8 @@ export interface App {
    */
   reload(config: Config): Promise<string[]>;
   /**
-   * Stops accepting, lets the requests in flight finish within `http.shutdownTimeout`, then
-   * stops the workers.
+   * Stops accepting, lets the requests in flight finish within `http.shutdownTimeout`,
+   * answers those still running 503, then stops the workers.
    */
   stop(): Promise<void>;
 }
@@ -93,6 +93,20 @@ function sharedStore(
       log.error(`shared result store "${name}": ${operation} failed: ${detail}`);
     },
   };
+}
+
+/** How long the requests still running past the shutdown grace get to write their 503. */
+const ANSWER_AT_STOP_MS = 1000;
+
+/** Whether `promise` settles within `ms` milliseconds. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = await Promise.race([promise.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return settled;
 }
 
 /** Starts `Deno.serve` and resolves with its real address. */
@@ -211,12 +225,13 @@ export async function startApp(
       return restartKeys.filter((key) => !sameValue(config, next, key));
     },
     async stop() {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise((resolve) => {
-        timer = setTimeout(resolve, config.http.shutdownTimeoutMs);
-      });
-      await Promise.race([main.server.shutdown(), deadline]);
-      clearTimeout(timer);
+      const finished = main.server.shutdown();
+      if (!await settlesWithin(finished, config.http.shutdownTimeoutMs)) {
+        // The grace is over: the requests still running are answered now, as at their
+        // deadline (503), rather than cut off by the exit with no answer at all.
+        shared.deadlines.expireAll();
+        await settlesWithin(finished, ANSWER_AT_STOP_MS);
+      }
       await side?.server.shutdown();
       pool.close();
       shared.deadlines.close();

@@ -109,6 +109,41 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
   await child.stderr.cancel();
 });
 
+Deno.test("main: SIGTERM past http.shutdownTimeout answers the requests still running 503, then exits 0", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1, shutdownTimeout: "300ms" },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const child = spawn(["-cfg", file]);
+  const url = await listeningUrl(child);
+  // One long job running, one queued behind it, and a small one queued too.
+  const paths = [
+    "/b,20,b,25/png/files/big.png",
+    "/b,21,b,25/png/files/big.png",
+    "/s,8x0/png/files/big.png",
+  ];
+  const requests = paths.map((path) =>
+    fetch(`${url}${path}`).then(
+      async (r) => `${r.status} ${r.headers.get("retry-after")} ${await r.text()}`,
+      (error) => `no answer: ${error.message}`,
+    )
+  );
+  const health = url.replace("/impressionist", "/health");
+  for (let i = 0; i < 500; i++) {
+    const { busy, queued } = await (await fetch(health)).json();
+    if (busy + queued === 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill("SIGTERM");
+  // Before, the exit cut every connection: the clients got no answer at all.
+  for (const answer of await Promise.all(requests)) {
+    assert.match(answer, /^503 1 /, answer);
+  }
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  await child.stderr.cancel();
+});
+
 Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", async () => {
   const base = {
     http: { host: "127.0.0.1", port: 0, workers: 1 },
