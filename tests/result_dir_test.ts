@@ -306,6 +306,40 @@ for (const secret of [undefined, "${IMPRESSIONIST_TEST_SECRET}"]) {
   });
 }
 
+Deno.test("result dir: a directory that cannot be written any more serves every request, with a logged reason", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(join(dir, "files"));
+    await Deno.writeFile(join(dir, "files", "a.jpg"), await encode(photoLike(160, 120), "jpeg"));
+    const log = recordingLog();
+    const app = await startWithResultDir(dir, log);
+    const get = async (width: number) => {
+      const url = `http://127.0.0.1:${app.addr.port}/impressionist/s,${width}x0/png/files/a.jpg`;
+      const response = await fetch(url);
+      const body = new Uint8Array(await response.arrayBuffer());
+      return { status: response.status, cache: response.headers.get("x-cache"), body };
+    };
+    try {
+      assert.equal((await get(10)).status, 200);
+      // As a disk that fails every write (full, read-only): a file where the directory was.
+      await Deno.remove(join(dir, "results"), { recursive: true });
+      await Deno.writeFile(join(dir, "results"), new Uint8Array(1));
+      for (const width of [20, 30, 10]) {
+        const served = await get(width);
+        assert.equal(served.status, 200);
+        assert.equal(served.cache, width === 10 ? "hit" : "miss", `width ${width}`);
+        assert.equal((await decode(served.body)).width, width);
+      }
+      assert.equal(log.errors.length, 1, log.errors.join("\n"));
+      assert.match(
+        log.errors[0],
+        /^result cache: cannot write to ".*results", serving without it: /,
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 Deno.test("result dir: a directory that cannot be made is a start-up ConfigError naming the key", async () => {
   await assert.rejects(
     startTestServer({ "a.png": new Uint8Array(8) }, {
