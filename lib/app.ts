@@ -74,6 +74,7 @@ function sharedStore(
   storages: Map<string, Storage>,
   log: Logger,
   metrics: ServerMetrics,
+  held: HeldBytes,
 ): SharedStoreOptions | undefined {
   const name = config.caches.shared;
   if (name === undefined) return undefined;
@@ -86,6 +87,7 @@ function sharedStore(
   }
   return {
     storage: storage as WritableStorage,
+    held,
     onError(operation, error) {
       metrics.sharedStoreErrors.inc({ operation });
       const cause = (error as Error)?.cause as Error | undefined;
@@ -141,6 +143,9 @@ export async function startApp(
     queueLength: () => pool.stats().queued,
     workersBusy: () => pool.stats().busy,
   });
+  // One bound across reloads: requests that started under the old config still hold bytes.
+  // Reads from the shared result store count against it too.
+  const held = new HeldBytes(config.image.maxInflightBytes);
   let storages: Map<string, Storage>;
   let results: ResultCache;
   try {
@@ -149,7 +154,7 @@ export async function startApp(
       maxBytes: config.caches.result,
       dir: config.caches.resultDir,
       dirMaxBytes: config.caches.resultDirBytes,
-      shared: sharedStore(config, storages, log, metrics),
+      shared: sharedStore(config, storages, log, metrics, held),
       secret: config.caches.secret,
       onRejected: (tier, key, reason) =>
         log.error(`result cache: refused the ${tier} copy of ${key} (a miss): ${reason}`),
@@ -167,8 +172,6 @@ export async function startApp(
     pool.close();
     throw error;
   }
-  // One bound across reloads: requests that started under the old config still hold bytes.
-  const held = new HeldBytes(config.image.maxInflightBytes);
   const shared = {
     pool,
     admissions: new Admissions(pool),
