@@ -144,6 +144,41 @@ Deno.test("main: SIGTERM past http.shutdownTimeout answers the requests still ru
   await child.stderr.cancel();
 });
 
+Deno.test("main: a log reader that stops reading stalls no request", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1 },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const child = spawn(["-cfg", file]);
+  // Read until the server listens, then never again, as a stuck log collector would.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/listening on (http:\/\/\S+)/.test(seen)) seen += (await reader.read()).value ?? "";
+  const url = /listening on (http:\/\/\S+)/.exec(seen)![1];
+  try {
+    // ~250 bytes of access log each: 600 of them are more than a pipe holds (64 KiB). Before,
+    // the server stopped answering after ~210.
+    const missing = "x".repeat(120);
+    for (let i = 0; i < 600; i++) {
+      const response = await fetch(`${url}/s,10x0/png/files/${missing}-${i}.jpg`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      await response.arrayBuffer();
+      assert.equal(response.status, 404);
+    }
+    const health = await fetch(url.replace("/impressionist", "/health"), {
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(health.status, 200);
+    await health.arrayBuffer();
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    await child.stderr.cancel();
+  }
+});
+
 Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", async () => {
   const base = {
     http: { host: "127.0.0.1", port: 0, workers: 1 },
