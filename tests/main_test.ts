@@ -81,6 +81,16 @@ Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
   assert.equal(bad.code, 1);
 });
 
+/** Waits until the server at `url` runs or queues `jobs` jobs. */
+async function holdingJobs(url: string, jobs: number): Promise<void> {
+  const health = url.replace("/impressionist", "/health");
+  for (let i = 0; i < 500; i++) {
+    const { busy, queued } = await (await fetch(health)).json();
+    if (busy + queued === jobs) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async () => {
   const file = await writeConfig({
     http: { host: "127.0.0.1", port: 0, workers: 1 },
@@ -96,12 +106,7 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
   );
   // SIGTERM only once the server holds all three (a loaded machine may take a while to send
   // them): requests that never reached it are not "in flight".
-  const health = url.replace("/impressionist", "/health");
-  for (let i = 0; i < 500; i++) {
-    const { busy, queued } = await (await fetch(health)).json();
-    if (busy + queued === 3) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await holdingJobs(url, 3);
   child.kill("SIGTERM");
   assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
   const status = await child.status;
@@ -128,12 +133,7 @@ Deno.test("main: SIGTERM past http.shutdownTimeout answers the requests still ru
       (error) => `no answer: ${error.message}`,
     )
   );
-  const health = url.replace("/impressionist", "/health");
-  for (let i = 0; i < 500; i++) {
-    const { busy, queued } = await (await fetch(health)).json();
-    if (busy + queued === 3) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await holdingJobs(url, 3);
   child.kill("SIGTERM");
   // Before, the exit cut every connection: the clients got no answer at all.
   for (const answer of await Promise.all(requests)) {
