@@ -212,6 +212,53 @@ Deno.test("result cache: the memory tier is checked too", async () => {
   assert.equal(cache.stats().entries, 0, "dropped from memory");
 });
 
+/** A 64 KiB tmpfs mounted on a new directory (root only), or undefined with a printed reason. */
+async function smallDisk(): Promise<{ dir: string; unmount(): Promise<void> } | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-small-disk-" });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    stderr: "piped",
+  }).output().catch((error) => ({ success: false, stderr: new TextEncoder().encode(`${error}`) }));
+  if (!mount.success) {
+    await Deno.remove(dir);
+    console.log(`skipped: cannot mount a small tmpfs: ${new TextDecoder().decode(mount.stderr)}`);
+    return undefined;
+  }
+  return {
+    dir,
+    async unmount() {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("result dir: a disk that fills before the bound makes room by the least recently used, and keeps storing", async () => {
+  const disk = await smallDisk();
+  if (!disk) return;
+  try {
+    const reasons: string[] = [];
+    const results = await ResultDirectory.open(disk.dir, 1 << 20, (r) => reasons.push(r));
+    // 64 KiB of disk under a 1 MiB bound: the disk is full long before the bound.
+    for (let i = 0; i < 20; i++) await results.write(`old-${i}`, result(DISK_BLOCK_BYTES, i));
+    assert.match(
+      reasons[0] ?? "",
+      /No space left on device.*; removing the least recently used files/,
+    );
+    // Later results are still stored: each failure made room for the next write.
+    let stored = 0;
+    for (let i = 0; i < 10; i++) {
+      await results.write(`new-${i}`, result(DISK_BLOCK_BYTES, 100 + i));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (await results.read(`new-${i}`)) stored++;
+    }
+    assert.ok(stored >= 5, `${stored} of 10 new results stored on a full disk`);
+    assert.equal(await results.read("old-0"), undefined, "the oldest made room");
+  } finally {
+    await disk.unmount();
+  }
+});
+
 Deno.test("result cache: many tiny results hold no more memory than caches.result", async () => {
   const maxBytes = 8 << 20;
   const fixture = new URL("./fixtures/result_memory.ts", import.meta.url).pathname;

@@ -51,6 +51,22 @@ export class LruCache<V> {
     }
   }
 
+  /**
+   * Evicts the least recently used entries until at least `bytes` are freed (or none is left),
+   * as the bounds would: for a resource that ran out before its bound.
+   */
+  evictBytes(bytes: number): void {
+    let freed = 0;
+    for (const [oldest, old] of this.#entries) {
+      if (freed >= bytes) break;
+      const size = this.limits.sizeOf(old, oldest);
+      this.#entries.delete(oldest);
+      this.#bytes -= size;
+      freed += size;
+      this.limits.onEvict?.(oldest, old);
+    }
+  }
+
   delete(key: string): void {
     const value = this.#entries.get(key);
     if (value === undefined) return;

@@ -123,17 +123,22 @@ export class ResultDirectory {
       this.#files.set(key, file.byteLength);
     } catch (error) {
       await Deno.remove(temporary).catch(() => {});
-      this.#failed(error);
+      // The disk filled before the bound did (it is smaller than the bound, or shared): the
+      // least recently used files make room for the next results, as the bound would have,
+      // instead of the tier keeping its old files and storing nothing new.
+      const full = (error as { code?: string }).code === "ENOSPC";
+      if (full) this.#files.evictBytes(diskBytes(file.byteLength));
+      this.#failed(error, full ? "; removing the least recently used files to make room" : "");
     }
   }
 
-  #failed(error: unknown): void {
+  #failed(error: unknown, note: string): void {
     this.#reported.failures++;
     const now = performance.now();
     if (now - this.#reported.at < REPORT_EVERY_MS) return;
     const { failures } = this.#reported;
     this.#reported = { at: now, failures: 0 };
     const since = failures > 1 ? ` (${failures} writes failed since the last report)` : "";
-    this.onWriteError(`${(error as Error)?.message ?? error}${since}`);
+    this.onWriteError(`${(error as Error)?.message ?? error}${note}${since}`);
   }
 }
