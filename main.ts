@@ -79,7 +79,10 @@ async function main(): Promise<number> {
   const log = createLogger(flags.debug);
   const config = await loadConfig(flags.cfg);
   logWarnings(config, log);
-  const app = await startApp(config, log);
+  const app = await startApp(config, log).catch(async (error) => {
+    await log.drained(1000);
+    throw error;
+  });
   const configFile = flags.cfg;
   Deno.addSignalListener("SIGHUP", () => reload(app, configFile, log));
 
@@ -90,6 +93,8 @@ async function main(): Promise<number> {
   await stopping.promise;
   log.info("shutting down: finishing the requests in flight");
   await app.stop();
+  // The last lines are written before the exit, unless nobody reads them.
+  await log.drained(1000);
   return 0;
 }
 

@@ -32,8 +32,8 @@ export interface App {
    */
   reload(config: Config): Promise<string[]>;
   /**
-   * Stops accepting, lets the requests in flight finish within `http.shutdownTimeout`, then
-   * stops the workers.
+   * Stops accepting, lets the requests in flight finish within `http.shutdownTimeout`,
+   * answers those still running 503, then stops the workers.
    */
   stop(): Promise<void>;
 }
@@ -74,6 +74,7 @@ function sharedStore(
   storages: Map<string, Storage>,
   log: Logger,
   metrics: ServerMetrics,
+  held: HeldBytes,
 ): SharedStoreOptions | undefined {
   const name = config.caches.shared;
   if (name === undefined) return undefined;
@@ -86,6 +87,7 @@ function sharedStore(
   }
   return {
     storage: storage as WritableStorage,
+    held,
     onError(operation, error) {
       metrics.sharedStoreErrors.inc({ operation });
       const cause = (error as Error)?.cause as Error | undefined;
@@ -93,6 +95,20 @@ function sharedStore(
       log.error(`shared result store "${name}": ${operation} failed: ${detail}`);
     },
   };
+}
+
+/** How long the requests still running past the shutdown grace get to write their 503. */
+const ANSWER_AT_STOP_MS = 1000;
+
+/** Whether `promise` settles within `ms` milliseconds. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = await Promise.race([promise.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return settled;
 }
 
 /** Starts `Deno.serve` and resolves with its real address. */
@@ -127,6 +143,9 @@ export async function startApp(
     queueLength: () => pool.stats().queued,
     workersBusy: () => pool.stats().busy,
   });
+  // One bound across reloads: requests that started under the old config still hold bytes.
+  // Reads from the shared result store count against it too.
+  const held = new HeldBytes(config.image.maxInflightBytes);
   let storages: Map<string, Storage>;
   let results: ResultCache;
   try {
@@ -135,10 +154,14 @@ export async function startApp(
       maxBytes: config.caches.result,
       dir: config.caches.resultDir,
       dirMaxBytes: config.caches.resultDirBytes,
-      shared: sharedStore(config, storages, log, metrics),
+      shared: sharedStore(config, storages, log, metrics, held),
       secret: config.caches.secret,
       onRejected: (tier, key, reason) =>
         log.error(`result cache: refused the ${tier} copy of ${key} (a miss): ${reason}`),
+      onDiskError: (reason) =>
+        log.error(
+          `result cache: cannot write to "${config.caches.resultDir}", serving without it: ${reason}`,
+        ),
     }).catch((error) => {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(
@@ -149,8 +172,6 @@ export async function startApp(
     pool.close();
     throw error;
   }
-  // One bound across reloads: requests that started under the old config still hold bytes.
-  const held = new HeldBytes(config.image.maxInflightBytes);
   const shared = {
     pool,
     admissions: new Admissions(pool),
@@ -207,12 +228,13 @@ export async function startApp(
       return restartKeys.filter((key) => !sameValue(config, next, key));
     },
     async stop() {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise((resolve) => {
-        timer = setTimeout(resolve, config.http.shutdownTimeoutMs);
-      });
-      await Promise.race([main.server.shutdown(), deadline]);
-      clearTimeout(timer);
+      const finished = main.server.shutdown();
+      if (!await settlesWithin(finished, config.http.shutdownTimeoutMs)) {
+        // The grace is over: the requests still running are answered now, as at their
+        // deadline (503), rather than cut off by the exit with no answer at all.
+        shared.deadlines.expireAll();
+        await settlesWithin(finished, ANSWER_AT_STOP_MS);
+      }
       await side?.server.shutdown();
       pool.close();
       shared.deadlines.close();

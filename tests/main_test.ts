@@ -81,6 +81,16 @@ Deno.test("main: -h prints usage; --cfg and -debug are accepted", async () => {
   assert.equal(bad.code, 1);
 });
 
+/** Waits until the server at `url` runs or queues `jobs` jobs. */
+async function holdingJobs(url: string, jobs: number): Promise<void> {
+  const health = url.replace("/impressionist", "/health");
+  for (let i = 0; i < 500; i++) {
+    const { busy, queued } = await (await fetch(health)).json();
+    if (busy + queued === jobs) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async () => {
   const file = await writeConfig({
     http: { host: "127.0.0.1", port: 0, workers: 1 },
@@ -96,17 +106,77 @@ Deno.test("main: SIGTERM finishes every request in flight, then exits 0", async 
   );
   // SIGTERM only once the server holds all three (a loaded machine may take a while to send
   // them): requests that never reached it are not "in flight".
-  const health = url.replace("/impressionist", "/health");
-  for (let i = 0; i < 500; i++) {
-    const { busy, queued } = await (await fetch(health)).json();
-    if (busy + queued === 3) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await holdingJobs(url, 3);
   child.kill("SIGTERM");
   assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
   const status = await child.status;
   assert.equal(status.code, 0);
   await child.stderr.cancel();
+});
+
+Deno.test("main: SIGTERM past http.shutdownTimeout answers the requests still running 503, then exits 0", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1, shutdownTimeout: "300ms" },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const child = spawn(["-cfg", file]);
+  const url = await listeningUrl(child);
+  // One long job running, one queued behind it, and a small one queued too.
+  const paths = [
+    "/b,20,b,25/png/files/big.png",
+    "/b,21,b,25/png/files/big.png",
+    "/s,8x0/png/files/big.png",
+  ];
+  const requests = paths.map((path) =>
+    fetch(`${url}${path}`).then(
+      async (r) => `${r.status} ${r.headers.get("retry-after")} ${await r.text()}`,
+      (error) => `no answer: ${error.message}`,
+    )
+  );
+  await holdingJobs(url, 3);
+  child.kill("SIGTERM");
+  // Before, the exit cut every connection: the clients got no answer at all.
+  for (const answer of await Promise.all(requests)) {
+    assert.match(answer, /^503 1 /, answer);
+  }
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  await child.stderr.cancel();
+});
+
+Deno.test("main: a log reader that stops reading stalls no request", async () => {
+  const file = await writeConfig({
+    http: { host: "127.0.0.1", port: 0, workers: 1 },
+    storages: [{ name: "files", type: "local", path: "files" }],
+  });
+  const child = spawn(["-cfg", file]);
+  // Read until the server listens, then never again, as a stuck log collector would.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/listening on (http:\/\/\S+)/.test(seen)) seen += (await reader.read()).value ?? "";
+  const url = /listening on (http:\/\/\S+)/.exec(seen)![1];
+  try {
+    // ~250 bytes of access log each: 600 of them are more than a pipe holds (64 KiB). Before,
+    // the server stopped answering after ~210.
+    const missing = "x".repeat(120);
+    for (let i = 0; i < 600; i++) {
+      const response = await fetch(`${url}/s,10x0/png/files/${missing}-${i}.jpg`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      await response.arrayBuffer();
+      assert.equal(response.status, 404);
+    }
+    const health = await fetch(url.replace("/impressionist", "/health"), {
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(health.status, 200);
+    await health.arrayBuffer();
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    await child.stderr.cancel();
+  }
 });
 
 Deno.test("main: SIGHUP reloads presets; a broken config keeps the old one", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type App, startApp } from "../lib/app.ts";
-import { ResultDirectory } from "../lib/cache/result_dir.ts";
+import { DISK_BLOCK_BYTES, ResultDirectory } from "../lib/cache/result_dir.ts";
 import { ResultCache, type ResultTier } from "../lib/cache/results.ts";
 import { SEAL_BYTES, Sealer } from "../lib/cache/sealed.ts";
 import { parseConfig } from "../lib/config/config.ts";
@@ -20,30 +20,30 @@ async function withDir(run: (dir: string) => Promise<void>) {
   }
 }
 
-/** File names in `dir` and the bytes they take. */
+/** File names in `dir` and the disk space they take (their blocks). */
 async function listing(dir: string): Promise<{ names: string[]; bytes: number }> {
   const names: string[] = [];
   let bytes = 0;
   for await (const entry of Deno.readDir(dir)) {
     names.push(entry.name);
-    bytes += (await Deno.stat(join(dir, entry.name))).size;
+    bytes += (await Deno.stat(join(dir, entry.name))).blocks! * 512;
   }
   return { names: names.sort(), bytes };
 }
 
 Deno.test("result dir: the byte bound evicts the least recently used file, reads count as use", async () => {
   await withDir(async (dir) => {
-    const file = 1000;
+    const file = DISK_BLOCK_BYTES;
     const results = await ResultDirectory.open(dir, 3 * file);
-    await results.write("a", result(1000, 1));
-    await results.write("b", result(1000, 2));
-    await results.write("c", result(1000, 3));
-    assert.deepEqual(await results.read("a"), result(1000, 1));
-    await results.write("d", result(1000, 4));
+    await results.write("a", result(file, 1));
+    await results.write("b", result(file, 2));
+    await results.write("c", result(file, 3));
+    assert.deepEqual(await results.read("a"), result(file, 1));
+    await results.write("d", result(file, 4));
     assert.deepEqual((await listing(dir)).names, ["a", "c", "d"]);
     assert.equal(await results.read("b"), undefined);
-    assert.deepEqual(await results.read("d"), result(1000, 4));
-    // One byte over the bound pushes out the next oldest, c.
+    assert.deepEqual(await results.read("d"), result(file, 4));
+    // One byte takes a block on disk: over the bound, it pushes out the next oldest, c.
     await results.write("e", result(1, 5));
     assert.deepEqual((await listing(dir)).names, ["a", "d", "e"]);
     const { bytes } = await listing(dir);
@@ -54,10 +54,10 @@ Deno.test("result dir: the byte bound evicts the least recently used file, reads
 
 Deno.test("result dir: a file exactly at the bound is kept, one byte more is not written", async () => {
   await withDir(async (dir) => {
-    const results = await ResultDirectory.open(dir, 100);
-    await results.write("fits", result(100, 7));
-    assert.deepEqual(await results.read("fits"), result(100, 7));
-    await results.write("over", result(101, 7));
+    const results = await ResultDirectory.open(dir, DISK_BLOCK_BYTES);
+    await results.write("fits", result(DISK_BLOCK_BYTES, 7));
+    assert.deepEqual(await results.read("fits"), result(DISK_BLOCK_BYTES, 7));
+    await results.write("over", result(DISK_BLOCK_BYTES + 1, 7));
     assert.deepEqual((await listing(dir)).names, ["fits"]);
     assert.equal(await results.read("over"), undefined);
   });
@@ -70,10 +70,10 @@ Deno.test("result dir: a file exactly at the bound is kept, one byte more is not
 
 Deno.test("result dir: a start removes temporary files and evicts the least recently used beyond the bound", async () => {
   await withDir(async (dir) => {
-    const file = 500;
+    const file = DISK_BLOCK_BYTES;
     const before = await ResultDirectory.open(dir, 10 * file);
     for (const [i, key] of ["old", "middle", "new"].entries()) {
-      await before.write(key, result(500, i));
+      await before.write(key, result(file, i));
       // Times a day apart, as if used long ago, in this order.
       const used = new Date(Date.UTC(2026, 0, 1 + i));
       await Deno.utime(join(dir, key), used, used);
@@ -84,11 +84,47 @@ Deno.test("result dir: a start removes temporary files and evicts the least rece
     const after = await ResultDirectory.open(dir, 2 * file);
     assert.deepEqual((await listing(dir)).names, ["middle", "new"]);
     assert.deepEqual(after.stats(), { files: 2, bytes: 2 * file });
-    assert.deepEqual(await after.read("middle"), result(500, 1));
+    assert.deepEqual(await after.read("middle"), result(file, 1));
     // Reading "middle" made "new" the least recently used, on disk too.
     const again = await ResultDirectory.open(dir, file);
     assert.deepEqual((await listing(dir)).names, ["middle"]);
     assert.equal(again.stats().files, 1);
+  });
+});
+
+Deno.test("result dir: tiny results are counted in whole disk blocks, so the bound holds on disk", async () => {
+  await withDir(async (dir) => {
+    const bound = 8 * DISK_BLOCK_BYTES;
+    const results = await ResultDirectory.open(dir, bound);
+    // 1x1 thumbnails: a few dozen bytes each, a block each on disk.
+    for (let i = 0; i < 100; i++) await results.write(`tiny-${i}`, result(60, i));
+    const { names, bytes } = await listing(dir);
+    assert.ok(bytes <= bound, `${names.length} files take ${bytes} bytes of disk, over ${bound}`);
+    assert.equal(names.length, 8);
+    assert.deepEqual(results.stats(), { files: 8, bytes });
+  });
+});
+
+Deno.test("result dir: a directory removed while running is made again; a failing one is logged once a minute", async () => {
+  await withDir(async (parent) => {
+    const dir = join(parent, "results");
+    const reasons: string[] = [];
+    const results = await ResultDirectory.open(dir, 1 << 20, (reason) => reasons.push(reason));
+    await results.write("a", result(100, 1));
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(await results.read("a"), undefined);
+    await results.write("b", result(100, 2));
+    assert.deepEqual(await results.read("b"), result(100, 2));
+    assert.deepEqual(reasons, []);
+    // A file where the directory was: every write fails, as on a read-only or full disk.
+    await Deno.remove(dir, { recursive: true });
+    await Deno.writeFile(dir, result(1, 0));
+    for (const key of ["c", "d", "e"]) await results.write(key, result(100, 3));
+    assert.equal(reasons.length, 1, reasons.join("\n"));
+    assert.match(reasons[0], /directory|not a directory|exists/i);
+    assert.equal(await results.read("c"), undefined);
+    assert.equal(await results.read("b"), undefined);
+    assert.equal(results.stats().files, 0);
   });
 });
 
@@ -176,6 +212,66 @@ Deno.test("result cache: the memory tier is checked too", async () => {
   assert.equal(cache.stats().entries, 0, "dropped from memory");
 });
 
+/** A 64 KiB tmpfs mounted on a new directory (root only), or undefined with a printed reason. */
+async function smallDisk(): Promise<{ dir: string; unmount(): Promise<void> } | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "impressionist-small-disk-" });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    stderr: "piped",
+  }).output().catch((error) => ({ success: false, stderr: new TextEncoder().encode(`${error}`) }));
+  if (!mount.success) {
+    await Deno.remove(dir);
+    console.log(`skipped: cannot mount a small tmpfs: ${new TextDecoder().decode(mount.stderr)}`);
+    return undefined;
+  }
+  return {
+    dir,
+    async unmount() {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("result dir: a disk that fills before the bound makes room by the least recently used, and keeps storing", async () => {
+  const disk = await smallDisk();
+  if (!disk) return;
+  try {
+    const reasons: string[] = [];
+    const results = await ResultDirectory.open(disk.dir, 1 << 20, (r) => reasons.push(r));
+    // 64 KiB of disk under a 1 MiB bound: the disk is full long before the bound.
+    for (let i = 0; i < 20; i++) await results.write(`old-${i}`, result(DISK_BLOCK_BYTES, i));
+    assert.match(
+      reasons[0] ?? "",
+      /No space left on device.*; removing the least recently used files/,
+    );
+    // Later results are still stored: each failure made room for the next write.
+    let stored = 0;
+    for (let i = 0; i < 10; i++) {
+      await results.write(`new-${i}`, result(DISK_BLOCK_BYTES, 100 + i));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (await results.read(`new-${i}`)) stored++;
+    }
+    assert.ok(stored >= 5, `${stored} of 10 new results stored on a full disk`);
+    assert.equal(await results.read("old-0"), undefined, "the oldest made room");
+  } finally {
+    await disk.unmount();
+  }
+});
+
+Deno.test("result cache: many tiny results hold no more memory than caches.result", async () => {
+  const maxBytes = 8 << 20;
+  const fixture = new URL("./fixtures/result_memory.ts", import.meta.url).pathname;
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "--v8-flags=--expose-gc", fixture, `${maxBytes}`, "200000"],
+    stderr: "inherit",
+  }).output();
+  assert.ok(success);
+  const { grew, entries } = JSON.parse(new TextDecoder().decode(stdout));
+  // Counting only the results' bytes, 8 MiB of them took ~50 MiB (~300 bytes more an entry).
+  assert.ok(grew < 1.25 * maxBytes, `${entries} results grew the heap by ${grew} bytes`);
+});
+
 Deno.test("result cache: with caches.secret, a file sealed without it (or with another) is refused", async () => {
   await withDir(async (dir) => {
     const secret = "a secret of 24 characters";
@@ -256,6 +352,40 @@ for (const secret of [undefined, "${IMPRESSIONIST_TEST_SECRET}"]) {
     });
   });
 }
+
+Deno.test("result dir: a directory that cannot be written any more serves every request, with a logged reason", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(join(dir, "files"));
+    await Deno.writeFile(join(dir, "files", "a.jpg"), await encode(photoLike(160, 120), "jpeg"));
+    const log = recordingLog();
+    const app = await startWithResultDir(dir, log);
+    const get = async (width: number) => {
+      const url = `http://127.0.0.1:${app.addr.port}/impressionist/s,${width}x0/png/files/a.jpg`;
+      const response = await fetch(url);
+      const body = new Uint8Array(await response.arrayBuffer());
+      return { status: response.status, cache: response.headers.get("x-cache"), body };
+    };
+    try {
+      assert.equal((await get(10)).status, 200);
+      // As a disk that fails every write (full, read-only): a file where the directory was.
+      await Deno.remove(join(dir, "results"), { recursive: true });
+      await Deno.writeFile(join(dir, "results"), new Uint8Array(1));
+      for (const width of [20, 30, 10]) {
+        const served = await get(width);
+        assert.equal(served.status, 200);
+        assert.equal(served.cache, width === 10 ? "hit" : "miss", `width ${width}`);
+        assert.equal((await decode(served.body)).width, width);
+      }
+      assert.equal(log.errors.length, 1, log.errors.join("\n"));
+      assert.match(
+        log.errors[0],
+        /^result cache: cannot write to ".*results", serving without it: /,
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+});
 
 Deno.test("result dir: a directory that cannot be made is a start-up ConfigError naming the key", async () => {
   await assert.rejects(

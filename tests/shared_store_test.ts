@@ -9,6 +9,7 @@ import type { Logger } from "../lib/log.ts";
 import { createLocalStorage } from "../storages/local.ts";
 import { createS3Storage } from "../storages/s3.ts";
 import type { Source } from "../storages/storage.ts";
+import { rss, startChildServer } from "./child_server.ts";
 import { encode, photoLike, quietLog } from "./helpers.ts";
 import { s3Credentials, startS3, type TestS3 } from "./s3rver.ts";
 
@@ -304,6 +305,41 @@ for (const mode of ["error", "hang", "refused"] as const) {
     }
   });
 }
+
+Deno.test("shared store: a store that answers every read with a huge body holds no more than image.maxInflightBytes", async () => {
+  // The wrong endpoint, or a proxy's error page: 200 and 48 MiB for every object.
+  const garbage = new Uint8Array(48 << 20).fill(60);
+  const fake = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    await request.body?.cancel();
+    return request.method === "PUT" ? new Response(null) : new Response(garbage);
+  });
+  const server = await startChildServer({ "a.jpg": photo }, {
+    http: { workers: 2 },
+    storages: [
+      { name: "files", type: "local", path: "files" },
+      { name: "store", ...s3Store(`http://127.0.0.1:${fake.addr.port}`, "10s") },
+    ],
+    caches: { shared: "store" },
+    image: { maxInflightBytes: 16 << 20 },
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idle = await rss(server.pid);
+    const answers = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const response = await fetch(`${server.url}/s,${10 + i}x0/png/files/a.jpg`);
+      await response.arrayBuffer();
+      return `${response.status} ${response.headers.get("x-cache")}`;
+    }));
+    assert.deepEqual(answers, Array(8).fill("200 miss"));
+    // Before, each read took its 48 MiB: 8 at once held ~400 MiB over the bound.
+    const over = server.peakRss() - idle;
+    assert.ok(over < 160 << 20, `peak RSS ${over >> 20} MiB over idle`);
+    assert.match(server.output(), /shared result store "store": get failed: /);
+  } finally {
+    await server.close();
+    await fake.shutdown();
+  }
+});
 
 Deno.test("shared store: the response is complete while the write to the store is still running", async () => {
   const fake = startFakeS3("hold-puts");

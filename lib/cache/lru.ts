@@ -2,7 +2,8 @@
 export interface LruLimits<V> {
   maxEntries: number;
   maxBytes: number;
-  sizeOf(value: V): number;
+  /** What an entry costs; `key` is there for caches whose keys are a real part of that. */
+  sizeOf(value: V, key: string): number;
   /** Told about each entry pushed out by the bounds (not about `delete`), e.g. to free it. */
   onEvict?(key: string, value: V): void;
 }
@@ -36,7 +37,7 @@ export class LruCache<V> {
 
   set(key: string, value: V): void {
     this.delete(key);
-    const size = this.limits.sizeOf(value);
+    const size = this.limits.sizeOf(value, key);
     if (this.limits.maxEntries <= 0 || size > this.limits.maxBytes) return;
     this.#entries.set(key, value);
     this.#bytes += size;
@@ -45,7 +46,23 @@ export class LruCache<V> {
         break;
       }
       this.#entries.delete(oldest);
-      this.#bytes -= this.limits.sizeOf(old);
+      this.#bytes -= this.limits.sizeOf(old, oldest);
+      this.limits.onEvict?.(oldest, old);
+    }
+  }
+
+  /**
+   * Evicts the least recently used entries until at least `bytes` are freed (or none is left),
+   * as the bounds would: for a resource that ran out before its bound.
+   */
+  evictBytes(bytes: number): void {
+    let freed = 0;
+    for (const [oldest, old] of this.#entries) {
+      if (freed >= bytes) break;
+      const size = this.limits.sizeOf(old, oldest);
+      this.#entries.delete(oldest);
+      this.#bytes -= size;
+      freed += size;
       this.limits.onEvict?.(oldest, old);
     }
   }
@@ -54,6 +71,6 @@ export class LruCache<V> {
     const value = this.#entries.get(key);
     if (value === undefined) return;
     this.#entries.delete(key);
-    this.#bytes -= this.limits.sizeOf(value);
+    this.#bytes -= this.limits.sizeOf(value, key);
   }
 }

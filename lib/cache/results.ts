@@ -21,7 +21,17 @@ export interface ResultCacheOptions {
   secret?: string;
   /** Told about every stored result refused when read back, with why; it was a miss. */
   onRejected(tier: ResultTier, key: string, reason: string): void;
+  /** Told why the directory cannot be written (full, read-only), once a minute at most. */
+  onDiskError?(reason: string): void;
 }
+
+/**
+ * What one result costs in memory besides its bytes and its key: its typed array and buffer
+ * objects and the map's entry. Measured: 400,000 results of 60 bytes in a 16 MiB tier grew the
+ * heap by 98 MiB when only the bytes were counted (~300 bytes more each), so a client asking
+ * for many tiny results could hold several times `caches.result`.
+ */
+const RESULT_ENTRY_OVERHEAD = 320;
 
 /** Which tier answered a lookup: this process, this machine's disk, or the shared store. */
 export type ResultTier = "memory" | "disk" | "shared";
@@ -58,7 +68,7 @@ export class ResultCache {
     this.#memory = new LruCache({
       maxEntries: options.maxBytes > 0 ? Number.MAX_SAFE_INTEGER : 0,
       maxBytes: options.maxBytes,
-      sizeOf: (bytes) => bytes.byteLength,
+      sizeOf: (bytes, key) => bytes.byteLength + key.length + RESULT_ENTRY_OVERHEAD,
     });
     this.#sealer = new Sealer(options.secret);
   }
@@ -67,7 +77,7 @@ export class ResultCache {
   static async open(options: ResultCacheOptions): Promise<ResultCache> {
     const directory = options.dir === undefined
       ? undefined
-      : await ResultDirectory.open(options.dir, options.dirMaxBytes);
+      : await ResultDirectory.open(options.dir, options.dirMaxBytes, options.onDiskError);
     const shared = options.shared && new SharedResults(options.shared);
     return new ResultCache(options, directory, shared);
   }

@@ -1,5 +1,6 @@
 import { NotFound } from "../errors.ts";
 import type { WritableStorage } from "../../storages/storage.ts";
+import type { HeldBytes } from "./held_bytes.ts";
 import { SEAL_BYTES } from "./sealed.ts";
 
 /** What a shared-store failure happened in, as the metric's `operation` label names it. */
@@ -10,6 +11,12 @@ export interface SharedStoreOptions {
   storage: WritableStorage;
   /** Told about every failed read or write; the request goes on without the store. */
   onError(operation: SharedOperation, error: unknown): void;
+  /**
+   * The bound on bytes requests hold (`image.maxInflightBytes`), which a read counts against
+   * before allocating, as a source read does: a store sending large bodies (garbage, the wrong
+   * endpoint) cannot hold more. A read past it fails, a miss like any other.
+   */
+  held?: HeldBytes;
 }
 
 /** Where results live inside the store, apart from anything else in it. */
@@ -64,16 +71,20 @@ export class SharedResults {
     { count = true } = {},
   ): Promise<Uint8Array<ArrayBuffer> | undefined> {
     let file: Uint8Array<ArrayBuffer> | undefined;
+    const reading = this.options.held?.reserve(0);
     try {
       const found = await this.options.storage.get(prefix + key, {
         maxBytes: maxFileBytes,
         signal,
+        reserve: reading?.add,
       });
       // Without a validator there is no "not-modified"; the type allows it all the same.
       if (found !== "not-modified") file = found.bytes as Uint8Array<ArrayBuffer>;
     } catch (error) {
       // A request that gave up is its own business, not the store's.
       if (!(error instanceof NotFound) && !signal?.aborted) this.#fail("get", error);
+    } finally {
+      reading?.release();
     }
     if (count && file) this.#hits++;
     else if (count) this.#misses++;

@@ -36,6 +36,20 @@ export class Deadlines {
     };
   }
 
+  /**
+   * Passes every pending deadline now (at shutdown, when the grace is over): each request
+   * still running gets the answer it would get at its deadline, a 503, while the server can
+   * still write it.
+   */
+  expireAll(): void {
+    const now = new DOMException("The server is shutting down", "TimeoutError");
+    for (const queue of this.#queues.values()) {
+      for (let i = queue.head; i < queue.entries.length; i++) {
+        queue.entries[i].controller?.abort(now);
+      }
+    }
+  }
+
   /** Stops every timer (at shutdown); pending deadlines no longer fire. */
   close(): void {
     for (const queue of this.#queues.values()) clearTimeout(queue.timer);
