@@ -20,13 +20,21 @@ async function withDir(run: (dir: string) => Promise<void>) {
   }
 }
 
-/** File names in `dir` and the disk space they take (their blocks). */
+/**
+ * File names in `dir` and the disk space they take (their blocks). An evicted file is removed
+ * without being waited for, so one listed may be gone by its stat: it is not there.
+ */
 async function listing(dir: string): Promise<{ names: string[]; bytes: number }> {
   const names: string[] = [];
   let bytes = 0;
   for await (const entry of Deno.readDir(dir)) {
+    const stat = await Deno.stat(join(dir, entry.name)).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
+    if (!stat) continue;
     names.push(entry.name);
-    bytes += (await Deno.stat(join(dir, entry.name))).blocks! * 512;
+    bytes += stat.blocks! * 512;
   }
   return { names: names.sort(), bytes };
 }

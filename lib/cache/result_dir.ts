@@ -30,6 +30,12 @@ export class ResultDirectory {
   /** When a failure to write was last told, and the failures since. */
   #reported = { at: -Infinity, failures: 0 };
 
+  /**
+   * Removals of evicted files still running. A write (and the start) waits for them, so once
+   * it returns the files on disk are within the bound (and a listing no longer shows them).
+   */
+  #removals = new Set<Promise<void>>();
+
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
@@ -39,7 +45,11 @@ export class ResultDirectory {
       maxEntries: Number.MAX_SAFE_INTEGER,
       maxBytes,
       sizeOf: diskBytes,
-      onEvict: (key) => void Deno.remove(join(dir, key)).catch(() => {}),
+      onEvict: (key) => {
+        const removal = Deno.remove(join(dir, key)).catch(() => {});
+        this.#removals.add(removal);
+        removal.finally(() => this.#removals.delete(removal));
+      },
     });
   }
 
@@ -71,6 +81,7 @@ export class ResultDirectory {
     }
     found.sort((a, b) => a.used - b.used);
     for (const file of found) directory.#files.set(file.name, file.size);
+    await Promise.all(directory.#removals);
     return directory;
   }
 
@@ -121,6 +132,7 @@ export class ResultDirectory {
       });
       await Deno.rename(temporary, path);
       this.#files.set(key, file.byteLength);
+      await Promise.all(this.#removals);
     } catch (error) {
       await Deno.remove(temporary).catch(() => {});
       // The disk filled before the bound did (it is smaller than the bound, or shared): the
@@ -128,6 +140,7 @@ export class ResultDirectory {
       // instead of the tier keeping its old files and storing nothing new.
       const full = (error as { code?: string }).code === "ENOSPC";
       if (full) this.#files.evictBytes(diskBytes(file.byteLength));
+      await Promise.all(this.#removals);
       this.#failed(error, full ? "; removing the least recently used files to make room" : "");
     }
   }
