@@ -8,6 +8,7 @@
 export const commonSymbols = {
   NewMagickWand: { parameters: [], result: "pointer" },
   DestroyMagickWand: { parameters: ["pointer"], result: "void" },
+  CloneMagickWand: { parameters: ["pointer"], result: "pointer" },
   MagickGetException: { parameters: ["pointer", "buffer"], result: "pointer" },
   MagickClearException: { parameters: ["pointer"], result: "void" },
   MagickRelinquishMemory: { parameters: ["pointer"], result: "void" },
