@@ -44,21 +44,22 @@ export function blurWand(
   cancel: CancelToken = neverCancelled,
   tilePixels?: number,
 ): void {
-  const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
   if (api.blankImage) {
-    blurFramed(api, wand, sigma, { premultiply, sharpen: false, tilePixels }, cancel);
+    blurFramed(api, wand, sigma, { sharpen: false, tilePixels }, cancel);
     return;
   }
+  const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
   if (premultiply) rewritePixels(api, wand, "RGBA", toPremultiplied, cancel);
   check(api, wand, api.blur(wand, sigma), "blur");
   if (premultiply) rewritePixels(api, wand, "RGBA", toStraight, cancel);
 }
 
 /**
- * Unsharp mask of amount 1, C' = C + (C − blur(C)) on the straight colour, alpha kept.
- * ImageMagick's own mask does that; GraphicsMagick's rescales its kernel at the border as its blur
- * does (sh,10 of a 48x36 image came out 34 levels off on average), so there the mask is made
- * from {@link blurWand}'s framed blur (`tilePixels` as there).
+ * Unsharp mask of amount 1, C' = C + (C − blur(C)) on the straight colour, alpha kept, the blur
+ * being {@link blurWand}'s. ImageMagick's own mask does that on an opaque image; with alpha it
+ * blurs colour unweighted (see `sharpenOnBlur`). GraphicsMagick's rescales its kernel at the border
+ * as its blur does (sh,10 of a 48x36 image came out 34 levels off on average), so there the mask
+ * is made from the framed blur (`tilePixels` as there).
  *
  * @throws {Unprocessable} with the library's message
  */
@@ -70,8 +71,7 @@ export function sharpenWand(
   tilePixels?: number,
 ): void {
   if (api.blankImage) {
-    const premultiply = !api.dialect.blurWeightsAlpha && api.hasAlpha(wand);
-    blurFramed(api, wand, sigma, { premultiply, sharpen: true, tilePixels }, cancel);
+    blurFramed(api, wand, sigma, { sharpen: true, tilePixels }, cancel);
     return;
   }
   if (api.hasAlpha(wand)) {
@@ -221,9 +221,7 @@ function blurFramed(
   api: MagickApi,
   wand: Wand,
   sigma: number,
-  { premultiply, sharpen, tilePixels }: Pick<Frame, "premultiply" | "sharpen"> & {
-    tilePixels?: number;
-  },
+  { sharpen, tilePixels }: Pick<Frame, "sharpen"> & { tilePixels?: number },
   cancel: CancelToken,
 ): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
@@ -241,7 +239,7 @@ function blurFramed(
     width,
     height,
     pad: narrow ? Math.max(edge, reach) : edge,
-    premultiply,
+    premultiply: map === "RGBA" && !api.dialect.blurWeightsAlpha,
     sharpen,
   };
   const tiles = blurTiles(frame, reach, tilePixels);
