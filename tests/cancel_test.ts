@@ -18,6 +18,7 @@ import {
   pureDecodeCpu,
   quiet,
   skipWithout,
+  sleep,
   startBackendServer,
   startTestServer,
 } from "./helpers.ts";
@@ -50,8 +51,6 @@ function peakRssMiB(): number {
   const status = Deno.readTextFileSync("/proc/self/status");
   return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A server in its own process, whose CPU and threads are its alone. */
 interface ServerProcess {

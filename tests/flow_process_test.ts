@@ -1,12 +1,17 @@
 // Issue 20, measured on a server in its own process: a client that goes away stops its job
 // (CPU read from /proc) on every backend, and long URLs cannot grow memory (RSS read from /proc).
 import assert from "node:assert/strict";
-import { backendNames, rss, startBackendChild, startChildServer } from "./child_server.ts";
-import { bigJpeg, encode, photoLike, processCpu, pureDecodeCpu, quiet } from "./helpers.ts";
+import {
+  backendNames,
+  cpuDuring,
+  rss,
+  startBackendChild,
+  startChildServer,
+} from "./child_server.ts";
+import { bigJpeg, encode, hangUpAfter, photoLike, pureDecodeCpu, quiet } from "./helpers.ts";
 
 const big = await bigJpeg();
 const small = await encode(photoLike(64, 48), "jpeg");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `b,40/png` on the 4096x4096 JPEG. Debian's ImageMagick policy caps its pixel cache at
@@ -30,15 +35,8 @@ for (const backend of await backendNames()) {
     if (!server) return;
     try {
       await quiet(server.pid);
-      const leaving = new AbortController();
-      const gone = fetch(`${server.url}/${longJob(backend)}`, { signal: leaving.signal })
-        .catch(() => {});
-      await sleep(300);
-      leaving.abort();
-      await gone;
-      const before = processCpu(server.pid);
-      await sleep(2000);
-      const used = processCpu(server.pid) - before;
+      await hangUpAfter(`${server.url}/${longJob(backend)}`, 300);
+      const used = await cpuDuring(server.pid, 2000);
       const start = performance.now();
       const next = await fetch(`${server.url}/s,32x0/png/files/small.jpg`);
       await next.body?.cancel();

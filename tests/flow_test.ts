@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/config.ts";
 import { createStorages } from "../storages/mod.ts";
-import { encode, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import { encode, photoLike, sleep, startTestServer, type TestServer } from "./helpers.ts";
 
 const photo = await encode(photoLike(320, 240), "jpeg");
 // Large enough that `b,40/png` keeps the one worker busy for a while on every run.
@@ -64,8 +64,6 @@ async function get(url: string, headers: Record<string, string> = {}) {
   const body = new Uint8Array(await response.arrayBuffer());
   return { status: response.status, headers: response.headers, body };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (
   const [name, headers] of [

@@ -377,6 +377,22 @@ export function processCpu(pid: number): number {
   return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
 }
 
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Asks for `url` and hangs up after `ms` milliseconds, as a client that leaves mid-job does;
+ * resolves once it has left.
+ */
+export async function hangUpAfter(url: string, ms: number): Promise<void> {
+  const leaving = new AbortController();
+  const gone = fetch(url, { signal: leaving.signal }).then((response) => response.body?.cancel())
+    .catch(() => {});
+  await sleep(ms);
+  leaving.abort();
+  await gone;
+}
+
 /**
  * Waits until process `pid` is idle (its workers and the spare started): under 30 ms of CPU in
  * each of three 300 ms windows in a row.

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
 import { parseSigningKey, signPath } from "../lib/jobs/signature.ts";
-import { encode, photoLike, pureDecodeCpu, startTestServer } from "./helpers.ts";
+import { encode, photoLike, pureDecodeCpu, sleep, startTestServer } from "./helpers.ts";
 import {
   backendNames,
   type ChildServer,
@@ -85,7 +85,6 @@ async function assertHealthy(origin: string, what: string): Promise<void> {
 }
 
 const originOf = (url: string) => new URL(url).origin;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `check` against a child server on every installed backend, every backend to the end, and

@@ -11,8 +11,8 @@ import { parseConfig } from "../lib/config/config.ts";
 import { planTransform } from "../lib/jobs/plan.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import { BadRequest, Unprocessable } from "../lib/errors.ts";
-import { rss, startBackendChild } from "./child_server.ts";
-import { encode, processCpu, quiet } from "./helpers.ts";
+import { cpuDuring, rss, startBackendChild } from "./child_server.ts";
+import { encode, hangUpAfter, quiet } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const backend = "graphicsmagick";
@@ -23,7 +23,6 @@ const backend = "graphicsmagick";
 const MARGIN = 48 * MiB;
 
 const { image } = parseConfig({ storages: [{ name: "files", type: "local", path: "." }] }, "/");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The planned peak bytes of `chain` to JPEG on a `side`x`side` JPEG, or 0 when refused. */
 function planned(chain: string, side: number): number {
@@ -116,15 +115,8 @@ Deno.test("graphicsmagick: the largest blur allowed stays within its planned mem
     );
 
     // A client that leaves in the middle of the blur (past the ~0.5 s decode): its job stops.
-    const leaving = new AbortController();
-    const gone = fetch(`${server.url}/b,1.9/jpeg/files/big.jpg`, { signal: leaving.signal })
-      .catch(() => {});
-    await sleep(1500);
-    leaving.abort();
-    await gone;
-    const before = processCpu(server.pid);
-    await sleep(2000);
-    const afterLeaving = processCpu(server.pid) - before;
+    await hangUpAfter(`${server.url}/b,1.9/jpeg/files/big.jpg`, 1500);
+    const afterLeaving = await cpuDuring(server.pid, 2000);
     assert.ok(afterLeaving < 0.5, `${afterLeaving.toFixed(2)} s of CPU after the client left`);
     assert.match(
       server.output(),

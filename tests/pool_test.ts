@@ -4,7 +4,7 @@ import { parseConfig } from "../lib/config/config.ts";
 import type { HttpError } from "../lib/errors.ts";
 import type { Transform } from "../lib/jobs/transform.ts";
 import { WorkerFailure, WorkerPool } from "../lib/pool/pool.ts";
-import { decode, encode, photoLike, startTestServer } from "./helpers.ts";
+import { decode, encode, photoLike, sleep, startTestServer } from "./helpers.ts";
 
 const big = await encode(photoLike(2000, 1500), "png");
 const small = await encode(photoLike(64, 48), "png");
@@ -103,7 +103,6 @@ Deno.test("pool: a worker that crashes fails its job alone with a 500 and is rep
 const exitingWorker = new URL("./fixtures/exiting_worker.ts", import.meta.url);
 const failStarts = "IMPRESSIONIST_TEST_FAIL_STARTS";
 const exitNow = new TextEncoder().encode("EXIT now");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("pool: a worker that exits is replaced; while starts fail they back off, and the gap shows", async () => {
   const errors: string[] = [];
