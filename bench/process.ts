@@ -21,8 +21,13 @@ export function cpuMsOf(pid: number): number {
 export function liveThreadsCpuMsOf(pid: number): number {
   let nanoseconds = 0;
   for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const schedstat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`);
-    nanoseconds += Number(schedstat.split(" ")[0]);
+    try {
+      const schedstat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`);
+      nanoseconds += Number(schedstat.split(" ")[0]);
+    } catch (error) {
+      // A thread can end between the listing and the read.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
   }
   return nanoseconds / 1e6;
 }

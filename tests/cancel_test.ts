@@ -22,6 +22,7 @@ import {
   startBackendServer,
   startTestServer,
 } from "./helpers.ts";
+import { workerThreads } from "./child_server.ts";
 
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 const magickBackends = ["imagemagick", "graphicsmagick"] as const;
@@ -134,19 +135,6 @@ function runaway(backend: string): string {
 }
 const big = await bigJpeg();
 const small = await encode(photoLike(64, 48), "png");
-
-/** How many Web Worker threads (Deno names them "worker-N") process `pid` has now. */
-function workerThreads(pid: number): number {
-  let count = 0;
-  for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      if (Deno.readTextFileSync(`/proc/${pid}/task/${name}/comm`).startsWith("worker")) count++;
-    } catch {
-      // The thread ended while we looked.
-    }
-  }
-  return count;
-}
 
 async function get(url: string) {
   const start = performance.now();

@@ -44,6 +44,20 @@ export async function cpuSeconds(pid: number | "self"): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
+/** How many Web Worker threads (Deno names them "worker-N") process `pid` has now. */
+export function workerThreads(pid: number): number {
+  let count = 0;
+  for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      if (Deno.readTextFileSync(`/proc/${pid}/task/${name}/comm`).startsWith("worker-")) count++;
+    } catch (error) {
+      // A thread can end between the listing and the read.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return count;
+}
+
 /** The CPU seconds `pid` spends during `ms` milliseconds of waiting. */
 export async function cpuDuring(pid: number, ms: number): Promise<number> {
   const before = await cpuSeconds(pid);

@@ -7,7 +7,13 @@
 // By default one short run on `pure` (a few seconds). ENDURE_LONG=1 runs every backend for
 // thousands of requests and checks that memory reaches a plateau.
 import assert from "node:assert/strict";
-import { backendNames, type ChildServer, rss, startBackendChild } from "./child_server.ts";
+import {
+  backendNames,
+  type ChildServer,
+  rss,
+  startBackendChild,
+  workerThreads,
+} from "./child_server.ts";
 import { encode, photoLike } from "./helpers.ts";
 import { animatedGif } from "./hostile_images.ts";
 
@@ -79,15 +85,10 @@ interface Sample {
 }
 
 async function sample(server: ChildServer): Promise<Sample> {
-  let workerThreads = 0;
-  for await (const task of Deno.readDir(`/proc/${server.pid}/task`)) {
-    const name = await Deno.readTextFile(`/proc/${server.pid}/task/${task.name}/comm`);
-    if (name.startsWith("worker-")) workerThreads++;
-  }
   return {
     rss: await rss(server.pid),
     fds: await count(`/proc/${server.pid}/fd`),
-    workerThreads,
+    workerThreads: workerThreads(server.pid),
   };
 }
 
