@@ -5,8 +5,11 @@
 import assert from "node:assert/strict";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
-import { backendNames, type ChildServer, startBackendChild } from "./child_server.ts";
-import { encode, makeBitmap } from "./helpers.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import { BadRequest } from "../lib/errors.ts";
+import { planTransform } from "../lib/jobs/plan.ts";
+import { backendNames, type ChildServer, rss, startBackendChild } from "./child_server.ts";
+import { encode, makeBitmap, quiet } from "./helpers.ts";
 import { animatedGif } from "./hostile_images.ts";
 
 const LONG = Deno.env.get("BOUNDS_LONG") === "1";
@@ -283,6 +286,69 @@ Deno.test("bounds: every number in a URL or header at its edges gets its exact s
     }
   }
   assert.deepEqual(failures, [], failures.join("\n"));
+});
+
+// --- The largest request a number can make ---------------------------------------------------
+
+const MiB = 1024 * 1024;
+
+/** The largest side N for which `s,NxN` to `format` of the source is planned on `backend`. */
+function largestSquare(format: "webp", backend: string, maxJobBytes: number): number {
+  const { image } = parseConfig({
+    storages: [{ name: "files", type: "local", path: "." }],
+    image: { maxJobBytes },
+  }, "/");
+  const planned = (side: number) => {
+    try {
+      const chain = [{ name: "s", params: { width: side, height: side, mode: "exact" } }];
+      const source = { width: W, height: H, orientation: 1, format: "png" as const };
+      const request = { chain, format: { type: format, quality: 80 }, autoOrient: true };
+      return planTransform(request, source, { ...image, timeoutMs: 60_000 }, { name: backend });
+    } catch (error) {
+      if (error instanceof BadRequest) return undefined;
+      throw error;
+    }
+  };
+  let [allowed, refused] = [1, 20_000];
+  while (refused - allowed > 1) {
+    const side = Math.floor((allowed + refused) / 2);
+    if (planned(side)) allowed = side;
+    else refused = side;
+  }
+  return allowed;
+}
+
+Deno.test("bounds: the largest WebP of a transparent image that image.maxJobBytes allows stays within it (pure)", async () => {
+  // libwebp compresses the alpha plane losslessly besides the colour: planned at the opaque
+  // figures, pure's largest such WebP under 128 MiB (3344x3344) grew the server by 355 MiB.
+  const maxJobBytes = 128 * MiB;
+  const side = largestSquare("webp", "pure", maxJobBytes);
+  const server = await startBackendChild(files, "pure", {
+    http: { workers: 1, timeout: "60s" },
+    image: { maxJobBytes },
+  });
+  assert.ok(server);
+  try {
+    const warm = await fetch(`${server.url}/s,300x300/webp/files/a.png`);
+    assert.equal(warm.status, 200, await warm.text());
+    await quiet(server.pid);
+    const base = await rss(server.pid);
+    await Deno.writeTextFile(`/proc/${server.pid}/clear_refs`, "5");
+    const answer = await fetch(`${server.url}/s,${side}x${side}/webp/files/a.png`);
+    const body = new Uint8Array(await answer.arrayBuffer());
+    const status = await Deno.readTextFile(`/proc/${server.pid}/status`);
+    const grew = Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024 - base;
+    assert.equal(answer.status, 200, new TextDecoder().decode(body.subarray(0, 300)));
+    assert.equal(sniffEncoded(body), "webp");
+    const margin = 48 * MiB;
+    assert.ok(
+      grew <= maxJobBytes + margin,
+      `s,${side}x${side}/webp grew the server by ${(grew / MiB).toFixed(0)} MiB: over ` +
+        `image.maxJobBytes (${maxJobBytes / MiB} MiB) + ${margin / MiB}`,
+    );
+  } finally {
+    await server.close();
+  }
 });
 
 // --- The cross product, behind BOUNDS_LONG=1 ----------------------------------------------------
