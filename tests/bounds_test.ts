@@ -8,8 +8,15 @@ import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
 import { parseConfig } from "../lib/config/config.ts";
 import { BadRequest } from "../lib/errors.ts";
 import { planTransform } from "../lib/jobs/plan.ts";
-import { backendNames, type ChildServer, rss, startBackendChild } from "./child_server.ts";
-import { encode, makeBitmap, quiet } from "./helpers.ts";
+import { parseChain, parseFormat } from "../lib/jobs/url.ts";
+import {
+  backendNames,
+  type ChildServer,
+  cpuDuring,
+  rss,
+  startBackendChild,
+} from "./child_server.ts";
+import { encode, makeBitmap, quiet, sleep } from "./helpers.ts";
 import { animatedGif } from "./hostile_images.ts";
 
 const LONG = Deno.env.get("BOUNDS_LONG") === "1";
@@ -292,28 +299,52 @@ Deno.test("bounds: every number in a URL or header at its edges gets its exact s
 
 const MiB = 1024 * 1024;
 
-/** The largest side N for which `s,NxN` to `format` of the source is planned on `backend`. */
-function largestSquare(format: "webp" | "jpeg" | "gif", backend: string, maxJobBytes: number) {
+/** The watermark of `config`, with the defaults it takes, as parsing and planning see it. */
+const markEntry = { ...config.watermarks[0], gravity: "se" as const, opacity: 1, margin: 0 };
+
+/**
+ * The largest N for which `chainOf(N)` to `format` of the source is planned on `backend` under
+ * the default limits with `maxJobBytes`; 0 when none from 64 up is.
+ */
+function largestAllowed(
+  chainOf: (n: number) => string,
+  format: string,
+  backend: string,
+  maxJobBytes = 512 * MiB,
+): number {
   const { image } = parseConfig({
     storages: [{ name: "files", type: "local", path: "." }],
     image: { maxJobBytes },
   }, "/");
-  const planned = (side: number) => {
+  const context = {
+    presets: new Map(),
+    maxBlurSigma: image.maxBlurSigma,
+    maxChain: image.maxChain,
+    defaultQuality: 80,
+    avifQuality: 50,
+    watermarks: new Map([["mark", markEntry]]),
+  };
+  const planned = (n: number) => {
     try {
-      const chain = [{ name: "s", params: { width: side, height: side, mode: "exact" } }];
+      const request = {
+        chain: parseChain(chainOf(n), context),
+        format: parseFormat(format, 80, 50),
+        autoOrient: true,
+        overlays: { mark: { width: 20, height: 10, format: "png" as const } },
+      };
       const source = { width: W, height: H, orientation: 1, format: "png" as const };
-      const request = { chain, format: { type: format, quality: 80 }, autoOrient: true };
-      return planTransform(request, source, { ...image, timeoutMs: 60_000 }, { name: backend });
+      return planTransform(request, source, { ...image, timeoutMs: 30_000 }, { name: backend });
     } catch (error) {
       if (error instanceof BadRequest) return undefined;
       throw error;
     }
   };
-  let [allowed, refused] = [1, 20_000];
+  if (!planned(W)) return 0;
+  let [allowed, refused] = [W, 100_001];
   while (refused - allowed > 1) {
-    const side = Math.floor((allowed + refused) / 2);
-    if (planned(side)) allowed = side;
-    else refused = side;
+    const n = Math.floor((allowed + refused) / 2);
+    if (planned(n)) allowed = n;
+    else refused = n;
   }
   return allowed;
 }
@@ -338,7 +369,7 @@ Deno.test("bounds: the largest costly encode of a transparent image that image.m
   const failures: string[] = [];
   for (const { backend, format, maxJobBytes } of costlyEncodes) {
     if (!installed.includes(backend)) continue;
-    const side = largestSquare(format, backend, maxJobBytes);
+    const side = largestAllowed((n) => `s,${n}x${n}`, format, backend, maxJobBytes);
     const server = await startBackendChild(files, backend, {
       http: { workers: 1, timeout: "60s" },
       image: { maxJobBytes },
@@ -363,6 +394,44 @@ Deno.test("bounds: the largest costly encode of a transparent image that image.m
         failures.push(
           `[${backend}] ${path} grew the server by ${(grew / MiB).toFixed(0)} MiB: over ` +
             `image.maxJobBytes (${maxJobBytes / MiB} MiB) + ${margin / MiB}`,
+        );
+      }
+    } finally {
+      await server.close();
+    }
+  }
+  assert.deepEqual(failures, [], failures.join("\n"));
+});
+
+/**
+ * How long after its 503 a job may still run: vips's libvips encode stops by sharp's timeout,
+ * which counts whole seconds.
+ */
+const settleMs: Record<string, number> = { graphicsmagick: 500, vips: 1000 };
+
+Deno.test("bounds: pad's largest canvas stops at the deadline, its border painted strip by strip", async () => {
+  // Painted a pixel at a time with no cancellation check, the border of the largest pad ran on
+  // for 0.6 s (GraphicsMagick, 4634x4634) and 1.4 s (vips, 7071x7071) after the 503.
+  const failures: string[] = [];
+  const installed = await backendNames();
+  for (const [backend, settle] of Object.entries(settleMs)) {
+    if (!installed.includes(backend)) continue;
+    const server = await startBackendChild(files, backend, {
+      ...config,
+      http: { workers: 1, timeout: "1s" },
+    });
+    if (!server) continue;
+    try {
+      const n = largestAllowed((n) => `pad,${n}x${n}:ff000080`, "png", backend);
+      await quiet(server.pid);
+      const answer = await fetch(`${server.url}/pad,${n}x${n}:ff000080/png/files/a.png`);
+      await answer.arrayBuffer();
+      await sleep(settle);
+      const cpu = await cpuDuring(server.pid, 1000);
+      if (answer.status !== 503 || cpu > 0.2) {
+        failures.push(
+          `[${backend}] pad,${n}x${n}: ${answer.status}, then ${cpu.toFixed(2)} s of CPU ` +
+            `${settle / 1000}-${settle / 1000 + 1} s after it`,
         );
       }
     } finally {
@@ -447,6 +516,60 @@ Deno.test({
         for (const wrong of await sweep(server, table)) failures.push(`[${backend}] ${wrong}`);
         const health = await fetch(`${server.origin}/health`);
         assert.equal(health.status, 200, `${backend}: ${await health.text()}`);
+      } finally {
+        await server.close();
+      }
+    }
+    assert.deepEqual(failures, [], failures.join("\n"));
+  },
+});
+
+/** Each filter at the largest size the default limits allow from the source, by N. */
+const largestChains: [string, (n: number) => string][] = [
+  ["png", (n) => `s,${n}x${n}`],
+  ["jpeg", (n) => `s,${n}x${n}`],
+  ["gif", (n) => `s,${n}x${n}`],
+  ["info", (n) => `s,${n}x${n}`],
+  ["png", (n) => `s,${n}x${Math.round(n / 2)}-smart`],
+  ["png", (n) => `s,100000x${n}`],
+  ["png", (n) => `pad,${n}x${n}:ff000080`],
+  ...["b,50", "sh,10", "r,90", "f,h", "gs", "br,50", "sat,50", "wm,mark"].map((
+    step,
+  ): [string, (n: number) => string] => ["png", (n) => `s,${n}x${n},${step}`]),
+  ["png", (n) => `s,${n}x${n},c,1x1-${n}x${n}`],
+];
+
+Deno.test({
+  name:
+    "bounds: each filter's largest request at the default limits gets its 503 at a 1 s timeout, and the CPU goes quiet",
+  ignore: !LONG,
+  async fn() {
+    const failures: string[] = [];
+    for (const backend of await backendNames()) {
+      const server = await startBackendChild(files, backend, {
+        ...config,
+        http: { workers: 1, timeout: "1s" },
+      });
+      if (!server) continue;
+      try {
+        for (const [format, chainOf] of largestChains) {
+          const n = largestAllowed(chainOf, format, backend);
+          if (!n) continue;
+          const path = `/${chainOf(n)}/${format}/files/a.png`;
+          await quiet(server.pid);
+          const answer = await fetch(server.url + path);
+          await answer.arrayBuffer();
+          // Half a second to stop, then a second and a half that must be (nearly) idle.
+          await sleep(500);
+          const cpu = await cpuDuring(server.pid, 1500);
+          console.log(`${backend} ${path}: ${answer.status}, then ${cpu.toFixed(2)} s of CPU`);
+          if (answer.status !== 503 && answer.status !== 200) {
+            failures.push(`[${backend}] ${path}: ${answer.status}`);
+          }
+          if (cpu > 0.5) {
+            failures.push(`[${backend}] ${path}: ${cpu.toFixed(2)} s of CPU 0.5-2 s after it`);
+          }
+        }
       } finally {
         await server.close();
       }

@@ -121,7 +121,8 @@ export class MagickCanvas implements Canvas {
   }
 
   extend(size: Size, at: { x: number; y: number }, color: Rgba): void {
-    this.#each((wand) => extendWand(this.api, wand, size, at, color), size.width * size.height);
+    const pixels = size.width * size.height;
+    this.#each((wand) => extendWand(this.api, wand, size, at, color, this.cancel), pixels);
   }
 
   composite(overlay: Bitmap, at: { x: number; y: number }, opacity: number): void {

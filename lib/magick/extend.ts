@@ -1,4 +1,5 @@
 import type { Rect, Size } from "../image/bitmap.ts";
+import type { CancelToken } from "../image/cancel.ts";
 import type { Rgba } from "../image/color.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { check } from "./exception.ts";
@@ -9,7 +10,8 @@ import { rewritePixels } from "./pixels.ts";
  * Grows the current image to `size` with the image at `at` and the new pixels exactly
  * `color`. The library's extent composites the image over its background, which would blend
  * a half-transparent image with the colour; so the extent runs on a transparent (or, for an
- * opaque result, black) background and the border is painted afterwards, in 16-bit samples.
+ * opaque result, black) background and the border is painted afterwards, in 16-bit samples,
+ * strip by strip, checking `cancel` between strips.
  *
  * @throws {Unprocessable} with the library's message
  */
@@ -19,6 +21,7 @@ export function extendWand(
   size: Size,
   at: { x: number; y: number },
   color: Rgba,
+  cancel: CancelToken,
 ): void {
   const { c, dialect } = api;
   const alpha = color[3] < 255 || api.hasAlpha(wand);
@@ -36,11 +39,17 @@ export function extendWand(
   const [x, y] = [BigInt(sign * at.x), BigInt(sign * at.y)];
   check(api, wand, c.MagickExtentImage(wand, width, height, x, y), "pad");
   check(api, wand, c.MagickSetImagePage(wand, 0n, 0n, 0n, 0n), "pad");
-  paintBorder(api, wand, inside, color);
+  paintBorder(api, wand, inside, color, cancel);
 }
 
 /** Sets every pixel outside the rectangle `inside` to `color`. */
-function paintBorder(api: MagickApi, wand: Wand, inside: Rect, color: Rgba): void {
+function paintBorder(
+  api: MagickApi,
+  wand: Wand,
+  inside: Rect,
+  color: Rgba,
+  cancel: CancelToken,
+): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
   const channels = map.length;
   const fill = color.slice(0, channels).map((value) => value * 257);
@@ -58,5 +67,5 @@ function paintBorder(api: MagickApi, wand: Wand, inside: Rect, color: Rgba): voi
         samples.set(fill, ((row - y) * width + x) * channels);
       }
     }
-  });
+  }, cancel);
 }
