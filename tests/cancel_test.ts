@@ -7,6 +7,9 @@ import { cancelJob, Cancelled, CancelToken, createCancelFlag } from "../lib/imag
 import { resizeBitmap } from "../lib/image/resample.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import type { MagickCanvas } from "../lib/magick/canvas.ts";
+import { transformWandColors } from "../lib/magick/color.ts";
+import { extendWand } from "../lib/magick/extend.ts";
+import { grayscaleWand } from "../lib/magick/grayscale.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
 import { sharpenBitmap } from "../lib/pure/ops.ts";
 import { join } from "node:path";
@@ -369,6 +372,45 @@ Deno.test("cancel: a cancelled token stops resize, blur and sharpen; a later job
   assert.equal(resizeBitmap(image, 30, 20, second).width, 30);
   assert.equal(new Cancelled().status, 503);
 });
+
+for (const library of magickBackends) {
+  Deno.test({
+    name:
+      `cancel (${library}): the pixel rewrites in JavaScript (colours, grayscale, pad's border) stop`,
+    ignore: await skipWithout("convert"),
+    async fn() {
+      let backend;
+      try {
+        backend = createMagickBackend(library, { maxSourcePixels: 50_000_000 });
+      } catch (error) {
+        if (Deno.env.get("CI") === "true") throw error;
+        console.log(`skipped: ${(error as Error).message}`);
+        return;
+      }
+      // br, ct and sat rewrite a large image for seconds: s,4634x4634,br,50 on GraphicsMagick
+      // ran 0.4 s past its 503 when the deadline fell in it.
+      const flag = createCancelFlag();
+      const cancelled = new CancelToken(flag, 1);
+      cancelJob(flag, 1);
+      const png = await encode(photoLike(64, 48), "png");
+      const canvas = await backend.decode(png, "png", { allFrames: false });
+      try {
+        const { api, wand } = canvas as MagickCanvas;
+        const brighter = [1, 0, 0, 0.5, 0, 1, 0, 0.5, 0, 0, 1, 0.5] as const;
+        assert.throws(() => transformWandColors(api, wand, brighter, cancelled), Cancelled);
+        assert.throws(() => grayscaleWand(api, wand, cancelled), Cancelled);
+        const box = { width: 80, height: 60 };
+        const color = [255, 0, 0, 128] as const;
+        assert.throws(
+          () => extendWand(api, wand, box, { x: 8, y: 6 }, [...color], cancelled),
+          Cancelled,
+        );
+      } finally {
+        canvas.dispose();
+      }
+    },
+  });
+}
 
 Deno.test("blur: a 1x200000 image needs a scratch buffer sized by the image", async () => {
   // In a process of its own: test files run in parallel share this one's peak RSS.

@@ -134,7 +134,7 @@ export class MagickCanvas implements Canvas {
   }
 
   transformColors(matrix: ColorMatrix): void {
-    this.#each((wand) => transformWandColors(this.api, wand, matrix));
+    this.#each((wand) => transformWandColors(this.api, wand, matrix, this.cancel));
   }
 
   sample(maxSide: number): Bitmap {

@@ -9,7 +9,7 @@ import { rewritePixels } from "./pixels.ts";
  *
  * @throws {Unprocessable} when the library cannot read or write the pixels
  */
-export function grayscaleWand(api: MagickApi, wand: Wand, cancel?: CancelToken): void {
+export function grayscaleWand(api: MagickApi, wand: Wand, cancel: CancelToken): void {
   const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
   const step = map.length;
   rewritePixels(api, wand, map, (samples) => {

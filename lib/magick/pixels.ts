@@ -35,7 +35,8 @@ function eachStrip(
 
 /**
  * Lets `change` rewrite the image's samples in place, strip by strip (see {@link eachStrip});
- * it is told which rows the strip holds.
+ * it is told which rows the strip holds. `cancel` is the job's, checked before each strip: a
+ * rewrite of a large image runs for seconds in JavaScript that nothing else stops.
  *
  * @throws {Unprocessable} when the library cannot read or write the pixels
  */
@@ -44,7 +45,7 @@ export function rewritePixels(
   wand: Wand,
   map: "RGB" | "RGBA",
   change: (samples: Uint16Array, y: number, rows: number) => void,
-  cancel?: CancelToken,
+  cancel: CancelToken,
 ): void {
   eachStrip(api, wand, map, (samples, y, rows) => {
     change(samples, y, rows);
