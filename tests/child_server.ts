@@ -36,12 +36,56 @@ export async function procStatus(pid: number | "self", field: string): Promise<n
 /** The resident set size of a process, in bytes. */
 export const rss = (pid: number | "self") => procStatus(pid, "VmRSS");
 
-/** User plus system CPU time of a whole process (all its threads), in seconds. */
-export async function cpuSeconds(pid: number | "self"): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // The command name may hold spaces; the fields after it are fixed.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+/**
+ * User plus system CPU time of process `pid` and of every process under it, in seconds: all their
+ * threads, the processes they have ended and waited for, and those still running (the vips
+ * backend's job processes, lib/pool/job_process.ts). So a test of the CPU after a 503 or a
+ * hang-up sees the libraries' work wherever it runs.
+ */
+export function cpuSeconds(pid: number | "self"): number {
+  let ticks = 0;
+  const visit = (process: number | "self") => {
+    let stat;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${process}/stat`);
+    } catch (error) {
+      // It ended while we looked: its parent's reaped-children fields count it once waited for.
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    // The command name may hold spaces; the fields after it are fixed: utime, stime, and the
+    // same for the children it has waited for.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    for (const children of childrenOf(process)) visit(children);
+  };
+  visit(pid);
+  return ticks / ticksPerSecond;
+}
+
+/** The processes that `pid`'s threads have started and not yet been waited for. */
+function childrenOf(pid: number | "self"): number[] {
+  const children: number[] = [];
+  try {
+    for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const list = Deno.readTextFileSync(`/proc/${pid}/task/${name}/children`).trim();
+        if (list) children.push(...list.split(" ").map(Number));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return children;
+}
+
+/** The CPU seconds `pid` spends during `ms` milliseconds of waiting. */
+export async function cpuDuring(pid: number, ms: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return cpuSeconds(pid) - before;
 }
 
 /** How many Web Worker threads (Deno names them "worker-N") process `pid` has now. */
@@ -56,13 +100,6 @@ export function workerThreads(pid: number): number {
     }
   }
   return count;
-}
-
-/** The CPU seconds `pid` spends during `ms` milliseconds of waiting. */
-export async function cpuDuring(pid: number, ms: number): Promise<number> {
-  const before = await cpuSeconds(pid);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return await cpuSeconds(pid) - before;
 }
 
 function configFor(config: Record<string, unknown>) {

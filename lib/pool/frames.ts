@@ -1,0 +1,97 @@
+/**
+ * Messages between a worker and its job process over a pipe. A frame is two lengths (little-endian
+ * 32-bit), a header in V8's serialisation (plain data: the task, an answer), and raw bytes (the
+ * source, the result) written as they are: V8's serialiser copies 1.3 MB in ~1.2 ms, a pipe
+ * write needs no copy.
+ *
+ * @module
+ */
+import { deserialize, serialize } from "node:v8";
+
+/** A header and its bytes, as written and as read. */
+export interface Frame<Header> {
+  header: Header;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+const PREFIX = 8;
+/** The largest part a frame may declare: 32-bit lengths. */
+const MAX_PART = 2 ** 32 - 1;
+
+/** Writes one frame. Bytes over shared memory are copied: a pipe takes an ArrayBuffer's only. */
+export async function writeFrame(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  header: unknown,
+  bytes: Uint8Array = new Uint8Array(0),
+): Promise<void> {
+  const encoded = serialize(header);
+  if (encoded.byteLength > MAX_PART || bytes.byteLength > MAX_PART) {
+    throw new RangeError("a frame part is over 4 GiB");
+  }
+  const prefix = new Uint8Array(PREFIX);
+  const view = new DataView(prefix.buffer);
+  view.setUint32(0, encoded.byteLength, true);
+  view.setUint32(4, bytes.byteLength, true);
+  await writer.write(prefix);
+  await writer.write(new Uint8Array(encoded));
+  if (bytes.byteLength > 0) {
+    await writer.write(bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice());
+  }
+}
+
+/** Reads frames from a stream, one at a time, in order. */
+export class FrameReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** Chunks read and not yet taken, and how many bytes they hold together. */
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader();
+  }
+
+  /** The next frame, or undefined when the stream ended between frames. */
+  async next<Header>(): Promise<Frame<Header> | undefined> {
+    const prefix = await this.#take(PREFIX, true);
+    if (!prefix) return undefined;
+    const view = new DataView(prefix.buffer, prefix.byteOffset, PREFIX);
+    const headerLength = view.getUint32(0, true);
+    const bytesLength = view.getUint32(4, true);
+    const header = deserialize(await this.#take(headerLength, false) as Uint8Array) as Header;
+    const bytes = await this.#take(bytesLength, false) as Uint8Array<ArrayBuffer>;
+    return { header, bytes };
+  }
+
+  /** Stops reading; a pending `next` ends. */
+  cancel(): Promise<void> {
+    return this.#reader.cancel().catch(() => {});
+  }
+
+  /**
+   * Exactly `length` bytes, in one buffer of their own. At the stream's end: undefined if nothing
+   * of them was read and `endOk`, else an error (a frame cut short).
+   */
+  async #take(length: number, endOk: boolean): Promise<Uint8Array | undefined> {
+    while (this.#buffered < length) {
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        if (endOk && this.#buffered === 0) return undefined;
+        throw new Error(`the stream ended inside a frame (${this.#buffered} of ${length} bytes)`);
+      }
+      this.#chunks.push(value);
+      this.#buffered += value.byteLength;
+    }
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = this.#chunks[0];
+      const part = Math.min(chunk.byteLength, length - filled);
+      out.set(chunk.subarray(0, part), filled);
+      filled += part;
+      if (part === chunk.byteLength) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(part);
+    }
+    this.#buffered -= length;
+    return out;
+  }
+}

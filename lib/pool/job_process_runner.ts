@@ -1,0 +1,178 @@
+/**
+ * A worker's side of its job process (`job_process.ts`): starts it, hands it one job at a time,
+ * and kills it the moment the job is cancelled, since nothing inside libvips would stop sooner.
+ * The next process starts at once, so the worker's next job finds it ready.
+ *
+ * @module
+ */
+import type { BackendName } from "../config/config.ts";
+import { Cancelled, type CancelToken } from "../image/cancel.ts";
+import type { ImageLimits } from "../image/limits.ts";
+import type { Transform } from "../jobs/transform.ts";
+import { FrameReader, writeFrame } from "./frames.ts";
+import type { FromJobProcess, ToJobProcess } from "./job_process.ts";
+import type { Failure } from "./protocol.ts";
+
+/** What a job answered: its output, or why it failed. */
+export type Outcome =
+  | { type: "done"; bytes: Uint8Array<ArrayBuffer> }
+  | ({ type: "error" } & Failure);
+
+/** What the process needs: read its code and the library, the environment, load the addon. */
+const PERMISSIONS = ["--allow-read", "--allow-env", "--allow-ffi", "--allow-sys"];
+
+/**
+ * How to start a job process: a compiled server starts itself with the `job-process` command
+ * (main.ts); otherwise Deno runs the module, under the project's config (its imports, its lock).
+ */
+function command(): { path: string; args: string[] } {
+  if (Deno.build.standalone) return { path: Deno.execPath(), args: ["job-process"] };
+  const config = new URL("../../deno.json", import.meta.url).pathname;
+  const module = new URL("./job_process.ts", import.meta.url).href;
+  return {
+    path: Deno.execPath(),
+    args: ["run", "--quiet", "--no-prompt", `--config=${config}`, ...PERMISSIONS, module],
+  };
+}
+
+/** One started process, its pipes, and whether it said `ready`. */
+interface Live {
+  child: Deno.ChildProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  reader: FrameReader;
+}
+
+/** Waits between looks at the cancellation flag: how long a waiter outlives its job at most. */
+const FLAG_WAIT_MS = 250;
+
+/**
+ * Resolves `true` once `cancel` is set, or `false` once `until` has settled. Wakes at once on a
+ * cancellation (`cancelJob` notifies the flag's waiters).
+ */
+async function cancelledBefore(cancel: CancelToken, until: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  until.then(() => settled = true, () => settled = true);
+  while (!settled) {
+    const seen = Atomics.load(cancel.flag, 0);
+    if (cancel.cancelled) return true;
+    const wait = Atomics.waitAsync(cancel.flag, 0, seen, FLAG_WAIT_MS);
+    if (wait.async) await Promise.race([wait.value, until.catch(() => {})]);
+  }
+  return false;
+}
+
+export class JobProcessRunner {
+  #live: Promise<Live>;
+
+  private constructor(readonly init: ToJobProcess & { type: "init" }) {
+    this.#live = this.#start();
+  }
+
+  /** Starts the process and resolves once its backend is loaded. */
+  static async start(
+    backend: BackendName,
+    limits: ImageLimits,
+    workers: number,
+  ): Promise<JobProcessRunner> {
+    const runner = new JobProcessRunner({ type: "init", backend, limits, workers });
+    await runner.#live;
+    return runner;
+  }
+
+  /**
+   * Runs `task` on `bytes` in the process.
+   *
+   * @throws {Cancelled} once the job is cancelled: the process is killed then
+   */
+  async run(task: Transform, bytes: Uint8Array, cancel: CancelToken): Promise<Outcome> {
+    let live;
+    try {
+      live = await this.#live;
+    } catch (error) {
+      // The last start failed: this job tries again.
+      this.#live = this.#start();
+      return internal(`the job process did not start: ${(error as Error).message}`);
+    }
+    const answered = (async () => {
+      await writeFrame(live.writer, { type: "job", task } satisfies ToJobProcess, bytes);
+      return await live.reader.next<FromJobProcess>();
+    })();
+    if (await cancelledBefore(cancel, answered)) {
+      this.#restart(live);
+      answered.catch(() => {});
+      throw new Cancelled();
+    }
+    let frame;
+    try {
+      frame = await answered;
+    } catch {
+      frame = undefined;
+    }
+    if (frame?.header.type === "done") return { type: "done", bytes: frame.bytes };
+    if (frame?.header.type === "error") return frame.header;
+    // The process ended mid-job (a library's abort, a signal): this job fails alone.
+    const status = await this.#restart(live);
+    return internal(`the job process ended during the job (${describe(status)})`);
+  }
+
+  /** Ends the process; a job running in it is lost. */
+  async close(): Promise<void> {
+    const live = await this.#live.catch(() => undefined);
+    if (live) await stop(live);
+  }
+
+  /** Kills `live` and starts its successor; answers how `live` ended. */
+  #restart(live: Live): Promise<Deno.CommandStatus> {
+    const ended = stop(live);
+    this.#live = this.#start();
+    // A start that fails is reported to the job that next waits for it.
+    this.#live.catch(() => {});
+    return ended;
+  }
+
+  async #start(): Promise<Live> {
+    const { path, args } = command();
+    const child = new Deno.Command(path, {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const live = {
+      child,
+      writer: child.stdin.getWriter(),
+      reader: new FrameReader(child.stdout),
+    };
+    try {
+      await writeFrame(live.writer, this.init);
+      const frame = await live.reader.next<FromJobProcess>();
+      if (frame?.header.type === "ready") return live;
+      throw new Error(
+        frame?.header.type === "failed" ? frame.header.message : "it ended while starting",
+      );
+    } catch (error) {
+      await stop(live);
+      throw error;
+    }
+  }
+}
+
+/** Kills the process and waits until it is gone, so its memory and CPU are released. */
+async function stop(live: Live): Promise<Deno.CommandStatus> {
+  try {
+    live.child.kill("SIGKILL");
+  } catch {
+    // It has ended already.
+  }
+  await live.reader.cancel();
+  await live.writer.abort().catch(() => {});
+  return await live.child.status;
+}
+
+function describe(status: Deno.CommandStatus): string {
+  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+}
+
+function internal(message: string): Outcome {
+  return { type: "error", error: { status: 500, message }, internal: true };
+}
