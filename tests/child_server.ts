@@ -33,34 +33,55 @@ export async function procStatus(pid: number | "self", field: string): Promise<n
   return Number(match[1]) * (match[2] ? 1024 : 1);
 }
 
-/** The resident set size of a process, in bytes. */
-export const rss = (pid: number | "self") => procStatus(pid, "VmRSS");
+/**
+ * The resident memory of process `pid` and of every process under it (the vips backend's job
+ * processes, lib/pool/job_process.ts), in bytes.
+ */
+export async function rss(pid: number | "self"): Promise<number> {
+  let total = 0;
+  for (const process of processTree(pid)) {
+    total += await procStatus(process, "VmRSS").catch((error) => {
+      // It ended while we looked.
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    });
+  }
+  return total;
+}
 
 /**
  * User plus system CPU time of process `pid` and of every process under it, in seconds: all their
  * threads, the processes they have ended and waited for, and those still running (the vips
- * backend's job processes, lib/pool/job_process.ts). So a test of the CPU after a 503 or a
- * hang-up sees the libraries' work wherever it runs.
+ * backend's job processes). So a test of the CPU after a 503 or a hang-up sees the libraries'
+ * work wherever it runs.
  */
 export function cpuSeconds(pid: number | "self"): number {
   let ticks = 0;
-  const visit = (process: number | "self") => {
+  for (const process of processTree(pid)) {
     let stat;
     try {
       stat = Deno.readTextFileSync(`/proc/${process}/stat`);
     } catch (error) {
       // It ended while we looked: its parent's reaped-children fields count it once waited for.
-      if (error instanceof Deno.errors.NotFound) return;
+      if (error instanceof Deno.errors.NotFound) continue;
       throw error;
     }
     // The command name may hold spaces; the fields after it are fixed: utime, stime, and the
     // same for the children it has waited for.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    for (const children of childrenOf(process)) visit(children);
-  };
-  visit(pid);
+  }
   return ticks / ticksPerSecond;
+}
+
+/** The processes under `pid` (the vips backend's job processes), parents first. */
+export const processesUnder = (pid: number) => processTree(pid).slice(1) as number[];
+
+/** `pid` and the processes under it, parents first. */
+function processTree(pid: number | "self"): (number | "self")[] {
+  const tree: (number | "self")[] = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...childrenOf(tree[i]));
+  return tree;
 }
 
 /** The processes that `pid`'s threads have started and not yet been waited for. */

@@ -57,15 +57,22 @@ export async function serveJobs(): Promise<void> {
     return;
   }
   await answer({ type: "ready" });
-  for (let frame; (frame = await reader.next<ToJobProcess>());) {
-    if (frame.header.type !== "job") continue;
-    try {
-      // Never cancelled from here: the worker ends the process instead.
-      const output = await runTransform(backend, frame.header.task, frame.bytes, neverCancelled);
-      await answer({ type: "done" }, output);
-    } catch (error) {
-      await answer({ type: "error", ...failureOf(error) });
+  let frame = await reader.next<ToJobProcess>();
+  while (frame) {
+    // The worker sends nothing more until the answer, so a read that ends meanwhile means the
+    // server has gone: stop at once rather than finish a job nobody will read.
+    const following = reader.next<ToJobProcess>();
+    following.then((next) => next ?? Deno.exit(0), () => Deno.exit(0));
+    if (frame.header.type === "job") {
+      try {
+        // Never cancelled from here: the worker ends the process instead.
+        const output = await runTransform(backend, frame.header.task, frame.bytes, neverCancelled);
+        await answer({ type: "done" }, output);
+      } catch (error) {
+        await answer({ type: "error", ...failureOf(error) });
+      }
     }
+    frame = await following;
   }
 }
 

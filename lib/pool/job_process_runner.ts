@@ -35,11 +35,13 @@ function command(): { path: string; args: string[] } {
   };
 }
 
-/** One started process, its pipes, and whether it said `ready`. */
+/** One started process and its pipes. */
 interface Live {
   child: Deno.ChildProcess;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   reader: FrameReader;
+  /** Set when a job is handed to it, and when it is being stopped. */
+  busy: boolean;
 }
 
 /** Waits between looks at the cancellation flag: how long a waiter outlives its job at most. */
@@ -93,6 +95,7 @@ export class JobProcessRunner {
       this.#live = this.#start();
       return internal(`the job process did not start: ${(error as Error).message}`);
     }
+    live.busy = true;
     const answered = (async () => {
       await writeFrame(live.writer, { type: "job", task } satisfies ToJobProcess, bytes);
       return await live.reader.next<FromJobProcess>();
@@ -108,17 +111,11 @@ export class JobProcessRunner {
     } catch {
       frame = undefined;
     }
+    if (frame?.header.type === "done" || frame?.header.type === "error") live.busy = false;
     if (frame?.header.type === "done") return { type: "done", bytes: frame.bytes };
     if (frame?.header.type === "error") return frame.header;
-    // The process ended mid-job (a library's abort, a signal): this job fails alone.
-    const status = await this.#restart(live);
-    return internal(`the job process ended during the job (${describe(status)})`);
-  }
-
-  /** Ends the process; a job running in it is lost. */
-  async close(): Promise<void> {
-    const live = await this.#live.catch(() => undefined);
-    if (live) await stop(live);
+    // The process ended mid-job: this job fails alone, and the next has a new process.
+    return ended(await this.#restart(live));
   }
 
   /** Kills `live` and starts its successor; answers how `live` ended. */
@@ -138,15 +135,24 @@ export class JobProcessRunner {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const live = {
+    const live: Live = {
       child,
       writer: child.stdin.getWriter(),
       reader: new FrameReader(child.stdout),
+      busy: true,
     };
     try {
       await writeFrame(live.writer, this.init);
       const frame = await live.reader.next<FromJobProcess>();
-      if (frame?.header.type === "ready") return live;
+      if (frame?.header.type === "ready") {
+        live.busy = false;
+        // One that ends while it waits for a job (the out-of-memory killer, an operator) is
+        // replaced then, not when the next job finds it gone.
+        child.status.then(() => {
+          if (!live.busy) this.#restart(live);
+        });
+        return live;
+      }
       throw new Error(
         frame?.header.type === "failed" ? frame.header.message : "it ended while starting",
       );
@@ -159,6 +165,7 @@ export class JobProcessRunner {
 
 /** Kills the process and waits until it is gone, so its memory and CPU are released. */
 async function stop(live: Live): Promise<Deno.CommandStatus> {
+  live.busy = true;
   try {
     live.child.kill("SIGKILL");
   } catch {
@@ -169,8 +176,17 @@ async function stop(live: Live): Promise<Deno.CommandStatus> {
   return await live.child.status;
 }
 
-function describe(status: Deno.CommandStatus): string {
-  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+/**
+ * A job whose process ended under it. Killed from outside (the kernel's out-of-memory killer,
+ * an operator): 503, as any lack of resources. Otherwise the library gave up on this image (an
+ * abort, a crash on hostile bytes): 422, as for an image it refuses.
+ */
+function ended(status: Deno.CommandStatus): Outcome {
+  const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+  const [code, message] = status.signal === "SIGKILL"
+    ? [503, `The server ran out of resources for this image (its job process ended: ${how})`]
+    : [422, `The image library could not process this image (its job process ended: ${how})`];
+  return { type: "error", error: { status: code, message }, internal: false };
 }
 
 function internal(message: string): Outcome {
