@@ -1,7 +1,8 @@
 // The vips backend runs each worker's jobs in a process of its own (lib/pool/job_process.ts),
-// killed to cancel a job. Seen from outside (SIGABRT stands for a library's abort; a SIGSEGV sent
-// from outside would not do: V8's handler for WebAssembly's traps lets the process go on): a process that dies under a job fails that job
+// killed to cancel a job. Seen from outside: a process that dies under a job fails that job
 // alone, with a status that says why; nothing is left behind; none outlives its server.
+// SIGABRT stands for a library's abort. A SIGSEGV sent from outside would not do: V8's handler
+// for WebAssembly's traps lets the process go on.
 import assert from "node:assert/strict";
 import { FrameReader, writeFrame } from "../lib/pool/frames.ts";
 import { processesUnder, startBackendChild } from "./child_server.ts";
