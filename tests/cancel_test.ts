@@ -22,7 +22,7 @@ import {
   startBackendServer,
   startTestServer,
 } from "./helpers.ts";
-import { workerThreads } from "./child_server.ts";
+import { rss, workerThreads } from "./child_server.ts";
 
 const backends = ["pure", "imagemagick", "graphicsmagick"] as const;
 const magickBackends = ["imagemagick", "graphicsmagick"] as const;
@@ -307,14 +307,14 @@ for (const backend of [...backends, "vips"]) {
     try {
       await quiet(pid);
       const idle = workerThreads(pid);
-      const rss = () =>
-        Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
-      const idleRss = rss();
+      // The server's and its job processes' (vips), in MiB.
+      const rssMiB = async () => await rss(pid) / 2 ** 20;
+      const idleRss = await rssMiB();
       let peak = idle;
       let peakRss = idleRss;
-      const sampler = setInterval(() => {
+      const sampler = setInterval(async () => {
         peak = Math.max(peak, workerThreads(pid));
-        peakRss = Math.max(peakRss, rss());
+        peakRss = Math.max(peakRss, await rssMiB());
       }, 10);
       let heavy, next, used;
       try {
