@@ -20,6 +20,7 @@ Deno.test("frames: headers and bytes come back whole across any chunking; a cut 
   /** The stream's bytes in chunks of `size`, up to `end`. */
   const chunked = (size: number, end = all.byteLength) =>
     new ReadableStream<Uint8Array>({
+      type: "bytes",
       start(controller) {
         for (let at = 0; at < end; at += size) {
           controller.enqueue(all.slice(at, Math.min(end, at + size)));

@@ -18,6 +18,7 @@ import type { ImageLimits } from "../image/limits.ts";
 import { runTransform, type Transform } from "../jobs/transform.ts";
 import { openBackend } from "./backends.ts";
 import { FrameReader, writeFrame } from "./frames.ts";
+import { widenStdioPipes } from "./pipe_size.ts";
 import { type Failure, failureOf } from "./protocol.ts";
 
 /** From the worker. The job's source comes as the frame's bytes. */
@@ -41,6 +42,7 @@ export async function serveJobs(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => {});
   }
+  widenStdioPipes();
   const reader = new FrameReader(Deno.stdin.readable);
   const writer = Deno.stdout.writable.getWriter();
   const answer = (header: FromJobProcess, bytes?: Uint8Array) => writeFrame(writer, header, bytes);

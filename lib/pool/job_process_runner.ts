@@ -54,6 +54,11 @@ const FLAG_WAIT_MS = 250;
 async function cancelledBefore(cancel: CancelToken, until: Promise<unknown>): Promise<boolean> {
   let settled = false;
   until.then(() => settled = true, () => settled = true);
+  // Only another thread could set a flag; one in this thread's memory never changes meanwhile.
+  if (!(cancel.flag.buffer instanceof SharedArrayBuffer)) {
+    await until.catch(() => {});
+    return cancel.cancelled;
+  }
   while (!settled) {
     const seen = Atomics.load(cancel.flag, 0);
     if (cancel.cancelled) return true;
