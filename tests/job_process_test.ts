@@ -75,17 +75,28 @@ for (
     if (!server) return;
     try {
       await quiet(server.pid);
-      const descriptors = () => [...Deno.readDirSync(`/proc/${server.pid}/fd`)].length;
-      const idleDescriptors = descriptors();
+      // Pipes: each job process has its stdin's and its stdout's (the HTTP client's kept-alive
+      // connections come and go on their own).
+      const pipes = () =>
+        [...Deno.readDirSync(`/proc/${server.pid}/fd`)].filter(({ name }) => {
+          try {
+            return Deno.readLinkSync(`/proc/${server.pid}/fd/${name}`).startsWith("pipe:");
+          } catch {
+            return false; // Closed while we looked.
+          }
+        }).length;
+      const idlePipes = pipes();
       // The worker's and the spare's.
       const idle = processesUnder(server.pid);
       assert.equal(idle.length, 2, `job processes: ${idle}`);
       const before = new Map(idle.map((pid) => [pid, ownCpu(pid)]));
       const heavy = fetch(`${server.url}/b,40/png/files/big.jpg`);
+      // Settled below; an assertion failing before must not leave it unhandled.
+      heavy.catch(() => {});
       await sleep(700);
       const used = (pid: number) => ownCpu(pid) - before.get(pid)!;
       const [busy, other] = idle.sort((a, b) => used(b) - used(a));
-      assert.ok(used(busy) > 0.2 && used(other) < 0.1, `CPU: ${idle.map(used)}`);
+      assert.ok(used(busy) > 0.05 && used(other) < used(busy) / 2, `CPU: ${idle.map(used)}`);
       Deno.kill(busy, signal);
       const response = await heavy;
       const text = response.status === 200 ? "an image" : await response.text();
@@ -99,10 +110,7 @@ for (
       const after = processesUnder(server.pid);
       assert.equal(after.length, 2, `job processes afterwards: ${after}`);
       assert.ok(gone(busy), "the process that ended is reaped");
-      assert.ok(
-        descriptors() <= idleDescriptors,
-        `descriptors: ${idleDescriptors} idle, ${descriptors()} after`,
-      );
+      assert.equal(pipes(), idlePipes, "the pipes of the process that ended are closed");
       assert.ok(server.alive());
     } finally {
       await server.close();
