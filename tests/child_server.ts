@@ -40,11 +40,17 @@ export async function procStatus(pid: number | "self", field: string): Promise<n
 export async function rss(pid: number | "self"): Promise<number> {
   let total = 0;
   for (const process of processTree(pid)) {
-    total += await procStatus(process, "VmRSS").catch((error) => {
+    let status;
+    try {
+      status = await Deno.readTextFile(`/proc/${process}/status`);
+    } catch (error) {
       // It ended while we looked.
-      if (error instanceof Deno.errors.NotFound) return 0;
+      if (error instanceof Deno.errors.NotFound) continue;
       throw error;
-    });
+    }
+    // A process that has ended and is not yet waited for (a zombie) has no VmRSS: it holds none.
+    const kB = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    total += kB ? Number(kB[1]) * 1024 : 0;
   }
   return total;
 }
