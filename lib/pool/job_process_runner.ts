@@ -1,7 +1,8 @@
 /**
  * A worker's side of its job process (`job_process.ts`): starts it, hands it one job at a time,
  * and kills it the moment the job is cancelled, since nothing inside libvips would stop sooner.
- * The next process starts at once, so the worker's next job finds it ready.
+ * The next process starts at once, and the cancelled job ends when it is ready, so the pool's
+ * spare serves the queue meanwhile (a worker whose job has not stopped after 100 ms is replaced).
  *
  * @module
  */
@@ -108,6 +109,9 @@ export class JobProcessRunner {
     if (await cancelledBefore(cancel, answered)) {
       this.#restart(live);
       answered.catch(() => {});
+      // This worker can take no job until the successor is ready (150–450 ms): answering only
+      // then lets the pool put its warm spare in this one's place meanwhile.
+      await this.#live.catch(() => {});
       throw new Cancelled();
     }
     let frame;
