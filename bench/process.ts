@@ -63,15 +63,13 @@ export function liveThreadsCpuMsOf(pid: number): number {
   return nanoseconds / 1e6;
 }
 
-/**
- * The peak resident memory of process `pid` so far (VmHWM), plus each of its job processes' own
- * peak (an upper bound: their peaks may not coincide), in bytes.
- */
-export function peakRssOf(pid: number): number {
+/** A kB field of /proc/PID/status summed over process `pid` and its job processes, in bytes. */
+function statusBytesOf(pid: number, field: "VmHWM" | "VmRSS"): number {
   let bytes = 0;
   for (const process of [pid, ...jobProcessesOf(pid)]) {
     try {
-      const kB = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${process}/status`));
+      const status = Deno.readTextFileSync(`/proc/${process}/status`);
+      const kB = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
       bytes += kB ? Number(kB[1]) * 1024 : 0;
     } catch {
       // It ended while we looked.
@@ -80,19 +78,14 @@ export function peakRssOf(pid: number): number {
   return bytes;
 }
 
+/**
+ * The peak resident memory of process `pid` so far (VmHWM), plus each of its job processes' own
+ * peak (an upper bound: their peaks may not coincide), in bytes.
+ */
+export const peakRssOf = (pid: number) => statusBytesOf(pid, "VmHWM");
+
 /** The resident memory of process `pid` and its job processes now, in bytes. */
-export function rssOf(pid: number): number {
-  let bytes = 0;
-  for (const process of [pid, ...jobProcessesOf(pid)]) {
-    try {
-      const kB = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${process}/status`));
-      bytes += kB ? Number(kB[1]) * 1024 : 0;
-    } catch {
-      // It ended while we looked.
-    }
-  }
-  return bytes;
-}
+export const rssOf = (pid: number) => statusBytesOf(pid, "VmRSS");
 
 /** CPU time (user + system, every thread) of this process and its job processes, in ms. */
 export function ownCpuMs(): number {
