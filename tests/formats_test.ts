@@ -4,6 +4,7 @@ import { encodeAvif } from "../lib/image/avif.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
+import { jpegFrame } from "./jpeg_markers.ts";
 import {
   decode,
   encode,
@@ -230,7 +231,7 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
     }
   });
 
-  Deno.test(`formats: JPEG flattens transparency onto image.background (${backend})`, async () => {
+  Deno.test(`formats: JPEG flattens onto image.background, 4:4:4 from q90 (${backend})`, async () => {
     const server = await startBackendServer(files, backend, { image: { background: "3366CC" } });
     if (!server) return;
     try {
@@ -240,6 +241,12 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
         Math.abs(r - 0x33) < 6 && Math.abs(g - 0x66) < 6 && Math.abs(b - 0xcc) < 6,
         `${r},${g},${b}`,
       );
+      // Chroma at full resolution from quality 90 up, as pure's encoder writes it: the magick
+      // backends and vips wrote 4:2:0 at every quality, 4-15 levels off pure's at q100.
+      for (const [quality, luma] of [[1, "2x2"], [89, "2x2"], [90, "1x1"], [100, "1x1"]]) {
+        const { body } = await get(server, `/s,60x0/jpeg,${quality}/files/photo.jpg`);
+        assert.deepEqual(jpegFrame(body).sampling, [luma, "1x1", "1x1"], `q${quality}`);
+      }
     } finally {
       await server.close();
     }
