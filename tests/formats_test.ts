@@ -46,6 +46,9 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
       }
       const lossless = (await get(server, "/s,60x0/webp,lossless/files/photo.jpg")).body;
       assert.equal(new TextDecoder().decode(lossless.subarray(12, 16)), "VP8L");
+      // Lossy at every quality: ImageMagick wrote webp,100 lossless, 3-15 levels off the others.
+      const best = (await get(server, "/s,60x0/webp,100/files/photo.jpg")).body;
+      assert.equal(new TextDecoder().decode(best.subarray(12, 16)), "VP8 ");
 
       const cases: [string, string, string][] = [
         ["photo.jpg", "image/webp,*/*", "image/webp"],

@@ -116,9 +116,9 @@ function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
 
 function setWebpOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
   check(api, wand, api.setQuality(wand, format.quality), doing);
-  if (format.lossless) {
-    check(api, wand, api.setCoderOption(wand, "webp", "lossless", "true"), doing);
-  }
+  // Said either way: ImageMagick turns quality 100 lossless by itself.
+  const lossless = format.lossless ? "true" : "false";
+  check(api, wand, api.setCoderOption(wand, "webp", "lossless", lossless), doing);
 }
 
 function setJpegOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
