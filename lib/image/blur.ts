@@ -50,8 +50,12 @@ const MID_SCALE = 256;
 /** Samples of padding before and after each line, one per recursion state. */
 const PAD = 4;
 
-/** Below this sigma a blur is a convolution with the sampled kernel, not the recursion. */
-const FIR_BELOW = 1;
+/**
+ * Below this sigma a blur is a convolution with the sampled kernel, not the recursion, on every
+ * backend: the libraries' own kernels there are averaged (the magick ones) or too coarse to keep
+ * the mean (sharp's integer one).
+ */
+export const SAMPLED_KERNEL_BELOW = 1;
 
 /** Values a recursion runs through between two cancellation checks (a few milliseconds). */
 const CHECK_EVERY = 1 << 18;
@@ -79,7 +83,7 @@ export function gaussianBlur(
 ): Bitmap {
   const { width, height, data: s } = src;
   if (!(sigma > 0)) return { width, height, data: s.slice() };
-  const filterLines = sigma < FIR_BELOW ? convolution(sigma) : recursive(sigma);
+  const filterLines = sigma < SAMPLED_KERNEL_BELOW ? convolution(sigma) : recursive(sigma);
   // The recursions need doubles: in single precision, poles this close to 1 drift for a large
   // sigma. So each line is filtered in a small double buffer, and the image between the passes
   // is kept in 16 bits, half the memory of floats.

@@ -1,9 +1,9 @@
-import { EDGE_SIGMAS } from "../image/blur.ts";
+import { EDGE_SIGMAS, gaussianBlur, SAMPLED_KERNEL_BELOW } from "../image/blur.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { MagickApi, Wand } from "./api.ts";
 import { jobImageName } from "./interrupt.ts";
 import { check, failure } from "./exception.ts";
-import { rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
+import { exportBitmap, rewritePixels, STRIP_SAMPLES } from "./pixels.ts";
 
 const MAX = 65535;
 
@@ -44,6 +44,10 @@ export function blurWand(
   cancel: CancelToken = neverCancelled,
   tilePixels?: number,
 ): void {
+  if (sigma < SAMPLED_KERNEL_BELOW) {
+    blurSampled(api, wand, sigma, cancel);
+    return;
+  }
   if (api.blankImage) {
     blurFramed(api, wand, sigma, { sharpen: false, tilePixels }, cancel);
     return;
@@ -70,11 +74,11 @@ export function sharpenWand(
   cancel: CancelToken = neverCancelled,
   tilePixels?: number,
 ): void {
-  if (api.blankImage) {
+  if (api.blankImage && sigma >= SAMPLED_KERNEL_BELOW) {
     blurFramed(api, wand, sigma, { sharpen: true, tilePixels }, cancel);
     return;
   }
-  if (api.hasAlpha(wand)) {
+  if (api.hasAlpha(wand) || sigma < SAMPLED_KERNEL_BELOW) {
     sharpenOnBlur(api, wand, sigma, cancel);
     return;
   }
@@ -91,7 +95,7 @@ function sharpenOnBlur(api: MagickApi, wand: Wand, sigma: number, cancel: Cancel
   const blurred = api.c.CloneMagickWand(wand);
   if (!blurred) throw failure(api, wand, "sharpen");
   try {
-    check(api, blurred, api.blur(blurred, sigma), "sharpen");
+    blurWand(api, blurred, sigma, cancel);
     let mask = new Uint16Array(0);
     rewritePixels(api, wand, "RGBA", (samples, y, rows) => {
       if (mask.length < samples.length) mask = new Uint16Array(samples.length);
@@ -103,6 +107,23 @@ function sharpenOnBlur(api: MagickApi, wand: Wand, sigma: number, cancel: Cancel
   } finally {
     api.c.DestroyMagickWand(blurred);
   }
+}
+
+/**
+ * The shared sampled-kernel blur (lib/image/blur.ts) on the image's pixels, for a sigma under
+ * {@link SAMPLED_KERNEL_BELOW}: both libraries' kernels there are averages over each pixel's
+ * width (3 to 5 taps), a wider blur than the Gaussian's samples, 4–5 levels off the other
+ * backends on pixel-sized detail at b,0.5.
+ */
+function blurSampled(api: MagickApi, wand: Wand, sigma: number, cancel: CancelToken): void {
+  const { width, data } = gaussianBlur(exportBitmap(api, wand), sigma, cancel);
+  const map = api.hasAlpha(wand) ? "RGBA" : "RGB";
+  const channels = map.length;
+  rewritePixels(api, wand, map, (samples, y) => {
+    for (let p = 0, q = y * width * 4; p < samples.length; q += 4) {
+      for (let c = 0; c < channels; c++) samples[p++] = data[q + c] * 257;
+    }
+  }, cancel);
 }
 
 /**

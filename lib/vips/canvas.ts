@@ -3,6 +3,7 @@ import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { type Bitmap, fitWithin, hasTransparency, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
 import { blendOver } from "../image/composite.ts";
+import { SAMPLED_KERNEL_BELOW } from "../image/blur.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import {
@@ -33,7 +34,7 @@ const BLUR_MIN_AMPLITUDE = 0.001;
  * 20x they cost at sigma 10.
  */
 function gaussian(sigma: number): Build {
-  const precision = sigma < 1 ? "float" : "integer";
+  const precision = sigma < SAMPLED_KERNEL_BELOW ? "float" : "integer";
   return (pipeline) => pipeline.blur({ sigma, minAmplitude: BLUR_MIN_AMPLITUDE, precision });
 }
 
