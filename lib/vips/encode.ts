@@ -40,6 +40,7 @@ export async function encodeCanvas(
             chromaSubsampling: jpegFullChroma(quality) ? "4:4:4" : "4:2:0",
           }),
         false,
+        true,
       );
     case "webp":
       return await canvas.encode(
