@@ -154,13 +154,8 @@ function recursive(sigma: number): LineFilter {
  * `radius` samples.
  */
 function convolution(sigma: number): LineFilter {
-  const radius = Math.ceil(4 * sigma);
-  const taps = Array.from(
-    { length: radius + 1 },
-    (_, t) => Math.exp(-(t * t) / (2 * sigma * sigma)),
-  );
-  const total = taps.reduce((sum, tap, t) => sum + (t === 0 ? tap : 2 * tap), 0);
-  const weights = taps.map((tap) => tap / total);
+  const weights = sampledKernel(sigma);
+  const radius = weights.length - 1;
   return (buf, len, n, cancel) => {
     const start = PAD * len;
     const end = start + n * len;
@@ -186,6 +181,20 @@ function convolution(sigma: number): LineFilter {
       }
     }
   };
+}
+
+/**
+ * The Gaussian of `sigma` sampled at whole pixels out to 4 sigma and normalised: the weights of
+ * the taps 0, ±1, … ±radius, the centre's first.
+ */
+export function sampledKernel(sigma: number): number[] {
+  const radius = Math.ceil(4 * sigma);
+  const taps = Array.from(
+    { length: radius + 1 },
+    (_, t) => Math.exp(-(t * t) / (2 * sigma * sigma)),
+  );
+  const total = taps.reduce((sum, tap, t) => sum + (t === 0 ? tap : 2 * tap), 0);
+  return taps.map((tap) => tap / total);
 }
 
 /**
