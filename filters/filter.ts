@@ -90,4 +90,9 @@ export interface Filter<P> {
   intermediates?(input: Size, params: P, context: PlanContext): Size[];
   /** The smallest decoded size this filter needs when it runs first, if it shrinks. */
   decodeHint?(input: Size, params: P): Size | undefined;
+  /**
+   * Whether it may make an opaque image partly transparent (pad's clear border): planning
+   * then counts what an encoder pays for transparency.
+   */
+  addsAlpha?(params: P): boolean;
 }

@@ -59,6 +59,7 @@ export const pad: Filter<PadParams> = {
   },
   // The backends draw the image onto a new canvas of the box filled with the colour.
   intermediates: (_input, params) => [{ width: params.width, height: params.height }],
+  addsAlpha: (params) => params.color[3] < 255,
   apply(canvas, params) {
     const image = { width: canvas.width, height: canvas.height };
     if (image.width === params.width && image.height === params.height) return;

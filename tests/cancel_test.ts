@@ -8,6 +8,7 @@ import { resizeBitmap } from "../lib/image/resample.ts";
 import { createMagickBackend } from "../lib/magick/backend.ts";
 import type { MagickCanvas } from "../lib/magick/canvas.ts";
 import { encodeGif } from "../lib/pure/gif.ts";
+import { sharpenBitmap } from "../lib/pure/ops.ts";
 import { join } from "node:path";
 import {
   bigJpeg,
@@ -350,7 +351,7 @@ for (const backend of [...backends, "vips"]) {
   });
 }
 
-Deno.test("cancel: a cancelled token stops resize and blur; a later job's token is not affected", () => {
+Deno.test("cancel: a cancelled token stops resize, blur and sharpen; a later job's token is not affected", () => {
   const flag = createCancelFlag();
   const first = new CancelToken(flag, 1);
   const second = new CancelToken(flag, 2);
@@ -358,6 +359,7 @@ Deno.test("cancel: a cancelled token stops resize and blur; a later job's token 
   cancelJob(flag, 1);
   assert.throws(() => gaussianBlur(image, 3, first), Cancelled);
   assert.throws(() => resizeBitmap(image, 30, 20, first), Cancelled);
+  assert.throws(() => sharpenBitmap(image, 3, first), Cancelled);
   assert.equal(gaussianBlur(image, 3, second).width, 300);
   assert.equal(resizeBitmap(image, 30, 20, second).width, 30);
   assert.equal(new Cancelled().status, 503);

@@ -299,24 +299,39 @@ Deno.test("plan: an uninterruptible encode over http.timeout, or a job over imag
     BadRequest,
     /would need about 1589 MiB at its peak: more than image\.maxJobBytes \(512 MiB\)$/,
   );
-  // The limit ±1 on a backend whose WebP encode costs 100 ns and 4 + 8 bytes a pixel.
-  const at = (pixels: number) => plan(`s,${pixels}x1`, "webp", {}, tenSeconds, false, "vips");
+  // The limit ±1 on a backend whose WebP encode of an opaque image (a JPEG's) costs 100 ns and
+  // 4 + 8 bytes a pixel.
+  const jpeg = { format: "jpeg" as const };
+  const at = (pixels: number) => plan(`s,${pixels}x1`, "webp", jpeg, tenSeconds, false, "vips");
   assert.equal(at(16383).output.width, 16383);
-  const fits = plan("s,10000x4000", "webp", {}, { maxJobBytes: 480_000_000 }, false, "vips");
+  const fits = plan("s,10000x4000", "webp", jpeg, { maxJobBytes: 480_000_000 }, false, "vips");
   assert.equal(fits.bytes, 480_000_000);
   refused(
-    () => plan("s,10000x4000", "webp", {}, { maxJobBytes: 479_999_999 }, false, "vips"),
+    () => plan("s,10000x4000", "webp", jpeg, { maxJobBytes: 479_999_999 }, false, "vips"),
     BadRequest,
     /image\.maxJobBytes/,
+  );
+  // One that may hold transparency (a PNG's, or a clear pad's border) costs its alpha plane too.
+  const alphaBytes = 40_000_000 * (4 + codecCost("vips", "encode", "webp", true)!.bytesPerPixel);
+  const transparent: [string, { format?: "jpeg" }][] = [
+    ["s,10000x4000", {}],
+    ["s,9000x4000,pad,10000x4000", jpeg],
+  ];
+  for (const [chain, source] of transparent) {
+    assert.equal(plan(chain, "webp", source, {}, false, "vips").bytes, alphaBytes, chain);
+  }
+  assert.equal(
+    plan("s,9000x4000,pad,10000x4000:ffffff", "webp", jpeg, {}, false, "vips").bytes,
+    480_000_000,
   );
   // auto drops WebP when it cannot afford it, and keeps PNG and JPEG; a cheaper WebP it keeps.
   const ns = (type: EncodedType) => codecCost("pure", "encode", type)!.nsPerPixel;
   const between = (ns("webp") + Math.max(ns("png"), ns("jpeg"))) / 2;
   const timeoutMs = (1e6 * between) / 1e6;
-  const auto = plan("s,1000x1000", "auto", {}, { timeoutMs }, true, "pure");
+  const auto = plan("s,1000x1000", "auto", jpeg, { timeoutMs }, true, "pure");
   assert.ok(ns("webp") > Math.max(ns("png"), ns("jpeg")));
   assert.ok(!auto.fitting.has("webp") && auto.fitting.has("png") && auto.fitting.has("jpeg"));
-  const roomy = plan("s,1000x1000", "auto", {}, { timeoutMs: 2 * timeoutMs }, true, "pure");
+  const roomy = plan("s,1000x1000", "auto", jpeg, { timeoutMs: 2 * timeoutMs }, true, "pure");
   assert.ok(roomy.fitting.has("webp"));
   // A source whose decode alone cannot fit is a 422.
   refused(

@@ -54,6 +54,27 @@ const gifenc = cost(420, 1);
  */
 const magickAnimation = cost(0, 12, 24);
 
+/*
+ * `encode jpeg alpha` on the magick backends: a JPEG of an image with transparency is written
+ * from a flattened copy (8 B a pixel) besides the image. Measured as below: 23.0–24.8 B a pixel
+ * for the whole job, 11.3 for an opaque source; the largest `s,NxN/jpeg` the defaults allowed
+ * from a transparent PNG (7071x7071) grew ImageMagick by 908 MiB and GraphicsMagick by 964
+ * where 381 were planned.
+ */
+const magickJpegAlpha = cost(0, 24);
+
+/*
+ * `encode webp alpha`: a WebP of an image with transparency. libwebp compresses the alpha plane
+ * losslessly (VP8L) besides the lossy colour, at several times the opaque cost. Measured
+ * 2026-12-07 with whole `none/webp,80` requests of 2048x2048 PNGs (photo-like colour; alpha a
+ * ramp or noise) on a server with one worker: CPU of the job (its PNG decode included) and its
+ * peak RSS growth less the image held: pure 341–632 ns and 37–54 B a pixel (opaque: 186 ns),
+ * ImageMagick 212–334 ns and 23–30 B, GraphicsMagick 234–386 ns and 33–38 B, vips 350–441 ns
+ * and 26–34 B (opaque: 83 ns and 2 B). Before these entries a transparent WebP was planned at
+ * the opaque figures: pure's largest allowed one (6688x6688) grew the server by 1019 MiB where
+ * 512 were planned.
+ */
+
 /**
  * `decode FORMAT` and `encode FORMAT` entries of one backend. vips decodes lazily: its whole
  * pipeline, the source's decode included, runs in its encode call.
@@ -82,6 +103,7 @@ const costs: Readonly<Record<string, Table>> = {
     "encode jpeg": cost(60, 16),
     "encode png": cost(220, 8),
     "encode webp": cost(270, 8),
+    "encode webp alpha": cost(950, 80),
     "encode avif": cost(450, 30),
   },
   imagemagick: {
@@ -94,6 +116,8 @@ const costs: Readonly<Record<string, Table>> = {
     // libavif's WebAssembly decode, then the library's read of its pixels: 130–210 ns, 31 B.
     "decode avif": cost(300, 48),
     "encode webp": cost(90, 10),
+    "encode webp alpha": cost(500, 45),
+    "encode jpeg alpha": magickJpegAlpha,
     "encode avif": cost(450, 34),
   },
   graphicsmagick: {
@@ -104,6 +128,8 @@ const costs: Readonly<Record<string, Table>> = {
     "decode webp": cost(20, 16),
     "decode avif": cost(300, 48),
     "encode webp": cost(100, 26),
+    "encode webp alpha": cost(580, 57),
+    "encode jpeg alpha": magickJpegAlpha,
     "encode avif": cost(450, 36),
     // Its PNG writer never consults the monitor: 238 ns and 11.3 B a pixel, all of it past a
     // 503 once started (3.4 s for 4500x4500).
@@ -114,6 +140,11 @@ const costs: Readonly<Record<string, Table>> = {
     // libheif decodes an AVIF whole, not in strips: 32–36 ns and 15–16 B a pixel.
     "decode avif": cost(55, 24),
     "encode webp": cost(100, 8),
+    "encode webp alpha": cost(660, 51),
+    // libvips's GIF writer (cgif, with libimagequant's palette), which sharp's timeout stops:
+    // 30–40 B a pixel for whole `none/gif` jobs of 2048x2048 PNGs, opaque or not; the largest
+    // `s,NxN/gif` the defaults allowed (7071x7071) grew the server by 872 MiB, 191 planned.
+    "encode gif": cost(0, 54),
     "encode avif": cost(480, 40),
   },
 };
@@ -153,12 +184,15 @@ export function readsEveryFrame(backend: string, format: SourceFormat | undefine
 
 /**
  * The planned cost of one `kind` call on `format` with `backend`; undefined for a call the
- * backend can stop by itself (its progress monitor or its timeout sees the deadline).
+ * backend can stop by itself (its progress monitor or its timeout sees the deadline). `alpha`:
+ * the image may hold transparency, which costs an encoder more where the table says so.
  */
 export function codecCost(
   backend: string,
   kind: "decode" | "encode",
   format: SourceFormat | EncodedType,
+  alpha = false,
 ): CodecCost | undefined {
-  return costs[backend]?.[`${kind} ${format}`];
+  const table = costs[backend];
+  return (alpha ? table?.[`${kind} ${format} alpha`] : undefined) ?? table?.[`${kind} ${format}`];
 }

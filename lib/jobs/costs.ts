@@ -19,6 +19,8 @@ export interface PlannedSizes {
   inputs: Size[];
   made: Made[][];
   output: Size;
+  /** Whether the result may hold transparency, which some encoders pay for (WebP's alpha plane). */
+  alpha?: boolean;
 }
 
 /**
@@ -145,8 +147,8 @@ export function planCosts(
   const fitting = new Set(request.fitting);
   const pixels = area(output) * frames;
   for (const type of candidates(request.format, fitting, frames)) {
-    const encoder = codecCost(backend, "encode", type);
-    const ms = encodeMs(backend, type, pixels);
+    const encoder = codecCost(backend, "encode", type, sizes.alpha);
+    const ms = encodeMs(backend, type, pixels, sizes.alpha);
     const encode = pixels * (held + (encoder?.bytesPerPixel ?? 0));
     const problem = ms > maxMs && REFUSED_FOR_TIME.has(type)
       ? overTime(ms, `Encoding the ${sizeOf(output)} result as ${type}`)
@@ -165,10 +167,15 @@ export function planCosts(
 }
 
 /**
- * The planned milliseconds of one uninterruptible encode of `pixels` as `type`; 0 when the
- * backend can stop it.
+ * The planned milliseconds of one uninterruptible encode of `pixels` as `type` (`alpha`: of an
+ * image that may hold transparency); 0 when the backend can stop it.
  */
-export function encodeMs(backend: string, type: EncodedType, pixels: number): number {
-  const encoder = codecCost(backend, "encode", type);
+export function encodeMs(
+  backend: string,
+  type: EncodedType,
+  pixels: number,
+  alpha = false,
+): number {
+  const encoder = codecCost(backend, "encode", type, alpha);
   return encoder ? (pixels * encoder.nsPerPixel) / 1e6 : 0;
 }

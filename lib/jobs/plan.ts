@@ -38,6 +38,8 @@ export interface Plan {
   bytes: number;
   /** The planned milliseconds of the uninterruptible decode; 0 when the backend can stop it. */
   decodeMs: number;
+  /** Whether the result may hold transparency (see `mayHoldAlpha`). */
+  alpha: boolean;
 }
 
 /** What a request asks planning for. */
@@ -114,13 +116,24 @@ export function planTransform(
     // `info` samples the result at 100 px: no margin against aliasing is needed for that.
     ...(request.format.type === "info" ? { margin: 1 } : {}),
   };
+  const alpha = mayHoldAlpha(source.format, chain);
   const costs = planCosts(
-    { source, frames, framesRead, hint, inputs, made, output },
+    { source, frames, framesRead, hint, inputs, made, output, alpha },
     { format: request.format, fitting: fittingFormats(request.format, output, allFrames) },
     limits,
     backend.name,
   );
-  return { chain, inputs, output, hint, allFrames, ...costs };
+  return { chain, inputs, output, hint, allFrames, alpha, ...costs };
+}
+
+/**
+ * Whether the result may hold transparency, from the header alone: any source but a JPEG may
+ * (a PNG's colour type would not tell a `tRNS` chunk), or a step that adds it (a clear `pad`).
+ * An unknown format counts as one that may.
+ */
+function mayHoldAlpha(format: SourceFormat | undefined, chain: readonly Step[]): boolean {
+  return format !== "jpeg" ||
+    chain.some((step) => filterOf(step).addsAlpha?.(step.params) ?? false);
 }
 
 /**

@@ -184,7 +184,8 @@ export async function runTransform(
     }
     const output = await resolveFormat(task.format, canvas, plan.fitting);
     const pixels = canvas.width * canvas.height * canvas.frameCount;
-    checkTimeFor(encodeMs(backend.name, output.type as EncodedType, pixels), task.deadline);
+    const ms = encodeMs(backend.name, output.type as EncodedType, pixels, plan.alpha);
+    checkTimeFor(ms, task.deadline);
     return checkEncoded(await backend.encode(canvas, output), output.type);
   } finally {
     canvas.dispose();

@@ -128,7 +128,7 @@ export class BitmapCanvas implements Canvas {
   }
 
   sharpen(sigma: number): void {
-    this.#each((bitmap) => sharpenBitmap(bitmap, sigma));
+    this.#each((bitmap) => sharpenBitmap(bitmap, sigma, this.cancel));
   }
 
   transformColors(matrix: ColorMatrix): void {

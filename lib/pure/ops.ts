@@ -1,5 +1,6 @@
 import { type Bitmap, createBitmap, type Rect } from "../image/bitmap.ts";
 import { gaussianBlur } from "../image/blur.ts";
+import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import type { Rgba } from "../image/color.ts";
 
 // Geometric operations move whole 32-bit pixels, so they work on a Uint32Array view.
@@ -89,9 +90,16 @@ export function flattenBitmap(src: Bitmap, background: Rgba = [255, 255, 255, 25
   return out;
 }
 
-/** Unsharp mask of amount 1: C' = C + (C − blurred), on R, G and B; alpha is kept. */
-export function sharpenBitmap(src: Bitmap, sigma: number): Bitmap {
-  const blurred = gaussianBlur(src, sigma).data;
+/**
+ * Unsharp mask of amount 1: C' = C + (C − blurred), on R, G and B; alpha is kept. `cancel` is
+ * checked by the blur, which is nearly all of the work.
+ */
+export function sharpenBitmap(
+  src: Bitmap,
+  sigma: number,
+  cancel: CancelToken = neverCancelled,
+): Bitmap {
+  const blurred = gaussianBlur(src, sigma, cancel).data;
   const from = src.data;
   const out = createBitmap(src.width, src.height);
   const to = out.data;

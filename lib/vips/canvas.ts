@@ -2,8 +2,8 @@ import type { Matrix3x3 } from "sharp";
 import type { Canvas, DecodeHint, ShrinkOnLoad } from "../image/backend.ts";
 import { type Bitmap, fitWithin, hasTransparency, type Rect, type Size } from "../image/bitmap.ts";
 import { type ColorMatrix, type Rgba, transformSamples } from "../image/color.ts";
+import { gaussianBlur, SAMPLED_KERNEL_BELOW } from "../image/blur.ts";
 import { blendOver } from "../image/composite.ts";
-import { SAMPLED_KERNEL_BELOW } from "../image/blur.ts";
 import { resizeBitmap } from "../image/resample.ts";
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
 import {
@@ -26,6 +26,9 @@ const GRAYSCALE: Matrix3x3 = [LUMA, LUMA, LUMA];
  * weighs 0.02 %.
  */
 const BLUR_MIN_AMPLITUDE = 0.001;
+
+/** sharp refuses a blur below this sigma; a smaller one (`b,0.1`) runs on the shared Gaussian. */
+const SHARP_MIN_SIGMA = 0.3;
 
 /**
  * sharp's Gaussian blur of `sigma`; below a sigma of 1 in floating point, where sharp's default
@@ -221,6 +224,15 @@ export class VipsCanvas implements Canvas {
   }
 
   blur(sigma: number): void {
+    if (sigma < SHARP_MIN_SIGMA) {
+      const raw = (pixels: Pixels) =>
+        eachFrame(pixels, (frame) => {
+          const blurred = gaussianBlur(toRgba(frame), sigma, this.cancel);
+          return { ...frame, data: blurred.data, channels: 4 };
+        });
+      this.#pushRaw(raw, this.#size);
+      return;
+    }
     this.#push({ build: gaussian(sigma) }, this.#size);
   }
 
