@@ -96,10 +96,21 @@ export class JobProcessRunner {
     let live;
     try {
       live = await this.#live;
-    } catch (error) {
-      // The last start failed: this job tries again.
+    } catch {
+      // The last start failed: this job tries once more.
       this.#live = this.#start();
-      return internal(`the job process did not start: ${(error as Error).message}`);
+      try {
+        live = await this.#live;
+      } catch (error) {
+        // The machine's trouble (out of memory, processes), not the request's: it may try again.
+        console.error(`impressionist: a job process cannot start: ${(error as Error).message}`);
+        this.#live.catch(() => {});
+        return {
+          type: "error",
+          error: { status: 503, message: "The image workers are restarting: try again shortly" },
+          internal: false,
+        };
+      }
     }
     live.busy = true;
     const answered = (async () => {
@@ -196,8 +207,4 @@ function ended(status: Deno.CommandStatus): Outcome {
     ? [503, `The server ran out of resources for this image (its job process ended: ${how})`]
     : [422, `The image library could not process this image (its job process ended: ${how})`];
   return { type: "error", error: { status: code, message }, internal: false };
-}
-
-function internal(message: string): Outcome {
-  return { type: "error", error: { status: 500, message }, internal: true };
 }
