@@ -20,6 +20,12 @@ export interface ChildServer {
   alive(): boolean;
   /** The largest resident set size seen by the memory guard, in bytes. */
   peakRss(): number;
+  /**
+   * Waits until the pool has all its workers and its spare, which start after the server
+   * listens (on vips each with a job process), then counts the peak RSS from there: a test of a
+   * request's memory does not see the start's.
+   */
+  settled(): Promise<void>;
   /** Rewrites the config file (merged like at start) and sends SIGHUP. */
   reload(config: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
@@ -211,6 +217,14 @@ export async function startChildServer(
     output: () => seen,
     alive: () => !exited,
     peakRss: () => peak,
+    async settled() {
+      for (let waited = 0; waited < 30_000; waited += 50) {
+        const health = await (await fetch(`${origin}/health`)).json();
+        if (health.live === health.workers && health.spare === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      peak = await rss(child.pid);
+    },
     async reload(next) {
       await Deno.writeTextFile(configFile, JSON.stringify(configFor(next)));
       const before = seen.length;
