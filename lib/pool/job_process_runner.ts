@@ -43,6 +43,8 @@ interface Live {
   reader: FrameReader;
   /** Set when a job is handed to it, and when it is being stopped. */
   busy: boolean;
+  /** Set once a successor has been started in its place: never twice for one process. */
+  replaced?: boolean;
 }
 
 /** Waits between looks at the cancellation flag: how long a waiter outlives its job at most. */
@@ -138,9 +140,14 @@ export class JobProcessRunner {
     return ended(await this.#restart(live));
   }
 
-  /** Kills `live` and starts its successor; answers how `live` ended. */
+  /**
+   * Kills `live` and starts its successor, unless one was started already (it ended while idle
+   * just as a job was handed to it); answers how `live` ended.
+   */
   #restart(live: Live): Promise<Deno.CommandStatus> {
     const ended = stop(live);
+    if (live.replaced) return ended;
+    live.replaced = true;
     this.#live = this.#start();
     // A start that fails is reported to the job that next waits for it.
     this.#live.catch(() => {});
