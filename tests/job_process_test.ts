@@ -136,3 +136,32 @@ Deno.test("job process (vips): none outlives its server, even one in the middle 
   for (let waited = 0; !processes.every(gone) && waited < 3000; waited += 50) await sleep(50);
   assert.deepEqual(processes.filter((pid) => !gone(pid)), [], "job processes left running");
 });
+
+Deno.test("job process (vips): one that ends while it waits for a job is replaced at once", async () => {
+  const server = await startBackendChild({ "small.png": small }, "vips", {
+    http: { workers: 1 },
+  });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const before = processesUnder(server.pid);
+    assert.equal(before.length, 2);
+    Deno.kill(before[0], "SIGKILL");
+    let after = processesUnder(server.pid);
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      after = processesUnder(server.pid);
+      if (after.length === 2 && !after.includes(before[0])) break;
+      await sleep(100);
+    }
+    assert.equal(after.length, 2, `job processes: ${before} before, ${after} after`);
+    assert.ok(!after.includes(before[0]) && after.includes(before[1]), `${before} → ${after}`);
+    // Both workers' processes serve (two at once: the worker and the spare are both asked).
+    for (let i = 0; i < 4; i++) {
+      const response: Response = await fetch(`${server.url}/s,${20 + i}x0/png/files/small.png`);
+      await response.body?.cancel();
+      assert.equal(response.status, 200);
+    }
+  } finally {
+    await server.close();
+  }
+});
