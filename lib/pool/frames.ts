@@ -21,7 +21,7 @@ const MAX_PART = 2 ** 32 - 1;
 /** Bytes up to this size go in one write with the header: each write wakes the reader. */
 const ONE_WRITE = 64 * 1024;
 
-/** Writes one frame. Bytes over shared memory are copied: a pipe takes an ArrayBuffer's only. */
+/** Writes one frame. Large bytes go as they are (shared memory too): the pipe copies them. */
 export async function writeFrame(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   header: unknown,
@@ -39,9 +39,7 @@ export async function writeFrame(
   head.set(encoded, PREFIX);
   if (together) head.set(bytes, PREFIX + encoded.byteLength);
   await writer.write(head);
-  if (!together) {
-    await writer.write(bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice());
-  }
+  if (!together) await writer.write(bytes);
 }
 
 /**
