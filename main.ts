@@ -72,6 +72,11 @@ async function main(): Promise<number> {
   }
   const [command, ...rest] = flags.positionals;
   if (command === "sign") return await sign(await loadConfig(flags.cfg), rest[0]);
+  // A compiled server starts its workers' job processes as itself (lib/pool/job_process.ts).
+  if (command === "job-process" && Deno.build.standalone) {
+    await (await import("./lib/pool/job_process.ts")).serveJobs();
+    return 0;
+  }
   if (command !== undefined) {
     console.error(`Unknown command "${command}"\n\n${usage}`);
     return 2;

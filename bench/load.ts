@@ -1,4 +1,4 @@
-import { liveThreadsCpuMsOf, ownCpuMs } from "./process.ts";
+import { liveThreadsCpuMsOf, ownCpuMs, rssOf } from "./process.ts";
 
 /** Throughput, latency, CPU and memory of one load run. */
 export interface LoadResult {
@@ -110,8 +110,8 @@ async function wrkRun(url: string, clients: number, total: number): Promise<Clie
  * replaced by the request number.
  */
 export async function loadRun(url: string, clients: number, total: number): Promise<LoadResult> {
-  let peakRss = Deno.memoryUsage().rss;
-  const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 20);
+  let peakRss = rssOf(Deno.pid);
+  const sampler = setInterval(() => peakRss = Math.max(peakRss, rssOf(Deno.pid)), 20);
   const cpuBefore = ownCpuMs();
   const run = await (useWrk ? wrkRun : denoRun)(url, clients, total).finally(() =>
     clearInterval(sampler)

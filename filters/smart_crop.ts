@@ -29,6 +29,23 @@ const bitmapOperations = {
 };
 
 /**
+ * The sample as it shows over black: smartcrop scores colour and ignores alpha, and the colour
+ * under a transparent pixel is whatever each backend's decoder and resampler left there (a
+ * palette's entry, zero), which moved the window from one backend to another.
+ */
+function opaque({ width, height, data }: Bitmap): Bitmap {
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i += 4) {
+    const alpha = data[i + 3];
+    out[i] = (data[i] * alpha + 127) / 255;
+    out[i + 1] = (data[i + 1] * alpha + 127) / 255;
+    out[i + 2] = (data[i + 2] * alpha + 127) / 255;
+    out[i + 3] = 255;
+  }
+  return { width, height, data: out };
+}
+
+/**
  * Where the `box` window goes in an image of `scaled` size, chosen by smartcrop on `sample`
  * (a small copy of that image): the best-scoring window of the box's aspect ratio, its centre
  * mapped back to `scaled` pixels, the window centred there (rounded) and kept inside.
@@ -46,7 +63,7 @@ export async function smartWindow(
     prescale: false,
     imageOperations: bitmapOperations,
   };
-  const { topCrop } = await smartcrop.crop(sample, options);
+  const { topCrop } = await smartcrop.crop(opaque(sample), options);
   const place = (
     start: number,
     length: number,

@@ -58,7 +58,8 @@ Deno.test("gaussianBlur() spreads a step edge by sigma along both axes", () => {
 });
 
 Deno.test("gaussianBlur() turns a white pixel into a sampled Gaussian", () => {
-  for (const sigma of [1.5, 3]) {
+  // Below a sigma of about 0.7 the recursion stopped being a low-pass filter.
+  for (const sigma of [0.3, 0.5, 0.7, 0.99, 1.5, 3]) {
     const size = 41;
     const c = 20;
     const out = gaussianBlur(
@@ -102,6 +103,23 @@ Deno.test("gaussianBlur() keeps alpha and does not bleed the colour of transpare
     if (a < 255) partial++;
   }
   assert.ok(partial > 5, "the edge should be soft");
+});
+
+Deno.test("gaussianBlur() keeps the mean alpha of fine transparent stripes at a small sigma", () => {
+  // Stripes 5 px wide, opaque and clear: a blur moves alpha about but keeps its mean, 127.5.
+  // The recursion at sigma 0.5 made it 78, its stripes up to 219 levels off.
+  const stripes = makeBitmap(
+    40,
+    30,
+    (x, y) => (x + y) % 10 < 5 ? [250, 20, 20, 255] : [0, 0, 0, 0],
+  );
+  for (const sigma of [0.3, 0.5, 0.6, 0.8]) {
+    const out = gaussianBlur(stripes, sigma);
+    let sum = 0;
+    for (let p = 3; p < out.data.length; p += 4) sum += out.data[p];
+    const mean = sum / (40 * 30);
+    assert.ok(Math.abs(mean - 127.5) < 1, `sigma ${sigma}: mean alpha ${mean.toFixed(1)}`);
+  }
 });
 
 Deno.test("gaussianBlur() takes about as long for a large sigma as for a small one", () => {

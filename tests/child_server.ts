@@ -20,6 +20,12 @@ export interface ChildServer {
   alive(): boolean;
   /** The largest resident set size seen by the memory guard, in bytes. */
   peakRss(): number;
+  /**
+   * Waits until the pool has all its workers and its spare, which start after the server
+   * listens (on vips each with a job process), then counts the peak RSS from there: a test of a
+   * request's memory does not see the start's.
+   */
+  settled(): Promise<void>;
   /** Rewrites the config file (merged like at start) and sends SIGHUP. */
   reload(config: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
@@ -33,15 +39,86 @@ export async function procStatus(pid: number | "self", field: string): Promise<n
   return Number(match[1]) * (match[2] ? 1024 : 1);
 }
 
-/** The resident set size of a process, in bytes. */
-export const rss = (pid: number | "self") => procStatus(pid, "VmRSS");
+/**
+ * The resident memory of process `pid` and of every process under it (the vips backend's job
+ * processes, lib/pool/job_process.ts), in bytes.
+ */
+export async function rss(pid: number | "self"): Promise<number> {
+  let total = 0;
+  for (const process of processTree(pid)) {
+    let status;
+    try {
+      status = await Deno.readTextFile(`/proc/${process}/status`);
+    } catch (error) {
+      // It ended while we looked.
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    // A process that has ended and is not yet waited for (a zombie) has no VmRSS: it holds none.
+    const kB = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    total += kB ? Number(kB[1]) * 1024 : 0;
+  }
+  return total;
+}
 
-/** User plus system CPU time of a whole process (all its threads), in seconds. */
-export async function cpuSeconds(pid: number | "self"): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // The command name may hold spaces; the fields after it are fixed.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+/**
+ * User plus system CPU time of process `pid` and of every process under it, in seconds: all their
+ * threads, the processes they have ended and waited for, and those still running (the vips
+ * backend's job processes). So a test of the CPU after a 503 or a hang-up sees the libraries'
+ * work wherever it runs.
+ */
+export function cpuSeconds(pid: number | "self"): number {
+  let ticks = 0;
+  for (const process of processTree(pid)) {
+    let stat;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${process}/stat`);
+    } catch (error) {
+      // It ended while we looked: its parent's reaped-children fields count it once waited for.
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    // The command name may hold spaces; the fields after it are fixed: utime, stime, and the
+    // same for the children it has waited for.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / ticksPerSecond;
+}
+
+/** The processes under `pid` (the vips backend's job processes), parents first. */
+export const processesUnder = (pid: number) => processTree(pid).slice(1) as number[];
+
+/** `pid` and the processes under it, parents first. */
+function processTree(pid: number | "self"): (number | "self")[] {
+  const tree: (number | "self")[] = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...childrenOf(tree[i]));
+  return tree;
+}
+
+/** The processes that `pid`'s threads have started and not yet been waited for. */
+function childrenOf(pid: number | "self"): number[] {
+  const children: number[] = [];
+  try {
+    for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const list = Deno.readTextFileSync(`/proc/${pid}/task/${name}/children`).trim();
+        if (list) children.push(...list.split(" ").map(Number));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return children;
+}
+
+/** The CPU seconds `pid` spends during `ms` milliseconds of waiting. */
+export async function cpuDuring(pid: number, ms: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return cpuSeconds(pid) - before;
 }
 
 /** How many Web Worker threads (Deno names them "worker-N") process `pid` has now. */
@@ -56,13 +133,6 @@ export function workerThreads(pid: number): number {
     }
   }
   return count;
-}
-
-/** The CPU seconds `pid` spends during `ms` milliseconds of waiting. */
-export async function cpuDuring(pid: number, ms: number): Promise<number> {
-  const before = await cpuSeconds(pid);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return await cpuSeconds(pid) - before;
 }
 
 function configFor(config: Record<string, unknown>) {
@@ -147,6 +217,14 @@ export async function startChildServer(
     output: () => seen,
     alive: () => !exited,
     peakRss: () => peak,
+    async settled() {
+      for (let waited = 0; waited < 30_000; waited += 50) {
+        const health = await (await fetch(`${origin}/health`)).json();
+        if (health.live === health.workers && health.spare === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      peak = await rss(child.pid);
+    },
     async reload(next) {
       await Deno.writeTextFile(configFile, JSON.stringify(configFor(next)));
       const before = seen.length;

@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import { gaussianBlur } from "../lib/image/blur.ts";
 import { resizeBitmap } from "../lib/image/resample.ts";
+import { BitmapCanvas } from "../lib/pure/backend.ts";
 import { sharpenBitmap } from "../lib/pure/ops.ts";
+import { resize } from "../filters/resize.ts";
 import {
   busyPatch,
   busyPixels,
@@ -12,7 +14,9 @@ import {
   encode,
   grayDeviation,
   makeBitmap,
+  noOverlays,
   pixelAt,
+  psnr,
   quadrantAt,
   quadrants,
   startBackendServer,
@@ -64,6 +68,29 @@ const veiled = makeBitmap(60, 40, (x, y) => [
   40 + ((x * 53 + y * 29) % 211),
 ]);
 
+/**
+ * 120x80: a disc of uneven alpha whose transparent surround still holds colour (as a palette's
+ * transparent entry does): smartcrop scores colour alone, and the colour of faint and clear
+ * pixels is what each backend's resampler leaves there.
+ */
+const disc = makeBitmap(120, 80, (x, y) => {
+  const d = Math.hypot(x - 60, y - 40) / 40;
+  const alpha = d > 1 ? 0 : Math.round(255 * (1 - d * d) * (0.5 + 0.5 * Math.sin(x / 7)));
+  return [
+    200 + 55 * Math.sin(y / 9),
+    120 + 100 * Math.cos(x / 11),
+    60 + 50 * Math.sin(x / 5),
+    alpha,
+  ];
+});
+
+/** The pure backend's `s,BOX-smart` of `bitmap`, run here: the window every backend must pick. */
+async function smartFill(bitmap: Bitmap, box: string): Promise<Bitmap> {
+  const canvas = new BitmapCanvas(bitmap);
+  await resize.apply(canvas, resize.parse(`${box}-smart`, { maxBlurSigma: 0 }), canvas, noOverlays);
+  return canvas.bitmap;
+}
+
 async function files(): Promise<Record<string, Uint8Array>> {
   return {
     "veiled.png": await encode(veiled, "png"),
@@ -72,11 +99,16 @@ async function files(): Promise<Record<string, Uint8Array>> {
     "quadrants.png": await encode(quadrants(400), "png"),
     "soft.png": await encode(soft, "png"),
     "busy.png": await encode(busyPatch(), "png"),
+    "disc.png": await encode(disc, "png"),
     "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
     "ramp.png": await encode(ramp, "png"),
     "stripes.png": await encode(stripes, "png"),
     "small.png": await encode(small, "png"),
     "fade.png": await encode(makeBitmap(256, 4, (x) => [40, 160, 220, x]), "png"),
+    "stripes5.png": await encode(
+      makeBitmap(80, 60, (x, y) => (x + y) % 10 < 5 ? [20, 20, 20, 255] : [0, 0, 0, 0]),
+      "png",
+    ),
   };
 }
 
@@ -161,7 +193,7 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a smart fill keeps the busy patch on a flat background`, () =>
+  Deno.test(`${backend}: a smart fill keeps the busy patch, and the window pure picks`, () =>
     onBackend(backend, async (server) => {
       // Covering size 400x200, the patch at x 300..366 there: a centred crop loses it.
       const smart = await image(server, "s,200x200-smart/png/files/busy.png");
@@ -170,6 +202,13 @@ for (const backend of backends) {
       const tall = await image(server, "s,200x300-smart/png/files/busy.png");
       assert.deepEqual([tall.width, tall.height], [200, 300]);
       assert.ok(busyPixels(tall) > 0.9 * 100 * 100, `kept ${busyPixels(tall)} busy pixels`);
+      // Scored as the picture shows (over black), the window no longer moves with the colour
+      // under clear and faint pixels: s,45x45 of the disc was 35 levels off on the magick ones.
+      for (const box of ["45x45", "40x40", "20x40"]) {
+        const out = await image(server, `s,${box}-smart/png/files/disc.png`);
+        const reference = await smartFill(disc, box);
+        assert.ok(psnr(out, reference) > 35, `${box}: another window, ${psnr(out, reference)} dB`);
+      }
     }));
 }
 
@@ -340,7 +379,7 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: b of an image far smaller than its kernel keeps its alpha and colours`, () =>
+  Deno.test(`${backend}: b keeps alpha and colours far smaller than its kernel and under a sigma of 1`, () =>
     onBackend(backend, async (server) => {
       // GraphicsMagick's own blur lost weight there: 2x2 at b,3 kept a mean alpha of 38 of 82.5.
       for (const size of [2, 4]) {
@@ -357,6 +396,26 @@ for (const backend of backends) {
             `${size}x${size} b,${sigma}: ${mean.toFixed(2)} levels off on average`,
           );
         }
+      }
+      // Under a sigma of 1, b and sh are the sampled Gaussian's. A blur moves alpha about and
+      // keeps its mean, 127.5 here: pure's recursion stopped being a low-pass filter there (78
+      // at b,0.5), sharp's integer kernel lost 4.
+      for (const sigma of [0.3, 0.5, 0.8]) {
+        const out = await image(server, `b,${sigma}/png/files/stripes5.png`);
+        let sum = 0;
+        for (let i = 3; i < out.data.length; i += 4) sum += out.data[i];
+        const mean = sum / (out.width * out.height);
+        assert.ok(Math.abs(mean - 127.5) <= 1, `b,${sigma}: mean alpha ${mean.toFixed(2)}`);
+      }
+      // Pixel-sized detail: the magick libraries' kernels there are averages over each pixel,
+      // a wider blur (4-5 levels off at 0.5); the Gaussian's samples are what b means.
+      for (const sigma of [0.3, 0.5, 0.9]) {
+        const blurred = await image(server, `b,${sigma}/png/files/veiled.png`);
+        const off = colourOff(blurred, gaussianBlur(veiled, sigma));
+        assert.ok(off <= 2, `b,${sigma}: ${off.toFixed(2)} levels off the sampled Gaussian`);
+        const sharpened = await image(server, `sh,${sigma}/png/files/veiled.png`);
+        const sharpOff = colourOff(sharpened, sharpenBitmap(veiled, sigma));
+        assert.ok(sharpOff <= 2, `sh,${sigma}: ${sharpOff.toFixed(2)} levels off its mask`);
       }
     }));
 }

@@ -4,6 +4,7 @@ import { encodeAvif } from "../lib/image/avif.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames, encodeGif, gifLoopCount } from "../lib/pure/gif.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
+import { jpegFrame } from "./jpeg_markers.ts";
 import {
   decode,
   encode,
@@ -17,6 +18,20 @@ import {
 const files = {
   "photo.jpg": await encode(photoLike(120, 80), "jpeg"),
   "opaque.png": await encode(photoLike(120, 80), "png"),
+  // Hard-edged shapes on transparency, as logos are: a Lanczos resize rings at their edges.
+  "shapes.png": await encode(
+    makeBitmap(
+      200,
+      100,
+      (x, y) =>
+        Math.hypot(x - 140, y - 50) < 35
+          ? [200, 30, 30, 255]
+          : x >= 20 && x < 90 && y >= 30 && y < 70
+          ? [10, 10, 10, 255]
+          : [0, 0, 0, 0],
+    ),
+    "png",
+  ),
   "clear.png": await encode(
     makeBitmap(120, 80, (x) => (x < 60 ? [200, 0, 0, 255] : [0, 0, 200, 0])),
     "png",
@@ -45,6 +60,9 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
       }
       const lossless = (await get(server, "/s,60x0/webp,lossless/files/photo.jpg")).body;
       assert.equal(new TextDecoder().decode(lossless.subarray(12, 16)), "VP8L");
+      // Lossy at every quality: ImageMagick wrote webp,100 lossless, 3-15 levels off the others.
+      const best = (await get(server, "/s,60x0/webp,100/files/photo.jpg")).body;
+      assert.equal(new TextDecoder().decode(best.subarray(12, 16)), "VP8 ");
 
       const cases: [string, string, string][] = [
         ["photo.jpg", "image/webp,*/*", "image/webp"],
@@ -230,7 +248,7 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
     }
   });
 
-  Deno.test(`formats: JPEG flattens transparency onto image.background (${backend})`, async () => {
+  Deno.test(`formats: JPEG flattens onto image.background, 4:4:4 from q90 (${backend})`, async () => {
     const server = await startBackendServer(files, backend, { image: { background: "3366CC" } });
     if (!server) return;
     try {
@@ -240,6 +258,25 @@ for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
         Math.abs(r - 0x33) < 6 && Math.abs(g - 0x66) < 6 && Math.abs(b - 0xcc) < 6,
         `${r},${g},${b}`,
       );
+      // A resize then flattened, as the PNG shows on that background: vips flattened before
+      // the resize in one pipeline, whose ringing put the shapes' edges up to 26 levels off.
+      const shown = await decode((await get(server, "/s,67x0/png/files/shapes.png")).body);
+      const flat = await decode((await get(server, "/s,67x0/jpeg,100/files/shapes.png")).body);
+      let worst = 0;
+      for (let i = 0; i < shown.data.length; i += 4) {
+        const alpha = shown.data[i + 3] / 255;
+        for (const [c, back] of [[0, 0x33], [1, 0x66], [2, 0xcc]]) {
+          const expected = shown.data[i + c] * alpha + back * (1 - alpha);
+          worst = Math.max(worst, Math.abs(flat.data[i + c] - expected));
+        }
+      }
+      assert.ok(worst <= 8, `a JPEG pixel ${worst.toFixed(0)} levels off the flattened PNG`);
+      // Chroma at full resolution from quality 90 up, as pure's encoder writes it: the magick
+      // backends and vips wrote 4:2:0 at every quality, 4-15 levels off pure's at q100.
+      for (const [quality, luma] of [[1, "2x2"], [89, "2x2"], [90, "1x1"], [100, "1x1"]]) {
+        const { body } = await get(server, `/s,60x0/jpeg,${quality}/files/photo.jpg`);
+        assert.deepEqual(jpegFrame(body).sampling, [luma, "1x1", "1x1"], `q${quality}`);
+      }
     } finally {
       await server.close();
     }

@@ -11,6 +11,7 @@ import type { Logger } from "../lib/log.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodeBitmap } from "../lib/pure/encode.ts";
 import { sniffEncoded, sniffFormat } from "../lib/image/sniff.ts";
+import { cpuSeconds } from "./child_server.ts";
 
 export type Rgba = [number, number, number, number];
 
@@ -372,10 +373,8 @@ export async function pureDecodeCpu(bytes: Uint8Array): Promise<number> {
   return threadCpu() - before;
 }
 
-/** CPU seconds process `pid` has used so far, all of its threads together. */
-export function processCpu(pid: number): number {
-  return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
-}
+/** CPU seconds process `pid` has used so far: its threads and the processes under it. */
+export { cpuSeconds as processCpu };
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -399,9 +398,9 @@ export async function hangUpAfter(url: string, ms: number): Promise<void> {
  */
 export async function quiet(pid: number): Promise<void> {
   for (let i = 0, calm = 0; i < 200 && calm < 3; i++) {
-    const before = processCpu(pid);
+    const before = cpuSeconds(pid);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    calm = processCpu(pid) - before < 0.03 ? calm + 1 : 0;
+    calm = cpuSeconds(pid) - before < 0.03 ? calm + 1 : 0;
     if (i === 199) throw new Error("the server never became idle");
   }
 }

@@ -102,6 +102,7 @@ async function onEveryBackend(
     const server = await startBackendChild(files, backend, config, options);
     if (!server) continue;
     try {
+      await server.settled();
       await check(server, backend);
       assert.ok(server.alive(), `${backend}: the server died`);
       await assertHealthy(server.origin, backend);

@@ -58,7 +58,8 @@ const mayImport: Record<string, string[]> = {
     "lib/config",
     "lib/base",
   ],
-  "main": ["lib/app", "lib/config", "lib/jobs", "lib/base"],
+  // lib/pool: the compiled server's `job-process` command (lib/pool/job_process.ts).
+  "main": ["lib/app", "lib/pool", "lib/config", "lib/jobs", "lib/base"],
   "client": [],
 };
 

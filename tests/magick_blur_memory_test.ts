@@ -95,24 +95,30 @@ Deno.test("graphicsmagick: the largest blur allowed stays within its planned mem
     assert.equal(warm.status, 200, await warm.text());
     await quiet(server.pid);
 
-    const base = await rss(server.pid);
-    await resetPeak(server.pid);
-    const answer = await fetch(`${server.url}/${chain}/jpeg/files/big.jpg`);
-    const body = new Uint8Array(await answer.arrayBuffer());
-    const grew = await peakRss(server.pid) - base;
-    assert.equal(answer.status, 200, new TextDecoder().decode(body.subarray(0, 300)));
-    const { width, height } = probeImage(body, "jpeg");
-    assert.deepEqual([width, height], [side, side]);
-    console.log(
-      `${chain} of ${side}x${side}: RSS +${(grew / MiB).toFixed(0)} MiB, planned ${
-        (plan / MiB).toFixed(0)
-      } MiB`,
-    );
-    assert.ok(
-      grew <= plan + MARGIN,
-      `${chain} of ${side}x${side} grew the server by ${(grew / MiB).toFixed(0)} MiB: over its ` +
-        `plan, ${(plan / MiB).toFixed(0)} MiB, + ${MARGIN / MiB}`,
-    );
+    // sh,0.5: under a sigma of 1 the rows stream through the sampled kernel in JavaScript (a
+    // copy of the image as 8-bit pixels and a blurred one had passed the plan by 84 MiB).
+    for (const each of [chain, "sh,0.5"]) {
+      const eachPlan = planned(each, side);
+      assert.ok(eachPlan > 0, `${each} is allowed at ${side}x${side}`);
+      const base = await rss(server.pid);
+      await resetPeak(server.pid);
+      const answer: Response = await fetch(`${server.url}/${each}/jpeg/files/big.jpg`);
+      const body = new Uint8Array(await answer.arrayBuffer());
+      const grew = await peakRss(server.pid) - base;
+      assert.equal(answer.status, 200, new TextDecoder().decode(body.subarray(0, 300)));
+      const { width, height } = probeImage(body, "jpeg");
+      assert.deepEqual([width, height], [side, side]);
+      console.log(
+        `${each} of ${side}x${side}: RSS +${(grew / MiB).toFixed(0)} MiB, planned ${
+          (eachPlan / MiB).toFixed(0)
+        } MiB`,
+      );
+      assert.ok(
+        grew <= eachPlan + MARGIN,
+        `${each} of ${side}x${side} grew the server by ${(grew / MiB).toFixed(0)} MiB: over ` +
+          `its plan, ${(eachPlan / MiB).toFixed(0)} MiB, + ${MARGIN / MiB}`,
+      );
+    }
 
     // A client that leaves in the middle of the blur (past the ~0.5 s decode): its job stops.
     await hangUpAfter(`${server.url}/b,1.9/jpeg/files/big.jpg`, 1500);

@@ -222,11 +222,12 @@ for (const library of ["imagemagick", "graphicsmagick"] as const) {
           }
         });
 
-        await t.step("JPEG output: alpha on white, 4:2:0, the quality asked", async () => {
+        await t.step("JPEG output: alpha on white, 4:4:4 at quality 90", async () => {
+          // As on every backend (formats_test.ts checks 4:2:0 below 90).
           const { bytes, image } = await run("alpha.png", () => {}, "jpeg");
           assertNear(image.at(20, 15), [228, 178, 153, 255], 3, "flattened onto white");
           assert.deepEqual(jpegComponents(bytes).map(([, sampling]) => sampling), [
-            0x22,
+            0x11,
             0x11,
             0x11,
           ]);

@@ -9,6 +9,7 @@ import { taskFor } from "../lib/jobs/task.ts";
 import { runTransform } from "../lib/jobs/transform.ts";
 import { parseChain } from "../lib/jobs/url.ts";
 import { openBackend } from "../lib/pool/backends.ts";
+import { resizeBitmap } from "../lib/image/resample.ts";
 import { aliasing, decode, zonePlate } from "./helpers.ts";
 
 const image = parseConfig({ storages: [] }, ".").image;
@@ -93,3 +94,34 @@ for (const name of ["pure", "imagemagick", "graphicsmagick", "vips"] as const) {
     }
   });
 }
+
+Deno.test("shrinkOnLoad (pure): a scale whose exact size covers the target, as libjpeg's rule", async () => {
+  // 60x40 of four flat colours, their borders inside DCT blocks. Read at 1/8 for 8x5 (its
+  // rounded-up size reaches 8x5) the last block holds 4 columns, not 7.5: 9 levels off the
+  // libraries on average, 24 at the border. At 1/4 it resizes like a full decode.
+  const quads = await sharp(
+    Uint8Array.from({ length: 60 * 40 * 3 }, (_, i) => {
+      const x = (i / 3 | 0) % 60, y = i / 180 | 0, c = i % 3;
+      return [[230, 20, 20], [20, 200, 20], [20, 20, 230], [255, 255, 255]][
+        (y < 20 ? 0 : 2) + (x < 30 ? 0 : 1)
+      ][c];
+    }),
+    { raw: { width: 60, height: 40, channels: 3 } },
+  ).jpeg({ quality: 95, chromaSubsampling: "4:4:4" }).toBuffer();
+  const bytes = new Uint8Array(quads);
+  const backend = await openBackend("pure", image, 1);
+  const small = parseChain("s,8x5", {
+    presets: new Map(),
+    maxBlurSigma: 50,
+    maxChain: 16,
+    defaultQuality: 80,
+    avifQuality: 50,
+  });
+  const smallTask = taskFor({ ...job, chain: small }, null, { ...image, autoOrient: false });
+  const out = await decode(await runTransform(backend, smallTask, bytes));
+  const reference = resizeBitmap(await decode(bytes), 8, 5);
+  let sum = 0;
+  for (let i = 0; i < out.data.length; i++) sum += Math.abs(out.data[i] - reference.data[i]);
+  const mean = sum / out.data.length;
+  assert.ok(mean < 1.5, `${mean.toFixed(2)} levels off a full decode's resize`);
+});

@@ -50,13 +50,21 @@ const MID_SCALE = 256;
 /** Samples of padding before and after each line, one per recursion state. */
 const PAD = 4;
 
+/**
+ * Below this sigma a blur is a convolution with the sampled kernel, not the recursion, on every
+ * backend: the libraries' own kernels there are averaged (the magick ones) or too coarse to keep
+ * the mean (sharp's integer one).
+ */
+export const SAMPLED_KERNEL_BELOW = 1;
+
 /** Values a recursion runs through between two cancellation checks (a few milliseconds). */
 const CHECK_EVERY = 1 << 18;
 
 /**
  * Blurs a bitmap with a Gaussian of standard deviation `sigma` pixels. A recursive filter runs
  * forwards and backwards along each axis, so the time depends on the pixel count only, not on
- * sigma. Works on premultiplied alpha; edges repeat the border pixels. A `sigma` of zero or less
+ * sigma; below a sigma of 1, where the recursion's poles wrap round and it stops being a
+ * low-pass filter, the sampled kernel (at most 9 taps) is applied instead, as the libraries do. Works on premultiplied alpha; edges repeat the border pixels. A `sigma` of zero or less
  * returns a copy; one above 1000 is taken as 1000. Memory besides the result: 8 bytes per
  * sample between the passes and one line of doubles, sized by the image (a 1x200000 image
  * needs 6 MB of it, not 64 columns' worth). `cancel` is checked every few milliseconds.
@@ -75,8 +83,7 @@ export function gaussianBlur(
 ): Bitmap {
   const { width, height, data: s } = src;
   if (!(sigma > 0)) return { width, height, data: s.slice() };
-  const f = recursion(Math.min(sigma, MAX_SIGMA));
-  const edge = edgeMatrix(f);
+  const filterLines = sigma < SAMPLED_KERNEL_BELOW ? convolution(sigma) : recursive(sigma);
   // The recursions need doubles: in single precision, poles this close to 1 drift for a large
   // sigma. So each line is filtered in a small double buffer, and the image between the passes
   // is kept in 16 bits, half the memory of floats.
@@ -94,7 +101,7 @@ export function gaussianBlur(
       lines[q + 2] = s[p + 2] * k;
       lines[q + 3] = a;
     }
-    recurse(lines, 4, width, f, edge, cancel);
+    filterLines(lines, 4, width, cancel);
     for (let q = PAD * 4, end = q + width * 4, o = y * width * 4; q < end; q++) {
       mid[o++] = Math.max(0, lines[q] * MID_SCALE + 0.5);
     }
@@ -112,7 +119,7 @@ export function gaussianBlur(
         lines[q++] = mid[p] / MID_SCALE;
       }
     }
-    recurse(lines, len, height, f, edge, cancel);
+    filterLines(lines, len, height, cancel);
     for (let y = 0, q = PAD * len; y < height; y++) {
       for (let p = (y * width + x0) * 4, end = p + len; p < end; p += 4, q += 4) {
         const a = lines[q + 3];
@@ -126,6 +133,68 @@ export function gaussianBlur(
     }
   }
   return out;
+}
+
+/**
+ * Filters `n` samples of `len` values each, in place, along one axis. `buf` holds PAD samples
+ * before the data and PAD after, free for the filter's use past the edges.
+ */
+type LineFilter = (buf: Float64Array, len: number, n: number, cancel: CancelToken) => void;
+
+/** The recursive filter of variance sigma², with its boundary matrix worked out once. */
+function recursive(sigma: number): LineFilter {
+  const f = recursion(Math.min(sigma, MAX_SIGMA));
+  const edge = edgeMatrix(f);
+  return (buf, len, n, cancel) => recurse(buf, len, n, f, edge, cancel);
+}
+
+/**
+ * The sampled Gaussian kernel of `sigma` (< 1), normalised, taps out to 4 sigma (≤ PAD), the
+ * edges repeated. It runs in place: the inputs the taps behind still need are kept in a ring of
+ * `radius` samples.
+ */
+function convolution(sigma: number): LineFilter {
+  const weights = sampledKernel(sigma);
+  const radius = weights.length - 1;
+  return (buf, len, n, cancel) => {
+    const start = PAD * len;
+    const end = start + n * len;
+    for (let k = 1; k <= radius; k++) {
+      buf.copyWithin(start - k * len, start, start + len);
+      buf.copyWithin(end + (k - 1) * len, end - len, end);
+    }
+    // ring[(i mod radius)] holds input sample i once sample i has been overwritten.
+    const ring = new Float64Array(radius * len);
+    for (let k = 1; k <= radius; k++) {
+      ring.set(buf.subarray(start - k * len, start - (k - 1) * len), ((radius - k) % radius) * len);
+    }
+    for (let i = 0, p = start; i < n; i++) {
+      if (i % Math.max(1, Math.floor(CHECK_EVERY / len)) === 0) cancel.check();
+      const slot = (i % radius) * len;
+      for (let j = 0; j < len; j++, p++) {
+        let sum = weights[0] * buf[p];
+        for (let t = 1; t <= radius; t++) {
+          sum += weights[t] * (buf[p + t * len] + ring[((i - t + radius) % radius) * len + j]);
+        }
+        ring[slot + j] = buf[p];
+        buf[p] = sum;
+      }
+    }
+  };
+}
+
+/**
+ * The Gaussian of `sigma` sampled at whole pixels out to 4 sigma and normalised: the weights of
+ * the taps 0, ±1, … ±radius, the centre's first.
+ */
+export function sampledKernel(sigma: number): number[] {
+  const radius = Math.ceil(4 * sigma);
+  const taps = Array.from(
+    { length: radius + 1 },
+    (_, t) => Math.exp(-(t * t) / (2 * sigma * sigma)),
+  );
+  const total = taps.reduce((sum, tap, t) => sum + (t === 0 ? tap : 2 * tap), 0);
+  return taps.map((tap) => tap / total);
 }
 
 /**

@@ -22,6 +22,8 @@ export function createCancelFlag(): Int32Array<SharedArrayBuffer> {
 /** Asks the job `job` running on the worker that reads `flag` to stop. */
 export function cancelJob(flag: Int32Array<SharedArrayBuffer>, job: number): void {
   Atomics.store(flag, 0, job);
+  // A worker waiting on a job process (lib/pool/job_process_runner.ts) wakes at once.
+  Atomics.notify(flag, 0);
 }
 
 /**

@@ -58,6 +58,14 @@ const AVIF_MAX_SIDE = 32768;
 export const JXL_MAX_SIDE = 131328;
 
 /**
+ * From this JPEG quality up, every backend keeps chroma at full resolution (4:4:4), as libjpeg's
+ * tools and ImageMagick do by default; below it, 4:2:0.
+ */
+export function jpegFullChroma(quality: number): boolean {
+  return quality >= 90;
+}
+
+/**
  * The widest and tallest image each encoder can write. JPEG's header has 16 bits per side,
  * but libjpeg (mozjpeg, libjpeg-turbo: every JPEG encoder the backends use) stops at 65500;
  * GIF has 16 bits; WebP 14 bits (16383); PNG 31 bits; AVIF see above.

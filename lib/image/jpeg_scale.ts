@@ -53,12 +53,15 @@ const inEighths = (size: Size, eighths: number): Size => ({
  */
 const RULES: Readonly<Record<string, (stored: Size, asked: Size, margin: number) => Size>> = {
   // libjpeg-turbo through TurboJPEG (lib/pure/jpeg_turbo.ts): the smallest of 1/8, 1/4 and 1/2
-  // whose width AND height reach what was asked, else the full size. A CMYK JPEG goes through
-  // ImageScript's decoder, asked for that same size.
+  // whose exact width AND height reach what was asked, as the libraries' ratio rule does, else
+  // the full size. Not the rounded-up size: 60x40 read at 1/8 for 8x5 is 8 blocks whose last
+  // holds 4 columns, not 7.5, and came out 9 levels off the libraries (24 at the edge). A CMYK
+  // JPEG goes through ImageScript's decoder, asked for that same size.
   pure(stored, asked) {
     for (const eighths of [1, 2, 4]) {
-      const size = inEighths(stored, eighths);
-      if (size.width >= asked.width && size.height >= asked.height) return size;
+      const reaches = stored.width * eighths >= asked.width * 8 &&
+        stored.height * eighths >= asked.height * 8;
+      if (reaches) return inEighths(stored, eighths);
     }
     return stored;
   },

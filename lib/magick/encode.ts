@@ -1,5 +1,5 @@
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
-import type { OutputFormat } from "../image/formats.ts";
+import { jpegFullChroma, type OutputFormat } from "../image/formats.ts";
 import { cString, type MagickApi, type Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
@@ -116,9 +116,9 @@ function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
 
 function setWebpOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
   check(api, wand, api.setQuality(wand, format.quality), doing);
-  if (format.lossless) {
-    check(api, wand, api.setCoderOption(wand, "webp", "lossless", "true"), doing);
-  }
+  // Said either way: ImageMagick turns quality 100 lossless by itself.
+  const lossless = format.lossless ? "true" : "false";
+  check(api, wand, api.setCoderOption(wand, "webp", "lossless", lossless), doing);
 }
 
 function setJpegOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing: string): void {
@@ -126,8 +126,9 @@ function setJpegOptions(api: MagickApi, wand: Wand, format: OutputFormat, doing:
   if (format.progressive) {
     check(api, wand, api.c.MagickSetInterlaceScheme(wand, LINE_INTERLACE), doing);
   }
-  // Explicit, since both libraries switch to 4:4:4 from quality 90 up.
-  const factors = new Float64Array(api.dialect.sampling420);
+  // Explicit, as on every backend (4:4:4 the same factors, all 1).
+  const full = jpegFullChroma(format.quality);
+  const factors = new Float64Array(api.dialect.sampling420.map((factor) => full ? 1 : factor));
   check(api, wand, api.c.MagickSetSamplingFactors(wand, BigInt(factors.length), factors), doing);
   check(api, wand, api.keepTrueColor(wand), doing);
 }

@@ -6,24 +6,29 @@ import { graphicsMagickInterrupter } from "../magick/interrupt.ts";
 import { pureBackend } from "../pure/backend.ts";
 
 /**
- * Opens the configured backend in a worker. For the magick backends this loads the native library, so a
- * missing one fails here, at start-up, with the package to install. sharp (vips) is imported
- * only when configured: its native addon and libvips are loaded into the process with it.
- * `workers` is how many workers share the library's process-wide limits; `firstInProcess` says
- * whether process-wide settings that would disturb running jobs (libvips' blocked loaders) are
- * still to be made.
+ * Opens the configured backend in a worker (or a job process). For the magick backends this loads
+ * the native library, so a missing one fails here, at start-up, with the package to install.
+ * sharp (vips) is imported only when configured: its native addon and libvips are loaded into the
+ * process with it. `workers` is how many workers share the library's process-wide limits.
  */
 export async function openBackend(
   name: BackendName,
   limits: ImageLimits,
   workers: number,
-  firstInProcess = true,
 ): Promise<Backend> {
   if (name === "pure") return pureBackend;
-  if (name === "vips") {
-    return (await import("../vips/backend.ts")).createVipsBackend(limits, firstInProcess);
-  }
+  if (name === "vips") return (await import("../vips/backend.ts")).createVipsBackend(limits);
   return createMagickBackend(name, limits, workers);
+}
+
+/**
+ * Whether a worker runs its jobs in a process of its own (`job_process.ts`), killed to cancel a
+ * job: libvips can be stopped from inside only by sharp's `timeout`, in whole seconds from the
+ * pipeline's start, so a client that leaves would otherwise keep a core busy to the job's end.
+ * The others read the worker's flag in their own loops and monitors.
+ */
+export function runsInJobProcess(name: BackendName): boolean {
+  return name === "vips";
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { BackendName } from "../config/config.ts";
 import type { ImageLimits } from "../image/limits.ts";
-import type { ErrorShape } from "../errors.ts";
+import { type ErrorShape, HttpError } from "../errors.ts";
 import type { Transform } from "../jobs/transform.ts";
 
 /** Messages from the pool to a worker. */
@@ -14,11 +14,6 @@ export type ToWorker =
     limits: ImageLimits;
     workers: number;
     cancel: Int32Array<SharedArrayBuffer>;
-    /**
-     * 0 until a worker of this process has opened its backend, then 1: process-wide library
-     * settings are made by the first one only (see `openBackend`).
-     */
-    opened: Int32Array<SharedArrayBuffer>;
   }
   | { type: "job"; id: number; task: Transform; bytes: Uint8Array };
 
@@ -38,4 +33,22 @@ export type FromWorker =
 /** The buffers of `bytes` that can be moved instead of copied (shared memory is shared). */
 export function transferList(bytes: Uint8Array): ArrayBuffer[] {
   return bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
+}
+
+/** How a job that failed is reported: a known error's status and public text, else a 500. */
+export interface Failure {
+  error: ErrorShape;
+  /** The text is a stack or a library's message, for the log only. */
+  internal: boolean;
+}
+
+/** The failure that `error`, thrown by a job, is reported as. */
+export function failureOf(error: unknown): Failure {
+  if (error instanceof HttpError) {
+    return { error: { status: error.status, message: error.message }, internal: false };
+  }
+  return {
+    error: { status: 500, message: String((error as Error)?.stack ?? error) },
+    internal: true,
+  };
 }

@@ -1,13 +1,11 @@
 import factory from "@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs";
 import type { Bitmap } from "../image/bitmap.ts";
-import { maxSides } from "../image/formats.ts";
+import { jpegFullChroma, maxSides } from "../image/formats.ts";
 import { compiledWasm } from "../image/wasm.ts";
 
 /** libjpeg-turbo 3.2's TurboJPEG encoder (WebAssembly, no SIMD), with its Emscripten glue. */
 const MODULE = "@cornerstonejs/codec-libjpeg-turbo-8bit/wasm";
 
-/** From this quality up, chroma is kept at full resolution (4:4:4), as libjpeg tools do. */
-const FULL_CHROMA_QUALITY = 90;
 const TJSAMP_444 = 0;
 const TJSAMP_420 = 2;
 /** JPEG's largest side (libjpeg's limit). */
@@ -64,7 +62,7 @@ export async function encodeJpeg(
   if (width > MAX_SIDE || height > MAX_SIDE) {
     throw new Error(`a JPEG's sides are at most ${MAX_SIDE} pixels`);
   }
-  const fullChroma = quality >= FULL_CHROMA_QUALITY;
+  const fullChroma = jpegFullChroma(quality);
   // Asked for as whole bytes per sample times components (at most 32 × 255, above any bound):
   // only the first 3 bytes of each pixel are read as RGB, since any count but 1 means RGB.
   const room = bytesPerPixel(width, height, fullChroma);

@@ -1,4 +1,4 @@
-import type { OutputFormat } from "../image/formats.ts";
+import { jpegFullChroma, type OutputFormat } from "../image/formats.ts";
 import { wasmEncoders } from "../image/wasm_encoders.ts";
 import type { VipsCanvas } from "./canvas.ts";
 import type { Build, Pixels } from "./engine.ts";
@@ -36,10 +36,11 @@ export async function encodeCanvas(
           pipeline.flatten({ background: `#${format.background ?? "ffffff"}` }).jpeg({
             quality,
             progressive: format.progressive === true,
-            // Explicit, as on the other backends: 4:2:0 at every quality.
-            chromaSubsampling: "4:2:0",
+            // Explicit, as on every backend.
+            chromaSubsampling: jpegFullChroma(quality) ? "4:4:4" : "4:2:0",
           }),
         false,
+        true,
       );
     case "webp":
       return await canvas.encode(

@@ -1,0 +1,167 @@
+// The vips backend runs each worker's jobs in a process of its own (lib/pool/job_process.ts),
+// killed to cancel a job. Seen from outside: a process that dies under a job fails that job
+// alone, with a status that says why; nothing is left behind; none outlives its server.
+// SIGABRT stands for a library's abort. A SIGSEGV sent from outside would not do: V8's handler
+// for WebAssembly's traps lets the process go on.
+import assert from "node:assert/strict";
+import { FrameReader, writeFrame } from "../lib/pool/frames.ts";
+import { processesUnder, startBackendChild } from "./child_server.ts";
+import { bigJpeg, cpuOfStat, encode, photoLike, quiet, sleep } from "./helpers.ts";
+
+Deno.test("frames: headers and bytes come back whole across any chunking; a cut frame is an error", async () => {
+  const written: Uint8Array[] = [];
+  const writer = new WritableStream<Uint8Array>({ write: (chunk) => void written.push(chunk) })
+    .getWriter();
+  const source = new Uint8Array(new SharedArrayBuffer(70_001)).map((_, i) => i * 7);
+  await writeFrame(writer, { type: "job", task: { chain: [{ name: "s" }], overlays: {} } }, source);
+  await writeFrame(writer, { type: "done" });
+  const all = new Uint8Array(written.reduce((n, chunk) => n + chunk.byteLength, 0));
+  written.reduce((at, chunk) => (all.set(chunk, at), at + chunk.byteLength), 0);
+  /** The stream's bytes in chunks of `size`, up to `end`. */
+  const chunked = (size: number, end = all.byteLength) =>
+    new ReadableStream<Uint8Array>({
+      type: "bytes",
+      start(controller) {
+        for (let at = 0; at < end; at += size) {
+          controller.enqueue(all.slice(at, Math.min(end, at + size)));
+        }
+        controller.close();
+      },
+    });
+  for (const size of [1, 7, 4096, all.byteLength]) {
+    const reader = new FrameReader(chunked(size));
+    const first = await reader.next<{ type: string; task: unknown }>();
+    assert.deepEqual(first?.header, {
+      type: "job",
+      task: { chain: [{ name: "s" }], overlays: {} },
+    });
+    assert.deepEqual(first?.bytes, new Uint8Array(source));
+    const second = await reader.next<{ type: string }>();
+    assert.deepEqual(second?.header, { type: "done" });
+    assert.equal(second?.bytes.byteLength, 0);
+    assert.equal(await reader.next(), undefined, `size ${size}: the end between frames`);
+  }
+  await assert.rejects(new FrameReader(chunked(100, 5000)).next(), /ended inside a frame/);
+});
+
+const big = await bigJpeg();
+const small = await encode(photoLike(64, 48), "png");
+
+/** The CPU seconds process `pid` alone has used (0 once it is gone). */
+function ownCpu(pid: number): number {
+  try {
+    return cpuOfStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether `pid` is gone (or a zombie nobody has reaped yet). */
+function gone(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return true;
+  }
+}
+
+for (
+  const [signal, status] of [["SIGABRT", 422], ["SIGKILL", 503]] as const
+) {
+  Deno.test(`job process (vips): one that ends by ${signal} under a job fails that job with ${status}; the next is served, nothing is left behind`, async () => {
+    const server = await startBackendChild({ "big.jpg": big, "small.png": small }, "vips", {
+      http: { workers: 1, timeout: "60s" },
+    });
+    if (!server) return;
+    try {
+      await quiet(server.pid);
+      // Pipes: each job process has its stdin's and its stdout's (the HTTP client's kept-alive
+      // connections come and go on their own).
+      const pipes = () =>
+        [...Deno.readDirSync(`/proc/${server.pid}/fd`)].filter(({ name }) => {
+          try {
+            return Deno.readLinkSync(`/proc/${server.pid}/fd/${name}`).startsWith("pipe:");
+          } catch {
+            return false; // Closed while we looked.
+          }
+        }).length;
+      const idlePipes = pipes();
+      // The worker's and the spare's.
+      const idle = processesUnder(server.pid);
+      assert.equal(idle.length, 2, `job processes: ${idle}`);
+      const before = new Map(idle.map((pid) => [pid, ownCpu(pid)]));
+      const heavy = fetch(`${server.url}/b,40/png/files/big.jpg`);
+      // Settled below; an assertion failing before must not leave it unhandled.
+      heavy.catch(() => {});
+      await sleep(700);
+      const used = (pid: number) => ownCpu(pid) - before.get(pid)!;
+      const [busy, other] = idle.sort((a, b) => used(b) - used(a));
+      assert.ok(used(busy) > 0.05 && used(other) < used(busy) / 2, `CPU: ${idle.map(used)}`);
+      Deno.kill(busy, signal);
+      const response = await heavy;
+      const text = response.status === 200 ? "an image" : await response.text();
+      assert.equal(response.status, status, text);
+      assert.match(text, new RegExp(signal));
+      if (status === 503) assert.equal(response.headers.get("retry-after"), "1");
+      const next = await fetch(`${server.url}/s,32x0/png/files/small.png`);
+      await next.body?.cancel();
+      assert.equal(next.status, 200);
+      await quiet(server.pid);
+      const after = processesUnder(server.pid);
+      assert.equal(after.length, 2, `job processes afterwards: ${after}`);
+      assert.ok(gone(busy), "the process that ended is reaped");
+      assert.equal(pipes(), idlePipes, "the pipes of the process that ended are closed");
+      assert.ok(server.alive());
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+Deno.test("job process (vips): none outlives its server, even one in the middle of a job", async () => {
+  const server = await startBackendChild({ "big.jpg": big }, "vips", {
+    http: { workers: 1, timeout: "60s" },
+  });
+  if (!server) return;
+  await quiet(server.pid);
+  const processes = processesUnder(server.pid);
+  try {
+    assert.equal(processes.length, 2);
+    fetch(`${server.url}/b,40/png/files/big.jpg`).then((r) => r.body?.cancel(), () => {});
+    await sleep(700);
+  } finally {
+    // SIGKILL: the server has no chance to end them itself.
+    await server.close();
+  }
+  for (let waited = 0; !processes.every(gone) && waited < 3000; waited += 50) await sleep(50);
+  assert.deepEqual(processes.filter((pid) => !gone(pid)), [], "job processes left running");
+});
+
+Deno.test("job process (vips): one that ends while it waits for a job is replaced at once", async () => {
+  const server = await startBackendChild({ "small.png": small }, "vips", {
+    http: { workers: 1 },
+  });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const before = processesUnder(server.pid);
+    assert.equal(before.length, 2);
+    Deno.kill(before[0], "SIGKILL");
+    let after = processesUnder(server.pid);
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      after = processesUnder(server.pid);
+      if (after.length === 2 && !after.includes(before[0])) break;
+      await sleep(100);
+    }
+    assert.equal(after.length, 2, `job processes: ${before} before, ${after} after`);
+    assert.ok(!after.includes(before[0]) && after.includes(before[1]), `${before} → ${after}`);
+    // Both workers' processes serve (two at once: the worker and the spare are both asked).
+    for (let i = 0; i < 4; i++) {
+      const response: Response = await fetch(`${server.url}/s,${20 + i}x0/png/files/small.png`);
+      await response.body?.cancel();
+      assert.equal(response.status, 200);
+    }
+  } finally {
+    await server.close();
+  }
+});
