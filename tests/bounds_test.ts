@@ -13,6 +13,8 @@ import {
   backendNames,
   type ChildServer,
   cpuDuring,
+  peakRssSinceReset,
+  resetPeakRss,
   rss,
   startBackendChild,
 } from "./child_server.ts";
@@ -380,12 +382,11 @@ Deno.test("bounds: the largest costly encode of a transparent image that image.m
       assert.equal(warm.status, 200, await warm.text());
       await quiet(server.pid);
       const base = await rss(server.pid);
-      await Deno.writeTextFile(`/proc/${server.pid}/clear_refs`, "5");
+      await resetPeakRss(server.pid);
       const path = `/s,${side}x${side}/${format}/files/a.png`;
       const answer = await fetch(server.url + path);
       const body = new Uint8Array(await answer.arrayBuffer());
-      const status = await Deno.readTextFile(`/proc/${server.pid}/status`);
-      const grew = Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024 - base;
+      const grew = await peakRssSinceReset(server.pid) - base;
       assert.equal(answer.status, 200, new TextDecoder().decode(body.subarray(0, 300)));
       assert.equal(sniffEncoded(body), format);
       const margin = 48 * MiB;

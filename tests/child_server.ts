@@ -43,7 +43,25 @@ export async function procStatus(pid: number | "self", field: string): Promise<n
  * The resident memory of process `pid` and of every process under it (the vips backend's job
  * processes, lib/pool/job_process.ts), in bytes.
  */
-export async function rss(pid: number | "self"): Promise<number> {
+export const rss = (pid: number | "self") => treeStatusBytes(pid, "VmRSS");
+
+/**
+ * The peak resident memory of process `pid` and of every process under it since
+ * {@link resetPeakRss} (each one's own peak, summed: an upper bound), in bytes.
+ */
+export const peakRssSinceReset = (pid: number) => treeStatusBytes(pid, "VmHWM");
+
+/** Resets the peak resident memory of process `pid` and of every process under it. */
+export async function resetPeakRss(pid: number): Promise<void> {
+  for (const process of processTree(pid)) {
+    await Deno.writeTextFile(`/proc/${process}/clear_refs`, "5").catch(() => {
+      // It ended while we looked.
+    });
+  }
+}
+
+/** A kB field of /proc/PID/status summed over `pid` and every process under it, in bytes. */
+async function treeStatusBytes(pid: number | "self", field: "VmRSS" | "VmHWM"): Promise<number> {
   let total = 0;
   for (const process of processTree(pid)) {
     let status;
@@ -55,7 +73,7 @@ export async function rss(pid: number | "self"): Promise<number> {
       throw error;
     }
     // A process that has ended and is not yet waited for (a zombie) has no VmRSS: it holds none.
-    const kB = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    const kB = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
     total += kB ? Number(kB[1]) * 1024 : 0;
   }
   return total;
