@@ -405,8 +405,8 @@ Deno.test("bounds: the largest costly encode of a transparent image that image.m
 });
 
 /**
- * How long after its 503 a job may still run: vips's libvips encode stops by sharp's timeout,
- * which counts whole seconds.
+ * How long after its 503 the server may still work: on vips the job's process is killed and a
+ * new one starts (its start is CPU too), so it gets a second.
  */
 const settleMs: Record<string, number> = { graphicsmagick: 500, vips: 1000 };
 
