@@ -84,12 +84,19 @@ async function main(): Promise<number> {
   const log = createLogger(flags.debug);
   const config = await loadConfig(flags.cfg);
   logWarnings(config, log);
-  const app = await startApp(config, log).catch(async (error) => {
+  const configFile = flags.cfg;
+  // Listened for before the start: the server logs "listening" before the start has ended, and a
+  // SIGHUP with no listener ends the process. One that comes meanwhile reloads once started.
+  const started: { app?: App; reloadThen?: boolean } = {};
+  Deno.addSignalListener("SIGHUP", () => {
+    if (started.app) reload(started.app, configFile, log);
+    else started.reloadThen = true;
+  });
+  const app = started.app = await startApp(config, log).catch(async (error) => {
     await log.drained(1000);
     throw error;
   });
-  const configFile = flags.cfg;
-  Deno.addSignalListener("SIGHUP", () => reload(app, configFile, log));
+  if (started.reloadThen) reload(app, configFile, log);
 
   const stopping = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
