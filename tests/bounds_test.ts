@@ -22,6 +22,8 @@ import { encode, makeBitmap, quiet, sleep } from "./helpers.ts";
 import { animatedGif } from "./hostile_images.ts";
 
 const LONG = Deno.env.get("BOUNDS_LONG") === "1";
+// tests/run.ts names the reason in its summary.
+if (!LONG) console.log("skipped: the two long sweeps (BOUNDS_LONG=1 runs them, ~6.5 min)");
 
 /** The source every case reads: 64x48 with varying alpha. */
 const W = 64;
