@@ -2,7 +2,7 @@
 // process's own CPU time. A server's figures include its job processes (the vips backend runs
 // libvips in them, lib/pool/job_process.ts), so a server is charged all of its work.
 import { cpuUsage } from "node:process";
-import { processesUnder } from "../tests/child_server.ts";
+import { processesUnder, statusBytes } from "../tests/child_server.ts";
 
 /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
 const TICKS = 100;
@@ -64,19 +64,8 @@ export function liveThreadsCpuMsOf(pid: number): number {
 }
 
 /** A kB field of /proc/PID/status summed over process `pid` and its job processes, in bytes. */
-function statusBytesOf(pid: number, field: "VmHWM" | "VmRSS"): number {
-  let bytes = 0;
-  for (const process of [pid, ...jobProcessesOf(pid)]) {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${process}/status`);
-      const kB = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-      bytes += kB ? Number(kB[1]) * 1024 : 0;
-    } catch {
-      // It ended while we looked.
-    }
-  }
-  return bytes;
-}
+const statusBytesOf = (pid: number, field: "VmHWM" | "VmRSS") =>
+  statusBytes([pid, ...jobProcessesOf(pid)], field);
 
 /**
  * The peak resident memory of process `pid` so far (VmHWM), plus each of its job processes' own

@@ -61,12 +61,17 @@ export async function resetPeakRss(pid: number): Promise<void> {
 }
 
 /** A kB field of /proc/PID/status summed over `pid` and every process under it, in bytes. */
-async function treeStatusBytes(pid: number | "self", field: "VmRSS" | "VmHWM"): Promise<number> {
+function treeStatusBytes(pid: number | "self", field: "VmRSS" | "VmHWM"): Promise<number> {
+  return Promise.resolve(statusBytes(processTree(pid), field));
+}
+
+/** A kB field of /proc/PID/status summed over `processes`, in bytes. */
+export function statusBytes(processes: (number | "self")[], field: "VmRSS" | "VmHWM"): number {
   let total = 0;
-  for (const process of processTree(pid)) {
+  for (const process of processes) {
     let status;
     try {
-      status = await Deno.readTextFile(`/proc/${process}/status`);
+      status = Deno.readTextFileSync(`/proc/${process}/status`);
     } catch (error) {
       // It ended while we looked.
       if (error instanceof Deno.errors.NotFound) continue;

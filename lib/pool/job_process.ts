@@ -1,7 +1,7 @@
 /**
  * The process a worker runs its jobs in when its backend's native work cannot be stopped from
  * inside (libvips: sharp counts its `timeout` in whole seconds from the pipeline's start and has
- * no other way in). The worker kills this process to cancel a job (`job_processes.ts`), so a
+ * no other way in). The worker kills this process to cancel a job (`job_process_runner.ts`), so a
  * client that leaves or a deadline that passes stops the CPU at once, and a library that aborts
  * on a hostile image takes only this process with it.
  *
