@@ -60,6 +60,29 @@ export async function resetPeakRss(pid: number): Promise<void> {
   }
 }
 
+/**
+ * The text of a /proc file, or undefined when its process or thread has ended (between a listing
+ * and the read, or before the look).
+ */
+function procText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** The thread ids of process `pid`, none once it has ended. */
+function threadsOf(pid: number | "self"): string[] {
+  try {
+    return [...Deno.readDirSync(`/proc/${pid}/task`)].map(({ name }) => name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
 /** A kB field of /proc/PID/status summed over `pid` and every process under it, in bytes. */
 function treeStatusBytes(pid: number | "self", field: "VmRSS" | "VmHWM"): Promise<number> {
   return Promise.resolve(statusBytes(processTree(pid), field));
@@ -69,14 +92,8 @@ function treeStatusBytes(pid: number | "self", field: "VmRSS" | "VmHWM"): Promis
 export function statusBytes(processes: (number | "self")[], field: "VmRSS" | "VmHWM"): number {
   let total = 0;
   for (const process of processes) {
-    let status;
-    try {
-      status = Deno.readTextFileSync(`/proc/${process}/status`);
-    } catch (error) {
-      // It ended while we looked.
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
+    const status = procText(`/proc/${process}/status`);
+    if (status === undefined) continue;
     // A process that has ended and is not yet waited for (a zombie) has no VmRSS: it holds none.
     const kB = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
     total += kB ? Number(kB[1]) * 1024 : 0;
@@ -93,14 +110,9 @@ export function statusBytes(processes: (number | "self")[], field: "VmRSS" | "Vm
 export function cpuSeconds(pid: number | "self"): number {
   let ticks = 0;
   for (const process of processTree(pid)) {
-    let stat;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${process}/stat`);
-    } catch (error) {
-      // It ended while we looked: its parent's reaped-children fields count it once waited for.
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
+    // One that has ended is counted in its parent's reaped-children fields once waited for.
+    const stat = procText(`/proc/${process}/stat`);
+    if (stat === undefined) continue;
     // The command name may hold spaces; the fields after it are fixed: utime, stime, and the
     // same for the children it has waited for.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -122,17 +134,9 @@ function processTree(pid: number | "self"): (number | "self")[] {
 /** The processes that `pid`'s threads have started and not yet been waited for. */
 function childrenOf(pid: number | "self"): number[] {
   const children: number[] = [];
-  try {
-    for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
-      try {
-        const list = Deno.readTextFileSync(`/proc/${pid}/task/${name}/children`).trim();
-        if (list) children.push(...list.split(" ").map(Number));
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  for (const name of threadsOf(pid)) {
+    const list = procText(`/proc/${pid}/task/${name}/children`)?.trim();
+    if (list) children.push(...list.split(" ").map(Number));
   }
   return children;
 }
@@ -146,16 +150,9 @@ export async function cpuDuring(pid: number, ms: number): Promise<number> {
 
 /** How many Web Worker threads (Deno names them "worker-N") process `pid` has now. */
 export function workerThreads(pid: number): number {
-  let count = 0;
-  for (const { name } of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      if (Deno.readTextFileSync(`/proc/${pid}/task/${name}/comm`).startsWith("worker-")) count++;
-    } catch (error) {
-      // A thread can end between the listing and the read.
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  return count;
+  return threadsOf(pid).filter((name) =>
+    procText(`/proc/${pid}/task/${name}/comm`)?.startsWith("worker-")
+  ).length;
 }
 
 function configFor(config: Record<string, unknown>) {
