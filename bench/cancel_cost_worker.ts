@@ -1,11 +1,11 @@
 /// <reference lib="deno.worker" />
 // Runs the W1 task on one backend, `count` times, watched for cancellation or not, and answers
-// when done. bench/cancel_cost.ts times it. Watched on vips means in a job process, as the pool
-// runs it (lib/pool/job_process.ts), so its cost is the process's hand-overs.
+// when done. bench/cancel_cost.ts times it. Watched on vips, a job the pool sends to its job
+// process (lib/pool/job_process.ts) runs in one here too, so its cost is the process's hand-overs.
 import type { BackendName } from "../lib/config/config.ts";
 import { CancelToken, createCancelFlag, neverCancelled } from "../lib/image/cancel.ts";
 import { runTransform, type Transform } from "../lib/jobs/transform.ts";
-import { openBackend, runsInJobProcess } from "../lib/pool/backends.ts";
+import { jobGoesToProcess, openBackend } from "../lib/pool/backends.ts";
 import { JobProcessRunner } from "../lib/pool/job_process_runner.ts";
 
 interface Order {
@@ -23,7 +23,7 @@ let job = 1;
 let runner: Promise<JobProcessRunner> | undefined;
 
 self.onmessage = async ({ data }: MessageEvent<Order>) => {
-  const inProcess = data.watched && runsInJobProcess(data.backend);
+  const inProcess = data.watched && jobGoesToProcess(data.backend, data.task, data.bytes);
   const backend = inProcess ? undefined : await openBackend(data.backend, data.task.limits, 1);
   if (inProcess) runner ??= JobProcessRunner.start(data.backend, data.task.limits, 1);
   for (let i = 0; i < data.count; i++) {

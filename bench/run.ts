@@ -16,6 +16,7 @@ import { runShrinkOnLoadPolicy } from "./shrink_on_load.ts";
 import { runWorkloads } from "./workloads.ts";
 import { benchShared } from "./shared.ts";
 import { benchCancelCost } from "./cancel_cost.ts";
+import { benchLightJobs } from "./light_jobs.ts";
 
 const quick = Deno.args.includes("--quick");
 const backends = (Deno.args.find((a) => a.startsWith("--backends="))?.slice(11).split(",") ??
@@ -128,4 +129,5 @@ if (pure) {
 await runWorkloads({ quick, backends });
 await runShrinkOnLoadPolicy(quick, backends);
 await benchCancelCost(quick, backends);
+if (backends.includes("vips")) await benchLightJobs();
 await benchShared(quick);

@@ -1,4 +1,4 @@
-import { blurScratch } from "../lib/image/blur.ts";
+import { blurPasses, blurScratch } from "../lib/image/blur.ts";
 import { badArgument } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
@@ -22,6 +22,7 @@ export const blur: Filter<number> = {
   // The blur runs from a scratch copy of the image (16-bit samples on pure), framed by its
   // repeated edges on GraphicsMagick.
   intermediates: (input, sigma) => sigma > 0 ? [blurScratch(input, sigma)] : [],
+  passes: blurPasses,
   apply(canvas, sigma) {
     if (sigma > 0) canvas.blur(sigma);
   },

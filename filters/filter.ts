@@ -88,6 +88,12 @@ export interface Filter<P> {
    * memory before anything is decoded, so a filter that allocates must say so here.
    */
   intermediates?(input: Size, params: P, context: PlanContext): Size[];
+  /**
+   * How many plain passes over its pixels this step's work is, when more than one (a blur's
+   * kernel widens with its sigma): planning adds up the job's work (`PlannedWork`) to tell a
+   * light job from a heavy one.
+   */
+  passes?(params: P): number;
   /** The smallest decoded size this filter needs when it runs first, if it shrinks. */
   decodeHint?(input: Size, params: P): Size | undefined;
   /**

@@ -1,4 +1,4 @@
-import { blurScratch } from "../lib/image/blur.ts";
+import { blurPasses, blurScratch } from "../lib/image/blur.ts";
 import { badArgument } from "./args.ts";
 import type { Filter } from "./filter.ts";
 
@@ -32,6 +32,8 @@ export const sharpen: Filter<number> = {
   size: (input) => input,
   // The unsharp mask subtracts a blurred copy of the whole image (framed, as for `b`).
   intermediates: (input, sigma) => [blurScratch(input, sigma)],
+  // The blur, then the mask's subtraction from the image.
+  passes: (sigma) => blurPasses(sigma) + 1,
   apply(canvas, sigma) {
     canvas.sharpen(sigma);
   },

@@ -165,3 +165,35 @@ Deno.test("job process (vips): one that ends while it waits for a job is replace
     await server.close();
   }
 });
+
+Deno.test("job process (vips): a light job runs in the worker's thread, a heavy one in the job process", async () => {
+  // With every job process stopped (SIGSTOP), a light job is still served, from the worker's
+  // thread; a heavy one waits for its process until its deadline, 503, and its process is then
+  // killed and replaced.
+  const server = await startBackendChild({ "big.jpg": big, "small.png": small }, "vips", {
+    http: { workers: 1, timeout: "1500ms" },
+  });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const stopped = processesUnder(server.pid);
+    assert.equal(stopped.length, 2, `job processes: ${stopped}`);
+    for (const pid of stopped) Deno.kill(pid, "SIGSTOP");
+    const light = await fetch(`${server.url}/s,32x0/png/files/small.png`);
+    await light.body?.cancel();
+    assert.equal(light.status, 200, "a light job served with every job process stopped");
+    const heavy = await fetch(`${server.url}/b,40/png/files/big.jpg`);
+    await heavy.body?.cancel();
+    assert.equal(heavy.status, 503, "a heavy job waits for its stopped job process");
+    for (const pid of stopped) {
+      if (!gone(pid)) Deno.kill(pid, "SIGCONT");
+    }
+    await quiet(server.pid);
+    const served = await fetch(`${server.url}/b,2,s,200x0/png/files/big.jpg`);
+    await served.body?.cancel();
+    assert.equal(served.status, 200, "a heavy job served by the replaced job process");
+    assert.ok(server.alive());
+  } finally {
+    await server.close();
+  }
+});

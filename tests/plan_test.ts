@@ -10,6 +10,7 @@ import type { EncodedType, OutputFormat, SourceFormat } from "../lib/image/forma
 import { JobBudget } from "../lib/pool/job_budget.ts";
 import { codecCost } from "../lib/image/codec_costs.ts";
 import { Unavailable } from "../lib/errors.ts";
+import { LIGHT_JOB_MS, plannedWorkMs } from "../lib/jobs/work.ts";
 
 const limits: ImageLimits = {
   maxSourceBytes: 1e9,
@@ -423,4 +424,41 @@ Deno.test("config: image.maxJobBytes and image.maxInflightJobBytes, their defaul
     /"image\.maxInflightJobBytes" must be an integer from 1000/,
   );
   assert.equal(image({ maxJobBytes: 1000, maxInflightJobBytes: 1000 }).maxInflightJobBytes, 1000);
+});
+
+Deno.test("plannedWorkMs: W1 and W2 are light on vips; wide blurs, large WebPs, AVIFs and GIFs are heavy", () => {
+  /** The estimate of `chain` as `type` from a `width`x`height` JPEG of `bytes` bytes. */
+  const ms = (
+    chain: string,
+    type: OutputFormat["type"],
+    width: number,
+    height: number,
+    bytes = 0,
+  ) =>
+    plannedWorkMs(plan(chain, type, { width, height, format: "jpeg" }, {}, false, "vips"), bytes);
+  const light = (value: number) => value <= LIGHT_JOB_MS;
+  // W1 (its source is 1.3 MB) and W2 as JPEG, PNG and WebP: the bench's hot paths stay in the
+  // worker's thread.
+  assert.ok(light(ms("s,400x0", "jpeg", 4096, 4096, 1_320_608)), "W1");
+  for (const type of ["jpeg", "png", "webp"] as const) {
+    assert.ok(light(ms("s,512x512", type, 2040, 1356, 377_424)), `W2 ${type}`);
+  }
+  // The source's bytes count: the entropy decode reads every one whatever the scale.
+  assert.ok(!light(ms("s,400x0", "jpeg", 4096, 4096, 50_000_000)), "a 50 MB source");
+  // Work grows with the blur's sigma and the result's pixels, and with the encoder's cost.
+  assert.ok(ms("b,50", "jpeg", 1000, 1000) > ms("b,20", "jpeg", 1000, 1000));
+  assert.ok(ms("b,20", "jpeg", 1000, 1000) > ms("b,2", "jpeg", 1000, 1000));
+  assert.ok(ms("sh,5", "jpeg", 1000, 1000) > ms("b,5", "jpeg", 1000, 1000), "the mask's pass");
+  assert.ok(!light(ms("b,50", "jpeg", 1000, 1000)), "b,50 of 1 MP");
+  assert.ok(!light(ms("b,40", "png", 4096, 4096)), "b,40 of 16 MP");
+  assert.ok(!light(ms("none", "webp", 2000, 1500)), "a 3 MP WebP");
+  assert.ok(!light(ms("s,512x512", "avif", 2040, 1356)), "W2 as AVIF");
+  assert.ok(!light(ms("none", "gif", 1000, 1000)), "a 1 MP GIF");
+  assert.ok(!light(ms("s,2000x0", "jpeg", 4096, 4096)), "a 4 MP result");
+  assert.ok(light(ms("s,300x300", "avif", 1000, 1000)), "a small AVIF");
+  // `auto` counts the slowest type it may end as.
+  assert.ok(
+    plannedWorkMs(plan("s,512x512", "auto", { width: 2040, height: 1356 }, {}, true, "vips"), 0) >
+      plannedWorkMs(plan("s,512x512", "auto", { width: 2040, height: 1356 }, {}, false, "vips"), 0),
+  );
 });

@@ -149,6 +149,29 @@ Deno.test("vips: only the loaders of the formats we read are open", async () => 
   await assert.rejects(backend.decode(svg, "png", { allFrames: false }), Unprocessable);
 });
 
+Deno.test("vips: a worker opened after the first leaves the process's loader blocks alone", async () => {
+  // Blocking every loader and unblocking ours again is process-wide: done by a worker started
+  // while others decode in their threads (the spare, a replacement), it failed their loads for
+  // a moment.
+  const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#888" } })
+    .jpeg().toBuffer();
+  const decodes = async () => {
+    const canvas = await backend.decode(new Uint8Array(jpeg), "jpeg", { allFrames: false });
+    canvas.dispose();
+  };
+  sharp.block({ operation: ["VipsForeignLoadJpegBuffer"] });
+  try {
+    // A later worker's open: the blocks stay exactly as they are (here JPEG still blocked).
+    createVipsBackend({ maxSourcePixels: 50_000_000 }, false);
+    await assert.rejects(decodes(), Unprocessable);
+    // The first open in a process sets them: every loader blocked but ours.
+    createVipsBackend({ maxSourcePixels: 50_000_000 }, true);
+    await decodes();
+  } finally {
+    sharp.unblock({ operation: ["VipsForeignLoadJpegBuffer"] });
+  }
+});
+
 Deno.test("vips: a truncated JPEG is a 422, not a half-grey image", async () => {
   const jpeg = await encode(photoLike(320, 240), "jpeg");
   const canvas = await backend.decode(jpeg.subarray(0, jpeg.length >> 1), "jpeg", {

@@ -18,6 +18,15 @@ export function blurScratch(size: Size, sigma: number): Size {
 }
 
 /**
+ * How many plain passes over the pixels a blur of `sigma` costs (see `Filter.passes`): the kernel
+ * widens with sigma. Measured on vips (a 1000x1000 photo to JPEG, in one thread): the whole job
+ * takes 19–23 ms at `b,2`, 22–38 at `b,10`, 38–53 at `b,20`, 132–182 at `b,50`.
+ */
+export function blurPasses(sigma: number): number {
+  return 1 + sigma / 10;
+}
+
+/**
  * A fourth-order recursive approximation of a Gaussian: the causal pass computes
  * w[n] = b·x[n] + a1·w[n-1] + a2·w[n-2] + a3·w[n-3] + a4·w[n-4], then the same recursion runs
  * backwards over w.

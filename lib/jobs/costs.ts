@@ -21,6 +21,21 @@ export interface PlannedSizes {
   output: Size;
   /** Whether the result may hold transparency, which some encoders pay for (WebP's alpha plane). */
   alpha?: boolean;
+  /** Each step's passes over its pixels (`Filter.passes`); 1 where absent. */
+  passes?: number[];
+}
+
+/**
+ * The work a job plans, in units a CPU estimate multiplies out (see lib/jobs/work.ts): what it
+ * reads, what its decode and steps touch, and what it encodes as which types.
+ */
+export interface PlannedWork {
+  /** The pixels decoded, plus each step's input, output and scratch images times its passes. */
+  pixelPasses: number;
+  /** The pixels encoded, every frame counted. */
+  encodedPixels: number;
+  /** The types the result may be encoded as (several for `auto`; none for `info`). */
+  types: EncodedType[];
 }
 
 /**
@@ -97,7 +112,7 @@ export function planCosts(
   request: { format: OutputFormat; fitting: Set<EncodedType> },
   limits: Pick<ImageLimits, "maxJobBytes" | "timeoutMs">,
   backend: string,
-): { bytes: number; decodeMs: number; fitting: Set<EncodedType> } {
+): { bytes: number; decodeMs: number; fitting: Set<EncodedType>; work: PlannedWork } {
   const { frames, output } = sizes;
   const held = heldBytesPerPixel(backend);
   const maxBytes = limits.maxJobBytes ?? Infinity;
@@ -131,6 +146,7 @@ export function planCosts(
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
   let bytes = decodeBytes;
+  let pixelPasses = decodedPixels;
   for (const [i, planned] of sizes.inputs.entries()) {
     const input = i === 0 && sizes.hint ? decoded : planned;
     const result = sizes.inputs[i + 1] ?? output;
@@ -142,11 +158,14 @@ export function planCosts(
       );
     }
     bytes = Math.max(bytes, step);
+    const touched = area(input) + area(result) + sizes.made[i].reduce((sum, m) => sum + area(m), 0);
+    pixelPasses += touched * frames * (sizes.passes?.[i] ?? 1);
   }
 
   const fitting = new Set(request.fitting);
   const pixels = area(output) * frames;
-  for (const type of candidates(request.format, fitting, frames)) {
+  const types = candidates(request.format, fitting, frames);
+  for (const type of types) {
     const encoder = codecCost(backend, "encode", type, sizes.alpha);
     const ms = encodeMs(backend, type, pixels, sizes.alpha);
     const encode = pixels * (held + (encoder?.bytesPerPixel ?? 0));
@@ -163,7 +182,8 @@ export function planCosts(
       bytes = Math.max(bytes, encode);
     }
   }
-  return { bytes, decodeMs, fitting };
+  const work = { pixelPasses, encodedPixels: pixels, types: types.filter((t) => fitting.has(t)) };
+  return { bytes, decodeMs, fitting, work };
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import { THUMBHASH_MAX_SIDE } from "../image/placeholders.ts";
 import { isTransposed, orientationSteps } from "./orientation.ts";
 import type { Step } from "./url.ts";
-import { type Made, planCosts } from "./costs.ts";
+import { type Made, planCosts, type PlannedWork } from "./costs.ts";
 import { holdsResizePass, readsEveryFrame } from "../image/codec_costs.ts";
 
 /** What a worker decides about one request from the source's header, before decoding. */
@@ -40,6 +40,8 @@ export interface Plan {
   decodeMs: number;
   /** Whether the result may hold transparency (see `mayHoldAlpha`). */
   alpha: boolean;
+  /** What the job's CPU work is made of (see `planCosts`). */
+  work: PlannedWork;
 }
 
 /** What a request asks planning for. */
@@ -118,7 +120,17 @@ export function planTransform(
   };
   const alpha = mayHoldAlpha(source.format, chain);
   const costs = planCosts(
-    { source, frames, framesRead, hint, inputs, made, output, alpha },
+    {
+      source,
+      frames,
+      framesRead,
+      hint,
+      inputs,
+      made,
+      output,
+      alpha,
+      passes: chain.map((step) => filterOf(step).passes?.(step.params) ?? 1),
+    },
     { format: request.format, fitting: fittingFormats(request.format, output, allFrames) },
     limits,
     backend.name,

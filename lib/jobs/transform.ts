@@ -15,6 +15,7 @@ import { type ImageInfo, probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
 import { describeResult } from "./info.ts";
 import { encodeMs } from "./costs.ts";
+import { plannedWorkMs } from "./work.ts";
 import { readsEveryFrame } from "../image/codec_costs.ts";
 import { checkDecodeLimits, filterOf, type Plan, planTransform } from "./plan.ts";
 import type { Step } from "./url.ts";
@@ -130,14 +131,29 @@ function planFor(
  * the worker then answers the refusal, without work.
  */
 export function plannedJobBytes(task: Transform, source: Uint8Array, backend: string): number {
+  return planFromHeaders(task, source, backend)?.bytes ?? 0;
+}
+
+/**
+ * The planned CPU milliseconds of the job `task` on `source` on `backend`, from the headers
+ * alone (see lib/jobs/work.ts). 0 when planning refuses it: the worker answers the refusal
+ * without work.
+ */
+export function plannedJobMs(task: Transform, source: Uint8Array, backend: string): number {
+  const plan = planFromHeaders(task, source, backend);
+  return plan ? plannedWorkMs(plan, source.length) : 0;
+}
+
+/** The plan of `task` on `source` from its headers, or nothing when planning refuses it. */
+function planFromHeaders(task: Transform, source: Uint8Array, backend: string): Plan | undefined {
   try {
     const format = sniffFormat(source);
-    if (!format) return 0;
+    if (!format) return undefined;
     // The headers suffice for the size; the worker checks the whole file before decoding.
     const probed = { ...probeImage(source, format, "headers"), format };
-    return planFor(task, probed, readOverlays(task, backend), { name: backend }).bytes;
+    return planFor(task, probed, readOverlays(task, backend), { name: backend });
   } catch {
-    return 0;
+    return undefined;
   }
 }
 

@@ -4,20 +4,27 @@ import type { ImageLimits } from "../image/limits.ts";
 import { createMagickBackend } from "../magick/backend.ts";
 import { graphicsMagickInterrupter } from "../magick/interrupt.ts";
 import { pureBackend } from "../pure/backend.ts";
+import { plannedJobMs, type Transform } from "../jobs/transform.ts";
+import { LIGHT_JOB_MS } from "../jobs/work.ts";
 
 /**
  * Opens the configured backend in a worker (or a job process). For the magick backends this loads
  * the native library, so a missing one fails here, at start-up, with the package to install.
  * sharp (vips) is imported only when configured: its native addon and libvips are loaded into the
- * process with it. `workers` is how many workers share the library's process-wide limits.
+ * process with it. `workers` is how many workers share the library's process-wide limits;
+ * `firstInProcess` says whether process-wide settings that would disturb running jobs (libvips'
+ * blocked loaders) are still to be made.
  */
 export async function openBackend(
   name: BackendName,
   limits: ImageLimits,
   workers: number,
+  firstInProcess = true,
 ): Promise<Backend> {
   if (name === "pure") return pureBackend;
-  if (name === "vips") return (await import("../vips/backend.ts")).createVipsBackend(limits);
+  if (name === "vips") {
+    return (await import("../vips/backend.ts")).createVipsBackend(limits, firstInProcess);
+  }
   return createMagickBackend(name, limits, workers);
 }
 
@@ -29,6 +36,15 @@ export async function openBackend(
  */
 export function runsInJobProcess(name: BackendName): boolean {
   return name === "vips";
+}
+
+/**
+ * Whether the job `task` on `source` runs in its worker's job process: on a backend that has
+ * one, a heavy job does; a light one (see lib/jobs/work.ts), which ends sooner than a cancelled
+ * job must, runs in the worker's thread and spares the hand-over.
+ */
+export function jobGoesToProcess(name: BackendName, task: Transform, source: Uint8Array): boolean {
+  return runsInJobProcess(name) && plannedJobMs(task, source, name) > LIGHT_JOB_MS;
 }
 
 /**

@@ -97,6 +97,12 @@ const MAX_RESTART_DELAY_MS = 10_000;
 let lastJobId = 0;
 
 /**
+ * Set once a worker of this process has opened its backend (see `openBackend`): one flag for
+ * every pool, since the settings it guards are the process's.
+ */
+const backendOpened = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+
+/**
  * A fixed set of Web Workers doing the image work, with a bounded queue in front.
  *
  * A job whose signal aborts while it runs is cancelled: its caller gets Unavailable at once,
@@ -540,6 +546,7 @@ export class WorkerPool {
         // A replaced worker may still be inside the library while its successor works.
         workers: this.options.size + 1,
         cancel: flag,
+        opened: backendOpened,
       };
       worker.postMessage(init);
     });

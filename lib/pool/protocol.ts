@@ -14,6 +14,11 @@ export type ToWorker =
     limits: ImageLimits;
     workers: number;
     cancel: Int32Array<SharedArrayBuffer>;
+    /**
+     * 0 until a worker of this process has opened its backend, then 1: process-wide library
+     * settings are made by the first one only (see `openBackend`).
+     */
+    opened: Int32Array<SharedArrayBuffer>;
   }
   | { type: "job"; id: number; task: Transform; bytes: Uint8Array };
 

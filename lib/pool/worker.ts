@@ -1,9 +1,9 @@
 /// <reference lib="deno.worker" />
 // A pool worker: decode → filters → encode, off the HTTP thread; for a backend whose native work
-// only a kill can stop, in a process of the worker's own (job_process.ts).
+// only a kill can stop, a heavy job runs in a process of the worker's own (job_process.ts).
 import type { Backend } from "../image/backend.ts";
 import { CancelToken } from "../image/cancel.ts";
-import { openBackend, runsInJobProcess } from "./backends.ts";
+import { jobGoesToProcess, openBackend, runsInJobProcess } from "./backends.ts";
 import { warmAvifEncoder } from "../image/avif.ts";
 import { runTransform, type Transform } from "../jobs/transform.ts";
 import { JobProcessRunner, type Outcome } from "./job_process_runner.ts";
@@ -13,6 +13,7 @@ import { failureOf, type FromWorker, type ToWorker, transferList } from "./proto
 type Run = (task: Transform, bytes: Uint8Array, cancel: CancelToken) => Promise<Outcome>;
 
 let run: Run | undefined;
+
 let cancelFlag: Int32Array | undefined;
 
 function reply(message: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -41,16 +42,22 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   if (data.type === "init") {
     try {
       cancelFlag = data.cancel;
+      const first = Atomics.load(data.opened, 0) === 0;
+      const backend = await openBackend(data.backend, data.limits, data.workers, first);
+      Atomics.store(data.opened, 0, 1);
+      // Before "ready": no job then waits behind the encoders' compilation, and a broken
+      // install fails the start rather than a request.
+      await backend.warmUp?.();
+      await warmAvifEncoder();
+      const here = runHere(backend);
       if (runsInJobProcess(data.backend)) {
         const runner = await JobProcessRunner.start(data.backend, data.limits, data.workers);
-        run = (task, bytes, cancel) => runner.run(task, bytes, cancel);
+        run = (task, bytes, cancel) =>
+          jobGoesToProcess(data.backend, task, bytes)
+            ? runner.run(task, bytes, cancel)
+            : here(task, bytes, cancel);
       } else {
-        const backend = await openBackend(data.backend, data.limits, data.workers);
-        // Before "ready": no job then waits behind the encoders' compilation, and a broken
-        // install fails the start rather than a request.
-        await backend.warmUp?.();
-        await warmAvifEncoder();
-        run = runHere(backend);
+        run = here;
       }
       reply({ type: "ready" });
     } catch (error) {

@@ -30,14 +30,20 @@ const LOADERS = [
  * const canvas = await backend.decode(bytes, "jpeg", { allFrames: false });
  * ```
  */
-export function createVipsBackend(limits: Pick<ImageLimits, "maxSourcePixels">): Backend {
+export function createVipsBackend(
+  limits: Pick<ImageLimits, "maxSourcePixels">,
+  firstInProcess = true,
+): Backend {
   sharp.concurrency(1);
   sharp.cache(false);
-  // The blocks are process-wide, and blocking every loader before unblocking ours leaves a moment
-  // in which no loader works: the backend is opened once, alone in its process (the server runs
-  // it in a job process of each worker's own), before any job runs.
-  sharp.block({ operation: ["VipsForeignLoad"] });
-  sharp.unblock({ operation: LOADERS });
+  // libvips' blocked operations are process-wide, and blocking every loader before unblocking
+  // ours leaves a moment in which no loader works: a worker started while others run jobs (the
+  // spare, a replacement) would fail their decodes then (a 422 seen once in a bench). So only
+  // the process's first worker sets them, before any job runs; a job process is alone in its own.
+  if (firstInProcess) {
+    sharp.block({ operation: ["VipsForeignLoad"] });
+    sharp.unblock({ operation: LOADERS });
+  }
   const engine = new Engine(sharp, limits.maxSourcePixels);
   return {
     name: "vips",
