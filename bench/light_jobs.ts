@@ -22,6 +22,8 @@ const context = {
   avifQuality: 50,
 };
 const pngOf = async (jpeg: Uint8Array) => new Uint8Array(await sharp(jpeg).png().toBuffer());
+const progressiveOf = async (jpeg: Uint8Array) =>
+  new Uint8Array(await sharp(jpeg).jpeg({ progressive: true, quality: 90 }).toBuffer());
 /** The jobs' sources, by the name the table prints. */
 async function makeSources(): Promise<Record<string, Uint8Array>> {
   return {
@@ -31,6 +33,8 @@ async function makeSources(): Promise<Record<string, Uint8Array>> {
     "1000x1000 JPEG": await photoOf(1000, 1000),
     "1000x1000 PNG": await pngOf(await photoOf(1000, 1000)),
     "2000x1500 PNG": await pngOf(await photoOf(2000, 1500)),
+    "2500x2000 progressive JPEG": await progressiveOf(await photoOf(2500, 2000)),
+    "2500x2000 AVIF": new Uint8Array(await sharp(await photoOf(2500, 2000)).avif().toBuffer()),
   };
 }
 /** [source, chain, format]: W1, W2, and jobs near the line between light and heavy. */
@@ -55,6 +59,8 @@ const jobs: [string, string, string][] = [
   ["1000x1000 JPEG", "b,50", "jpeg"],
   ["1000x1000 JPEG", "sh,10", "jpeg"],
   ["4096x4096 JPEG", "s,2000x0", "jpeg"],
+  ["2500x2000 progressive JPEG", "s,100x0", "jpeg"],
+  ["2500x2000 AVIF", "s,100x0", "jpeg"],
 ];
 
 /** Prints each job's estimate beside its measure on vips, and the side of the line it is on. */

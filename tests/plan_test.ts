@@ -456,6 +456,15 @@ Deno.test("plannedWorkMs: W1 and W2 are light on vips; wide blurs, large WebPs, 
   assert.ok(!light(ms("none", "gif", 1000, 1000)), "a 1 MP GIF");
   assert.ok(!light(ms("s,2000x0", "jpeg", 4096, 4096)), "a 4 MP result");
   assert.ok(light(ms("s,300x300", "avif", 1000, 1000)), "a small AVIF");
+  // A progressive JPEG's scans each pass over the whole image, whatever the scale it is read
+  // at; an AVIF's decode has a cost per pixel of its own.
+  const from = (source: Partial<ImageInfo & { format: SourceFormat }>) =>
+    plannedWorkMs(plan("s,100x0", "jpeg", source, {}, false, "vips"), 0);
+  const photo = { width: 2500, height: 2000 };
+  assert.ok(light(from({ ...photo, format: "jpeg", progressiveScans: 10 })), "10 scans");
+  assert.ok(!light(from({ ...photo, format: "jpeg", progressiveScans: 100 })), "100 scans");
+  assert.ok(light(from({ ...photo, format: "jpeg" })), "a baseline JPEG");
+  assert.ok(!light(from({ ...photo, format: "avif" })), "a 5 MP AVIF");
   // `auto` counts the slowest type it may end as.
   assert.ok(
     plannedWorkMs(plan("s,512x512", "auto", { width: 2040, height: 1356 }, {}, true, "vips"), 0) >

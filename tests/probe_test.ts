@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Unprocessable } from "../lib/errors.ts";
@@ -455,3 +456,14 @@ function attempt(bytes: Uint8Array, format: SourceFormat) {
     assert.ok(error instanceof Unprocessable, `${format}, ${bytes.length} bytes: ${error}`);
   }
 }
+
+Deno.test("probe: a progressive JPEG's scans are counted past its headers, a baseline one has none", async () => {
+  const pixels = { create: { width: 64, height: 48, channels: 3 as const, background: "#468" } };
+  const progressive = new Uint8Array(await sharp(pixels).jpeg({ progressive: true }).toBuffer());
+  const baseline = new Uint8Array(await sharp(pixels).jpeg().toBuffer());
+  const scans = probeImage(progressive, "jpeg", "libjpeg").progressiveScans ?? 0;
+  assert.ok(scans > 1, `scans: ${scans}`);
+  assert.equal(probeImage(progressive, "jpeg", "whole").progressiveScans, scans);
+  assert.equal(probeImage(progressive, "jpeg", "headers").progressiveScans, undefined);
+  assert.equal(probeImage(baseline, "jpeg", "whole").progressiveScans, undefined);
+});

@@ -19,6 +19,11 @@ export interface ImageInfo {
   bitDepth?: number;
   /** For TIFF: the decoded bytes of its largest strip or tile, which a reader holds whole. */
   stripBytes?: number;
+  /**
+   * For a progressive JPEG: its scans, each a pass of the decoder over the whole image at any
+   * scale; counted when the probe reads every scan (not at depth `headers`).
+   */
+  progressiveScans?: number;
 }
 
 /**
@@ -204,7 +209,8 @@ function probeJpeg(h: Header, depth: ProbeDepth): ImageInfo {
   }
   // A file cut short after its frame header still shows what was read, as decoders do.
   if (!size) h.fail("the frame header is missing");
-  return { ...size, orientation: orientation ?? 1 };
+  const progressive = !sequential && depth !== "headers" ? { progressiveScans: scans } : {};
+  return { ...size, orientation: orientation ?? 1, ...progressive };
 }
 
 /** The offset of the first marker at or after `at` in entropy-coded data, or the end. */

@@ -8,8 +8,11 @@ import { BadRequest, Unprocessable } from "../errors.ts";
 
 /** The sizes planning found, from the source's header and the chain. */
 export interface PlannedSizes {
-  /** `stripBytes`: a TIFF's largest strip or tile, decoded (see `ImageInfo`). */
-  source: Size & { format?: SourceFormat; stripBytes?: number };
+  /**
+   * `stripBytes`: a TIFF's largest strip or tile, decoded; `progressiveScans`: a progressive
+   * JPEG's scans (see `ImageInfo`).
+   */
+  source: Size & { format?: SourceFormat; stripBytes?: number; progressiveScans?: number };
   /** Frames kept: every frame of an animation kept whole, else 1. */
   frames: number;
   /** Frames the decoder reads, when more than it keeps (see `readsEveryFrame`). */
@@ -66,6 +69,17 @@ const sizeOf = (size: Size) => `${size.width}x${size.height}`;
 function decodedSize(source: PlannedSizes["source"], backend: string, hint?: DecodeHint): Size {
   if (!hint || source.format !== "jpeg") return source;
   return jpegScale(backend, source, hint).decoded;
+}
+
+/**
+ * The passes a progressive JPEG's decoder makes over the whole source, whatever the scale it
+ * decodes at: its scans refine every coefficient of the full image. Measured on vips, `s,100x0` of
+ * a 2500x2000 photo: 12–25 ms from a baseline JPEG, 50–62 from a progressive one of 10 scans.
+ * 0 when the probe stopped at the headers, before the scans (a plan of memory only).
+ */
+function progressivePasses(source: PlannedSizes["source"]): number {
+  if (source.format !== "jpeg" || source.progressiveScans === undefined) return 0;
+  return area(source) * source.progressiveScans / 10;
 }
 
 /**
@@ -146,7 +160,7 @@ export function planCosts(
   if (decodeBytes > maxBytes) throw new Unprocessable(overMemory(decodeBytes, decoding));
 
   let bytes = decodeBytes;
-  let pixelPasses = decodedPixels;
+  let pixelPasses = decodedPixels + progressivePasses(sizes.source);
   for (const [i, planned] of sizes.inputs.entries()) {
     const input = i === 0 && sizes.hint ? decoded : planned;
     const result = sizes.inputs[i + 1] ?? output;

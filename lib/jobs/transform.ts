@@ -11,7 +11,7 @@ import {
   type SourceFormat,
 } from "../image/formats.ts";
 import { checkEncoded } from "../image/encoded.ts";
-import { type ImageInfo, probeImage } from "../image/probe.ts";
+import { type ImageInfo, type ProbeDepth, probeImage } from "../image/probe.ts";
 import { sniffFormat } from "../image/sniff.ts";
 import { describeResult } from "./info.ts";
 import { encodeMs } from "./costs.ts";
@@ -140,17 +140,23 @@ export function plannedJobBytes(task: Transform, source: Uint8Array, backend: st
  * without work.
  */
 export function plannedJobMs(task: Transform, source: Uint8Array, backend: string): number {
-  const plan = planFromHeaders(task, source, backend);
+  // A progressive JPEG's scans, each a pass over the whole image, are counted past its headers.
+  const plan = planFromHeaders(task, source, backend, "libjpeg");
   return plan ? plannedWorkMs(plan, source.length) : 0;
 }
 
 /** The plan of `task` on `source` from its headers, or nothing when planning refuses it. */
-function planFromHeaders(task: Transform, source: Uint8Array, backend: string): Plan | undefined {
+function planFromHeaders(
+  task: Transform,
+  source: Uint8Array,
+  backend: string,
+  depth: ProbeDepth = "headers",
+): Plan | undefined {
   try {
     const format = sniffFormat(source);
     if (!format) return undefined;
     // The headers suffice for the size; the worker checks the whole file before decoding.
-    const probed = { ...probeImage(source, format, "headers"), format };
+    const probed = { ...probeImage(source, format, depth), format };
     return planFor(task, probed, readOverlays(task, backend), { name: backend });
   } catch {
     return undefined;

@@ -39,10 +39,14 @@ const encodeNs = (type: EncodedType, alpha: boolean) =>
   type === "webp" && alpha ? WEBP_ALPHA_NS : ENCODE_NS[type];
 
 /** The planned CPU milliseconds of the job `plan` on a source of `sourceBytes` bytes. */
-export function plannedWorkMs(plan: Pick<Plan, "work" | "alpha">, sourceBytes: number): number {
+export function plannedWorkMs(
+  plan: Pick<Plan, "work" | "alpha" | "decodeMs">,
+  sourceBytes: number,
+): number {
   const { pixelPasses, encodedPixels, types } = plan.work;
   const encode = Math.max(0, ...types.map((type) => encodeNs(type, plan.alpha)));
   const ns = sourceBytes * NS_PER_SOURCE_BYTE + pixelPasses * NS_PER_PIXEL_PASS +
     encodedPixels * encode;
-  return ns / 1e6;
+  // A decoder with a cost of its own in lib/image/codec_costs.ts (vips: AVIF's) adds that.
+  return ns / 1e6 + plan.decodeMs;
 }
