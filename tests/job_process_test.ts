@@ -5,7 +5,7 @@
 // for WebAssembly's traps lets the process go on.
 import assert from "node:assert/strict";
 import { FrameReader, writeFrame } from "../lib/pool/frames.ts";
-import { processesUnder, startBackendChild } from "./child_server.ts";
+import { cpuDuring, processesUnder, startBackendChild } from "./child_server.ts";
 import { bigJpeg, cpuOfStat, encode, photoLike, quiet, sleep } from "./helpers.ts";
 
 Deno.test("frames: headers and bytes come back whole across any chunking; a cut frame is an error", async () => {
@@ -192,6 +192,42 @@ Deno.test("job process (vips): a light job runs in the worker's thread, a heavy 
     const served = await fetch(`${server.url}/b,2,s,200x0/png/files/big.jpg`);
     await served.body?.cancel();
     assert.equal(served.status, 200, "a heavy job served by the replaced job process");
+    assert.ok(server.alive());
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("job process (vips): light jobs that lose their clients leave the CPU quiet within 0.5 s", async () => {
+  // A light job runs in the worker's thread, which nothing can stop inside libvips: it must be
+  // short enough to end within the half second a cancelled job may take. The slowest light jobs
+  // of bench/light_jobs.ts (a megapixel to PNG: 81–91 ms; W2 to WebP: 49–51), 6 at once on 2
+  // workers, each client gone after 30 ms.
+  const photo = await encode(photoLike(1000, 1000), "jpeg", 90);
+  const w2 = await encode(photoLike(2040, 1356), "jpeg", 90);
+  // Each under names of its own, so that no two requests share a result.
+  const files = Object.fromEntries(
+    [0, 1, 2].flatMap((i) => [[`photo${i}.jpg`, photo], [`w2_${i}.jpg`, w2]]),
+  );
+  const server = await startBackendChild(files, "vips", { http: { workers: 2 } });
+  if (!server) return;
+  try {
+    await quiet(server.pid);
+    const clients = Array.from({ length: 6 }, (_, i) => {
+      const gone = new AbortController();
+      setTimeout(() => gone.abort(), 30);
+      const path = i % 2
+        ? `none/png/files/photo${i >> 1}.jpg`
+        : `s,512x512/webp/files/w2_${i >> 1}.jpg`;
+      return fetch(`${server.url}/${path}`, { signal: gone.signal }).then(
+        (response) => response.body?.cancel(),
+        () => {},
+      );
+    });
+    await Promise.all(clients);
+    await sleep(500);
+    const after = await cpuDuring(server.pid, 1500);
+    assert.ok(after < 0.15, `${after.toFixed(2)} s of CPU from 0.5 to 2 s after the clients left`);
     assert.ok(server.alive());
   } finally {
     await server.close();

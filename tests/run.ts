@@ -38,14 +38,25 @@ export interface FileResult {
 const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \| (\d+) ignored)?/g;
 const skipLine = /^skipped: (.+)$/gm;
 
-/** Every `*_test.ts` in tests/ but the suite itself, or the files named in `args`. */
+/**
+ * The files that take longest (2-4 minutes of wall time between them, most of it waiting on a
+ * server's CPU window or deadline): they start first, so that none is left running alone at the
+ * end while the other lanes have finished.
+ */
+const LONGEST = ["hostile_test.ts", "cancel_test.ts", "planning_test.ts"];
+
+/**
+ * Every `*_test.ts` in tests/ but the suite itself, the longest first, or the files named in
+ * `args`.
+ */
 export function testFiles(args: readonly string[]): string[] {
   const named = args.filter((arg) => arg.endsWith("_test.ts"));
   if (named.length) return named;
+  const rank = (name: string) => LONGEST.includes(name) ? LONGEST.indexOf(name) : LONGEST.length;
   return [...Deno.readDirSync(testsDir)]
     .map((entry) => entry.name)
     .filter((name) => name.endsWith("_test.ts") && name !== "suite_test.ts")
-    .sort()
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
     .map((name) => join(testsDir, name));
 }
 
