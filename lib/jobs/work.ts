@@ -3,9 +3,9 @@
  * one that may run where nothing can stop it, from a heavy one (see lib/pool/worker.ts). The
  * figures are rounded up from vips, the backend that asks, measured in one thread on the 2-core
  * machine (bench/light_jobs.ts prints estimate and measure side by side): W1 (4096x4096 JPEG →
- * `s,400x0`) is estimated 26 ms and takes 22–32; W2 (2040x1356 → `s,512x512`) 95 / 21–32 as
- * JPEG, 117 / 38–50 as PNG, 130 / 39–52 as WebP. Estimates stay above the measure but for a
- * large upscale (1000² → 2000²: 152 / 163–246) and a smart crop's first run (43 / 90).
+ * `s,400x0`) is estimated 26 ms and takes 23–28; W2 (2040x1356 → `s,512x512`) 95 / 21–24 as
+ * JPEG, 117 / 45–53 as PNG, 130 / 49–51 as WebP. Estimates stay above the measure but for a
+ * large upscale (1000² → 2000²: 152 / 155–239) and a smart crop's first run (43 / 60).
  *
  * @module
  */
