@@ -247,9 +247,12 @@ Deno.test("vips: a request past http.timeout is a 503 and its libvips work stops
     http: { timeout: "1s" },
   });
   try {
-    // The server runs in this process: its workers' job processes are this one's children.
+    // The server runs in this process: its workers' job processes are this one's children. The
+    // heavy job starts its worker's (150–450 ms).
+    const answer = fetch(`${server.url}/b,50/png/files/big.jpg`);
+    await sleep(700);
     const before = new Set(processesUnder(Deno.pid));
-    const response = await fetch(`${server.url}/b,50/png/files/big.jpg`);
+    const response = await answer;
     assert.equal(response.status, 503);
     await response.body?.cancel();
     // The job's process is killed at the 503 and another starts in its place.
@@ -257,6 +260,7 @@ Deno.test("vips: a request past http.timeout is a 503 and its libvips work stops
     const after = new Set(processesUnder(Deno.pid));
     const killed = [...before].filter((pid) => !after.has(pid));
     assert.equal(killed.length, 1, `job processes before ${[...before]}, after ${[...after]}`);
+    assert.equal(after.size, before.size, "its successor");
     // Once the successor has started, nothing runs.
     await sleep(1000);
     const cpu = cpuSeconds("self");

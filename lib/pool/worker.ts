@@ -51,7 +51,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
       await warmAvifEncoder();
       const here = runHere(backend);
       if (runsInJobProcess(data.backend)) {
-        const runner = await JobProcessRunner.start(data.backend, data.limits, data.workers);
+        const runner = JobProcessRunner.create(data.backend, data.limits, data.workers);
         run = (task, bytes, cancel) =>
           jobGoesToProcess(data.backend, task, bytes)
             ? runner.run(task, bytes, cancel)
