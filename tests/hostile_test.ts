@@ -531,7 +531,10 @@ Deno.test("hostile: a PNG's surplus image data and text chunks are never inflate
 
 Deno.test("hostile: a blur on a 1x200000 image allocates in proportion to the image", async () => {
   const tall = await encode(photoLike(1, 200_000), "png");
-  await onEveryBackend({ "tall.png": tall }, {}, async (server, backend) => {
+  // GraphicsMagick blurs 30 times the image's pixels here (the frame): 12 s of CPU on a quiet
+  // core, past the default 30 s timeout when the suite loads the machine. Memory is the point.
+  const config = { http: { timeout: "120s" } };
+  await onEveryBackend({ "tall.png": tall }, config, async (server, backend) => {
     const warm = await get(`${server.url}/gs/png/files/tall.png`);
     if ((warm.status === 422 || warm.status === 400) && backend !== "pure") {
       // ImageMagick's own policy caps a side (16K on Debian): a clear refusal, not this row.
