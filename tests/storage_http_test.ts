@@ -477,9 +477,12 @@ Deno.test("http storage reads concurrent large sources with one buffer each", as
       assert.ok(held <= data * 1.1 + 24, `${kind}: ${held} MiB held for ${data} MiB of sources`);
       assert.ok(peak <= data * 1.5 + 64, `${kind}: ${peak} MiB at the peak for ${data} MiB`);
     }
-    // Memory freed by one burst serves the next one: the second holds no more than the first.
-    // (Held, not peak: the peak is sampled every 5 ms and can miss a burst's short-lived
-    // transfer buffers, which made a peak-to-peak comparison fail once in CI at 170 vs 251.)
-    assert.ok(bursts[1].held <= bursts[0].held + 24, `${kind}: ${JSON.stringify(bursts)}`);
+    // Memory freed by one burst serves the next one: the second holds no more than the first,
+    // within a quarter of one source (a burst kept would be 160 MiB more; the allocator's own
+    // slack measured up to +25 MiB, 130 then 155). (Held, not peak: the peak is sampled every
+    // 5 ms and can miss a burst's short-lived transfer buffers, which made a peak-to-peak
+    // comparison fail once in CI at 170 vs 251.)
+    const slack = mib / 4 + 24;
+    assert.ok(bursts[1].held <= bursts[0].held + slack, `${kind}: ${JSON.stringify(bursts)}`);
   }
 });
