@@ -1,9 +1,9 @@
 /**
- * A worker's side of its job process (`job_process.ts`): starts it when the first job needs it
- * (a worker that only gets light jobs never does), hands it one job at a time, and kills it the
- * moment the job is cancelled, since nothing inside libvips would stop sooner. The next process
- * starts at once, and the cancelled job ends when it is ready, so the pool's spare serves the
- * queue meanwhile (a worker whose job has not stopped after 100 ms is replaced).
+ * A worker's side of its job process (`job_process.ts`): starts it when a job needs it (a worker
+ * that only gets light jobs never does), hands it one job at a time, and kills it the moment the
+ * job is cancelled, since nothing inside libvips would stop sooner. The cancelled job ends once
+ * the process is gone; the next job that needs one starts another, so a cancellation leaves no
+ * CPU behind it (a start is 150–450 ms and ~0.2 s of CPU, paid by that next job).
  *
  * @module
  */
@@ -44,8 +44,8 @@ interface Live {
   reader: FrameReader;
   /** Set when a job is handed to it, and when it is being stopped. */
   busy: boolean;
-  /** Set once a successor has been started in its place: never twice for one process. */
-  replaced?: boolean;
+  /** Set once it is forgotten, so that a later job's new process is never forgotten for it. */
+  retired?: boolean;
 }
 
 /** Waits between looks at the cancellation flag: how long a waiter outlives its job at most. */
@@ -73,7 +73,7 @@ async function cancelledBefore(cancel: CancelToken, until: Promise<unknown>): Pr
 }
 
 export class JobProcessRunner {
-  /** The process, or its start; none until a job has needed one. */
+  /** The process, or its start; none until a job needs one, and none once it has ended. */
   #live?: Promise<Live>;
 
   private constructor(readonly init: ToJobProcess & { type: "init" }) {}
@@ -130,11 +130,9 @@ export class JobProcessRunner {
       return await live.reader.next<FromJobProcess>();
     })();
     if (await cancelledBefore(cancel, answered)) {
-      this.#restart(live);
       answered.catch(() => {});
-      // This worker can take no job until the successor is ready (150–450 ms): answering only
-      // then lets the pool put its warm spare in this one's place meanwhile.
-      await this.#live.catch(() => {});
+      // Answered once the process is gone: its memory is free before this worker's next job.
+      await this.#retire(live);
       throw new Cancelled();
     }
     let frame;
@@ -146,22 +144,20 @@ export class JobProcessRunner {
     if (frame?.header.type === "done" || frame?.header.type === "error") live.busy = false;
     if (frame?.header.type === "done") return { type: "done", bytes: frame.bytes };
     if (frame?.header.type === "error") return frame.header;
-    // The process ended mid-job: this job fails alone, and the next has a new process.
-    return ended(await this.#restart(live));
+    // The process ended mid-job: this job fails alone, and the next starts a new process.
+    return ended(await this.#retire(live));
   }
 
   /**
-   * Kills `live` and starts its successor, unless one was started already (it ended while idle
-   * just as a job was handed to it); answers how `live` ended.
+   * Kills `live` and forgets it, so that the next job starts a new process (unless that has
+   * begun already: `live` ended while idle just as a job was handed to it); answers how it ended.
    */
-  #restart(live: Live): Promise<Deno.CommandStatus> {
-    const ended = stop(live);
-    if (live.replaced) return ended;
-    live.replaced = true;
-    this.#live = this.#start();
-    // A start that fails is reported to the job that next waits for it.
-    this.#live.catch(() => {});
-    return ended;
+  #retire(live: Live): Promise<Deno.CommandStatus> {
+    if (!live.retired) {
+      live.retired = true;
+      this.#live = undefined;
+    }
+    return stop(live);
   }
 
   async #start(): Promise<Live> {
@@ -184,9 +180,9 @@ export class JobProcessRunner {
       if (frame?.header.type === "ready") {
         live.busy = false;
         // One that ends while it waits for a job (the out-of-memory killer, an operator) is
-        // replaced then, not when the next job finds it gone.
+        // forgotten then, so the next job starts another rather than finding it gone.
         child.status.then(() => {
-          if (!live.busy) this.#restart(live);
+          if (!live.busy) this.#retire(live);
         });
         return live;
       }
