@@ -410,10 +410,10 @@ Deno.test("bounds: the largest costly encode of a transparent image that image.m
 });
 
 /**
- * How long after its 503 the server may still work: on vips the job's process is killed and a
- * new one starts (its start is CPU too), so it gets a second.
+ * How long after its 503 the server may still work: the half second a cancelled job may take (on
+ * vips the job's process is killed, and none starts until a job needs one).
  */
-const settleMs: Record<string, number> = { graphicsmagick: 500, vips: 1000 };
+const settleMs: Record<string, number> = { graphicsmagick: 500, vips: 500 };
 
 Deno.test("bounds: pad's largest canvas stops at the deadline, its border painted strip by strip", async () => {
   // Painted a pixel at a time with no cancellation check, the border of the largest pad ran on

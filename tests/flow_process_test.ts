@@ -46,7 +46,7 @@ for (const backend of await backendNames()) {
           (codec ? ` (one uninterruptible decode: ${codec.toFixed(2)} s)` : "") +
           `; the next request took ${ms.toFixed(0)} ms`,
       );
-      // On vips the job's process is killed, and its successor's start is counted here too.
+      // On vips the job's process is killed, and its reaping is counted here too.
       assert.ok(used < 0.5 + codec, `${used.toFixed(2)} s of CPU after the client left`);
       assert.equal(next.status, 200);
       // Generous: the job left running would hold the one worker for many seconds more.
