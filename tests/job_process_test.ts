@@ -65,6 +65,13 @@ function gone(pid: number): boolean {
   }
 }
 
+/** The status of a GET of `url`, its body dropped. */
+async function statusOf(url: string): Promise<number> {
+  const response = await fetch(url);
+  await response.body?.cancel();
+  return response.status;
+}
+
 for (
   const [signal, status] of [["SIGABRT", 422], ["SIGKILL", 503]] as const
 ) {
@@ -104,17 +111,17 @@ for (
       assert.equal(response.status, status, text);
       assert.match(text, new RegExp(signal));
       if (status === 503) assert.equal(response.headers.get("retry-after"), "1");
-      const next = await fetch(`${server.url}/s,32x0/png/files/small.png`);
-      await next.body?.cancel();
-      assert.equal(next.status, 200);
+      assert.equal(await statusOf(`${server.url}/s,32x0/png/files/small.png`), 200);
       await quiet(server.pid);
       // None in its place until a heavy job needs one.
       assert.deepEqual(processesUnder(server.pid), [], "job processes afterwards");
       assert.ok(gone(busy), "the process that ended is reaped");
       assert.equal(pipes(), idlePipes, "the pipes of the process that ended are closed");
-      const again = await fetch(`${server.url}/b,2,s,200x0/png/files/big.jpg`);
-      await again.body?.cancel();
-      assert.equal(again.status, 200, "the next heavy job starts a process of its own");
+      assert.equal(
+        await statusOf(`${server.url}/b,2,s,200x0/png/files/big.jpg`),
+        200,
+        "the next heavy job starts a process of its own",
+      );
       assert.ok(server.alive());
     } finally {
       await server.close();
@@ -149,9 +156,7 @@ Deno.test("job process (vips): one that ends while it waits for a job is forgott
   if (!server) return;
   /** A heavy job: it runs in the worker's job process. */
   const heavy = async (i: number) => {
-    const response = await fetch(`${server.url}/b,2,s,${200 + i}x0/png/files/big.jpg`);
-    await response.body?.cancel();
-    assert.equal(response.status, 200);
+    assert.equal(await statusOf(`${server.url}/b,2,s,${200 + i}x0/png/files/big.jpg`), 200);
   };
   try {
     await quiet(server.pid);
@@ -191,27 +196,31 @@ Deno.test("job process (vips): a light job runs in the worker's thread, a heavy 
   try {
     await quiet(server.pid);
     // A light job starts no job process; a heavy one starts the worker's.
-    const first = await fetch(`${server.url}/s,16x0/png/files/small.png`);
-    await first.body?.cancel();
+    assert.equal(await statusOf(`${server.url}/s,16x0/png/files/small.png`), 200);
     assert.deepEqual(processesUnder(server.pid), [], "a light job started a job process");
-    const started = await fetch(`${server.url}/b,2,s,200x0/png/files/big.jpg`);
-    await started.body?.cancel();
+    assert.equal(await statusOf(`${server.url}/b,2,s,200x0/png/files/big.jpg`), 200);
     const stopped = processesUnder(server.pid);
     assert.equal(stopped.length, 1, `job processes: ${stopped}`);
     for (const pid of stopped) Deno.kill(pid, "SIGSTOP");
-    const light = await fetch(`${server.url}/s,32x0/png/files/small.png`);
-    await light.body?.cancel();
-    assert.equal(light.status, 200, "a light job served with every job process stopped");
-    const heavy = await fetch(`${server.url}/b,40/png/files/big.jpg`);
-    await heavy.body?.cancel();
-    assert.equal(heavy.status, 503, "a heavy job waits for its stopped job process");
+    assert.equal(
+      await statusOf(`${server.url}/s,32x0/png/files/small.png`),
+      200,
+      "a light job served with every job process stopped",
+    );
+    assert.equal(
+      await statusOf(`${server.url}/b,40/png/files/big.jpg`),
+      503,
+      "a heavy job waits for its stopped job process",
+    );
     for (const pid of stopped) {
       if (!gone(pid)) Deno.kill(pid, "SIGCONT");
     }
     await quiet(server.pid);
-    const served = await fetch(`${server.url}/b,2,s,201x0/png/files/big.jpg`);
-    await served.body?.cancel();
-    assert.equal(served.status, 200, "a heavy job served by a new job process");
+    assert.equal(
+      await statusOf(`${server.url}/b,2,s,201x0/png/files/big.jpg`),
+      200,
+      "a heavy job served by a new job process",
+    );
     assert.ok(server.alive());
   } finally {
     await server.close();
