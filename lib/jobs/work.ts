@@ -1,8 +1,9 @@
 /**
  * A job's CPU time, estimated from its plan before anything is decoded: what tells a light job,
- * one that may run where nothing can stop it, from a heavy one (see lib/pool/worker.ts). The
- * figures are rounded up from vips, the backend that asks, measured in one thread on the 2-core
- * machine (bench/light_jobs.ts prints estimate and measure side by side): W1 (4096x4096 JPEG →
+ * one that may run where nothing can stop it, from a heavy one (see `jobGoesToProcess` in
+ * lib/pool/backends.ts). The figures are rounded up from vips, the backend that asks, measured in
+ * one thread on the 2-core machine (bench/light_jobs.ts prints estimate and measure side by
+ * side): W1 (4096x4096 JPEG →
  * `s,400x0`) is estimated 26 ms and takes 23–28; W2 (2040x1356 → `s,512x512`) 95 / 21–24 as
  * JPEG, 117 / 45–53 as PNG, 130 / 49–51 as WebP. Estimates stay above the measure but for a
  * large upscale (1000² → 2000²: 152 / 155–239) and a smart crop's first run (43 / 60).
@@ -16,7 +17,8 @@ import type { Plan } from "./plan.ts";
  * The most planned CPU milliseconds of a light job, which a worker runs in its own thread on a
  * backend that cannot stop inside its library (vips; see `runsInJobProcess`): one this short
  * ends well within the half second a cancelled job may take, and skips the job process's
- * hand-over (W1 through the server: 24 ms of CPU an image in a thread, 32 in a job process).
+ * hand-over (W1 through the server, back to back: 23.8 ms of CPU an image in a thread, 27.4 in a
+ * job process).
  */
 export const LIGHT_JOB_MS = 150;
 
