@@ -89,6 +89,28 @@ const MIN_LANCZOS_RATIO = 3;
 const MAX_BLOCK = 181;
 
 /**
+ * An image read one row at a time, as straight (not premultiplied) 8-bit RGBA: `read` answers
+ * row `y` (`width * 4` bytes), either `into` filled with it or a view of its own, valid until
+ * the next call. Rows are asked for in an order that only moves forward, so a source can hand
+ * them over a strip at a time from wherever its pixels live.
+ */
+export interface RowSource {
+  width: number;
+  height: number;
+  read(y: number, into: Uint8Array): Uint8Array;
+}
+
+/** A bitmap's rows, as a {@link RowSource}. */
+export function bitmapRows(bitmap: Bitmap): RowSource {
+  const stride = bitmap.width * 4;
+  return {
+    width: bitmap.width,
+    height: bitmap.height,
+    read: (y) => bitmap.data.subarray(y * stride, (y + 1) * stride),
+  };
+}
+
+/**
  * Resizes a bitmap to exactly `width` x `height` with a separable Lanczos3 filter, widened when
  * shrinking so the result does not alias. Works on premultiplied alpha, so the colour of
  * transparent pixels never bleeds into visible ones; edges repeat the border pixels. The same
@@ -108,15 +130,26 @@ export function resizeBitmap(
   height: number,
   cancel: CancelToken = neverCancelled,
 ): Bitmap {
+  return resizeRows(bitmapRows(src), width, height, cancel);
+}
+
+/**
+ * {@link resizeBitmap} of an image read row by row: only the rows the filter's window spans
+ * are held, besides the result.
+ */
+export function resizeRows(
+  src: RowSource,
+  width: number,
+  height: number,
+  cancel: CancelToken = neverCancelled,
+): Bitmap {
   if (!isPositiveInteger(width) || !isPositiveInteger(height)) {
     throw new RangeError(`Cannot resize to "${width}x${height}": expected positive integers`);
   }
   if (src.width === 0 || src.height === 0) {
     throw new RangeError(`Cannot resize an empty image of ${src.width}x${src.height}`);
   }
-  if (width === src.width && height === src.height) {
-    return { width, height, data: src.data.slice() };
-  }
+  if (width === src.width && height === src.height) return copyRows(src, cancel);
   const scaleX = src.width / width;
   const scaleY = src.height / height;
   // A big shrink first averages exact k×k blocks: cheap, and leaves Lanczos a small job.
@@ -146,6 +179,19 @@ export function resizeBitmap(
     if (doX) rows = horizontalRows(kernels, rows, ax, 1, cancel);
   }
   return unpremultiply(kernels, rows, width, height);
+}
+
+/** The rows as a bitmap of their own. */
+function copyRows(src: RowSource, cancel: CancelToken): Bitmap {
+  const out = createBitmap(src.width, src.height);
+  const stride = src.width * 4;
+  for (let y = 0; y < src.height; y++) {
+    cancel.check();
+    const into = out.data.subarray(y * stride, (y + 1) * stride);
+    const row = src.read(y, into);
+    if (row !== into) into.set(row);
+  }
+  return out;
 }
 
 function blockSize(scale: number): number {
@@ -232,17 +278,19 @@ function ringRows(
 /** Premultiplied rows of `src`, each pixel the exact average of a kx×ky block (partial at edges). */
 function sourceRows(
   kernels: Kernels,
-  src: Bitmap,
+  src: RowSource,
   kx: number,
   ky: number,
   slots: number,
   cancel: CancelToken,
 ): Rows {
-  const { width: sw, height: sh, data: s } = src;
+  const { width: sw, height: sh } = src;
+  const staged = kernels.alloc(sw * 4);
   if (kx === 1 && ky === 1) {
-    const staged = kernels.alloc(sw * 4);
     return ringRows(kernels, sw, slots, cancel, (y, row) => {
-      kernels.u8(staged, sw * 4).set(s.subarray(y * sw * 4, (y + 1) * sw * 4));
+      const into = kernels.u8(staged, sw * 4);
+      const read = src.read(y, into);
+      if (read !== into) into.set(read);
       kernels.run.premultiply(staged, row.byteOffset, sw);
     });
   }
@@ -251,9 +299,11 @@ function sourceRows(
   const sums = new Int32Array(width * 4);
   return ringRows(kernels, width, slots, cancel, (y, row) => {
     sums.fill(0);
+    const into = kernels.u8(staged, sw * 4);
     const lastRow = Math.min(sh, (y + 1) * ky);
     for (let sy = y * ky; sy < lastRow; sy++) {
-      for (let p = sy * sw * 4, end = p + sw * 4, q = 0, n = 0; p < end; p += 4) {
+      const s = src.read(sy, into);
+      for (let p = 0, end = sw * 4, q = 0, n = 0; p < end; p += 4) {
         const a = s[p + 3];
         sums[q] += s[p] * a;
         sums[q + 1] += s[p + 1] * a;

@@ -54,24 +54,27 @@ export interface MagickApi {
   ensureRgb(wand: Wand): boolean;
   hasAlpha(wand: Wand): boolean;
   /**
-   * Copies rows out as 16-bit samples in `map` order ("RGB" or "RGBA"): whole rows, or only the
-   * columns of `span`.
+   * Copies rows out as samples in `map` order ("RGB" or "RGBA"), 16-bit or 8-bit as `out` is:
+   * whole rows, or only the columns of `span`.
    */
   exportRows(
     wand: Wand,
     y: number,
     rows: number,
     map: string,
-    out: Uint16Array,
+    out: Samples,
     span?: Span,
   ): boolean;
-  /** Overwrites rows (whole, or only the columns of `span`) from 16-bit samples in `map` order. */
+  /**
+   * Overwrites rows (whole, or only the columns of `span`) from samples in `map` order, 16-bit
+   * or 8-bit as `data` is ("P" in `map` skips a sample).
+   */
   importRows(
     wand: Wand,
     y: number,
     rows: number,
     map: string,
-    data: Uint16Array,
+    data: Samples,
     span?: Span,
   ): boolean;
   /** Lanczos3 resample to exactly this size. */
@@ -110,6 +113,14 @@ export interface MagickApi {
   writeBlob(wand: Wand, length: BigUint64Array): Deno.PointerValue;
 }
 
+/** Pixel samples as they cross into or out of a library: 16-bit keeps a Q16 image's precision. */
+export type Samples = Uint16Array | Uint8Array;
+
+/** The `StorageType` of `samples` in the library's own numbering. */
+export function storageOf(dialect: Dialect, samples: Samples): number {
+  return samples instanceof Uint8Array ? dialect.charPixel : dialect.shortPixel;
+}
+
 /** Columns `x` to `x + width` of an image. */
 export interface Span {
   x: number;
@@ -129,7 +140,7 @@ export function pixelRegion(
   y: number,
   rows: number,
   map: string,
-  samples: Uint16Array,
+  samples: Samples,
   span?: Span,
 ): [bigint, bigint, bigint, bigint] {
   const imageWidth = Number(c.MagickGetImageWidth(wand));

@@ -13,7 +13,9 @@ import { grayscaleWand } from "./grayscale.ts";
 import { jobImageName } from "./interrupt.ts";
 import { watchLongWork } from "./watch.ts";
 import { withPixelWand } from "./pixel_wand.ts";
-import { exportBitmap, hasTransparency } from "./pixels.ts";
+import { hasTransparency } from "./pixels.ts";
+import { resizeWand, wandRows } from "./resample.ts";
+import { resizeRows } from "../image/resample.ts";
 
 /**
  * A canvas over a MagickWand: one image, or every frame of an animation, all of one size.
@@ -88,9 +90,7 @@ export class MagickCanvas implements Canvas {
   }
 
   resize(size: Size): void {
-    this.#each((wand) => {
-      check(this.api, wand, this.api.resize(wand, size.width, size.height), "resize");
-    }, size.width * size.height);
+    this.#each((wand) => resizeWand(this.api, wand, size, this.cancel), size.width * size.height);
   }
 
   flip(axis: "h" | "v"): void {
@@ -139,18 +139,12 @@ export class MagickCanvas implements Canvas {
 
   sample(maxSide: number): Bitmap {
     const { api } = this;
-    const size = fitWithin(this, maxSide);
-    if (size.width === this.width && size.height === this.height && this.frameCount === 1) {
-      return exportBitmap(api, this.wand);
-    }
-    const copy = firstFrame(api, this.wand);
+    const { width, height } = fitWithin(this, maxSide);
+    const first = this.frameCount === 1 ? this.wand : firstFrame(api, this.wand);
     try {
-      if (size.width !== this.width || size.height !== this.height) {
-        check(api, copy, api.resize(copy, size.width, size.height), "sample");
-      }
-      return exportBitmap(api, copy);
+      return resizeRows(wandRows(api, first), width, height, this.cancel);
     } finally {
-      api.c.DestroyMagickWand(copy);
+      if (first !== this.wand) api.c.DestroyMagickWand(first);
     }
   }
 

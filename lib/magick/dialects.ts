@@ -15,6 +15,8 @@ export interface Dialect {
   readonly lanczos: number;
   /** `StorageType.ShortPixel`: 16-bit samples, so Q16 images keep their precision. */
   readonly shortPixel: number;
+  /** `StorageType.CharPixel`: 8-bit samples, what the shared resampler reads and writes. */
+  readonly charPixel: number;
   /** `ColorspaceType`: the CMYK space a JPEG may decode into, and plain RGB to convert to. */
   readonly cmyk: number;
   readonly rgb: number;
@@ -49,6 +51,7 @@ export const imagemagick6: Dialect = {
   debianPackage: "libmagickwand-6.q16-6",
   lanczos: 22,
   shortPixel: 7,
+  charPixel: 1,
   cmyk: 12,
   rgb: 13, // sRGBColorspace; RGBColorspace (1) means linear RGB since 6.7.7
   blurWeightsAlpha: true,
@@ -65,6 +68,7 @@ export const imagemagick7: Dialect = {
   debianPackage: "libmagickwand-7.q16-10",
   lanczos: 22,
   shortPixel: 7,
+  charPixel: 1,
   cmyk: 2,
   rgb: 23,
   blurWeightsAlpha: true,
@@ -81,6 +85,7 @@ export const graphicsmagick: Dialect = {
   debianPackage: "libgraphicsmagick-q16-3",
   lanczos: 13,
   shortPixel: 1,
+  charPixel: 0,
   cmyk: 10,
   rgb: 1, // GraphicsMagick's RGBColorspace is the usual, gamma-encoded RGB
   blurWeightsAlpha: false,

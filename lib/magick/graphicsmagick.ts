@@ -1,4 +1,4 @@
-import { cString, type MagickApi, pixelRegion, type Wand } from "./api.ts";
+import { cString, type MagickApi, pixelRegion, storageOf, type Wand } from "./api.ts";
 import type { Dialect } from "./dialects.ts";
 import { commonSymbols, effectSymbols, graphicsmagickSymbols } from "./symbols.ts";
 
@@ -49,7 +49,7 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
         wand,
         ...pixelRegion(symbols, wand, y, count, map, out, span),
         cString(map),
-        dialect.shortPixel,
+        storageOf(dialect, out),
         out,
       ) !== 0,
     importRows: (wand, y, count, map, data, span) =>
@@ -57,7 +57,7 @@ export function openGraphicsMagick(dialect: Dialect, path: string): MagickApi {
         wand,
         ...pixelRegion(symbols, wand, y, count, map, data, span),
         cString(map),
-        dialect.shortPixel,
+        storageOf(dialect, data),
         data,
       ) !== 0,
     resize: (wand, width, height) =>

@@ -1,4 +1,4 @@
-import { cString, type MagickApi, pixelRegion, type WandException } from "./api.ts";
+import { cString, type MagickApi, pixelRegion, storageOf, type WandException } from "./api.ts";
 import { type Dialect, imagemagick7 } from "./dialects.ts";
 import { tidyMessage } from "./exception.ts";
 import {
@@ -89,7 +89,7 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
         wand,
         ...pixelRegion(symbols, wand, y, count, map, out, span),
         cString(map),
-        dialect.shortPixel,
+        storageOf(dialect, out),
         out,
       ) !== 0,
     importRows: (wand, y, count, map, data, span) =>
@@ -97,7 +97,7 @@ export function openImageMagick(dialect: Dialect, path: string): MagickApi {
         wand,
         ...pixelRegion(symbols, wand, y, count, map, data, span),
         cString(map),
-        dialect.shortPixel,
+        storageOf(dialect, data),
         data,
       ) !== 0,
     ...version,
