@@ -25,6 +25,14 @@ interface KernelExports {
   ): void;
   scale(dst: number, src: number, weight: number, pixels: number): void;
   addScaled(dst: number, src: number, weight: number, pixels: number): void;
+  addScaled2(
+    dst: number,
+    src: number,
+    weight: number,
+    src2: number,
+    weight2: number,
+    pixels: number,
+  ): void;
   unpremultiply(src: number, dst: number, pixels: number): void;
 }
 
@@ -206,7 +214,10 @@ function lanczos3(x: number): number {
   if (x === 0) return 1;
   if (x <= -3 || x >= 3) return 0;
   const px = Math.PI * x;
-  return 3 * Math.sin(px) * Math.sin(px / 3) / (px * px);
+  // sin(px) from sin(px / 3) by the triple-angle formula: one sine a tap instead of two (the
+  // weights' sines were a tenth of a small resize's time).
+  const third = Math.sin(px / 3);
+  return 3 * (3 * third - 4 * third ** 3) * third / (px * px);
 }
 
 /**
@@ -353,10 +364,16 @@ function verticalRows(
   const { taps, start, count, weights } = axis;
   return ringRows(kernels, width, 1, cancel, (y, out) => {
     const first = y * taps;
-    kernels.run.scale(out.byteOffset, rows(start[y]).byteOffset, weights[first], width);
-    for (let k = 1; k < count[y]; k++) {
-      const row = rows(start[y] + k);
-      kernels.run.addScaled(out.byteOffset, row.byteOffset, weights[first + k], width);
+    const { run } = kernels;
+    run.scale(out.byteOffset, rows(start[y]).byteOffset, weights[first], width);
+    let k = 1;
+    for (; k + 1 < count[y]; k += 2) {
+      const row = rows(start[y] + k).byteOffset;
+      const next = rows(start[y] + k + 1).byteOffset;
+      run.addScaled2(out.byteOffset, row, weights[first + k], next, weights[first + k + 1], width);
+    }
+    if (k < count[y]) {
+      run.addScaled(out.byteOffset, rows(start[y] + k).byteOffset, weights[first + k], width);
     }
   });
 }
