@@ -17,6 +17,13 @@ export interface Dialect {
   readonly shortPixel: number;
   /** `StorageType.CharPixel`: 8-bit samples, what the shared resampler reads and writes. */
   readonly charPixel: number;
+  /**
+   * The import map that writes an opaque image's colours from RGBA samples without giving it
+   * an alpha channel: ImageMagick turns alpha on for "A", so it skips that sample ("P");
+   * GraphicsMagick ignores "A" on an image without matte, and its "P" is a slow path (2.1
+   * against 0.36 ms for 512x400 pixels).
+   */
+  readonly opaqueRgbaMap: "RGBA" | "RGBP";
   /** `ColorspaceType`: the CMYK space a JPEG may decode into, and plain RGB to convert to. */
   readonly cmyk: number;
   readonly rgb: number;
@@ -52,6 +59,7 @@ export const imagemagick6: Dialect = {
   lanczos: 22,
   shortPixel: 7,
   charPixel: 1,
+  opaqueRgbaMap: "RGBP",
   cmyk: 12,
   rgb: 13, // sRGBColorspace; RGBColorspace (1) means linear RGB since 6.7.7
   blurWeightsAlpha: true,
@@ -69,6 +77,7 @@ export const imagemagick7: Dialect = {
   lanczos: 22,
   shortPixel: 7,
   charPixel: 1,
+  opaqueRgbaMap: "RGBP",
   cmyk: 2,
   rgb: 23,
   blurWeightsAlpha: true,
@@ -86,6 +95,7 @@ export const graphicsmagick: Dialect = {
   lanczos: 13,
   shortPixel: 1,
   charPixel: 0,
+  opaqueRgbaMap: "RGBA",
   cmyk: 10,
   rgb: 1, // GraphicsMagick's RGBColorspace is the usual, gamma-encoded RGB
   blurWeightsAlpha: false,

@@ -27,9 +27,6 @@ export const commonSymbols = {
   MagickGetImageIterations: { parameters: ["pointer"], result: "usize" },
   MagickGetImageHeight: { parameters: ["pointer"], result: "usize" },
   MagickGetImageColorspace: { parameters: ["pointer"], result: "u32" },
-  // Nearest-neighbour: only to give an image its new size, before the shared resampler's pixels
-  // overwrite every one of them (see lib/magick/resample.ts).
-  MagickSampleImage: { parameters: ["pointer", "usize", "usize"], result: "u32" },
   MagickSetImagePage: {
     parameters: ["pointer", "usize", "usize", "isize", "isize"],
     result: "u32",
