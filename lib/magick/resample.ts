@@ -8,9 +8,9 @@ import { STRIP_SAMPLES } from "./pixels.ts";
 /**
  * Resizes the wand's current image to `size` with Lanczos3. A shrink runs on the shared
  * resampler (lib/image/resample.ts, the pure backend's, in WebAssembly SIMD): the libraries'
- * own Lanczos computes in double precision and took 2.2–2.3x its CPU on W2 (a 1020x678 decode
- * to 512x340: GraphicsMagick 73.6 against 38.0 ms for the whole job) and 8% more on W1. Its
- * result is the same filter on the same 8-bit samples (the encoders write 8 bits anyway). A
+ * own Lanczos computes in double precision, and with it W2's job took twice the CPU and W1's
+ * 10–30% more (docs/performance.md). Its result is the same filter on the same 8-bit samples
+ * (the encoders write 8 bits anyway). A
  * growth stays with the library: the resampler's result is a full 8-bit copy beside the image,
  * which a shrink's plan covers (it is smaller than the input) but a growth's does not.
  *
