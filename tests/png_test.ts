@@ -3,6 +3,10 @@ import png from "imagescript/png/node.js";
 import type { Bitmap } from "../lib/image/bitmap.ts";
 import { decodeBitmap } from "../lib/pure/decode.ts";
 import { encodePng } from "../lib/pure/png.ts";
+import { inflateSync } from "node:zlib";
+import { parseConfig } from "../lib/config/config.ts";
+import { PNG_DEFLATE_LEVEL } from "../lib/image/formats.ts";
+import { openBackend } from "../lib/pool/backends.ts";
 import { makeBitmap, photoLike, requireCommand } from "./helpers.ts";
 
 const GRAY = 0;
@@ -169,4 +173,44 @@ Deno.test("encodePng() against ImageScript's encoder on a 1000x750 photo (printe
       `ImageScript: ${theirs.size} bytes in ${theirs.ms.toFixed(0)} ms ` +
       `(size ×${(ours.size / theirs.size).toFixed(2)}, time ×${(ours.ms / theirs.ms).toFixed(2)})`,
   );
+});
+
+/** The image data's zlib stream: its IDAT chunks joined. */
+function imageData(bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const parts: Uint8Array[] = [];
+  for (let at = 8; at < bytes.length; at += 12 + view.getUint32(at)) {
+    if (new TextDecoder().decode(bytes.subarray(at + 4, at + 8)) === "IDAT") {
+      parts.push(bytes.subarray(at + 8, at + 8 + view.getUint32(at)));
+    }
+  }
+  return new Uint8Array(parts.flatMap((part) => [...part]));
+}
+
+Deno.test("PNG: every backend deflates at PNG_DEFLATE_LEVEL, with adaptive row filters", async () => {
+  // zlib's header says the level's class in its FLEVEL bits: 1 for levels 2-5.
+  assert.ok(PNG_DEFLATE_LEVEL >= 2 && PNG_DEFLATE_LEVEL <= 5);
+  const source = encodePng(photoLike(200, 150));
+  for (const name of ["pure", "imagemagick", "graphicsmagick", "vips"] as const) {
+    let backend;
+    try {
+      backend = await openBackend(name, parseConfig({ storages: [] }, ".").image, 1);
+    } catch (error) {
+      if (Deno.env.get("CI") === "true") throw error;
+      console.log(`skipped: ${name}: ${(error as Error).message}`);
+      continue;
+    }
+    const canvas = await backend.decode(source, "png", { allFrames: false });
+    const written = await backend.encode(canvas, { type: "png", quality: 80 });
+    canvas.dispose();
+    assert.equal(header(written).colourType, RGB, name);
+    const stream = imageData(written);
+    assert.equal(stream[1] >> 6, 1, `${name}: zlib level class`);
+    // Adaptive: each row (a filter-type byte, then 3 bytes a pixel) picks its own filter, so a
+    // photo's rows use more than one of the five.
+    const rows = inflateSync(stream);
+    const filters = new Set<number>();
+    for (let at = 0; at < rows.length; at += 1 + 200 * 3) filters.add(rows[at]);
+    assert.ok(filters.size > 1, `${name}: row filters ${[...filters]}`);
+  }
 });

@@ -1,5 +1,5 @@
 import { type CancelToken, neverCancelled } from "../image/cancel.ts";
-import { jpegFullChroma, type OutputFormat } from "../image/formats.ts";
+import { jpegFullChroma, type OutputFormat, PNG_DEFLATE_LEVEL } from "../image/formats.ts";
 import { cString, type MagickApi, type Wand } from "./api.ts";
 import { check, failure } from "./exception.ts";
 import { eachFrame, firstFrame, frameCount } from "./frames.ts";
@@ -8,12 +8,8 @@ import { exportBitmap } from "./pixels.ts";
 import { watchLongWork } from "./watch.ts";
 import { type AnimationFrame, encodeGif } from "../image/gif_encode.ts";
 
-/**
- * PNG "quality" is two digits for the libraries: zlib level 6 (zlib's own default balance,
- * as the pure backend uses) and filter 5, adaptive. Without it they would derive the level
- * from the quality the source JPEG happened to have.
- */
-const PNG_QUALITY = 65;
+/** PNG's filter type 5 for the libraries: each row its own filter, chosen adaptively. */
+const ADAPTIVE_FILTER = 5;
 
 /**
  * Encodes the wand's image as PNG (alpha kept) or JPEG (alpha flattened onto the format's
@@ -106,7 +102,15 @@ const PNG_PALETTE_SEARCH_ROWS = 4096;
 function setPngOptions(api: MagickApi, wand: Wand, doing: string): void {
   // 8 bits per sample, as the pure backend writes, even from a 16-bit source.
   check(api, wand, api.c.MagickSetImageDepth(wand, 8n), doing);
-  check(api, wand, api.setQuality(wand, PNG_QUALITY), doing);
+  // The level every backend uses: as the two-digit PNG "quality" (level, filter) for
+  // GraphicsMagick, which would otherwise derive it from the quality the source JPEG happened to
+  // have; ImageMagick's writer reads the wand's quality instead (75 unless set), and takes the
+  // level and filter as options.
+  const level = String(PNG_DEFLATE_LEVEL);
+  check(api, wand, api.setQuality(wand, PNG_DEFLATE_LEVEL * 10 + ADAPTIVE_FILTER), doing);
+  check(api, wand, api.setCoderOption(wand, "png", "compression-level", level), doing);
+  const filter = String(ADAPTIVE_FILTER);
+  check(api, wand, api.setCoderOption(wand, "png", "compression-filter", filter), doing);
   if (Number(api.c.MagickGetImageHeight(wand)) > PNG_PALETTE_SEARCH_ROWS) {
     // Truecolour (2) or truecolour with alpha (6): no palette search.
     const type = api.hasAlpha(wand) ? "6" : "2";

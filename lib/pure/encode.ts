@@ -1,15 +1,12 @@
 import { type Bitmap, createBitmap, hasTransparency } from "../image/bitmap.ts";
 import type { CancelToken } from "../image/cancel.ts";
-import type { EncodedType, OutputFormat } from "../image/formats.ts";
+import { type EncodedType, type OutputFormat, PNG_DEFLATE_LEVEL } from "../image/formats.ts";
 import { wasmEncoders } from "../image/wasm_encoders.ts";
 import { parseHexColor } from "../image/color.ts";
 import { encodeJpeg } from "./jpeg.ts";
 import { flattenBitmap } from "./ops.ts";
 import { encodePng } from "./png.ts";
 import { encodeWebp } from "./webp.ts";
-
-/** zlib level for PNG: 6 is zlib's own default balance of size and time. */
-const PNG_LEVEL = 6;
 
 /**
  * Compiles the WebAssembly encoders and runs each once on a tiny image, so a worker's first
@@ -33,7 +30,7 @@ export async function encodeBitmap(
   format: OutputFormat,
   cancel?: CancelToken,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (format.type === "png") return encodePng(bitmap, PNG_LEVEL, cancel);
+  if (format.type === "png") return encodePng(bitmap, PNG_DEFLATE_LEVEL, cancel);
   try {
     const wasm = wasmEncoders.get(format.type as EncodedType);
     if (wasm) return await wasm(bitmap, format.quality);
