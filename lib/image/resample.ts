@@ -165,8 +165,8 @@ export function resizeRows(
   const ky = blockSize(scaleY);
   const srcWidth = Math.ceil(src.width / kx);
   const srcHeight = Math.ceil(src.height / ky);
-  const ax = axisWeights(srcWidth, width, scaleX / kx);
-  const ay = axisWeights(srcHeight, height, scaleY / ky);
+  const ax = axisOf(srcWidth, width, scaleX / kx);
+  const ay = axisOf(srcHeight, height, scaleY / ky);
   const doX = width !== srcWidth;
   const doY = height !== srcHeight;
 
@@ -218,6 +218,27 @@ function lanczos3(x: number): number {
   // weights' sines were a tenth of a small resize's time).
   const third = Math.sin(px / 3);
   return 3 * (3 * third - 4 * third ** 3) * third / (px * px);
+}
+
+/**
+ * Axes made lately, by source size, size and scale: a server resizes to the same few sizes over
+ * and over, and an axis's weights (a sine a tap) were a tenth of a 512x512 to 400x400 resize.
+ * Only axes of up to `CACHED_AXIS_WEIGHTS` weights are kept, the last `CACHED_AXES` (~2 MiB).
+ */
+const recentAxes = new Map<string, Axis>();
+const CACHED_AXES = 16;
+const CACHED_AXIS_WEIGHTS = 1 << 15;
+
+function axisOf(srcSize: number, size: number, scale: number): Axis {
+  const key = `${srcSize} ${size} ${scale}`;
+  const known = recentAxes.get(key);
+  if (known) return known;
+  const axis = axisWeights(srcSize, size, scale);
+  if (axis.weights.length <= CACHED_AXIS_WEIGHTS) {
+    if (recentAxes.size >= CACHED_AXES) recentAxes.delete(recentAxes.keys().next().value!);
+    recentAxes.set(key, axis);
+  }
+  return axis;
 }
 
 /**
