@@ -36,14 +36,34 @@ export function makeBitmap(
   return bitmap;
 }
 
-/** A smooth, photo-like test picture with some detail. */
+/**
+ * A smooth, photo-like test picture with some detail: red 128 + 100·sin(x/37)·cos(y/53), green
+ * 128 + 90·sin((x+y)/71), blue 128 + 80·cos((x-2y)/29), opaque. Each term depends on x, y, x+y
+ * or x-2y alone, so it is computed once per value (the same doubles, so the same bytes, as per
+ * pixel): 0.1 s for 4096x4096 where a call per pixel took 2 s of the suite's CPU per picture.
+ */
 export function photoLike(width: number, height: number): Bitmap {
-  return makeBitmap(width, height, (x, y) => [
-    128 + 100 * Math.sin(x / 37) * Math.cos(y / 53),
-    128 + 90 * Math.sin((x + y) / 71),
-    128 + 80 * Math.cos((x - 2 * y) / 29),
-    255,
-  ]);
+  const bitmap = createBitmap(width, height);
+  const data = bitmap.data;
+  const table = (length: number, term: (i: number) => number) => {
+    const values = new Float64Array(length);
+    for (let i = 0; i < length; i++) values[i] = term(i);
+    return values;
+  };
+  const redX = table(width, (x) => 100 * Math.sin(x / 37));
+  const redY = table(height, (y) => Math.cos(y / 53));
+  const green = table(width + height, (sum) => 128 + 90 * Math.sin(sum / 71));
+  // Indexed by x - 2y + 2·height, which is never negative.
+  const blue = table(width + 2 * height, (i) => 128 + 80 * Math.cos((i - 2 * height) / 29));
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, p += 4) {
+      data[p] = 128 + redX[x] * redY[y];
+      data[p + 1] = green[x + y];
+      data[p + 2] = blue[x - 2 * y + 2 * height];
+      data[p + 3] = 255;
+    }
+  }
+  return bitmap;
 }
 
 /** A square in four quadrants: red top-left, green top-right, blue bottom-left, white. */
