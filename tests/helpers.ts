@@ -286,6 +286,49 @@ export async function startBackendServer(
   }
 }
 
+/**
+ * Servers that the tests of one file share, one per key (a backend, say), each started by the
+ * first test that asks for it. A start costs 0.5 CPU-s (the pool's workers load and compile
+ * their codecs); a test that only requests images gets the same answers from a warm server. The
+ * tests that use one are declared with {@link SharedServers.test}; the file ends with
+ * {@link SharedServers.stopAfterTests}, whose test stops them all.
+ */
+export class SharedServers<T extends { close(): Promise<void> }> {
+  #started = new Map<string, Promise<T | undefined>>();
+
+  /** `start` makes the server for a key: undefined when it cannot run here (a missing library). */
+  constructor(private readonly start: (key: string) => Promise<T | undefined>) {}
+
+  /** The server for `key`, started at the first call. */
+  get(key: string): Promise<T | undefined> {
+    let server = this.#started.get(key);
+    if (!server) this.#started.set(key, server = this.start(key));
+    return server;
+  }
+
+  /**
+   * A test that may use the shared servers. Their listeners and workers outlive each test on
+   * purpose, so the op and resource sanitizers are off for it.
+   */
+  test(name: string, fn: () => Promise<void>): void {
+    Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+  }
+
+  /**
+   * Registers the test that stops the servers: the file's last. (One that --filter leaves out
+   * leaves in-process servers to end with the test process.)
+   */
+  stopAfterTests(name: string): void {
+    Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn: () => this.close() });
+  }
+
+  async close(): Promise<void> {
+    const servers = [...this.#started.values()];
+    this.#started.clear();
+    for (const server of servers) await (await server.catch(() => undefined))?.close();
+  }
+}
+
 async function commandRuns(command: string): Promise<boolean> {
   try {
     await new Deno.Command(command, { args: ["-version"], stdout: "null", stderr: "null" })
