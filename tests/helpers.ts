@@ -322,6 +322,13 @@ export class SharedServers<T extends { close(): Promise<void> }> {
     Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn: () => this.close() });
   }
 
+  /** Stops the server for `key`, if any: the next `get` starts another (after a failed test). */
+  async drop(key: string): Promise<void> {
+    const server = this.#started.get(key);
+    this.#started.delete(key);
+    await (await server?.catch(() => undefined))?.close();
+  }
+
   async close(): Promise<void> {
     const servers = [...this.#started.values()];
     this.#started.clear();

@@ -8,7 +8,14 @@ import { join } from "node:path";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
 import { parseSigningKey, signPath } from "../lib/jobs/signature.ts";
-import { encode, photoLike, pureDecodeCpu, sleep, startTestServer } from "./helpers.ts";
+import {
+  encode,
+  photoLike,
+  pureDecodeCpu,
+  SharedServers,
+  sleep,
+  startTestServer,
+} from "./helpers.ts";
 import {
   backendNames,
   type ChildServer,
@@ -89,19 +96,24 @@ const originOf = (url: string) => new URL(url).origin;
 /**
  * Runs `check` against a child server on every installed backend, every backend to the end, and
  * fails with what went wrong on each. A backend whose library is missing is skipped with a
- * printed reason, except under CI=true.
+ * printed reason, except under CI=true. `config` starts a server per backend for this test, or
+ * names the servers that adjacent tests with one config share (see {@link sharedChildren}).
  */
 async function onEveryBackend(
   files: Record<string, Uint8Array>,
-  config: Record<string, unknown>,
+  config: Record<string, unknown> | SharedServers<ChildServer>,
   check: (server: ChildServer, backend: string) => Promise<void>,
   options?: { maxRss?: number },
 ): Promise<void> {
+  const shared = config instanceof SharedServers ? config : undefined;
   const failures: string[] = [];
   for (const backend of await backendNames()) {
-    const server = await startBackendChild(files, backend, config, options);
+    const server = shared
+      ? await shared.get(backend)
+      : await startBackendChild(files, backend, config as Record<string, unknown>, options);
     if (!server) continue;
     try {
+      if (shared) await addSources(server, files);
       await server.settled();
       await check(server, backend);
       assert.ok(server.alive(), `${backend}: the server died`);
@@ -111,11 +123,33 @@ async function onEveryBackend(
       failures.push(
         `[${backend}] ${(error as Error).message}\n[${backend}] server output: ${output}`,
       );
+      // Whatever state the failure left the server in, the next test gets a new one.
+      await shared?.drop(backend);
     } finally {
-      await server.close();
+      if (!shared) await server.close();
     }
   }
   assert.deepEqual(failures, [], failures.join("\n\n"));
+}
+
+/**
+ * Child servers, one per backend, on `config`, for adjacent tests that would each start the
+ * same: a start costs 0.5 CPU-s and a second. Each test adds its sources ({@link addSources}) and
+ * settles the server, which resets its peak RSS; `stopAfterTests` follows the last of them.
+ */
+const sharedChildren = (config: Record<string, unknown>) =>
+  new SharedServers<ChildServer>((backend) => startBackendChild({}, backend, config));
+
+/** Writes `files` into a shared server's storage; a name another test wrote must hold the same. */
+async function addSources(server: ChildServer, files: Record<string, Uint8Array>) {
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = join(server.dir, "files", name);
+    const held = await Deno.readFile(path).catch(() => undefined);
+    if (!held) await Deno.writeFile(path, bytes);
+    else if (held.length !== bytes.length || held.some((byte, i) => byte !== bytes[i])) {
+      throw new Error(`${name} is another test's source: give this one its own name`);
+    }
+  }
 }
 
 /** An HTTP origin on a free loopback port; `handler` sees every request it gets. */
@@ -176,8 +210,11 @@ const sideLimits = [
   { format: "webp", limit: 16383 },
 ];
 
-Deno.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
-  await onEveryBackend({ "logo.png": logo, "photo.jpg": photo }, {}, async (server, backend) => {
+/** The servers on the default config that the next three tests share. */
+const plain = sharedChildren({});
+
+plain.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
+  await onEveryBackend({ "logo.png": logo, "photo.jpg": photo }, plain, async (server, backend) => {
     // A library may have a side limit of its own below the format's (Debian's ImageMagick
     // policy: 16KP); the 400 then names that one, and it is the limit that applies.
     const own = await get(`${server.url}/s,70000x1/png/files/logo.png`);
@@ -217,8 +254,8 @@ Deno.test("hostile: an output side over the format's limit is a 400 naming it, d
   });
 });
 
-Deno.test("hostile: s,16384x1/webp is never an empty 200 and nothing empty is cached", async () => {
-  await onEveryBackend({ "logo.png": logo }, {}, async (server, backend) => {
+plain.test("hostile: s,16384x1/webp is never an empty 200 and nothing empty is cached", async () => {
+  await onEveryBackend({ "logo.png": logo }, plain, async (server, backend) => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const answer = await get(`${server.url}/s,16384x1/webp/files/logo.png`);
       assertShortError(answer, 400, `${backend} attempt ${attempt}`);
@@ -227,6 +264,38 @@ Deno.test("hostile: s,16384x1/webp is never an empty 200 and nothing empty is ca
     }
   });
 });
+
+// --- Row: zlib bombs inside a PNG, where no pixel needs them ------------------------------------
+
+plain.test("hostile: a PNG's surplus image data and text chunks are never inflated", async () => {
+  // A 1x1 image whose IDAT inflates to 512 MiB, and one with a 256 MiB zTXt: ImageMagick and
+  // GraphicsMagick inflated every byte of the IDAT (1.1 s here, minutes for a 50 MB file) and
+  // ImageMagick the zTXt whole (+256 MiB), both inside calls nothing stops.
+  const files = {
+    "idat.png": pngZlibBomb("idat", 512 * MiB),
+    "ztxt.png": pngZlibBomb("ztxt", 256 * MiB),
+  };
+  await onEveryBackend(files, plain, async (server, backend) => {
+    await get(`${server.url}/none/png/files/ztxt.png`);
+    const base = await rss(server.pid);
+    const cpuBefore = await cpuSeconds(server.pid);
+    const text = await get(`${server.url}/s,2x2/png/files/ztxt.png`);
+    assert.equal(text.status, 200, `${backend}: ${describe(text)}`);
+    assert.deepEqual(dimensions(text), { width: 2, height: 2, orientation: 1 });
+    const surplus = await get(`${server.url}/s,2x2/png/files/idat.png`);
+    if (backend === "vips") assert.equal(surplus.status, 200, describe(surplus));
+    else {
+      assertShortError(surplus, 422, backend);
+      if (backend !== "pure") assert.match(surplus.text, /inflates to more than its pixels need/);
+    }
+    const spent = await cpuSeconds(server.pid) - cpuBefore;
+    assert.ok(spent < 0.5, `${backend}: ${spent.toFixed(2)} s of CPU for two 1x1 images`);
+    const grew = server.peakRss() - base;
+    assert.ok(grew < 64 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB for a 1x1 image`);
+  });
+});
+
+plain.stopAfterTests("hostile: (the servers the three tests above shared stop)");
 
 // --- Row: a runaway blur past http.timeout ------------------------------------------------------
 
@@ -280,12 +349,15 @@ Deno.test("hostile: after a 503 for time, the server's CPU returns to idle and i
   );
 });
 
-Deno.test("hostile: a 65499x1 GIF output costs no CPU past its deadline", async () => {
+/** The servers with a 2 s deadline that the next two tests share. */
+const twoSeconds = sharedChildren({ http: { timeout: "2s" } });
+
+twoSeconds.test("hostile: a 65499x1 GIF output costs no CPU past its deadline", async () => {
   // GraphicsMagick's GIF writer takes ~40 s of CPU for this 65,499-pixel image (found by the
   // fuzz test): a cheap URL that must not buy unbounded work.
   await onEveryBackend(
     { "small.png": small },
-    { http: { timeout: "2s" } },
+    twoSeconds,
     async (server, backend) => {
       for (const size of ["65499x1", "1x65499"]) {
         const answer = await get(`${server.url}/s,${size}/gif/files/small.png`);
@@ -301,7 +373,7 @@ Deno.test("hostile: a 65499x1 GIF output costs no CPU past its deadline", async 
 
 // --- Row: a progressive JPEG with 10,000 scans -------------------------------------------------
 
-Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU afterwards", async () => {
+twoSeconds.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU afterwards", async () => {
   const bomb = await manyScanJpeg(4000, 10_000);
   const atCap = await progressiveJpeg(64, 100);
   const overCap = await progressiveJpeg(64, 101);
@@ -310,7 +382,7 @@ Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU af
   const trailing = withScans(await encode(photoLike(32, 32), "jpeg", 80), 2000);
   await onEveryBackend(
     { "bomb.jpg": bomb, "cap.jpg": atCap, "over.jpg": overCap, "trailing.jpg": trailing },
-    { http: { timeout: "2s" } },
+    twoSeconds,
     async (server, backend) => {
       const cpuBefore = await cpuSeconds(server.pid);
       const answer = await get(`${server.url}/s,100x0/png/files/bomb.jpg`);
@@ -335,6 +407,8 @@ Deno.test("hostile: a JPEG with more than 100 scans is a 422 and costs no CPU af
     },
   );
 });
+
+twoSeconds.stopAfterTests("hostile: (the servers the two tests above shared stop)");
 
 // --- Rows: animations (1000 frames, 20 frames, 10,000 frames for a still) ----------------------
 
@@ -495,36 +569,6 @@ Deno.test("hostile: an animated WebP is refused or read one frame at a time, wha
     },
     { maxRss: 2048 * MiB },
   );
-});
-
-// --- Row: zlib bombs inside a PNG, where no pixel needs them ------------------------------------
-
-Deno.test("hostile: a PNG's surplus image data and text chunks are never inflated", async () => {
-  // A 1x1 image whose IDAT inflates to 512 MiB, and one with a 256 MiB zTXt: ImageMagick and
-  // GraphicsMagick inflated every byte of the IDAT (1.1 s here, minutes for a 50 MB file) and
-  // ImageMagick the zTXt whole (+256 MiB), both inside calls nothing stops.
-  const files = {
-    "idat.png": pngZlibBomb("idat", 512 * MiB),
-    "ztxt.png": pngZlibBomb("ztxt", 256 * MiB),
-  };
-  await onEveryBackend(files, {}, async (server, backend) => {
-    await get(`${server.url}/none/png/files/ztxt.png`);
-    const base = await rss(server.pid);
-    const cpuBefore = await cpuSeconds(server.pid);
-    const text = await get(`${server.url}/s,2x2/png/files/ztxt.png`);
-    assert.equal(text.status, 200, `${backend}: ${describe(text)}`);
-    assert.deepEqual(dimensions(text), { width: 2, height: 2, orientation: 1 });
-    const surplus = await get(`${server.url}/s,2x2/png/files/idat.png`);
-    if (backend === "vips") assert.equal(surplus.status, 200, describe(surplus));
-    else {
-      assertShortError(surplus, 422, backend);
-      if (backend !== "pure") assert.match(surplus.text, /inflates to more than its pixels need/);
-    }
-    const spent = await cpuSeconds(server.pid) - cpuBefore;
-    assert.ok(spent < 0.5, `${backend}: ${spent.toFixed(2)} s of CPU for two 1x1 images`);
-    const grew = server.peakRss() - base;
-    assert.ok(grew < 64 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB for a 1x1 image`);
-  });
 });
 
 // --- Row: blur scratch buffers on a narrow, tall image ----------------------------------------------
