@@ -21,6 +21,7 @@ import {
   type ChildServer,
   cpuDuring,
   cpuSeconds,
+  DEFAULT_MAX_RSS,
   rss,
   startBackendChild,
   startChildServer,
@@ -113,7 +114,10 @@ async function onEveryBackend(
       : await startBackendChild(files, backend, config as Record<string, unknown>, options);
     if (!server) continue;
     try {
-      if (shared) await addSources(server, files);
+      if (shared) {
+        await addSources(server, files);
+        server.guardRss(options?.maxRss ?? DEFAULT_MAX_RSS);
+      }
       await server.settled();
       await check(server, backend);
       assert.ok(server.alive(), `${backend}: the server died`);
@@ -210,7 +214,7 @@ const sideLimits = [
   { format: "webp", limit: 16383 },
 ];
 
-/** The servers on the default config that the next three tests share. */
+/** The servers on the default config that the next five tests share. */
 const plain = sharedChildren({});
 
 plain.test("hostile: an output side over the format's limit is a 400 naming it, decided before any pixel work", async () => {
@@ -295,7 +299,59 @@ plain.test("hostile: a PNG's surplus image data and text chunks are never inflat
   });
 });
 
-plain.stopAfterTests("hostile: (the servers the three tests above shared stop)");
+// --- Rows: animations of 1000 frames, and 10,000 frames for a still -----------------------------
+
+plain.test("hostile: a 1000-frame GIF is refused from the frame count, with bounded memory", async () => {
+  const frames = animatedGif(100, 100, 1000);
+  await onEveryBackend(
+    { "frames.gif": frames },
+    { image: { maxOutputPixels: 1_000_000 } },
+    async (server, backend) => {
+      const base = await rss(server.pid);
+      const answer = await get(`${server.url}/s,1000x1000/gif/files/frames.gif`);
+      // Frames x pixels is 10^9: over the limit wherever all frames are kept.
+      if (answer.status === 200) {
+        const { width, height, frames: count = 1 } = dimensions(answer);
+        assert.ok(width * height * count <= 1_000_000, `${backend}: ${count} frames served`);
+      } else assertShortError(answer, [400, 422], `${backend} 1000 frames`);
+      assert.ok(
+        server.peakRss() - base < 512 * MiB,
+        `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
+      );
+    },
+    { maxRss: 2048 * MiB },
+  );
+  await onEveryBackend({ "frames.gif": frames }, plain, async (server, backend) => {
+    const base = await rss(server.pid);
+    const answer = await get(`${server.url}/s,7000x7000/gif/files/frames.gif`);
+    if (answer.status !== 200) {
+      assertShortError(answer, [400, 422], `${backend} 7000x7000 x 1000 frames`);
+    } else assert.equal(dimensions(answer).frames ?? 1, 1, `${backend}: all frames at 7000x7000`);
+    assert.ok(
+      server.peakRss() - base < 1024 * MiB,
+      `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
+    );
+  }, { maxRss: 3072 * MiB });
+});
+
+plain.test("hostile: a still from a 10,000-frame GIF decodes one frame, not all", async () => {
+  const frames = animatedGif(100, 100, 10_000);
+  await onEveryBackend({ "many.gif": frames }, plain, async (server, backend) => {
+    await get(`${server.url}/s,10x10/png/files/many.gif`).catch(() => undefined);
+    const base = await rss(server.pid);
+    const cpuBefore = await cpuSeconds(server.pid);
+    const still = await get(`${server.url}/s,50x50/png/files/many.gif`);
+    if (still.status !== 200) assertShortError(still, [400, 422], `${backend} still`);
+    else assert.deepEqual([dimensions(still).width, dimensions(still).height], [50, 50]);
+    const grew = server.peakRss() - base;
+    // All 10,000 frames at 8 bytes a pixel would be 800 MB; one frame is 80 kB.
+    assert.ok(grew < 300 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB for one frame`);
+    const spent = await cpuSeconds(server.pid) - cpuBefore;
+    assert.ok(spent < 3, `${backend}: ${spent.toFixed(2)} s of CPU for one frame`);
+  }, { maxRss: 2048 * MiB });
+});
+
+plain.stopAfterTests("hostile: (the servers the tests above shared stop)");
 
 // --- Row: a runaway blur past http.timeout ------------------------------------------------------
 
@@ -410,40 +466,7 @@ twoSeconds.test("hostile: a JPEG with more than 100 scans is a 422 and costs no 
 
 twoSeconds.stopAfterTests("hostile: (the servers the two tests above shared stop)");
 
-// --- Rows: animations (1000 frames, 20 frames, 10,000 frames for a still) ----------------------
-
-Deno.test("hostile: a 1000-frame GIF is refused from the frame count, with bounded memory", async () => {
-  const frames = animatedGif(100, 100, 1000);
-  await onEveryBackend(
-    { "frames.gif": frames },
-    { image: { maxOutputPixels: 1_000_000 } },
-    async (server, backend) => {
-      const base = await rss(server.pid);
-      const answer = await get(`${server.url}/s,1000x1000/gif/files/frames.gif`);
-      // Frames x pixels is 10^9: over the limit wherever all frames are kept.
-      if (answer.status === 200) {
-        const { width, height, frames: count = 1 } = dimensions(answer);
-        assert.ok(width * height * count <= 1_000_000, `${backend}: ${count} frames served`);
-      } else assertShortError(answer, [400, 422], `${backend} 1000 frames`);
-      assert.ok(
-        server.peakRss() - base < 512 * MiB,
-        `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
-      );
-    },
-    { maxRss: 2048 * MiB },
-  );
-  await onEveryBackend({ "frames.gif": frames }, {}, async (server, backend) => {
-    const base = await rss(server.pid);
-    const answer = await get(`${server.url}/s,7000x7000/gif/files/frames.gif`);
-    if (answer.status !== 200) {
-      assertShortError(answer, [400, 422], `${backend} 7000x7000 x 1000 frames`);
-    } else assert.equal(dimensions(answer).frames ?? 1, 1, `${backend}: all frames at 7000x7000`);
-    assert.ok(
-      server.peakRss() - base < 1024 * MiB,
-      `${backend}: RSS +${(server.peakRss() - base) / MiB} MiB`,
-    );
-  }, { maxRss: 3072 * MiB });
-});
+// --- Row: an animation of 20 frames ------------------------------------------------------------
 
 Deno.test("hostile: an animation's output limit counts all frames; a still from it counts one", async () => {
   const twenty = animatedGif(100, 100, 20);
@@ -467,23 +490,6 @@ Deno.test("hostile: an animation's output limit counts all frames; a still from 
       assert.deepEqual([dimensions(still).width, dimensions(still).height], [100, 100]);
     },
   );
-});
-
-Deno.test("hostile: a still from a 10,000-frame GIF decodes one frame, not all", async () => {
-  const frames = animatedGif(100, 100, 10_000);
-  await onEveryBackend({ "frames.gif": frames }, {}, async (server, backend) => {
-    await get(`${server.url}/s,10x10/png/files/frames.gif`).catch(() => undefined);
-    const base = await rss(server.pid);
-    const cpuBefore = await cpuSeconds(server.pid);
-    const still = await get(`${server.url}/s,50x50/png/files/frames.gif`);
-    if (still.status !== 200) assertShortError(still, [400, 422], `${backend} still`);
-    else assert.deepEqual([dimensions(still).width, dimensions(still).height], [50, 50]);
-    const grew = server.peakRss() - base;
-    // All 10,000 frames at 8 bytes a pixel would be 800 MB; one frame is 80 kB.
-    assert.ok(grew < 300 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB for one frame`);
-    const spent = await cpuSeconds(server.pid) - cpuBefore;
-    assert.ok(spent < 3, `${backend}: ${spent.toFixed(2)} s of CPU for one frame`);
-  }, { maxRss: 2048 * MiB });
 });
 
 // --- Row: fill's pre-crop intermediate -----------------------------------------------------------
@@ -514,12 +520,15 @@ Deno.test("hostile: fill's pre-crop size is checked against maxOutputPixels", as
 
 // --- Row: a multi-page TIFF on the magick backends -------------------------------------------------
 
-Deno.test("hostile: only the first page of a multi-page TIFF is decoded", async () => {
+/** The servers with a source limit of 1 MP that the next two tests share. */
+const megapixel = sharedChildren({ image: { maxSourcePixels: 1_000_000 } });
+
+megapixel.test("hostile: only the first page of a multi-page TIFF is decoded", async () => {
   // The first page is 64x64; four more are 4000x4000 each (128 MB each at 16 bits RGBA).
   const pages = await multiPageTiff(64, 4000, 4);
   await onEveryBackend(
     { "pages.tif": pages },
-    { image: { maxSourcePixels: 1_000_000 } },
+    megapixel,
     async (server, backend) => {
       await get(`${server.url}/s,8x8/png/files/pages.tif`);
       const base = await rss(server.pid);
@@ -538,6 +547,28 @@ Deno.test("hostile: only the first page of a multi-page TIFF is decoded", async 
     { maxRss: 2048 * MiB },
   );
 });
+
+// --- Row: a TIFF with ImageWidth given twice -----------------------------------------------------
+
+megapixel.test("hostile: a TIFF with ImageWidth twice is refused on every backend", async () => {
+  const duplicated = duplicatedWidthTiff([100_000, 10], 400);
+  const swapped = duplicatedWidthTiff([10, 100_000], 400);
+  await onEveryBackend(
+    { "dup.tif": duplicated, "swapped.tif": swapped },
+    megapixel,
+    async (server, backend) => {
+      const base = await rss(server.pid);
+      for (const name of ["dup.tif", "swapped.tif"]) {
+        const answer = await get(`${server.url}/s,10x0/png/files/${name}`);
+        assertShortError(answer, 422, `${backend} ${name}`);
+      }
+      const grew = server.peakRss() - base;
+      assert.ok(grew < 100 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB`);
+    },
+  );
+});
+
+megapixel.stopAfterTests("hostile: (the servers the two tests above shared stop)");
 
 Deno.test("hostile: an animated WebP is refused or read one frame at a time, whatever a backend decodes", async () => {
   // 8 frames of 800x800: 5.1 MP in all, 0.64 MP a frame. ImageMagick's WebP reader decodes
@@ -701,26 +732,6 @@ Deno.test("hostile: redirects are decoded and normalised before the stays-under-
     await server.close();
     await origin.close();
   }
-});
-
-// --- Row: a TIFF with ImageWidth given twice -----------------------------------------------------
-
-Deno.test("hostile: a TIFF with ImageWidth twice is refused on every backend", async () => {
-  const duplicated = duplicatedWidthTiff([100_000, 10], 400);
-  const swapped = duplicatedWidthTiff([10, 100_000], 400);
-  await onEveryBackend(
-    { "dup.tif": duplicated, "swapped.tif": swapped },
-    { image: { maxSourcePixels: 1_000_000 } },
-    async (server, backend) => {
-      const base = await rss(server.pid);
-      for (const name of ["dup.tif", "swapped.tif"]) {
-        const answer = await get(`${server.url}/s,10x0/png/files/${name}`);
-        assertShortError(answer, 422, `${backend} ${name}`);
-      }
-      const grew = server.peakRss() - base;
-      assert.ok(grew < 100 * MiB, `${backend}: RSS +${(grew / MiB).toFixed(0)} MiB`);
-    },
-  );
 });
 
 // --- Row: a 65,000-character token or path ---------------------------------------------------------
