@@ -36,6 +36,13 @@ export function makeBitmap(
   return bitmap;
 }
 
+/** `term(i)` for i from 0 to `length` - 1. */
+function termTable(length: number, term: (i: number) => number): Float64Array {
+  const values = new Float64Array(length);
+  for (let i = 0; i < length; i++) values[i] = term(i);
+  return values;
+}
+
 /**
  * A smooth, photo-like test picture with some detail: red 128 + 100·sin(x/37)·cos(y/53), green
  * 128 + 90·sin((x+y)/71), blue 128 + 80·cos((x-2y)/29), opaque. Each term depends on x, y, x+y
@@ -45,16 +52,11 @@ export function makeBitmap(
 export function photoLike(width: number, height: number): Bitmap {
   const bitmap = createBitmap(width, height);
   const data = bitmap.data;
-  const table = (length: number, term: (i: number) => number) => {
-    const values = new Float64Array(length);
-    for (let i = 0; i < length; i++) values[i] = term(i);
-    return values;
-  };
-  const redX = table(width, (x) => 100 * Math.sin(x / 37));
-  const redY = table(height, (y) => Math.cos(y / 53));
-  const green = table(width + height, (sum) => 128 + 90 * Math.sin(sum / 71));
+  const redX = termTable(width, (x) => 100 * Math.sin(x / 37));
+  const redY = termTable(height, (y) => Math.cos(y / 53));
+  const green = termTable(width + height, (sum) => 128 + 90 * Math.sin(sum / 71));
   // Indexed by x - 2y + 2·height, which is never negative.
-  const blue = table(width + 2 * height, (i) => 128 + 80 * Math.cos((i - 2 * height) / 29));
+  const blue = termTable(width + 2 * height, (i) => 128 + 80 * Math.cos((i - 2 * height) / 29));
   for (let y = 0, p = 0; y < height; y++) {
     for (let x = 0; x < width; x++, p += 4) {
       data[p] = 128 + redX[x] * redY[y];
@@ -480,11 +482,15 @@ export async function bigJpeg(): Promise<Uint8Array> {
   const side = 4096;
   const bitmap = createBitmap(side, side);
   const d = bitmap.data;
+  // Each channel depends on x, x+y or y alone: computed once per value, as in photoLike.
+  const red = termTable(side, (x) => 128 + 100 * Math.sin(x / 37));
+  const green = termTable(2 * side, (sum) => 128 + 90 * Math.sin(sum / 71));
+  const blue = termTable(side, (y) => 128 + 80 * Math.cos(y / 29));
   for (let y = 0, p = 0; y < side; y++) {
     for (let x = 0; x < side; x++, p += 4) {
-      d[p] = 128 + 100 * Math.sin(x / 37);
-      d[p + 1] = 128 + 90 * Math.sin((x + y) / 71);
-      d[p + 2] = 128 + 80 * Math.cos(y / 29);
+      d[p] = red[x];
+      d[p + 1] = green[x + y];
+      d[p + 2] = blue[y];
       d[p + 3] = 255;
     }
   }
