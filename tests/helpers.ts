@@ -289,11 +289,11 @@ export async function startBackendServer(
 }
 
 /**
- * Servers that the tests of one file share, one per key (a backend, say), each started by the
- * first test that asks for it. A start costs 0.5 CPU-s (the pool's workers load and compile
- * their codecs); a test that only requests images gets the same answers from a warm server. The
- * tests that use one are declared with {@link SharedServers.test}; the file ends with
- * {@link SharedServers.stopAfterTests}, whose test stops them all.
+ * Servers that tests of one file share, one per key (a backend, say), each started by the first
+ * test that asks for it. A start costs 0.45-0.7 CPU-s (the server's modules, then the pool's
+ * worker and spare loading theirs and their codecs); a test that only requests images gets the
+ * same answers from a warm server. The tests that use one are declared with
+ * {@link SharedServers.test}, and {@link SharedServers.stopAfterTests} follows the last of them.
  */
 export class SharedServers<T extends { close(): Promise<void> }> {
   #started = new Map<string, Promise<T | undefined>>();
@@ -317,8 +317,8 @@ export class SharedServers<T extends { close(): Promise<void> }> {
   }
 
   /**
-   * Registers the test that stops the servers: the file's last. (One that --filter leaves out
-   * leaves in-process servers to end with the test process.)
+   * Registers the test that stops the servers, after the tests that share them. (When --filter
+   * leaves it out, the servers end with the test process, which kills its child processes.)
    */
   stopAfterTests(name: string): void {
     Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn: () => this.close() });
