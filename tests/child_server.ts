@@ -20,6 +20,8 @@ export interface ChildServer {
   alive(): boolean;
   /** The largest resident set size seen by the memory guard, in bytes. */
   peakRss(): number;
+  /** Sets the RSS in bytes beyond which the memory guard kills the child (a test's own bound). */
+  guardRss(maxRss: number): void;
   /**
    * Waits until the pool has all its workers and its spare, which start after the server
    * listens (on vips each with a job process), then counts the peak RSS from there: a test of a
@@ -164,6 +166,9 @@ function configFor(config: Record<string, unknown>) {
   };
 }
 
+/** The memory guard's bound when a test names none. */
+export const DEFAULT_MAX_RSS = 3 * 1024 ** 3;
+
 /**
  * Writes `files` under a temp dir's `files/`, and starts `main.ts` on a config made of
  * `config` over a test default (loopback, a free port, one worker, a local storage "files").
@@ -173,7 +178,7 @@ function configFor(config: Record<string, unknown>) {
 export async function startChildServer(
   files: Record<string, Uint8Array>,
   config: Record<string, unknown> = {},
-  { maxRss = 3 * 1024 ** 3, env = {} }: { maxRss?: number; env?: Record<string, string> } = {},
+  { maxRss = DEFAULT_MAX_RSS, env = {} }: { maxRss?: number; env?: Record<string, string> } = {},
 ): Promise<ChildServer> {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-child-" });
   await Deno.mkdir(join(dir, "files"));
@@ -237,6 +242,9 @@ export async function startChildServer(
     output: () => seen,
     alive: () => !exited,
     peakRss: () => peak,
+    guardRss(bytes) {
+      maxRss = bytes;
+    },
     async settled() {
       for (let waited = 0; waited < 30_000; waited += 50) {
         const health = await (await fetch(`${origin}/health`)).json();

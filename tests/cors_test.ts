@@ -2,20 +2,17 @@
 // and preflight OPTIONS answered instead of refused.
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/config.ts";
-import { encode, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import { encode, photoLike, SharedServers, startTestServer, type TestServer } from "./helpers.ts";
 
 const app = "https://app.example.com";
 
+/** One server per config (its JSON), shared by the tests that ask for the same. */
+const servers = new SharedServers(async (config) =>
+  startTestServer({ "photo.jpg": await encode(photoLike(64, 48), "jpeg") }, JSON.parse(config))
+);
+
 async function withServer(config: Record<string, unknown>, fn: (s: TestServer) => Promise<void>) {
-  const server = await startTestServer(
-    { "photo.jpg": await encode(photoLike(64, 48), "jpeg") },
-    config,
-  );
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
+  await fn((await servers.get(JSON.stringify(config)))!);
 }
 
 async function headersOf(url: string, init?: RequestInit) {
@@ -39,7 +36,7 @@ Deno.test('cors: http.cors accepts "*" or a list of origins and refuses anything
   }
 });
 
-Deno.test("cors: off by default: no CORS headers, OPTIONS is a 405", () =>
+servers.test("cors: off by default: no CORS headers, OPTIONS is a 405", () =>
   withServer({}, async ({ url }) => {
     const image = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, {
       headers: { origin: app },
@@ -53,7 +50,7 @@ Deno.test("cors: off by default: no CORS headers, OPTIONS is a 405", () =>
     assert.equal(options.status, 405);
   }));
 
-Deno.test("cors: a listed origin is echoed on images, 304s and errors, with Vary: Origin", () =>
+servers.test("cors: a listed origin is echoed on images, 304s and errors, with Vary: Origin", () =>
   withServer({ http: { cors: [app] } }, async ({ url }) => {
     const image = await headersOf(`${url}/s,32x0/auto/files/photo.jpg`, {
       headers: { origin: app },
@@ -76,7 +73,7 @@ Deno.test("cors: a listed origin is echoed on images, 304s and errors, with Vary
     }
   }));
 
-Deno.test("cors: an unlisted or missing origin gets no Allow-Origin, but still Vary: Origin", () =>
+servers.test("cors: an unlisted or missing origin gets no Allow-Origin, but still Vary: Origin", () =>
   withServer({ http: { cors: [app] } }, async ({ url }) => {
     for (const origin of ["https://evil.example.com", `${app}.evil.com`, "null", undefined]) {
       const { status, headers } = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, {
@@ -89,7 +86,7 @@ Deno.test("cors: an unlisted or missing origin gets no Allow-Origin, but still V
     }
   }));
 
-Deno.test('cors: "*" allows every origin without Vary: Origin', () =>
+servers.test('cors: "*" allows every origin without Vary: Origin', () =>
   withServer({ http: { cors: "*" } }, async ({ url }) => {
     const { headers } = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, {
       headers: { origin: "https://anyone.example" },
@@ -99,7 +96,7 @@ Deno.test('cors: "*" allows every origin without Vary: Origin', () =>
     assert.equal(headers.get("vary"), null);
   }));
 
-Deno.test("cors: a preflight gets 204 with the methods and headers, Authorization with a token", async () => {
+servers.test("cors: a preflight gets 204 with the methods and headers, Authorization with a token", async () => {
   const preflight = { origin: app, "access-control-request-method": "GET" };
   await withServer({ http: { cors: [app] } }, async ({ url }) => {
     const { status, headers } = await headersOf(`${url}/s,32x0/png/files/photo.jpg`, {
@@ -139,3 +136,5 @@ Deno.test("cors: a preflight gets 204 with the methods and headers, Authorizatio
     assert.equal(refused.headers.get("access-control-allow-origin"), "*");
   });
 });
+
+servers.stopAfterTests("cors: (the servers the tests above shared stop)");

@@ -19,6 +19,7 @@ import {
   psnr,
   quadrantAt,
   quadrants,
+  SharedServers,
   startBackendServer,
   type TestServer,
 } from "./helpers.ts";
@@ -91,26 +92,24 @@ async function smartFill(bitmap: Bitmap, box: string): Promise<Bitmap> {
   return canvas.bitmap;
 }
 
-async function files(): Promise<Record<string, Uint8Array>> {
-  return {
-    "veiled.png": await encode(veiled, "png"),
-    "tiny2.png": await encode(tiny(2), "png"),
-    "tiny4.png": await encode(tiny(4), "png"),
-    "quadrants.png": await encode(quadrants(400), "png"),
-    "soft.png": await encode(soft, "png"),
-    "busy.png": await encode(busyPatch(), "png"),
-    "disc.png": await encode(disc, "png"),
-    "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
-    "ramp.png": await encode(ramp, "png"),
-    "stripes.png": await encode(stripes, "png"),
-    "small.png": await encode(small, "png"),
-    "fade.png": await encode(makeBitmap(256, 4, (x) => [40, 160, 220, x]), "png"),
-    "stripes5.png": await encode(
-      makeBitmap(80, 60, (x, y) => (x + y) % 10 < 5 ? [20, 20, 20, 255] : [0, 0, 0, 0]),
-      "png",
-    ),
-  };
-}
+const files: Record<string, Uint8Array> = {
+  "veiled.png": await encode(veiled, "png"),
+  "tiny2.png": await encode(tiny(2), "png"),
+  "tiny4.png": await encode(tiny(4), "png"),
+  "quadrants.png": await encode(quadrants(400), "png"),
+  "soft.png": await encode(soft, "png"),
+  "busy.png": await encode(busyPatch(), "png"),
+  "disc.png": await encode(disc, "png"),
+  "alpha.png": await encode(makeBitmap(20, 10, (x) => [200, 100, 50, 10 * x]), "png"),
+  "ramp.png": await encode(ramp, "png"),
+  "stripes.png": await encode(stripes, "png"),
+  "small.png": await encode(small, "png"),
+  "fade.png": await encode(makeBitmap(256, 4, (x) => [40, 160, 220, x]), "png"),
+  "stripes5.png": await encode(
+    makeBitmap(80, 60, (x, y) => (x + y) % 10 < 5 ? [20, 20, 20, 255] : [0, 0, 0, 0]),
+    "png",
+  ),
+};
 
 /** Mean and standard deviation over R, G and B. */
 function stats(bitmap: Bitmap): { mean: number; spread: number } {
@@ -147,23 +146,25 @@ async function image(server: TestServer, path: string): Promise<Bitmap> {
   return decode(body);
 }
 
-/** Runs `check` against a server on `backend`; nothing (the helper says why) when it is missing. */
-async function onBackend(
-  backend: string,
-  check: (server: TestServer) => Promise<void>,
-): Promise<void> {
-  const server = await startBackendServer(await files(), backend);
-  if (!server) return;
-  try {
-    await check(server);
-  } finally {
-    await server.close();
-  }
+/** One server per backend with `files`, for every test below that needs no config of its own. */
+const servers = new SharedServers((backend) => startBackendServer(files, backend));
+
+/**
+ * A test that runs `check` against the shared server on `backend`; nothing (the helper says why)
+ * when the backend is missing.
+ */
+function backendTest(name: string, backend: string, check: (server: TestServer) => Promise<void>) {
+  servers.test(name, async () => {
+    const server = await servers.get(backend);
+    if (server) await check(server);
+  });
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a fill keeps the window its gravity or focus point names`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: a fill keeps the window its gravity or focus point names`,
+    backend,
+    async (server) => {
       // Covering size 200x200; see filters_test.ts for the table's reading.
       const expected: Record<string, [tall: string, wide: string]> = {
         "": ["rg", "rb"],
@@ -189,12 +190,15 @@ for (const backend of backends) {
       // x = round(0.6 × 200 − 50) = 70: the red/green border lands at x = 30.
       const focus = await image(server, "s,100x200-f0.6:0.5/png/files/quadrants.png");
       assert.equal(quadrantAt(focus, 24, 10) + quadrantAt(focus, 36, 10), "rg");
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a smart fill keeps the busy patch, and the window pure picks`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: a smart fill keeps the busy patch, and the window pure picks`,
+    backend,
+    async (server) => {
       // Covering size 400x200, the patch at x 300..366 there: a centred crop loses it.
       const smart = await image(server, "s,200x200-smart/png/files/busy.png");
       assert.deepEqual([smart.width, smart.height], [200, 200]);
@@ -209,12 +213,15 @@ for (const backend of backends) {
         const reference = await smartFill(disc, box);
         assert.ok(psnr(out, reference) > 35, `${box}: another window, ${psnr(out, reference)} dB`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: br, ct and sat move the mean and spread as documented`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: br, ct and sat move the mean and spread as documented`,
+    backend,
+    async (server) => {
       const before = stats(soft);
       const check = async (chain: string, mean: number, spread: number) => {
         const after = stats(await image(server, `${chain}/png/files/soft.png`));
@@ -238,12 +245,15 @@ for (const backend of backends) {
       const vivid = await image(server, "sat,50/png/files/soft.png");
       const plain = await image(server, "sat,0/png/files/soft.png");
       assert.ok(grayDeviation(vivid) > grayDeviation(plain) * 1.4, "sat,50 adds colour");
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: pad paints the border in its colour and alpha, the image untouched`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: pad paints the border in its colour and alpha, the image untouched`,
+    backend,
+    async (server) => {
       const near = (got: number[], want: number[], what: string) =>
         assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1), `${what}: ${got} not ${want}`);
       const out = await image(server, "pad,300x200:ff000080/png/files/soft.png");
@@ -266,7 +276,8 @@ for (const backend of backends) {
       const refused = await fetch(`${server.url}/pad,100x100/png/files/soft.png`);
       assert.equal(refused.status, 400);
       assert.match(await refused.text(), /200x150 image to 100x100/);
-    }));
+    },
+  );
 }
 
 const watermarks = [
@@ -322,8 +333,10 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a resize shrinking one axis and growing the other keeps the picture centred`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: a resize shrinking one axis and growing the other keeps the picture centred`,
+    backend,
+    async (server) => {
       // Each output pixel's centre maps to the source's (x + 0.5) · 300 / width − 0.5, so the
       // ramp's level there is exact up to the Lanczos ringing at the edges.
       const expect = (at: number, of: number, source: number) =>
@@ -339,12 +352,15 @@ for (const backend of backends) {
         const [left] = pixelAt(out, 0, y);
         assert.ok(Math.abs(left - expect(0, width, 300)) <= 6, `${width}x${height}: left ${left}`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a resize growing any axis matches Lanczos3 as closely as a shrink`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: a resize growing any axis matches Lanczos3 as closely as a shrink`,
+    backend,
+    async (server) => {
       // The shared resampler is within 1 level of ImageMagick's Lanczos on each of these.
       const sizes = [[150, 100], [300, 400], [301, 200], [600, 400], [100, 201], [3, 406]];
       for (const [width, height] of sizes) {
@@ -357,12 +373,15 @@ for (const backend of backends) {
         const mean = sum / (width * height * 3);
         assert.ok(mean <= 1.5, `${width}x${height}: ${mean.toFixed(2)} levels off on average`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: a GIF keeps the pixels at least half opaque, drops the others`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: a GIF keeps the pixels at least half opaque, drops the others`,
+    backend,
+    async (server) => {
       // fade.png: alpha = x. GIF has one transparent colour, so alpha 128 and up is opaque.
       const out = await image(server, "none/gif/files/fade.png");
       for (let y = 0; y < 4; y++) {
@@ -375,12 +394,15 @@ for (const backend of backends) {
           }
         }
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: b keeps alpha and colours far smaller than its kernel and under a sigma of 1`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: b keeps alpha and colours far smaller than its kernel and under a sigma of 1`,
+    backend,
+    async (server) => {
       // GraphicsMagick's own blur lost weight there: 2x2 at b,3 kept a mean alpha of 38 of 82.5.
       for (const size of [2, 4]) {
         for (const sigma of [1, 3, 10]) {
@@ -417,12 +439,15 @@ for (const backend of backends) {
         const sharpOff = colourOff(sharpened, sharpenBitmap(veiled, sigma));
         assert.ok(sharpOff <= 2, `sh,${sigma}: ${sharpOff.toFixed(2)} levels off its mask`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: sh of an image of uneven alpha is the mask of b's blur`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: sh of an image of uneven alpha is the mask of b's blur`,
+    backend,
+    async (server) => {
       // ImageMagick's own mask blurred colour without weighting it by alpha: 4.5 levels off.
       for (const sigma of [1, 3]) {
         const out = await image(server, `sh,${sigma}/png/files/veiled.png`);
@@ -430,12 +455,15 @@ for (const backend of backends) {
         const mean = colourOff(out, reference);
         assert.ok(mean <= 2, `sh,${sigma}: ${mean.toFixed(2)} levels off on average`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
-  Deno.test(`${backend}: sh on an image smaller than its kernel matches the documented mask`, () =>
-    onBackend(backend, async (server) => {
+  backendTest(
+    `${backend}: sh on an image smaller than its kernel matches the documented mask`,
+    backend,
+    async (server) => {
       // C' = C + (C − blur(C)), the edges repeated past the border as for b.
       for (const sigma of [1, 4, 10]) {
         const out = await image(server, `sh,${sigma}/png/files/small.png`);
@@ -443,7 +471,8 @@ for (const backend of backends) {
         const mean = colourOff(out, reference);
         assert.ok(mean <= 1.5, `sh,${sigma}: ${mean.toFixed(2)} levels off on average`);
       }
-    }));
+    },
+  );
 }
 
 for (const backend of backends) {
@@ -469,3 +498,4 @@ for (const backend of backends) {
     }
   });
 }
+servers.stopAfterTests("filters: (the servers the tests above shared stop)");

@@ -10,6 +10,7 @@ import {
   encode,
   makeBitmap,
   photoLike,
+  SharedServers,
   startBackendServer,
   startTestServer,
   type TestServer,
@@ -38,6 +39,14 @@ const files = {
   ),
 };
 
+/**
+ * One server per backend for the tests that need no config of their own, with their sources (the
+ * GIFs are made further down, before any test runs).
+ */
+const servers = new SharedServers((backend) =>
+  startBackendServer({ ...files, "anim.gif": animation, "delays.gif": extremeDelays }, backend)
+);
+
 async function get(server: TestServer, path: string, accept?: string) {
   const response = await fetch(`${server.url}${path}`, {
     headers: accept ? { accept } : {},
@@ -46,47 +55,43 @@ async function get(server: TestServer, path: string, accept?: string) {
 }
 
 for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
-  Deno.test(`formats: webp, auto and Vary on the ${backend} backend`, async () => {
-    const server = await startBackendServer(files, backend);
+  servers.test(`formats: webp, auto and Vary on the ${backend} backend`, async () => {
+    const server = await servers.get(backend);
     if (!server) return;
-    try {
-      for (const format of ["webp", "webp,30", "webp,lossless"]) {
-        const { response, body } = await get(server, `/s,60x0/${format}/files/photo.jpg`);
-        assert.equal(response.status, 200, format);
-        assert.equal(response.headers.get("content-type"), "image/webp", format);
-        assert.equal(sniffFormat(body), "webp");
-        const { width, height } = probeImage(body, "webp");
-        assert.deepEqual([width, height], [60, 40], format);
-      }
-      const lossless = (await get(server, "/s,60x0/webp,lossless/files/photo.jpg")).body;
-      assert.equal(new TextDecoder().decode(lossless.subarray(12, 16)), "VP8L");
-      // Lossy at every quality: ImageMagick wrote webp,100 lossless, 3-15 levels off the others.
-      const best = (await get(server, "/s,60x0/webp,100/files/photo.jpg")).body;
-      assert.equal(new TextDecoder().decode(best.subarray(12, 16)), "VP8 ");
-
-      const cases: [string, string, string][] = [
-        ["photo.jpg", "image/webp,*/*", "image/webp"],
-        ["clear.png", "image/avif,image/webp;q=0.9,*/*", "image/webp"],
-        ["photo.jpg", "*/*", "image/jpeg"],
-        ["opaque.png", "text/html,*/*;q=0.8", "image/jpeg"],
-        ["clear.png", "*/*", "image/png"],
-        ["clear.png", "image/webp;q=0", "image/png"],
-      ];
-      for (const [file, accept, type] of cases) {
-        const { response } = await get(server, `/s,60x0/auto/files/${file}`, accept);
-        assert.equal(response.headers.get("content-type"), type, `${file} with ${accept}`);
-        assert.equal(response.headers.get("vary"), "Accept");
-      }
-      // Each negotiated answer is its own cache entry, with its own ETag.
-      const webp = await get(server, "/s,60x0/auto/files/photo.jpg", "image/webp");
-      const jpeg = await get(server, "/s,60x0/auto/files/photo.jpg", "*/*");
-      assert.notEqual(webp.response.headers.get("etag"), jpeg.response.headers.get("etag"));
-      assert.equal(sniffFormat(jpeg.body), "jpeg");
-      const plain = await get(server, "/s,60x0/png/files/photo.jpg");
-      assert.equal(plain.response.headers.get("vary"), null);
-    } finally {
-      await server.close();
+    for (const format of ["webp", "webp,30", "webp,lossless"]) {
+      const { response, body } = await get(server, `/s,60x0/${format}/files/photo.jpg`);
+      assert.equal(response.status, 200, format);
+      assert.equal(response.headers.get("content-type"), "image/webp", format);
+      assert.equal(sniffFormat(body), "webp");
+      const { width, height } = probeImage(body, "webp");
+      assert.deepEqual([width, height], [60, 40], format);
     }
+    const lossless = (await get(server, "/s,60x0/webp,lossless/files/photo.jpg")).body;
+    assert.equal(new TextDecoder().decode(lossless.subarray(12, 16)), "VP8L");
+    // Lossy at every quality: ImageMagick wrote webp,100 lossless, 3-15 levels off the others.
+    const best = (await get(server, "/s,60x0/webp,100/files/photo.jpg")).body;
+    assert.equal(new TextDecoder().decode(best.subarray(12, 16)), "VP8 ");
+
+    const cases: [string, string, string][] = [
+      ["photo.jpg", "image/webp,*/*", "image/webp"],
+      ["clear.png", "image/avif,image/webp;q=0.9,*/*", "image/webp"],
+      ["photo.jpg", "*/*", "image/jpeg"],
+      ["opaque.png", "text/html,*/*;q=0.8", "image/jpeg"],
+      ["clear.png", "*/*", "image/png"],
+      ["clear.png", "image/webp;q=0", "image/png"],
+    ];
+    for (const [file, accept, type] of cases) {
+      const { response } = await get(server, `/s,60x0/auto/files/${file}`, accept);
+      assert.equal(response.headers.get("content-type"), type, `${file} with ${accept}`);
+      assert.equal(response.headers.get("vary"), "Accept");
+    }
+    // Each negotiated answer is its own cache entry, with its own ETag.
+    const webp = await get(server, "/s,60x0/auto/files/photo.jpg", "image/webp");
+    const jpeg = await get(server, "/s,60x0/auto/files/photo.jpg", "*/*");
+    assert.notEqual(webp.response.headers.get("etag"), jpeg.response.headers.get("etag"));
+    assert.equal(sniffFormat(jpeg.body), "jpeg");
+    const plain = await get(server, "/s,60x0/png/files/photo.jpg");
+    assert.equal(plain.response.headers.get("vary"), null);
   });
 }
 
@@ -103,30 +108,26 @@ const animation = encodeGif(
 );
 
 for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
-  Deno.test(`formats: an animated GIF stays animated with its delays and loop count (${backend})`, async () => {
-    const server = await startBackendServer({ "anim.gif": animation }, backend);
+  servers.test(`formats: an animated GIF stays animated with its delays and loop count (${backend})`, async () => {
+    const server = await servers.get(backend);
     if (!server) return;
-    try {
-      const { response, body } = await get(server, "/s,40x0,f,h/gif/files/anim.gif");
-      assert.equal(response.headers.get("content-type"), "image/gif");
-      const out = await decodeGifFrames(body);
-      assert.equal(out.length, 3);
-      assert.deepEqual(out.map((f) => f.delayMs), [100, 200, 300]);
-      assert.deepEqual([out[0].bitmap.width, out[0].bitmap.height], [40, 30]);
-      assert.equal(gifLoopCount(body), 3);
-      // auto keeps an animation a GIF, even for a client that takes WebP.
-      const auto = await get(server, "/s,40x0/auto/files/anim.gif", "image/webp,*/*");
-      assert.equal(auto.response.headers.get("content-type"), "image/gif");
-      // Other formats take the first frame.
-      const still = await get(server, "/s,40x0/png/files/anim.gif");
-      assert.deepEqual(probeImage(still.body, "png").width, 40);
-      // A still source becomes a one-frame GIF.
-      await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
-      const one = await get(server, "/s,25x0/gif/files/still.png");
-      assert.equal((await decodeGifFrames(one.body)).length, 1);
-    } finally {
-      await server.close();
-    }
+    const { response, body } = await get(server, "/s,40x0,f,h/gif/files/anim.gif");
+    assert.equal(response.headers.get("content-type"), "image/gif");
+    const out = await decodeGifFrames(body);
+    assert.equal(out.length, 3);
+    assert.deepEqual(out.map((f) => f.delayMs), [100, 200, 300]);
+    assert.deepEqual([out[0].bitmap.width, out[0].bitmap.height], [40, 30]);
+    assert.equal(gifLoopCount(body), 3);
+    // auto keeps an animation a GIF, even for a client that takes WebP.
+    const auto = await get(server, "/s,40x0/auto/files/anim.gif", "image/webp,*/*");
+    assert.equal(auto.response.headers.get("content-type"), "image/gif");
+    // Other formats take the first frame.
+    const still = await get(server, "/s,40x0/png/files/anim.gif");
+    assert.deepEqual(probeImage(still.body, "png").width, 40);
+    // A still source becomes a one-frame GIF.
+    await Deno.writeFile(`${server.dir}/files/still.png`, await encode(photoLike(50, 40), "png"));
+    const one = await get(server, "/s,25x0/gif/files/still.png");
+    assert.equal((await decodeGifFrames(one.body)).length, 1);
   });
 }
 
@@ -140,18 +141,14 @@ const extremeDelays = encodeGif(
 );
 
 for (const backend of ["pure", "imagemagick", "graphicsmagick", "vips"]) {
-  Deno.test(`formats: GIF delays at their bounds keep a GIF animated (${backend})`, async () => {
-    const server = await startBackendServer({ "delays.gif": extremeDelays }, backend);
+  servers.test(`formats: GIF delays at their bounds keep a GIF animated (${backend})`, async () => {
+    const server = await servers.get(backend);
     if (!server) return;
-    try {
-      const { response, body } = await get(server, "/s,20x0/gif/files/delays.gif");
-      assert.equal(response.status, 200, new TextDecoder().decode(body));
-      const delays = (await decodeGifFrames(body)).map((frame) => frame.delayMs);
-      // sharp takes at most 65535 ms a frame: vips writes longer delays as that (6554 cs).
-      assert.deepEqual(delays, [0, 10, backend === "vips" ? 65_540 : 655_350]);
-    } finally {
-      await server.close();
-    }
+    const { response, body } = await get(server, "/s,20x0/gif/files/delays.gif");
+    assert.equal(response.status, 200, new TextDecoder().decode(body));
+    const delays = (await decodeGifFrames(body)).map((frame) => frame.delayMs);
+    // sharp takes at most 65535 ms a frame: vips writes longer delays as that (6554 cs).
+    assert.deepEqual(delays, [0, 10, backend === "vips" ? 65_540 : 655_350]);
   });
 }
 
@@ -287,3 +284,4 @@ Deno.test("formats: AVIF writes a side of 32768, the most its decoders read", as
   const tall = await encodeAvif({ width: 1, height: 32768, data: new Uint8Array(32768 * 4) }, 50);
   assert.equal((await decode(tall)).height, 32768);
 });
+servers.stopAfterTests("formats: (the servers the tests above shared stop)");

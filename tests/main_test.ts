@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encode, listeningUrl, photoLike, spawnMain as spawn } from "./helpers.ts";
 
+/** Encoded once: each of the 20-odd starts below (refused ones included) gets a copy. */
+const bigPng = await encode(photoLike(1500, 1000), "png");
+
 /** Writes a config (and an image) into a temp dir and returns the config path. */
 async function writeConfig(config: Record<string, unknown>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "impressionist-main-" });
   await Deno.mkdir(join(dir, "files"));
-  await Deno.writeFile(join(dir, "files", "big.png"), await encode(photoLike(1500, 1000), "png"));
+  await Deno.writeFile(join(dir, "files", "big.png"), bigPng);
   const file = join(dir, "config.json");
   await Deno.writeTextFile(file, JSON.stringify(config));
   return file;

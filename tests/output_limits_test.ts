@@ -6,7 +6,7 @@ import { encodeBitmap } from "../lib/pure/encode.ts";
 import { decodeGifFrames } from "../lib/pure/gif.ts";
 import { probeImage } from "../lib/image/probe.ts";
 import { sniffFormat } from "../lib/image/sniff.ts";
-import { photoLike, startBackendServer, type TestServer } from "./helpers.ts";
+import { photoLike, SharedServers, startBackendServer, type TestServer } from "./helpers.ts";
 import { tiffHeaderBytes, writeTiffHeader } from "./hostile_images.ts";
 import { withScans } from "./jpeg_markers.ts";
 
@@ -88,73 +88,107 @@ const progressive = await encodeBitmap(photoLike(64, 48), {
   progressive: true,
 });
 
+/**
+ * One server per backend on the default config, for the side limits, the edges and the headers
+ * below, with all their sources.
+ */
+const servers = new SharedServers((backend) =>
+  startBackendServer({
+    "photo.jpg": photo,
+    "twice.tiff": grayTiff([100000, 10], 10, 40),
+    "once.tiff": grayTiff([10], 10, 40),
+    "scans100.jpg": withScans(progressive, 100),
+    "scans101.jpg": withScans(progressive, 101),
+    "scans10000.jpg": withScans(progressive, 10_000),
+  }, backend)
+);
+
 for (const backend of backends) {
-  Deno.test(`limits: every format's side limit is a 400 before any pixel work (${backend})`, async () => {
-    const server = await startBackendServer({ "photo.jpg": photo }, backend);
+  servers.test(`limits: every format's side limit is a 400 before any pixel work (${backend})`, async () => {
+    const server = await servers.get(backend);
     if (!server) return;
-    try {
-      const refusals: [string, string][] = [
-        [
-          "s,65536x1/jpeg",
-          `Format "jpeg" allows at most 65500 pixels per side: the result would be 65536x1`,
-        ],
-        ["s,1x65536/jpeg", `the result would be 1x65536`],
-        ["s,65501x1/jpeg", `Format "jpeg" allows at most 65500`],
-        [
-          "s,16384x1/webp",
-          `Format "webp" allows at most 16383 pixels per side: the result would be 16384x1`,
-        ],
-        ["s,1x16384/webp", `the result would be 1x16384`],
-        [
-          "s,70000x1/gif",
-          `Format "gif" allows at most 65535 pixels per side: the result would be 70000x1`,
-        ],
-        ["s,65536x1/gif", `Format "gif" allows at most 65535`],
-      ];
-      for (const [url, message] of refusals) {
-        const { status, body } = await get(server, `${url}/files/photo.jpg`);
-        assert.equal(status, 400, url);
-        // A library with a lower side limit of its own (Debian's ImageMagick policy, 16KP)
-        // refuses first, naming its limit instead.
-        const own = /the \w+ backend allows at most \d+ pixels per side/.test(text(body));
-        assert.ok(own || text(body).includes(message), `${url}: ${text(body)}`);
-      }
-      await stillAnswers(server);
-    } finally {
-      await server.close();
+    const refusals: [string, string][] = [
+      [
+        "s,65536x1/jpeg",
+        `Format "jpeg" allows at most 65500 pixels per side: the result would be 65536x1`,
+      ],
+      ["s,1x65536/jpeg", `the result would be 1x65536`],
+      ["s,65501x1/jpeg", `Format "jpeg" allows at most 65500`],
+      [
+        "s,16384x1/webp",
+        `Format "webp" allows at most 16383 pixels per side: the result would be 16384x1`,
+      ],
+      ["s,1x16384/webp", `the result would be 1x16384`],
+      [
+        "s,70000x1/gif",
+        `Format "gif" allows at most 65535 pixels per side: the result would be 70000x1`,
+      ],
+      ["s,65536x1/gif", `Format "gif" allows at most 65535`],
+    ];
+    for (const [url, message] of refusals) {
+      const { status, body } = await get(server, `${url}/files/photo.jpg`);
+      assert.equal(status, 400, url);
+      // A library with a lower side limit of its own (Debian's ImageMagick policy, 16KP)
+      // refuses first, naming its limit instead.
+      const own = /the \w+ backend allows at most \d+ pixels per side/.test(text(body));
+      assert.ok(own || text(body).includes(message), `${url}: ${text(body)}`);
     }
+    await stillAnswers(server);
   });
 }
 
-Deno.test("limits: the edges each format can hold are served, with real bytes (pure)", async () => {
-  const server = await startBackendServer({ "photo.jpg": photo }, "pure");
+servers.test("limits: the edges each format can hold are served, with real bytes (pure)", async () => {
+  const server = await servers.get("pure");
   if (!server) return;
-  try {
-    const edges: [string, "jpeg" | "webp" | "gif" | "png", number, number][] = [
-      ["s,16383x1/webp", "webp", 16383, 1],
-      ["s,1x16383/webp", "webp", 1, 16383],
-      ["s,65500x1/jpeg", "jpeg", 65500, 1],
-      ["s,65535x1/gif", "gif", 65535, 1],
-      // auto: too wide for JPEG (and WebP), so PNG, which holds it.
-      ["s,65536x1/auto", "png", 65536, 1],
-    ];
-    for (const [url, type, width, height] of edges) {
-      const { status, body, response } = await get(server, `${url}/files/photo.jpg`, "image/jpeg");
-      assert.equal(status, 200, `${url}: ${text(body)}`);
-      assert.equal(sniffFormat(body), type, url);
-      assert.equal(response.headers.get("content-type"), `image/${type}`);
-      const info = probeImage(body, type);
-      assert.deepEqual([info.width, info.height], [width, height], url);
-    }
-    // auto for a client that takes WebP: too wide for WebP, so JPEG (the photo is opaque).
-    const auto = await get(server, "s,16384x1/auto/files/photo.jpg", "image/webp,*/*");
-    assert.equal(auto.status, 200);
-    assert.equal(sniffFormat(auto.body), "jpeg");
-    await stillAnswers(server);
-  } finally {
-    await server.close();
+  const edges: [string, "jpeg" | "webp" | "gif" | "png", number, number][] = [
+    ["s,16383x1/webp", "webp", 16383, 1],
+    ["s,1x16383/webp", "webp", 1, 16383],
+    ["s,65500x1/jpeg", "jpeg", 65500, 1],
+    ["s,65535x1/gif", "gif", 65535, 1],
+    // auto: too wide for JPEG (and WebP), so PNG, which holds it.
+    ["s,65536x1/auto", "png", 65536, 1],
+  ];
+  for (const [url, type, width, height] of edges) {
+    const { status, body, response } = await get(server, `${url}/files/photo.jpg`, "image/jpeg");
+    assert.equal(status, 200, `${url}: ${text(body)}`);
+    assert.equal(sniffFormat(body), type, url);
+    assert.equal(response.headers.get("content-type"), `image/${type}`);
+    const info = probeImage(body, type);
+    assert.deepEqual([info.width, info.height], [width, height], url);
   }
+  // auto for a client that takes WebP: too wide for WebP, so JPEG (the photo is opaque).
+  const auto = await get(server, "s,16384x1/auto/files/photo.jpg", "image/webp,*/*");
+  assert.equal(auto.status, 200);
+  assert.equal(sniffFormat(auto.body), "jpeg");
+  await stillAnswers(server);
 });
+
+for (const backend of backends) {
+  servers.test(`limits: headers a decoder could read otherwise are 422 (${backend})`, async () => {
+    const server = await servers.get(backend);
+    if (!server) return;
+    const twice = await get(server, "s,10x0/png/files/twice.tiff");
+    assert.equal(twice.status, 422);
+    assert.match(text(twice.body), /the size tag 256 appears twice/);
+    for (const name of ["scans101.jpg", "scans10000.jpg"]) {
+      const many = await get(server, `s,10x0/png/files/${name}`);
+      assert.equal(many.status, 422, name);
+      assert.match(text(many.body), /more than 100 scans/);
+    }
+    if (backend === "pure") {
+      // The same files without the excess decode.
+      const once = await get(server, "s,10x0/png/files/once.tiff");
+      assert.equal(once.status, 200, text(once.body));
+      assert.deepEqual(probeImage(once.body, "png").height, 40);
+      const scans = await get(server, "s,32x0/png/files/scans100.jpg");
+      assert.equal(scans.status, 200, text(scans.body));
+      assert.deepEqual(probeImage(scans.body, "png").height, 24);
+    }
+    await stillAnswers(server);
+  });
+}
+
+servers.stopAfterTests("limits: (the servers the tests above shared stop)");
 
 Deno.test("limits: a 500-frame GIF is refused before decoding, and memory stays put", async () => {
   // 500 frames of 1000x1000: 5e8 pixels, just inside the largest maxSourcePixels (2^29).
@@ -320,40 +354,3 @@ Deno.test("limits: a TIFF stored as one compressed strip counts the strip ImageM
     await server.close();
   }
 });
-
-for (const backend of backends) {
-  Deno.test(`limits: headers a decoder could read otherwise are 422 (${backend})`, async () => {
-    const files = {
-      "photo.jpg": photo,
-      "twice.tiff": grayTiff([100000, 10], 10, 40),
-      "once.tiff": grayTiff([10], 10, 40),
-      "scans100.jpg": withScans(progressive, 100),
-      "scans101.jpg": withScans(progressive, 101),
-      "scans10000.jpg": withScans(progressive, 10_000),
-    };
-    const server = await startBackendServer(files, backend);
-    if (!server) return;
-    try {
-      const twice = await get(server, "s,10x0/png/files/twice.tiff");
-      assert.equal(twice.status, 422);
-      assert.match(text(twice.body), /the size tag 256 appears twice/);
-      for (const name of ["scans101.jpg", "scans10000.jpg"]) {
-        const many = await get(server, `s,10x0/png/files/${name}`);
-        assert.equal(many.status, 422, name);
-        assert.match(text(many.body), /more than 100 scans/);
-      }
-      if (backend === "pure") {
-        // The same files without the excess decode.
-        const once = await get(server, "s,10x0/png/files/once.tiff");
-        assert.equal(once.status, 200, text(once.body));
-        assert.deepEqual(probeImage(once.body, "png").height, 40);
-        const scans = await get(server, "s,32x0/png/files/scans100.jpg");
-        assert.equal(scans.status, 200, text(scans.body));
-        assert.deepEqual(probeImage(scans.body, "png").height, 24);
-      }
-      await stillAnswers(server);
-    } finally {
-      await server.close();
-    }
-  });
-}

@@ -101,8 +101,9 @@ for (const backend of await backendNames()) {
           (answer.peak / 2 ** 20).toFixed(0)
         } MiB: ${answer.status === 200 ? `${answer.body.length} bytes` : text}`;
         const refused = answer.status >= 400 && answer.status < 500;
-        // A refusal is planned, so it leaves nothing running; a finished job may have.
-        const after = await cpuDuring(server.pid, refused ? 500 : 3000);
+        // A refusal is planned, so it leaves nothing running; a finished job may have, which
+        // would show at once.
+        const after = await cpuDuring(server.pid, refused ? 500 : 2000);
         const problems = [
           !row.allowed(backend).includes(answer.status) && "unexpected status",
           refused && answer.ms > QUICK_MS && "a slow refusal",

@@ -3,21 +3,28 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/config.ts";
 import { filters } from "../filters/mod.ts";
-import { decode, encode, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import {
+  decode,
+  encode,
+  photoLike,
+  SharedServers,
+  startTestServer,
+  type TestServer,
+} from "./helpers.ts";
 
 const key = { key: "736563726574", salt: "68656c6c6f" };
 
-async function withServer(config: Record<string, unknown>, fn: (s: TestServer) => Promise<void>) {
-  const server = await startTestServer({
+/** One server per config (its JSON), shared by the tests that ask for the same. */
+const servers = new SharedServers(async (config) =>
+  startTestServer({
     "photo.jpg": await encode(photoLike(64, 48), "jpeg"),
     "b.png": await encode(photoLike(8, 8), "png"),
     "notes.txt": new TextEncoder().encode("not an image"),
-  }, { filters: [{ name: "small", definition: "s,16x0,gs" }], ...config });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
+  }, { filters: [{ name: "small", definition: "s,16x0,gs" }], ...JSON.parse(config) })
+);
+
+async function withServer(config: Record<string, unknown>, fn: (s: TestServer) => Promise<void>) {
+  await fn((await servers.get(JSON.stringify(config)))!);
 }
 
 const origin = (server: TestServer) => server.url.replace("/impressionist", "");
@@ -44,14 +51,14 @@ Deno.test("playground: keys without a token is a config error naming both", () =
   assert.throws(() => parseConfig({ http: { playground: "yes" } }, "/"), /true or false/);
 });
 
-Deno.test("playground: off by default, / and its files are 404", () =>
+servers.test("playground: off by default, / and its files are 404", () =>
   withServer({}, async (server) => {
     for (const path of ["/", "/playground/playground.js", "/playground/filters.json"]) {
       assert.equal((await get(`${origin(server)}${path}`)).status, 404, path);
     }
   }));
 
-Deno.test("playground: / serves the page, its script and style", () =>
+servers.test("playground: / serves the page, its script and style", () =>
   withServer({ http: { playground: true } }, async (server) => {
     const page = await get(`${origin(server)}/`);
     assert.equal(page.status, 200);
@@ -69,7 +76,7 @@ Deno.test("playground: / serves the page, its script and style", () =>
     assert.equal(await head.text(), "");
   }));
 
-Deno.test("playground: filters.json describes every registered filter, presets, storages, formats", () =>
+servers.test("playground: filters.json describes every registered filter, presets, storages, formats", () =>
   withServer({ http: { playground: true } }, async (server) => {
     const info = JSON.parse((await get(`${origin(server)}/playground/filters.json`)).text);
     assert.deepEqual(info.filters.map((f: { name: string }) => f.name), [...filters.keys()]);
@@ -123,7 +130,7 @@ Deno.test("playground: filters.json describes every registered filter, presets, 
     assert.equal(info.signed, false);
   }));
 
-Deno.test("playground: wm offers the configured watermarks; auto says AVIF's quality when it may", () =>
+servers.test("playground: wm offers the configured watermarks; auto says AVIF's quality when it may", () =>
   withServer({
     http: { playground: true },
     image: { quality: 80, avifQuality: 40, autoAvif: true },
@@ -145,7 +152,7 @@ Deno.test("playground: wm offers the configured watermarks; auto says AVIF's qua
     assert.deepEqual([avif.defaultQuality, avif.defaultAvifQuality], [40, undefined]);
   }));
 
-Deno.test("playground: the source chain shows the whole upright source", () =>
+servers.test("playground: the source chain shows the whole upright source", () =>
   withServer({ http: { playground: true } }, async (server) => {
     const info = JSON.parse((await get(`${origin(server)}/playground/filters.json`)).text);
     const response = await fetch(`${server.url}/${info.sourceChain}/png/files/photo.jpg`);
@@ -154,7 +161,7 @@ Deno.test("playground: the source chain shows the whole upright source", () =>
     assert.deepEqual([bitmap.width, bitmap.height], [64, 48]);
   }));
 
-Deno.test("playground: /playground/url builds the URL, or says what is wrong", () =>
+servers.test("playground: /playground/url builds the URL, or says what is wrong", () =>
   withServer({ http: { playground: true } }, async (server) => {
     const query = (params: Record<string, string>) =>
       `${origin(server)}/playground/url?${new URLSearchParams(params)}`;
@@ -175,7 +182,7 @@ Deno.test("playground: /playground/url builds the URL, or says what is wrong", (
     assert.match(bad.text, /Bad path segment "\.\."/);
   }));
 
-Deno.test("playground: with keys and a token, the JSON and signed URLs need the token", () =>
+servers.test("playground: with keys and a token, the JSON and signed URLs need the token", () =>
   withServer(
     { http: { playground: true }, security: { keys: [key], token: "t0ken" } },
     async (server) => {
@@ -201,3 +208,5 @@ Deno.test("playground: with keys and a token, the JSON and signed URLs need the 
       assert.deepEqual([bitmap.width, bitmap.height], [16, 12]);
     },
   ));
+
+servers.stopAfterTests("playground: (the servers the tests above shared stop)");

@@ -2,7 +2,7 @@
 // from the request line only, short error bodies, HEAD like GET, admission before any read,
 // and result identities that follow what made the pixels.
 import assert from "node:assert/strict";
-import { encode, photoLike, startTestServer, type TestServer } from "./helpers.ts";
+import { encode, photoLike, SharedServers, startTestServer, type TestServer } from "./helpers.ts";
 
 const png = await encode(photoLike(64, 48), "png");
 const big = await encode(photoLike(1500, 1000), "png");
@@ -24,104 +24,97 @@ async function rawRequest(port: number, text: string): Promise<{ status: number;
   }
 }
 
+/** One server with the logo for the three tests below that need nothing else. */
+const servers = new SharedServers(() => startTestServer({ "logo.png": png }));
+
 function portOf(server: TestServer): number {
   return server.app.addr.port;
 }
 
-Deno.test("route: the path comes from the request line, never from a Host header", async () => {
-  const server = await startTestServer({ "logo.png": png });
-  try {
-    const smuggled = await rawRequest(
+servers.test("route: the path comes from the request line, never from a Host header", async () => {
+  const server = (await servers.get("logo"))!;
+  const smuggled = await rawRequest(
+    portOf(server),
+    "GET /health HTTP/1.1\r\nHost: 127.0.0.1/impressionist/s,20x20/png/files/logo.png?\r\n" +
+      "Connection: close\r\n\r\n",
+  );
+  assert.equal(smuggled.status, 400);
+  assert.ok(!smuggled.reply.includes("image/png"), "no image is served for /health");
+  for (const host of ["a\\b", "a#b", "user@host", "a b"]) {
+    const { status } = await rawRequest(
       portOf(server),
-      "GET /health HTTP/1.1\r\nHost: 127.0.0.1/impressionist/s,20x20/png/files/logo.png?\r\n" +
+      `GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(status, 400, `Host "${host}"`);
+  }
+  for (const host of ["127.0.0.1", `127.0.0.1:${portOf(server)}`, "[::1]:80", "images.example"]) {
+    const { status, reply } = await rawRequest(
+      portOf(server),
+      `GET /impressionist/s,20x20/png/files/logo.png HTTP/1.1\r\nHost: ${host}\r\n` +
         "Connection: close\r\n\r\n",
     );
-    assert.equal(smuggled.status, 400);
-    assert.ok(!smuggled.reply.includes("image/png"), "no image is served for /health");
-    for (const host of ["a\\b", "a#b", "user@host", "a b"]) {
-      const { status } = await rawRequest(
-        portOf(server),
-        `GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      );
-      assert.equal(status, 400, `Host "${host}"`);
-    }
-    for (const host of ["127.0.0.1", `127.0.0.1:${portOf(server)}`, "[::1]:80", "images.example"]) {
-      const { status, reply } = await rawRequest(
-        portOf(server),
-        `GET /impressionist/s,20x20/png/files/logo.png HTTP/1.1\r\nHost: ${host}\r\n` +
-          "Connection: close\r\n\r\n",
-      );
-      assert.equal(status, 200, `Host "${host}"`);
-      assert.match(reply, /content-type: image\/png/i);
-    }
-    // `new URL` would resolve these segments into another route; they are refused as written.
-    const dots: [string, string][] = [
-      ["/impressionist/s,20x20/png/files/../deno.json", ".."],
-      ["/impressionist/s,20x20/png/files/x/%2E%2e/logo.png", "%2E%2e"],
-      ["/impressionist/s,20x20/png/files/./logo.png", "."],
-      ["/impressionist/s,20x20/../health", ".."],
-    ];
-    for (const [path, segment] of dots) {
-      const { status, reply } = await rawRequest(
-        portOf(server),
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
-      );
-      assert.equal(status, 400, path);
-      assert.ok(reply.includes(`A "${segment}" segment is not allowed`), `${path}: ${reply}`);
-    }
-  } finally {
-    await server.close();
+    assert.equal(status, 200, `Host "${host}"`);
+    assert.match(reply, /content-type: image\/png/i);
+  }
+  // `new URL` would resolve these segments into another route; they are refused as written.
+  const dots: [string, string][] = [
+    ["/impressionist/s,20x20/png/files/../deno.json", ".."],
+    ["/impressionist/s,20x20/png/files/x/%2E%2e/logo.png", "%2E%2e"],
+    ["/impressionist/s,20x20/png/files/./logo.png", "."],
+    ["/impressionist/s,20x20/../health", ".."],
+  ];
+  for (const [path, segment] of dots) {
+    const { status, reply } = await rawRequest(
+      portOf(server),
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(status, 400, path);
+    assert.ok(reply.includes(`A "${segment}" segment is not allowed`), `${path}: ${reply}`);
   }
 });
 
-Deno.test("route: error bodies stay short however long the client's text is", async () => {
-  const server = await startTestServer({ "logo.png": png });
-  try {
-    const long = "x".repeat(65_000);
-    for (
-      const url of [
-        `${server.url}/${long}/png/files/logo.png`,
-        `${server.url}/s,20x20/${long}/files/logo.png`,
-        `${server.url}/s,20x20/png/files/${long}.png`,
-        `${server.url}/s,20x20/png/${long}/logo.png`,
-        `${server.url.replace("/impressionist", "")}/${long}`,
-      ]
-    ) {
-      const response = await fetch(url);
-      const body = await response.text();
-      assert.ok(response.status >= 400 && response.status < 500, `${response.status}`);
-      assert.ok(body.length <= 300, `a ${body.length}-character body for a long URL`);
-      assert.ok(body.includes("…"), "the echoed text is elided");
-    }
-  } finally {
-    await server.close();
+servers.test("route: error bodies stay short however long the client's text is", async () => {
+  const server = (await servers.get("logo"))!;
+  const long = "x".repeat(65_000);
+  for (
+    const url of [
+      `${server.url}/${long}/png/files/logo.png`,
+      `${server.url}/s,20x20/${long}/files/logo.png`,
+      `${server.url}/s,20x20/png/files/${long}.png`,
+      `${server.url}/s,20x20/png/${long}/logo.png`,
+      `${server.url.replace("/impressionist", "")}/${long}`,
+    ]
+  ) {
+    const response = await fetch(url);
+    const body = await response.text();
+    assert.ok(response.status >= 400 && response.status < 500, `${response.status}`);
+    assert.ok(body.length <= 300, `a ${body.length}-character body for a long URL`);
+    assert.ok(body.includes("…"), "the echoed text is elided");
   }
 });
 
-Deno.test("route: a HEAD of an error answers the GET's status and headers, without a body", async () => {
-  const server = await startTestServer({ "logo.png": png });
-  try {
-    for (
-      const url of [
-        `${server.url}/nope,1/png/files/logo.png`,
-        `${server.url}/s,20x20/png/files/missing.png`,
-        `${server.url}/s,20x20/constructor/files/logo.png`,
-      ]
-    ) {
-      const get = await fetch(url);
-      const getBody = await get.arrayBuffer();
-      const head = await fetch(url, { method: "HEAD" });
-      assert.equal(head.status, get.status);
-      assert.equal((await head.arrayBuffer()).byteLength, 0);
-      for (const name of ["content-type", "content-length", "cache-control"]) {
-        assert.equal(head.headers.get(name), get.headers.get(name), name);
-      }
-      assert.equal(Number(get.headers.get("content-length")), getBody.byteLength);
+servers.test("route: a HEAD of an error answers the GET's status and headers, without a body", async () => {
+  const server = (await servers.get("logo"))!;
+  for (
+    const url of [
+      `${server.url}/nope,1/png/files/logo.png`,
+      `${server.url}/s,20x20/png/files/missing.png`,
+      `${server.url}/s,20x20/constructor/files/logo.png`,
+    ]
+  ) {
+    const get = await fetch(url);
+    const getBody = await get.arrayBuffer();
+    const head = await fetch(url, { method: "HEAD" });
+    assert.equal(head.status, get.status);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    for (const name of ["content-type", "content-length", "cache-control"]) {
+      assert.equal(head.headers.get(name), get.headers.get(name), name);
     }
-  } finally {
-    await server.close();
+    assert.equal(Number(get.headers.get("content-length")), getBody.byteLength);
   }
 });
+
+servers.stopAfterTests("route: (the server the tests above shared stops)");
 
 Deno.test("route: formats named like built-in properties are 400s and leave the pool usable", async () => {
   const server = await startTestServer({ "logo.png": png }, { http: { workers: 2, queue: 0 } });

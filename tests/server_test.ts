@@ -4,6 +4,7 @@ import {
   encode,
   makeBitmap,
   photoLike,
+  SharedServers,
   startTestServer,
   type TestServer,
 } from "./helpers.ts";
@@ -14,20 +15,23 @@ const logo = makeBitmap(
   (x, y) => (x < 40 ? [200, 30, 30, 255] : [30, 30, 200, y % 2 ? 0 : 255]),
 );
 
-/** One server for the whole file: a photo, a PNG with alpha, and files that are not images. */
-async function withServer(fn: (server: TestServer) => Promise<void>) {
-  const server = await startTestServer({
-    "photo.jpg": await encode(photoLike(640, 480), "jpeg"),
+/**
+ * One server for the tests that use `withServer`: a photo, a PNG with alpha, and files that are
+ * not images.
+ */
+const servers = new SharedServers(async () => {
+  const photo = await encode(photoLike(640, 480), "jpeg");
+  return startTestServer({
+    "photo.jpg": photo,
     "logo.png": await encode(logo, "png"),
     "dir/nested.png": await encode(logo, "png"),
     "notes.txt": new TextEncoder().encode("not an image"),
-    "truncated.jpg": (await encode(photoLike(640, 480), "jpeg")).slice(0, 2000),
+    "truncated.jpg": photo.slice(0, 2000),
   }, { filters: [{ name: "small", definition: "s,100x0" }] });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
+});
+
+async function withServer(fn: (server: TestServer) => Promise<void>) {
+  await fn((await servers.get("server"))!);
 }
 
 async function get(url: string, init?: RequestInit) {
@@ -36,7 +40,7 @@ async function get(url: string, init?: RequestInit) {
   return { response, body, text: new TextDecoder().decode(body) };
 }
 
-Deno.test("server: resize, presets, formats and headers end to end", () =>
+servers.test("server: resize, presets, formats and headers end to end", () =>
   withServer(async ({ url }) => {
     const cases: [string, string, number, number][] = [
       ["s,320x0/jpeg", "image/jpeg", 320, 240],
@@ -57,7 +61,7 @@ Deno.test("server: resize, presets, formats and headers end to end", () =>
     }
   }));
 
-Deno.test("server: PNG output keeps alpha; a nested path is served", () =>
+servers.test("server: PNG output keeps alpha; a nested path is served", () =>
   withServer(async ({ url }) => {
     const { response, body } = await get(`${url}/s,40x30/png/files/dir/nested.png`);
     assert.equal(response.status, 200);
@@ -67,7 +71,7 @@ Deno.test("server: PNG output keeps alpha; a nested path is served", () =>
     assert.ok(alphas.has(255) && [...alphas].some((a) => a < 255), "alpha survives");
   }));
 
-Deno.test("server: HEAD answers the headers without a body", () =>
+servers.test("server: HEAD answers the headers without a body", () =>
   withServer(async ({ url }) => {
     const head = await get(`${url}/s,50x0/png/files/logo.png`, { method: "HEAD" });
     const full = await get(`${url}/s,50x0/png/files/logo.png`);
@@ -76,7 +80,7 @@ Deno.test("server: HEAD answers the headers without a body", () =>
     assert.equal(head.response.headers.get("content-length"), String(full.body.byteLength));
   }));
 
-Deno.test("server: bad requests get the right status and a short plain-text reason", () =>
+servers.test("server: bad requests get the right status and a short plain-text reason", () =>
   withServer(async ({ url }) => {
     const cases: [string, number, RegExp][] = [
       ["/zz,1/png/files/logo.png", 400, /Unknown filter "zz"/],
@@ -106,7 +110,7 @@ Deno.test("server: bad requests get the right status and a short plain-text reas
     assert.equal((await get(`${url}/gs/png/files/logo.png`)).response.status, 200);
   }));
 
-Deno.test("server: other methods get 405 with Allow; other paths 404", () =>
+servers.test("server: other methods get 405 with Allow; other paths 404", () =>
   withServer(async ({ url }) => {
     const post = await get(`${url}/gs/png/files/logo.png`, { method: "POST", body: "x" });
     assert.equal(post.response.status, 405);
@@ -115,13 +119,15 @@ Deno.test("server: other methods get 405 with Allow; other paths 404", () =>
     assert.equal(outside.response.status, 404);
   }));
 
-Deno.test("server: a symlink out of the storage root is not followed", () =>
+servers.test("server: a symlink out of the storage root is not followed", () =>
   withServer(async ({ url, dir }) => {
     await Deno.writeTextFile(`${dir}/secret.png`, "secret");
     await Deno.symlink(`${dir}/secret.png`, `${dir}/files/link.png`);
     const { response } = await get(`${url}/gs/png/files/link.png`);
     assert.equal(response.status, 404);
   }));
+
+servers.stopAfterTests("server: (the server the tests above shared stops)");
 
 Deno.test("server: every kind of answer carries X-Content-Type-Options: nosniff and a Content-Type", async () => {
   const server = await startTestServer(
